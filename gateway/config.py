@@ -1,0 +1,225 @@
+"""Typed, frozen configuration, loaded from TOML and validated at load time.
+
+Every section is optional and has a working default. An unknown or mistyped key is
+an error naming its path (``smpp.upstream.address: expected str, got int``).
+Relative paths are taken from the current working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration mistake; the message starts with the key's path."""
+
+
+def _hostport(value: str, path: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{path}: expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    home_country: str = "GB"
+    #: "open": an engine error or timeout allows traffic (counted, logged loudly);
+    #: "closed": it blocks (protected numbers are still never blocked).
+    fail_mode: str = "open"
+    #: numbers never blocked whatever the rules say, on top of the emergency numbers
+    protected_numbers: tuple[str, ...] = ()
+    #: decision deadline for a call screening, milliseconds
+    call_deadline_ms: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    address: str = "127.0.0.1:2776"
+    connect_timeout: float = 5.0
+    #: command_status for outstanding requests when the upstream goes away.
+    #: 0x58 ESME_RTHROTTLED: Kannel resends it; 0x08 would be final for Kannel.
+    temporary_error_status: int = 0x58
+    response_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SmppClientConfig:
+    system_id: str = ""
+    max_binds: int = 0  # 0: no limit
+    max_tps: float = 0.0  # 0: no cap; over it answers ESME_RTHROTTLED
+    allowed_ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SmppConfig:
+    enabled: bool = True
+    listen: str = "0.0.0.0:2775"
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    clients: tuple[SmppClientConfig, ...] = ()
+    window: int = 100
+    concat_timeout: float = 2.0
+    enquire_link_interval: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AgiConfig:
+    enabled: bool = True
+    listen: str = "0.0.0.0:4573"
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConfig:
+    enabled: bool = True
+    listen: str = "127.0.0.1:8080"
+    token: str = "change-me"
+
+
+@dataclass(frozen=True, slots=True)
+class RulesConfig:
+    dir: str = "rules"
+
+
+@dataclass(frozen=True, slots=True)
+class ListsConfig:
+    dir: str = "rules/lists"
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    backend: str = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True, slots=True)
+class PluginsConfig:
+    dir: str = "plugins"
+    #: plugin names to run; empty means every plugin found
+    enabled: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()
+    #: per-plugin options, ``[plugins.options.url]``
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "json"  # json | console
+    audit: str = ""  # path of the audit log (JSON lines); empty: stderr with the rest
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    smpp: SmppConfig = field(default_factory=SmppConfig)
+    agi: AgiConfig = field(default_factory=AgiConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    lists: ListsConfig = field(default_factory=ListsConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    plugins: PluginsConfig = field(default_factory=PluginsConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    #: where it was loaded from (None: defaults)
+    source: str | None = None
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "gateway.fail_mode": ("open", "closed"),
+    "state.backend": ("memory", "redis"),
+    "log.format": ("json", "console"),
+    "log.level": ("debug", "info", "warning", "error"),
+}
+_HOSTPORTS = ("smpp.listen", "smpp.upstream.address", "agi.listen", "admin.listen")
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a table, got {type(value).__name__}")
+        return _build(tp, value, path)
+    if origin is tuple:
+        (item_tp, _ellipsis) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected an array, got {type(value).__name__}")
+        return tuple(_convert(item_tp, v, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a table, got {type(value).__name__}")
+        return dict(value)
+    if origin in (types.UnionType, typing.Union):
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if key not in names:
+            raise ConfigError(f"{path}: unknown key")
+        converted = _convert(hints[key], value, path)
+        if path in _CHOICES and converted not in _CHOICES[path]:
+            raise ConfigError(f"{path}: expected one of {', '.join(_CHOICES[path])}, got {value!r}")
+        if path in _HOSTPORTS:
+            _hostport(converted, path)
+        kwargs[key] = converted
+    return cls(**kwargs)
+
+
+def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
+    cfg = _build(Config, data, "")
+    import phonenumbers
+
+    if not phonenumbers.country_code_for_region(cfg.gateway.home_country.upper()):
+        raise ConfigError(f"gateway.home_country: unknown country {cfg.gateway.home_country!r}")
+    return dataclasses.replace(cfg, source=source)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Load a TOML config file; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"{p}: {e.strerror}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: {e}") from e
+    try:
+        return parse_config(data, str(p))
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from e
+
+
+def hostport(value: str) -> tuple[str, int]:
+    """``"0.0.0.0:2775"`` -> ``("0.0.0.0", 2775)``."""
+    return _hostport(value, "address")

@@ -1,0 +1,264 @@
+"""Address normalisation: SMPP addresses (TON/NPI) and caller-ID strings -> ``Number``.
+
+Every number becomes an integer key (DESIGN.md "Number keys"):
+``key = (digit_count << 50) | int(digits)`` for E.164 numbers, so ``4470`` and
+``44700`` differ, and a prefix is a contiguous key range per length. Short codes
+and other national-only numbers (``7726``, ``112``) are keyed the same way with
+``SHORT_FLAG`` set, so they never collide with an E.164 number.
+
+The hot path makes no ``phonenumbers`` call: country calling codes, regions and
+possible lengths come from tables built once from its metadata; the region of a
+number in a shared calling code (+1, +44, +7, ...) is resolved once per leading
+digits and cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+
+__all__ = [
+    "MAX_DIGITS",
+    "SHORT_FLAG",
+    "Number",
+    "NumberKind",
+    "Numbering",
+    "key_of",
+    "number_of_key",
+]
+
+MAX_DIGITS = 15
+LEN_SHIFT = 50
+SHORT_FLAG = 1 << 56
+_NUM_MASK = (1 << LEN_SHIFT) - 1
+
+
+def key_of(digits: str, short: bool = False) -> int:
+    """Integer key of a digit string (no ``+``)."""
+    k = (len(digits) << LEN_SHIFT) | int(digits)
+    return k | SHORT_FLAG if short else k
+
+
+def number_of_key(key: int) -> str:
+    """Inverse of ``key_of``: ``+4477...`` for E.164 keys, bare digits for short keys."""
+    length = (key & ~SHORT_FLAG) >> LEN_SHIFT
+    digits = str(key & _NUM_MASK).zfill(length)
+    return digits if key & SHORT_FLAG else "+" + digits
+
+
+class NumberKind(str, Enum):
+    E164 = "e164"  # a full international number; has a key, calling code and region
+    SHORT = "short"  # short code / national service number (7726, 112); keyed with SHORT_FLAG
+    ALPHANUMERIC = "alphanumeric"  # SMPP TON 5 sender ID ("MyBank")
+    ANONYMOUS = "anonymous"  # withheld caller ID
+    INVALID = "invalid"  # garbage: letters in a caller ID, too long, empty digits
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A normalised address. ``key`` is 0 for non-numeric kinds.
+
+    ``international`` is relative to the configured home country; ``possible`` says
+    whether the national part has a length the numbering plan allows (impossible
+    caller IDs are a spoofing signal). ``text`` is the casefolded sender ID for
+    alphanumeric senders (what sender-ID lists match), else the digits.
+    """
+
+    raw: str
+    kind: NumberKind
+    digits: str = ""
+    key: int = 0
+    cc: int = 0
+    region: str = ""
+    international: bool = False
+    possible: bool = False
+    text: str = ""
+
+    @property
+    def e164(self) -> str:
+        return "+" + self.digits if self.kind is NumberKind.E164 else self.digits
+
+    def __str__(self) -> str:
+        if self.kind is NumberKind.E164:
+            return "+" + self.digits
+        return self.digits or self.raw
+
+
+# --- tables built once from libphonenumber metadata --------------------------------
+
+_CC_REGIONS: dict[int, tuple[str, ...]] = {
+    cc: tuple(regions) for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items()
+}
+
+
+@functools.cache
+def _possible_lengths(cc: int) -> frozenset[int]:
+    lengths: set[int] = set()
+    for region in _CC_REGIONS.get(cc, ()):
+        md = (
+            PhoneMetadata.metadata_for_nongeo_region(cc)
+            if region == "001"
+            else PhoneMetadata.metadata_for_region(region)
+        )
+        if md is not None and md.general_desc is not None:
+            lengths.update(md.general_desc.possible_length or ())
+    return frozenset(lengths)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _region_for(cc: int, national: str) -> str:
+    """Region of a number in a calling code shared by several regions."""
+    try:
+        pn = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national or "0"))
+        region = phonenumbers.region_code_for_number(pn)
+    except Exception:
+        region = None
+    return region or _CC_REGIONS[cc][0]
+
+
+def split_cc(digits: str) -> tuple[int, str]:
+    """Split E.164 digits into (country calling code, national significant number)."""
+    for n in (1, 2, 3):
+        cc = int(digits[:n]) if len(digits) >= n else -1
+        if cc in _CC_REGIONS:
+            return cc, digits[n:]
+    return 0, digits
+
+
+_NON_DIGITS = re.compile(r"[\s().\-/]")
+_ANONYMOUS = frozenset(
+    {"", "anonymous", "unknown", "restricted", "private", "withheld", "unavailable",
+     "<unknown>", "unknown caller", "asterisk"}
+)
+
+
+class Numbering:
+    """Normalises addresses relative to a home country.
+
+    One instance per gateway; cheap to call on every event.
+    """
+
+    def __init__(self, home_region: str = "GB") -> None:
+        home_region = home_region.upper()
+        cc = phonenumbers.country_code_for_region(home_region)
+        if not cc:
+            raise ValueError(f"unknown home country {home_region!r}")
+        md = PhoneMetadata.metadata_for_region(home_region)
+        assert md is not None
+        self.home_region = home_region
+        self.home_cc = cc
+        self._home_cc_str = str(cc)
+        self.national_prefix = md.national_prefix or ""
+        intl = md.preferred_international_prefix or md.international_prefix or "00"
+        # "00", "011", or a pattern such as "0(?:0|1[0-9])": match it as a regex.
+        self._intl_prefix = re.compile(intl if not intl.isdigit() else re.escape(intl))
+        self._home_lengths = _possible_lengths(cc)
+        self._max_home_national = max(self._home_lengths, default=10)
+
+    # -- public entry points -------------------------------------------------------
+
+    def e164(self, digits: str, raw: str | None = None) -> Number:
+        """A number already known to be international (``+`` or TON international)."""
+        if not digits or len(digits) > MAX_DIGITS or not digits.isdigit():
+            return Number(raw if raw is not None else digits, NumberKind.INVALID, digits)
+        cc, national = split_cc(digits)
+        if cc == 0:
+            return Number(raw if raw is not None else "+" + digits, NumberKind.INVALID, digits)
+        regions = _CC_REGIONS[cc]
+        region = regions[0] if len(regions) == 1 else _region_for(cc, national[:6])
+        return Number(
+            raw=raw if raw is not None else "+" + digits,
+            kind=NumberKind.E164,
+            digits=digits,
+            key=key_of(digits),
+            cc=cc,
+            region=region,
+            international=region != self.home_region,
+            possible=len(national) in _possible_lengths(cc),
+            text=digits,
+        )
+
+    def national(self, digits: str, raw: str | None = None) -> Number:
+        """A number in national format (national prefix already stripped or not)."""
+        raw = raw if raw is not None else digits
+        if self.national_prefix and digits.startswith(self.national_prefix):
+            digits = digits[len(self.national_prefix):]
+        if len(digits) < 7 and len(digits) not in self._home_lengths:
+            return self.short(digits, raw)
+        return self.e164(self._home_cc_str + digits, raw)
+
+    def short(self, digits: str, raw: str | None = None) -> Number:
+        if not digits or not digits.isdigit() or len(digits) > MAX_DIGITS:
+            return Number(raw if raw is not None else digits, NumberKind.INVALID, digits)
+        return Number(
+            raw=raw if raw is not None else digits,
+            kind=NumberKind.SHORT,
+            digits=digits,
+            key=key_of(digits, short=True),
+            cc=self.home_cc,
+            region=self.home_region,
+            international=False,
+            possible=True,
+            text=digits,
+        )
+
+    def alphanumeric(self, sender: str) -> Number:
+        return Number(sender, NumberKind.ALPHANUMERIC, "", 0, text=sender.strip().casefold())
+
+    def from_smpp(self, addr: str, ton: int = 0, npi: int = 0) -> Number:
+        """An SMPP address with its TON/NPI (SMPP 3.4 section 5.2.5, 5.2.6)."""
+        if ton == 5:  # alphanumeric
+            return self.alphanumeric(addr)
+        s = addr.strip()
+        if ton == 1:  # international
+            return self.e164(s.lstrip("+"), addr) if s.lstrip("+").isdigit() else self._garbage(addr)
+        if ton == 2:  # national
+            return self.national(s, addr) if s.isdigit() else self._garbage(addr)
+        if ton in (3, 4, 6):  # network specific, subscriber number, abbreviated
+            return self.short(s, addr) if s.isdigit() and len(s) <= 8 else self.parse(addr)
+        if s and not s.lstrip("+").isdigit() and any(c.isalpha() for c in s) and npi == 0:
+            # TON unknown but clearly a sender ID: many ESMEs send it this way
+            return self.alphanumeric(addr)
+        return self.parse(addr)
+
+    def from_caller_id(self, value: str) -> Number:
+        """A caller ID or dialled string as Asterisk gives it (``+44…``, ``0044…``,
+        ``0…``, ``anonymous``, garbage)."""
+        if value.strip().casefold() in _ANONYMOUS:
+            return Number(value, NumberKind.ANONYMOUS)
+        return self.parse(value)
+
+    def parse(self, value: str) -> Number:
+        s = _NON_DIGITS.sub("", value.strip())
+        if not s:
+            return Number(value, NumberKind.ANONYMOUS if not value.strip() else NumberKind.INVALID)
+        if s[0] == "+":
+            return self.e164(s[1:], value) if s[1:].isdigit() else self._garbage(value)
+        if not s.isdigit():
+            return self._garbage(value)
+        m = self._intl_prefix.match(s)
+        if m and m.end() < len(s) and len(s) - m.end() >= 7:
+            return self.e164(s[m.end():], value)
+        if self.national_prefix and s.startswith(self.national_prefix) and len(s) >= 7:
+            return self.national(s, value)
+        if len(s) <= 6:
+            return self.short(s, value)
+        # Bare digits: international without '+' (what many SMSCs and trunks send)
+        # when longer than a home national number or led by a known calling code.
+        if len(s) > self._max_home_national or (
+            s.startswith(self._home_cc_str)
+            and len(s) - len(self._home_cc_str) in self._home_lengths
+        ):
+            num = self.e164(s, value)
+            if num.kind is NumberKind.E164:
+                return num
+        return self.national(s, value)
+
+    @staticmethod
+    def _garbage(value: str) -> Number:
+        return Number(value, NumberKind.INVALID, text=value.strip().casefold())

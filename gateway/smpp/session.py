@@ -96,13 +96,13 @@ MAX_SEQUENCE = 0x7FFFFFFF
 
 
 class Session:
-    def __init__(self, role: Role) -> None:
+    def __init__(self, role: Role, first_sequence: int = 1) -> None:
         self.role = role
         self.state = State.OPEN
         self._allowed = _ALLOWED[(role, State.OPEN)]
         self._peer_sends = _PEER_SENDS[role]
         self._buf = bytearray()
-        self._seq = 0
+        self._seq = max(0, min(first_sequence, MAX_SEQUENCE) - 1)
         self._pending_bind = 0  # ESME role: the bind command we sent, awaiting its resp
 
     # -- state -----------------------------------------------------------------------
@@ -160,20 +160,19 @@ class Session:
 
     def _one(self, cid: int, status: int, seq: int, data: bytes, pos: int, end: int,
              raw: bytes | memoryview) -> PduReceived | BadPdu:
-        if cid & RESPONSE_BIT:
-            if cid != C.GENERIC_NACK:
-                try:
-                    pdu = decode_body(cid, status, seq, data, pos + 16, end)
-                except RemoteProtocolError as e:
-                    # an unknown response: nothing can be answered to a response
-                    return BadPdu(e, None)
-                if self._pending_bind and cid == self._pending_bind | RESPONSE_BIT:
-                    self._pending_bind = 0
-                    if status == Status.ESME_ROK:
-                        self._set_state(_BIND_STATE[cid & ~RESPONSE_BIT])
-                elif cid == C.UNBIND_RESP:
-                    self._set_state(State.UNBOUND)
-                return PduReceived(pdu, raw)
+        if cid & RESPONSE_BIT and cid != C.GENERIC_NACK:
+            try:
+                pdu = decode_body(cid, status, seq, data, pos + 16, end)
+            except RemoteProtocolError as e:
+                # an unknown response: nothing can be answered to a response
+                return BadPdu(e, None)
+            if self._pending_bind and cid == self._pending_bind | RESPONSE_BIT:
+                self._pending_bind = 0
+                if status == Status.ESME_ROK:
+                    self._set_state(_BIND_STATE[cid & ~RESPONSE_BIT])
+            elif cid == C.UNBIND_RESP:
+                self._set_state(State.UNBOUND)
+            return PduReceived(pdu, raw)
         if cid not in self._allowed:
             if cid not in self._peer_sends and cid != C.GENERIC_NACK:
                 err = RemoteProtocolError(f"command_id 0x{cid:08x} not valid here",

@@ -23,7 +23,7 @@ import struct
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -80,7 +80,7 @@ class _Leg(asyncio.Protocol):
         self.upstream = upstream
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         if self.upstream:
             self.pair.up = transport
         else:

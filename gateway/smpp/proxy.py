@@ -29,7 +29,7 @@ import structlog
 
 from gateway.config import SmppConfig, hostport
 from gateway.model import Action, Direction, SmsBlock, Verdict
-from gateway.numbers import Numbering
+from gateway.numbers import Number, Numbering
 from gateway.smpp.codec import encode_header, response_for
 from gateway.smpp.concat import Group, Reassembler, message_parts
 from gateway.smpp.limits import ClientLimits
@@ -527,6 +527,25 @@ class Pair:
         self._close_soon(1.0)
 
 
+class NumberCache:
+    """``Numbering.from_smpp`` with a bounded memo: A2P senders and popular
+    destinations repeat, and a ``Number`` is immutable. Cleared whole when full."""
+
+    def __init__(self, numbering: Numbering, size: int = 1 << 16) -> None:
+        self.numbering = numbering
+        self.size = size
+        self._memo: dict[tuple[str, int, int], Number] = {}
+
+    def from_smpp(self, addr: str, ton: int = 0, npi: int = 0) -> Number:
+        key = (addr, ton, npi)
+        hit = self._memo.get(key)
+        if hit is None:
+            if len(self._memo) >= self.size:
+                self._memo.clear()
+            hit = self._memo[key] = self.numbering.from_smpp(addr, ton, npi)
+        return hit
+
+
 class Proxy:
     """The listening side. ``engine`` is anything with ``evaluate(event) -> Verdict``."""
 
@@ -534,6 +553,7 @@ class Proxy:
         self.config = config
         self.engine = engine
         self.numbering = numbering
+        self.numbers = NumberCache(numbering)
         self.upstream = hostport(config.upstream.address)
         self.temp_status = config.upstream.temporary_error_status
         self.limits = ClientLimits.from_config(config.clients, time.monotonic())
@@ -560,7 +580,7 @@ class Proxy:
 
     def judge(self, pdu: MessagePdu, text: str | None, direction: Direction, route: str,
               parts: int, udh: bool) -> Verdict:
-        event = build_event(pdu, text, numbering=self.numbering, direction=direction,
+        event = build_event(pdu, text, numbering=self.numbers, direction=direction,
                             route=route, parts=parts, udh=udh, now=time.time())
         return self.engine.evaluate(event)
 

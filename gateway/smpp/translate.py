@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from gateway.model import Channel, Direction, Event, Verdict
-from gateway.numbers import Numbering
+from gateway.numbers import Number
 from gateway.smpp.pdu import DataSm, DeliverSm, SubmitMulti, SubmitSm
 
 __all__ = ["Judge", "MessagePdu", "build_event", "is_receipt"]
@@ -21,6 +21,10 @@ ESM_TYPE_MASK = 0x3C
 
 _COMMAND = {SubmitSm: "submit_sm", DeliverSm: "deliver_sm", DataSm: "data_sm",
             SubmitMulti: "submit_multi"}
+
+
+class Normaliser(Protocol):
+    def from_smpp(self, addr: str, ton: int = 0, npi: int = 0) -> Number: ...
 
 
 class Judge(Protocol):
@@ -38,7 +42,7 @@ def build_event(
     pdu: MessagePdu,
     text: str | None,
     *,
-    numbering: Numbering,
+    numbering: Normaliser,
     direction: Direction,
     route: str,
     parts: int = 1,

@@ -244,6 +244,10 @@ def gateway_main(upstream: str, window: int) -> int:
 
     import structlog
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    import gc
+
+    gc.collect()
+    gc.freeze()  # long-lived startup objects (ruleset, lists) leave the collector's scans
     uvloop.run(run())
     return 0
 

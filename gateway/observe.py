@@ -82,13 +82,12 @@ class Stats:
         return {
             "since": self.started,
             "events": [
-                {"channel": str(c.value), "direction": str(d.value), "action": str(a.value),
-                 "count": n}
+                {"channel": str(c), "direction": str(d), "action": str(a), "count": n}
                 for (c, d, a), n in sorted(self.events.items())
             ],
-            "routes": [{"route": r, "action": a.value, "count": n}
+            "routes": [{"route": r, "action": str(a), "count": n}
                        for (r, a), n in self.routes.most_common(50)],
-            "sources": [{"source": str(getattr(s, "value", s)), "action": a.value, "count": n}
+            "sources": [{"source": str(s), "action": str(a), "count": n}
                         for (s, a), n in self.sources.most_common(50)],
             "rules": [{"rule": r, "count": n} for r, n in self.rules.most_common(50)],
             "failed_open": self.failed_open,

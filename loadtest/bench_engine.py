@@ -37,9 +37,11 @@ SPAM_TEXTS = [
 ]
 
 
-WORDS = ("see you at the station tonight running late meeting moved room lunch dinner "
-         "tomorrow call me back when free thanks love mum dad home work bus train car "
-         "shop milk bread pick up kids school game match ticket film cinema pub coffee").split()
+WORDS = (
+    "see you at the station tonight running late meeting moved room lunch dinner tomorrow "
+    "call me back when free thanks love mum dad home work bus train car shop milk bread "
+    "pick up kids school game match ticket film cinema pub coffee"
+).split()
 
 
 def clean_text(rng: random.Random) -> str:
@@ -50,15 +52,15 @@ def clean_text(rng: random.Random) -> str:
 def mixed_events(core, n: int, rng: random.Random) -> list[Event]:
     num = core.numbering
     subs = [num.parse(f"+4477009{rng.randrange(10**5):05d}") for _ in range(5000)]
-    senders = subs[:2000] + [num.parse("+447700900666"), num.alphanumeric("HMRC"),
-                             num.alphanumeric("MyBank"), num.parse("+979123456789")]
+    senders = [*subs[:2000], num.parse("+447700900666"), num.alphanumeric("HMRC"),
+               num.alphanumeric("MyBank"), num.parse("+979123456789")]
     intl = [num.parse(p) for p in ("+33612345678", "+2250700000001", "+18765551234",
                                    "+4915112345678", "+919812345678")]
     dests = subs + [num.parse(p) for p in ("+449098790000", "+882123456789", "+19005551234",
                                            "+23991234567", "999")] + intl
     events: list[Event] = []
     ts = 1_790_000_000.0
-    for i in range(n):
+    for _ in range(n):
         ts += 0.0005
         r = rng.random()
         if r < 0.55:  # A2P / P2P SMS towards subscribers
@@ -69,7 +71,7 @@ def mixed_events(core, n: int, rng: random.Random) -> list[Event]:
             events.append(Event(Channel.CALL, Direction.OUT, rng.choice(subs),
                                 rng.choice(dests), route="pbx", ts=ts))
         elif r < 0.95:  # call arrives
-            events.append(Event(Channel.CALL, Direction.IN, rng.choice(intl + subs[:50]),
+            events.append(Event(Channel.CALL, Direction.IN, rng.choice([*intl, *subs[:50]]),
                                 rng.choice(subs), route="trunk-intl", ts=ts))
         else:  # call ended report
             events.append(Event(Channel.CALL, Direction.IN, rng.choice(intl),

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.lists.files import load_number_list, write_atomic  # noqa: E402
-from gateway.lists.numberset import NumberSet, Prefix  # noqa: E402
-from gateway.numbers import key_of  # noqa: E402
+from gateway.lists.files import load_number_list, write_atomic
+from gateway.lists.numberset import NumberSet, Prefix
+from gateway.numbers import key_of
 
 
 def rss_bytes() -> int:

@@ -129,8 +129,7 @@ class MemoryCounters:
 
     def _sweep_some(self, now: float) -> None:
         """Examine the next ``sweep_batch`` keys of a rolling snapshot."""
-        n = 0
-        for kind, k in self._cursor:
+        for n, (kind, k) in enumerate(self._cursor, 1):
             if kind == "s":
                 entry = self._sums.get(k)
                 if entry is not None and now - entry[1].start >= 2 * entry[0]:
@@ -141,7 +140,6 @@ class MemoryCounters:
                     members = sentry[1]
                     if not members or next(reversed(members.values())) <= now - sentry[0]:
                         del self._sets[k]
-            n += 1
             if n >= self._sweep_batch:
                 return
         # snapshot exhausted: start a new round (flags are few; swept whole here)

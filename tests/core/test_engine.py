@@ -2,6 +2,7 @@
 
 import textwrap
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -10,8 +11,6 @@ from gateway.config import Config, GatewayConfig, ListsConfig, RulesConfig
 from gateway.engine.examples import event_from_fields
 from gateway.engine.schema import RuleErrors
 from gateway.model import Action, Channel, Direction, Event, Phase
-
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,8 +204,8 @@ def test_bad_ruleset_never_replaces_a_good_one(rules_copy, core):
     cfg = replace(core.config, rules=RulesConfig(str(rules_copy)))
     c2 = build_core(cfg)
     version = c2.engine.ruleset.version
-    (rules_copy / "20-lists.toml").write_text(
-        (rules_copy / "20-lists.toml").read_text().replace('action = "BLOCK"', 'action = "NUKE"', 1))
+    f = rules_copy / "20-lists.toml"
+    f.write_text(f.read_text().replace('action = "BLOCK"', 'action = "NUKE"', 1))
     with pytest.raises(RuleErrors) as e:
         c2.reload_rules()
     assert "20-lists.toml:" in str(e.value) and "list.blocked_source" in str(e.value)

@@ -117,7 +117,7 @@ def test_list_file_errors_name_file_and_line(tmp_path):
 def test_list_file_and_compiled_form(tmp_path):
     p = tmp_path / "blocked_numbers.txt"
     p.write_text("+447700900123  # a note\n+4477009001*\n7726\n")
-    out, ns = compile_list(p)
+    out, _ = compile_list(p)
     assert out.name == "blocked_numbers.nset"
     reg = load_lists(tmp_path, GB)
     loaded = reg.numbers("blocked_numbers")

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from gateway.numbers import (
     LEN_SHIFT,
     SHORT_FLAG,
-    NumberKind,
     Numbering,
+    NumberKind,
     key_of,
     number_of_key,
 )

@@ -222,13 +222,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     lists.set_defaults(func=cmd_lists)
 
     for name, module, text in (
+        ("demo", "gateway.demo", "run the gateway with the bundled SMSC simulator upstream"),
         ("replay", "gateway.replay", "run recorded events through a ruleset"),
         ("train", "gateway.content.train", "train the SMS content classifier"),
         ("eval", "gateway.content.train", "evaluate the SMS content classifier"),
     ):
         sp = sub.add_parser(name, help=text, add_help=False)
         delegated[name] = sp
-        sp.set_defaults(func=lambda a, m=module, n=name: _delegate(m, [n, *a.rest]))
+        sp.set_defaults(func=lambda a, m=module, n=name: _delegate(
+            m, a.rest if n == "demo" else [n, *a.rest]))
     return p, delegated
 
 

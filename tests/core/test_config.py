@@ -49,3 +49,11 @@ backend = "memory"
 def test_mistakes_name_their_path(data, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_config(data)
+
+
+@pytest.mark.parametrize("name", ["spamgw.toml", "demo.toml"])
+def test_shipped_example_configs_load(name):
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / name)
+    assert cfg.source.endswith(name)

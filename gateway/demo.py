@@ -12,8 +12,8 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,7 @@ async def _send_samples(address: str) -> list[tuple[Sample, int, str]]:
     results: list[tuple[Sample, int, str]] = []
     pending: dict[int, Sample] = {}
 
-    async def read_until(done) -> None:  # type: ignore[no-untyped-def]
+    async def read_until(done: Callable[[], bool]) -> None:
         while not done():
             data = await asyncio.wait_for(reader.read(65536), 10)
             if not data:
@@ -92,12 +92,12 @@ async def _send_samples(address: str) -> list[tuple[Sample, int, str]]:
 async def _demo(config_path: Path, once: bool) -> int:
     config = load_config(config_path)
     configure_logging(config.log)
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "smsc-sim", "--listen", config.smpp.upstream.address,
-         "--dlr"], stdout=subprocess.PIPE, text=True)
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "smsc-sim", "--listen", config.smpp.upstream.address,
+        "--dlr", stdout=asyncio.subprocess.PIPE)
     try:
         assert sim.stdout is not None
-        line = await asyncio.to_thread(sim.stdout.readline)
+        line = (await asyncio.wait_for(sim.stdout.readline(), 30)).decode()
         print(f"SMSC simulator: {line.strip()} (pid {sim.pid})")
         core = build_core(config)
         async with running(core):
@@ -122,9 +122,12 @@ async def _demo(config_path: Path, once: bool) -> int:
             await stop.wait()
         return 0
     finally:
-        sim.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            sim.wait(5)
+        with contextlib.suppress(ProcessLookupError):
+            sim.terminate()
+        try:
+            await asyncio.wait_for(sim.wait(), 5)
+        except TimeoutError:
+            sim.kill()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,60 @@
+"""``POST /v1/check/sms`` and ``/v1/check/call``: one event in, the verdict out.
+
+Direction defaults as in ``spamgw check``: ``in`` for SMS (A2P to subscribers),
+``out`` for calls (a subscriber dialling).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.admin.http import ApiError, fields, read_json
+from gateway.admin.keys import CORE
+from gateway.engine.examples import event_from_fields
+
+__all__ = ["routes"]
+
+_SMS = ("text", "direction", "route", "src_ton", "dst_ton")
+_CALL = ("direction", "route", "phase", "duration", "billsec", "dialstatus")
+
+
+def _event_fields(body: dict[str, Any], optional: tuple[str, ...]) -> dict[str, Any]:
+    fields(body, required=("src", "dst"), optional=optional)
+    for k in ("src", "dst"):
+        if not isinstance(body[k], str):
+            raise ApiError(400, f"{k} must be a string")
+    if "text" in body and body["text"] is not None and not isinstance(body["text"], str):
+        raise ApiError(400, "text must be a string")
+    if body.get("direction", "in") not in ("in", "out"):
+        raise ApiError(400, "direction must be 'in' or 'out'")
+    if body.get("phase", "attempt") not in ("attempt", "ended"):
+        raise ApiError(400, "phase must be 'attempt' or 'ended'")
+    for k in ("duration", "billsec", "src_ton", "dst_ton"):
+        v = body.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise ApiError(400, f"{k} must be a number")
+    return body
+
+
+async def check_sms(request: web.Request) -> web.Response:
+    body = _event_fields(await read_json(request), _SMS)
+    core = request.app[CORE]
+    ev = event_from_fields(body, core.numbering, channel="sms",
+                           direction=body.get("direction", "in"))
+    return web.json_response(core.engine.evaluate(ev).to_json())
+
+
+async def check_call(request: web.Request) -> web.Response:
+    body = _event_fields(await read_json(request), _CALL)
+    core = request.app[CORE]
+    ev = event_from_fields(body, core.numbering, channel="call",
+                           direction=body.get("direction", "out"))
+    return web.json_response(core.engine.evaluate(ev).to_json())
+
+
+routes = [
+    web.post("/v1/check/sms", check_sms),
+    web.post("/v1/check/call", check_call),
+]

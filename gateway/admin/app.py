@@ -107,7 +107,8 @@ async def _expiry(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    for t in list(app[SPAWNED]):  # journal writes of reports in flight finish first
+    spawned = app[SPAWNED]
+    for t in [*spawned]:  # journal writes of reports in flight finish first
         with contextlib.suppress(Exception):
             await t
 

@@ -65,8 +65,11 @@ def _reported_number(core: Core, value: str) -> Number:
     s = value.strip()
     if s.lstrip("+").replace(" ", "").isdigit():
         n = core.numbering.from_caller_id(s)
-    else:
+    elif _SENDER_ID.match(s):
         n = core.numbering.alphanumeric(s)
+    else:
+        raise ValueError(f"reported {value!r} is neither a number nor a sender ID "
+                         "(up to 11 letters and digits)")
     if n.kind in (NumberKind.INVALID, NumberKind.ANONYMOUS) or not (n.key or n.text):
         raise ValueError(f"reported {value!r} is neither a number nor a sender ID")
     return n

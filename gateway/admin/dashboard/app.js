@@ -157,7 +157,7 @@
   function chart(points, bucket) {
     const svg = $("chart");
     svg.textContent = "";
-    const W = 1000, H = 260, top = 10, bottom = 20;
+    const W = 1000, H = 260, top = 20, bottom = 20;
     const n = points.length;
     if (!n) return;
     const vol = points.map((p) => p.sms + p.call);
@@ -179,8 +179,8 @@
     };
     const zero = points.map(() => 0);
     const sms = points.map((p) => p.sms);
-    area(sms, zero, "var(--sms)");
     area(points.map((p) => p.call), sms, "var(--call)");
+    area(sms, zero, "var(--sms)");
     const line = (vals, color) => {
       const d = vals.map((v, i) => (i ? "L" : "M") + x(i) + "," + y(v)).join(" ");
       svg.appendChild(el("path", { d, fill: "none", stroke: color, "stroke-width": 2.5 }));

@@ -150,10 +150,13 @@ async def serve(config: Config) -> None:
         task.add_done_callback(tasks.discard)
 
     loop.add_signal_handler(signal.SIGHUP, _hup)
-    async with running(core):
-        log.info("spamgw running", config=config.source, rules=core.engine.ruleset.version)
-        await stop.wait()
-        log.info("spamgw stopping: draining")
+    try:
+        async with running(core):
+            log.info("spamgw running", config=config.source, rules=core.engine.ruleset.version)
+            await stop.wait()
+            log.info("spamgw stopping: draining")
+    finally:
+        core.stats.close()
 
 
 def run(config: Config) -> int:

@@ -132,6 +132,7 @@ def make_app(core: Any) -> web.Application:
     app = web.Application(middlewares=[guard(cfg.admin.token)],
                           client_max_size=cfg.admin.max_body)
     app[CORE] = core
+    app[checks.MEMO] = checks.NumberMemo(core.numbering)
     app[LIST_LOCK] = asyncio.Lock()
     app[RULES_LOCK] = asyncio.Lock()
     spawned: set[asyncio.Task[Any]] = set()

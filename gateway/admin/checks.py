@@ -6,6 +6,7 @@ Direction defaults as in ``spamgw check``: ``in`` for SMS (A2P to subscribers),
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -13,8 +14,43 @@ from aiohttp import web
 from gateway.admin.http import ApiError, fields, read_json
 from gateway.admin.keys import CORE
 from gateway.engine.examples import event_from_fields
+from gateway.numbers import Number, Numbering
 
-__all__ = ["routes"]
+__all__ = ["NumberMemo", "routes"]
+
+
+class NumberMemo:
+    """The parts of ``Numbering`` that ``event_from_fields`` uses, with a bounded memo:
+    senders and destinations repeat, and a ``Number`` is immutable."""
+
+    def __init__(self, numbering: Numbering, size: int = 1 << 16) -> None:
+        self.numbering = numbering
+        self.size = size
+        self._memo: dict[tuple[str, str, int], Number] = {}
+
+    def _get(self, kind: str, value: str, ton: int = 0) -> Number:
+        key = (kind, value, ton)
+        n = self._memo.get(key)
+        if n is None:
+            if len(self._memo) >= self.size:
+                self._memo.clear()
+            nb = self.numbering
+            n = (nb.from_caller_id(value) if kind == "c" else nb.alphanumeric(value)
+                 if kind == "a" else nb.from_smpp(value, ton))
+            self._memo[key] = n
+        return n
+
+    def from_caller_id(self, value: str) -> Number:
+        return self._get("c", value)
+
+    def alphanumeric(self, value: str) -> Number:
+        return self._get("a", value)
+
+    def from_smpp(self, value: str, ton: int = 0, npi: int = 0) -> Number:
+        return self._get("s", value, ton)
+
+
+MEMO = web.AppKey("number_memo", NumberMemo)
 
 _SMS = ("text", "direction", "route", "src_ton", "dst_ton")
 _CALL = ("direction", "route", "phase", "duration", "billsec", "dialstatus")
@@ -41,17 +77,21 @@ def _event_fields(body: dict[str, Any], optional: tuple[str, ...]) -> dict[str, 
 async def check_sms(request: web.Request) -> web.Response:
     body = _event_fields(await read_json(request), _SMS)
     core = request.app[CORE]
-    ev = event_from_fields(body, core.numbering, channel="sms",
+    ev = event_from_fields(body, request.app[MEMO], channel="sms",  # type: ignore[arg-type]
                            direction=body.get("direction", "in"))
-    return web.json_response(core.engine.evaluate(ev).to_json())
+    return _verdict(core.engine.evaluate(ev).to_json())
 
 
 async def check_call(request: web.Request) -> web.Response:
     body = _event_fields(await read_json(request), _CALL)
     core = request.app[CORE]
-    ev = event_from_fields(body, core.numbering, channel="call",
+    ev = event_from_fields(body, request.app[MEMO], channel="call",  # type: ignore[arg-type]
                            direction=body.get("direction", "out"))
-    return web.json_response(core.engine.evaluate(ev).to_json())
+    return _verdict(core.engine.evaluate(ev).to_json())
+
+
+def _verdict(data: dict[str, Any]) -> web.Response:
+    return web.Response(body=json.dumps(data).encode(), content_type="application/json")
 
 
 routes = [

@@ -6,9 +6,8 @@ import shutil
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
-
 from admin_support import AUTH, Site
+from aiohttp.test_utils import TestClient
 
 pytestmark = pytest.mark.asyncio
 

@@ -16,6 +16,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
+from gateway.model import Action
+
 if TYPE_CHECKING:
     from gateway.config import LogConfig
     from gateway.model import Event, Verdict
@@ -106,11 +108,12 @@ class Stats:
         return b
 
     def record(self, ev: Event, v: Verdict) -> None:
-        action = v.action.value
-        channel = ev.channel.value
+        # keys are the str-valued enums themselves: they hash and compare as strings
+        action = v.action
+        channel = ev.channel
         route = ev.route
-        source = ev.src.region or ev.src.kind.value
-        self.events[(channel, ev.direction.value, action)] += 1
+        source = ev.src.region or ev.src.kind
+        self.events[(channel, ev.direction, action)] += 1
         self.routes[(route, action)] += 1
         self.sources[(source, action)] += 1
         b = self._cur if ev.ts < self._end else self._rotate(ev.ts)
@@ -123,11 +126,11 @@ class Stats:
                 b.rules[r] += 1
             if v.failed_open:
                 self.failed_open += 1
-            if action != "ALLOW":
+            if action is not Action.ALLOW:
                 self.audit.warning(
-                    "verdict", action=action, score=v.score, rules=list(v.rules),
-                    reason=v.reason, channel=channel, direction=ev.direction.value,
-                    src=str(ev.src), dst=str(ev.dst), route=route, phase=ev.phase.value,
+                    "verdict", action=action.value, score=v.score, rules=list(v.rules),
+                    reason=v.reason, channel=ev.channel.value, direction=ev.direction.value,
+                    src=str(ev.src), dst=str(ev.dst), route=ev.route, phase=ev.phase.value,
                 )
 
     # -- reading (admin API, dashboard; never on the hot path) -----------------------
@@ -154,7 +157,7 @@ class Stats:
         return {
             "seconds": seconds,
             "totals": totals,
-            "channels": [{"channel": c, "action": a, "count": n}
+            "channels": [{"channel": str(c), "action": str(a), "count": n}
                          for (c, a), n in sorted(events.items())],
             "routes": _top(routes, top, "route"),
             "sources": _top(sources, top, "source"),
@@ -170,12 +173,12 @@ class Stats:
         t = first
         while t <= now:
             b = by_start.get(t)
-            row = {"t": t, "sms": 0, "call": 0, "warn": 0, "block": 0}
+            row: dict[str, float] = {"t": t, "sms": 0, "call": 0, "warn": 0, "block": 0}
             if b is not None:
                 for (c, a), n in b.events.items():
-                    row[c] = row.get(c, 0) + n
+                    row[str(c)] = row.get(str(c), 0) + n
                     if a != "ALLOW":
-                        row[a.lower()] += n
+                        row[str(a).lower()] += n
             out.append(row)
             t += self.bucket
         return out
@@ -185,12 +188,12 @@ class Stats:
         return {
             "since": self.started,
             "events": [
-                {"channel": c, "direction": d, "action": a, "count": n}
+                {"channel": str(c), "direction": str(d), "action": str(a), "count": n}
                 for (c, d, a), n in sorted(self.events.items())
             ],
-            "routes": [{"route": r, "action": a, "count": n}
+            "routes": [{"route": r, "action": str(a), "count": n}
                        for (r, a), n in self.routes.most_common(50)],
-            "sources": [{"source": s, "action": a, "count": n}
+            "sources": [{"source": str(s), "action": str(a), "count": n}
                         for (s, a), n in self.sources.most_common(50)],
             "rules": [{"rule": r, "count": n} for r, n in self.rules.most_common(50)],
             "failed_open": self.failed_open,
@@ -201,8 +204,9 @@ def _top(counts: Counter[tuple[str, str]], top: int, label: str) -> list[dict[st
     """``(name, action) -> n`` folded to the ``top`` names by volume, with blocks/warns."""
     rows: dict[str, dict[str, Any]] = {}
     for (name, action), n in counts.items():
-        row = rows.setdefault(name, {label: name or "-", "total": 0, "warn": 0, "block": 0})
+        row = rows.setdefault(str(name), {label: str(name) or "-", "total": 0, "warn": 0,
+                                          "block": 0})
         row["total"] += n
         if action != "ALLOW":
-            row[action.lower()] += n
+            row[str(action).lower()] += n
     return sorted(rows.values(), key=lambda r: (-r["total"], r[label]))[:top]

@@ -101,17 +101,17 @@ class SpamgwCollector:
         ev = CounterMetricFamily("spamgw_events", "Decisions by channel, direction, action",
                                  labels=["channel", "direction", "action"])
         for (c, d, a), n in st.events.items():
-            ev.add_metric([c, d, a], n)
+            ev.add_metric([str(c), str(d), str(a)], n)
         yield ev
         rt = CounterMetricFamily("spamgw_route_events", "Decisions by route (SMPP bind or "
                                  "trunk) and action", labels=["route", "action"])
         for (r, a), n in st.routes.items():
-            rt.add_metric([r or "-", a], n)
+            rt.add_metric([r or "-", str(a)], n)
         yield rt
         src = CounterMetricFamily("spamgw_source_events", "Decisions by source country "
                                   "(or number kind) and action", labels=["source", "action"])
         for (s, a), n in st.sources.items():
-            src.add_metric([s, a], n)
+            src.add_metric([str(s), str(a)], n)
         yield src
         rules = CounterMetricFamily("spamgw_rule_hits", "Rule and plugin symbol hits",
                                     labels=["rule"])

@@ -99,7 +99,7 @@ class Engine:
 
     def evaluate(self, ev: Event) -> Verdict:
         """Judge one event. Never raises."""
-        if ev.dst.key in self._emergency:
+        if self._emergency.contains(ev.dst.key):
             v = PROTECTED
         else:
             try:
@@ -122,9 +122,8 @@ class Engine:
                        failed_open=not self.fail_closed)
 
     def _evaluate(self, ev: Event, rs: Ruleset) -> Verdict:
-        allow_rules, rules = rs.index.get(
-            (ev.channel.value, ev.direction.value, ev.phase.value), _NO_RULES
-        )
+        # str-valued enums hash and compare as their values: no .value lookups here
+        allow_rules, rules = rs.index.get((ev.channel, ev.direction, ev.phase), _NO_RULES)
         f = Facts(ev)
         for r in allow_rules:
             if _matches(r, ev, f):
@@ -139,7 +138,18 @@ class Engine:
         block_rule: CompiledRule | None = None
         warn = False
         for r in rules:
-            if not _matches(r, ev, f):
+            # _matches, inlined: this loop runs for every rule of every event
+            matched = True
+            for p in r.preds:
+                if not p(ev, f):
+                    matched = False
+                    break
+            if not matched:
+                continue
+            for c in r.counters:  # every counter counts, even after one says no
+                if not c(ev, f):
+                    matched = False
+            if not matched:
                 continue
             if r.flag is not None:
                 r.flag(ev)

@@ -85,7 +85,7 @@ _RULE_KEYS = {
 _EXAMPLE_KEYS = {
     "channel", "direction", "phase", "src", "dst", "text", "route", "duration", "billsec",
     "dialstatus", "repeat", "vary", "interval", "expect", "hits", "setup", "details",
-    "src_ton", "dst_ton", "note",
+    "src_ton", "dst_ton", "note", "given",
 }
 
 

@@ -124,12 +124,12 @@ class NumberSet:
         self._combined.add(key)
 
     def add_keys(self, keys: Iterable[int]) -> None:
-        """Bulk add of exact keys (list files, imports)."""
-        if self._prefixes:
-            for k in keys:
-                self.add_key(k)
-        else:
-            self._combined.update(keys)
+        """Bulk add of exact keys (list files, imports): whole-bitmap operations."""
+        new = BitMap64(keys)
+        for p in self._prefixes:
+            for lo, hi in p.narrow_ranges():
+                self._shadowed |= new.intersection(_range(lo, hi))
+        self._combined |= new
 
     def add_number(self, digits: str, short: bool = False) -> None:
         self.add_key(key_of(digits, short))

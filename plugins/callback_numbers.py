@@ -36,7 +36,7 @@ SYMBOLS = (
            "asks to call an international special-code number (+979, +882, ...)"),
     Symbol("callback.wangiri", 8.0, "asks to call a number flagged for Wangiri calls"),
     Symbol("callback.high_risk", 6.0, "asks to call a high-risk (IRSF) destination"),
-    Symbol("callback.international", 2.0, "asks to call an international number"),
+    Symbol("callback.international", 1.5, "asks to call an international number"),
 )
 
 SPECIAL_CODES = frozenset(int(code) for code in ITU_SPECIAL)

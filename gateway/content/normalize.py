@@ -59,6 +59,10 @@ _URL = re.compile(
     r"ws|tk|ml|ga|cf|gq|xyz|top|online|site|club|app|link|click|shop|icu|live|ru|cn|"
     r"de|fr|in|sg|my|ph|au|ca|eu)(?:\.[a-z]{2})?)\b(?:/\S*)?",
 )
+_URL_HINT = re.compile(
+    r"://|www\.|\.(?:com|net|org|info|biz|co|uk|us|io|ly|me|gl|gd|at|cc|gy|to|ws|tk|ml|ga|cf|"
+    r"gq|xyz|top|online|site|club|app|link|click|shop|icu|live|ru|cn|de|fr|in|sg|my|ph|au|ca|eu)\b"
+)
 _DIGITS = re.compile(r"\d+")
 _NOT_WORD = re.compile(r"[^\w£$€]+|_+")
 
@@ -74,7 +78,7 @@ def fold(text: str) -> str:
 
 def url_to_domain(folded: str) -> str:
     """Each URL in folded text replaced by its host (``http://x.example/a?b`` -> ``x.example``)."""
-    if "." not in folded:
+    if "." not in folded or _URL_HINT.search(folded) is None:
         return folded
     return _URL.sub(_host, folded)
 

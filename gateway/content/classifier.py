@@ -35,7 +35,7 @@ MODEL_FORMAT = "spamgw-content-lr/1"
 #: the shipped model, trained on the SMS Spam Collection v.1 (CC BY 4.0)
 DEFAULT_MODEL = Path(__file__).with_name("models") / "sms_lr.json.gz"
 
-_SPACED = re.compile(r"(?<!\w)(?:\w[ .\-_*+]{1,2}){3,}\w(?!\w)")
+_SPACED = re.compile(r"(?<!\w)\w([ .\-_*+]{1,2})(?:\w\1)+\w(?!\w)")  # same separator
 _SPACE_CHARS = re.compile(r"[ .\-_*+]")
 _WORDS = re.compile(r"[^\W_]+|[£$€]")
 

@@ -82,18 +82,26 @@ _PREP = MappingProxyType({
     **{ord(c): None for c in INVISIBLE},
     **{ord(c): HOMOGLYPHS[c] for c in _DOTLIKE},
 })
-_HINT = re.compile(r"[.\u3002\uff0e\uff61\u2024]|dot|\[|\(|\{", re.IGNORECASE)
+# cheap test before the full scan: a dot (plain, bracketed or spaced) before letters
+_DOT_HINT = re.compile(
+    r"\.(?:[\])}>]\s*)?[^\W\d_]{2}|\s\.\s*[^\W\d_]{2}"
+    r"|\.\s+(?:com|net|org|info|biz|ly|uk|ru|xyz|top|io|gl|gd|cn|tk|online|site|click)\b",
+    re.IGNORECASE,
+)
 
 
 def extract_urls(text: str) -> tuple[Url, ...]:
     """Every link in ``text``, in order, one per host. Never raises."""
-    if not text or _HINT.search(text) is None:
+    if not text:
         return ()
     hidden = False
     if not text.isascii():
         prepared = text.translate(_PREP)
         hidden = len(prepared) != len(text) or any(c in text for c in _DOTLIKE)
         text = prepared
+    if not (("." in text and _DOT_HINT.search(text) is not None) or "://" in text
+            or "dot" in text.lower()):
+        return ()
     out: list[Url] = []
     seen: set[str] = set()
     for m in _HOST_RE.finditer(text):

@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.config import PluginsConfig  # noqa: E402
+from gateway.config import LogConfig, PluginsConfig  # noqa: E402
 from gateway.content.classifier import DEFAULT_MODEL, load_model  # noqa: E402
 from gateway.content.fingerprint import Fingerprinter  # noqa: E402
 from gateway.content.phones import extract_phone_numbers  # noqa: E402
@@ -33,6 +33,7 @@ from gateway.engine.plugins import load_plugins  # noqa: E402
 from gateway.lists.registry import load_lists  # noqa: E402
 from gateway.model import Channel, Direction, Event  # noqa: E402
 from gateway.numbers import Numbering  # noqa: E402
+from gateway.observe import configure_logging  # noqa: E402
 from gateway.state.memory import MemoryCounters  # noqa: E402
 
 DEFAULT_DATA = Path("/work/shared/data/sms-spam-collection/train.tsv")
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args(argv)
+    configure_logging(LogConfig(level="error", format="console"))
     texts = messages(args.data)
     r = args.repeat
     numbering = Numbering("GB")
@@ -82,10 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:40s} {per_item(fn, texts, r):8.2f}")
 
     lists = load_lists(ROOT / "rules" / "lists", numbering)
-    src, dst = numbering.parse("+447700900500"), numbering.parse("+447700900123")
+    src = numbering.parse("+447700900500")
     events = [Event(Channel.SMS, Direction.IN, src, numbering.e164(f"4477009{10000 + i % 9000}"),
                     text=t, ts=1_790_000_000.0 + i) for i, t in enumerate(texts)]
-    del dst
     print("plugin check(event), CPU us per event:")
     state = MemoryCounters()
     plugins = load_plugins(PluginsConfig(dir=str(ROOT / "plugins")), lists=lists, state=state,

@@ -24,7 +24,7 @@ from gateway.model import Event
 
 SYMBOLS = (
     Symbol("content.spam", 6.0, "text classified as spam"),
-    Symbol("content.suspect", 1.5, "text looks like spam"),
+    Symbol("content.suspect", 0.5, "text looks like spam"),
 )
 
 

@@ -1,0 +1,499 @@
+"""Sans-IO codec for the Asterisk Gateway Interface, server side (FastAGI).
+
+Asterisk opens the connection and writes the environment block: ``agi_network:
+yes``, ``agi_network_script: PATH``, the ``agi_*`` variables in a fixed order,
+then ``agi_arg_N``, then a blank line (res_agi.c ``setup_env``). From then on the
+server sends one command line at a time and Asterisk answers each with one
+response: ``200 result=X[ (data)][ endpos=N]``, ``510 Invalid or unknown
+command``, ``511 Command Not Permitted on a dead channel``, ``520 ...`` or the
+multi-line ``520-Invalid command syntax.  Proper usage follows:`` ... ``520 End of
+proper usage.`` (res_agi.c ``agi_handle_command``). When the channel hangs up,
+Asterisk writes a bare ``HANGUP`` line (``run_agi``, FastAGI only) where the server
+expects an answer, and still answers the command after it.
+
+Commands are sent in lockstep: Asterisk reads them with ``fgets`` on a stdio
+stream and polls the socket between commands, so a second command already in its
+stdio buffer waits until more bytes arrive. :class:`AgiConnection` refuses to
+send a command while one is outstanding.
+
+Like h11: feed bytes with :meth:`AgiConnection.receive_data`, take events with
+:meth:`AgiConnection.next_event`, turn commands into bytes with
+:meth:`AgiConnection.send`. No sockets, no clocks.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "MAX_COMMAND_BYTES",
+    "NEED_DATA",
+    "AgiCommand",
+    "AgiConnection",
+    "AgiEnvironment",
+    "AgiError",
+    "AgiResponse",
+    "ConnectionClosed",
+    "HangupNotice",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "State",
+    "parse_args",
+    "quote_arg",
+]
+
+#: res_agi.c reads a command with ``fgets`` into a 2048-byte buffer (AGI_BUF_LEN):
+#: a longer line is cut and its tail runs as a second, garbage command.
+MAX_COMMAND_BYTES = 2047
+#: environment block and single response line limits (a GET VARIABLE answer can be
+#: long, an environment is ~600 bytes in practice)
+MAX_ENV_BYTES = 32 * 1024
+MAX_LINE_BYTES = 16 * 1024
+MAX_USAGE_BYTES = 64 * 1024
+
+HANGUP_LINE = b"HANGUP"
+END_OF_USAGE = b"520 End of proper usage."
+
+
+# --- errors ---------------------------------------------------------------------
+
+
+class AgiError(Exception):
+    """A broken AGI exchange. ``code`` is the AGI status code concerned (the code
+    of the offending response, or 0 when there is none: environment, garbage);
+    ``data`` the offending bytes."""
+
+    def __init__(self, message: str, *, code: int = 0, data: bytes = b"") -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base} (code {self.code}, data {self.data[:80]!r})"
+
+
+class RemoteProtocolError(AgiError):
+    """Asterisk (the peer) sent something the protocol does not allow."""
+
+
+class LocalProtocolError(AgiError):
+    """We tried to send something the protocol does not allow."""
+
+
+# --- events ---------------------------------------------------------------------
+
+
+class _NeedData(enum.Enum):
+    NEED_DATA = "NEED_DATA"
+
+
+NEED_DATA = _NeedData.NEED_DATA
+
+
+@dataclass(frozen=True, slots=True)
+class AgiEnvironment:
+    """The block Asterisk sends first. ``variables`` keeps every ``agi_*`` line in
+    the order received (keys without the ``agi_`` prefix); ``args`` are
+    ``agi_arg_1..N``."""
+
+    variables: tuple[tuple[str, str], ...]
+    args: tuple[str, ...] = ()
+
+    def get(self, name: str, default: str = "") -> str:
+        for key, value in self.variables:
+            if key == name:
+                return value
+        return default
+
+    @property
+    def network(self) -> bool:
+        return self.get("network") == "yes"
+
+    @property
+    def script(self) -> str:
+        """``agi_network_script``: the path after host:port, without the leading
+        ``/`` and without the query string (``inbound``)."""
+        return self.get("network_script").split("?", 1)[0].strip("/")
+
+    @property
+    def request(self) -> str:
+        return self.get("request")
+
+    @property
+    def channel(self) -> str:
+        return self.get("channel")
+
+    @property
+    def uniqueid(self) -> str:
+        return self.get("uniqueid")
+
+    @property
+    def callerid(self) -> str:
+        return self.get("callerid")
+
+    @property
+    def callingpres(self) -> int:
+        value = self.get("callingpres", "0")
+        return int(value) if value.isdigit() else 0
+
+    @property
+    def context(self) -> str:
+        return self.get("context")
+
+    @property
+    def extension(self) -> str:
+        return self.get("extension")
+
+    @property
+    def type(self) -> str:
+        return self.get("type")
+
+    def arg(self, n: int, default: str = "") -> str:
+        """``agi_arg_n`` (1-based), ``default`` when absent."""
+        return self.args[n - 1] if 0 < n <= len(self.args) else default
+
+
+@dataclass(frozen=True, slots=True)
+class AgiResponse:
+    """One answer to a command. ``result`` is the text after ``result=`` (``"1"``,
+    ``"-1"``, ``""``, ``"*123"``); ``data`` the parenthesised value if any;
+    ``endpos`` the ``endpos=`` attribute if any; ``text`` everything after the code
+    (for 5xx the message, for 520 multi-line the usage text); ``raw`` the bytes
+    exactly as received."""
+
+    code: int
+    result: str = ""
+    data: str | None = None
+    endpos: int | None = None
+    text: str = ""
+    raw: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 200
+
+    @property
+    def dead_channel(self) -> bool:
+        return self.code == 511
+
+    @property
+    def result_int(self) -> int | None:
+        try:
+            return int(self.result)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class HangupNotice:
+    """The bare ``HANGUP`` line: the channel is gone. The pending command (if any)
+    is still answered; later commands run in dead mode (511 for most)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """Asterisk closed its side (end of stream, nothing left over)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgiCommand:
+    """A command line to send, already split into words; :meth:`encode` quotes
+    the words that need it the way Asterisk's ``parse_args`` reads them back."""
+
+    words: tuple[str, ...]
+
+    @classmethod
+    def set_variable(cls, name: str, value: str) -> AgiCommand:
+        return cls(("SET", "VARIABLE", name, value))
+
+    def encode(self) -> bytes:
+        line = " ".join(quote_arg(w) for w in self.words).encode("utf-8", "surrogateescape")
+        if len(line) + 1 > MAX_COMMAND_BYTES:
+            raise LocalProtocolError(
+                f"command longer than {MAX_COMMAND_BYTES} bytes", data=line[:200]
+            )
+        return line + b"\n"
+
+
+Event = AgiEnvironment | AgiResponse | HangupNotice | ConnectionClosed
+
+
+# --- quoting, as res_agi.c parse_args reads it ------------------------------------
+
+_NEEDS_QUOTES = re.compile(r'[\s"\\]')
+_FORBIDDEN = re.compile(r"[\r\n\x00]")
+
+
+def quote_arg(word: str) -> str:
+    """Quote one word of a command so ``parse_args`` gives it back unchanged.
+
+    Bare when it can be (``BLOCK`` stays ``BLOCK``); otherwise in double quotes
+    with ``\\`` and ``"`` escaped by a backslash. CR, LF and NUL cannot travel in
+    a command line (the line ends there) and raise ``LocalProtocolError``.
+    """
+    if _FORBIDDEN.search(word):
+        raise LocalProtocolError("CR, LF or NUL in a command word", data=word.encode()[:200])
+    if word and not _NEEDS_QUOTES.search(word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_args(line: str) -> list[str]:
+    """Split a command line exactly as res_agi.c ``parse_args`` does.
+
+    Double quotes toggle quoting (a quote opening after whitespace starts a word,
+    so ``""`` is an empty word); a backslash makes the next character literal;
+    unquoted spaces and tabs separate words. Used by tests and by the replaying
+    client to read what the server sent the way Asterisk would.
+    """
+    words: list[list[str]] = []
+    quoted = escaped = False
+    whitespace = True
+    for ch in line:
+        if ch == '"' and not escaped:
+            quoted = not quoted
+            if quoted and whitespace:  # a quote coming off whitespace starts a word
+                words.append([])
+                whitespace = False
+            continue
+        if ch in " \t" and not quoted and not escaped:
+            whitespace = True
+            continue
+        if ch == "\\" and not escaped:
+            escaped = True
+            continue
+        if whitespace:
+            words.append([])
+            whitespace = False
+        words[-1].append(ch)
+        escaped = False
+    return ["".join(w) for w in words]
+
+
+# --- response parsing -------------------------------------------------------------
+
+_RESULT = re.compile(
+    rb"^200 result=(?P<result>\S*)(?: \((?P<data>.*)\))?(?P<attrs>(?: [A-Za-z_]+=\S*)*)$",
+    re.DOTALL,
+)
+_CODE = re.compile(rb"^(?P<code>[1-9][0-9]{2})(?P<sep>[ -]|$)(?P<text>.*)$", re.DOTALL)
+_ENDPOS = re.compile(rb" endpos=(-?[0-9]+)")
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+def parse_response_line(line: bytes) -> AgiResponse:
+    """One single-line response (without its newline)."""
+    m = _CODE.match(line)
+    if m is None:
+        raise RemoteProtocolError("not an AGI response", data=line)
+    code = int(m["code"])
+    if code == 200:
+        r = _RESULT.match(line)
+        if r is None:
+            # e.g. SPEECH RECOGNIZE: "200 result=1 (speech) endpos=0 results=1 score0=…"
+            if not line.startswith(b"200 result="):
+                raise RemoteProtocolError("200 without result=", code=200, data=line)
+            rest = line[len(b"200 result=") :]
+            result, _, tail = rest.partition(b" ")
+            endpos = _ENDPOS.search(b" " + tail)
+            return AgiResponse(
+                200,
+                _text(result),
+                None,
+                int(endpos[1]) if endpos else None,
+                _text(line[4:]),
+                line + b"\n",
+            )
+        endpos = _ENDPOS.search(r["attrs"])
+        data = r["data"]
+        return AgiResponse(
+            200,
+            _text(r["result"]),
+            _text(data) if data is not None else None,
+            int(endpos[1]) if endpos else None,
+            _text(line[4:]),
+            line + b"\n",
+        )
+    return AgiResponse(code, text=_text(m["text"]), raw=line + b"\n")
+
+
+# --- the connection state machine ---------------------------------------------------
+
+
+class State(enum.Enum):
+    ENVIRONMENT = "environment"  # reading the agi_* block
+    IDLE = "idle"  # no command outstanding
+    AWAITING = "awaiting"  # a command sent, its answer not yet read
+    USAGE = "usage"  # inside a 520- multi-line answer
+    CLOSED = "closed"  # peer closed, or a protocol error
+    ERROR = "error"
+
+
+class AgiConnection:
+    """Server side of one FastAGI connection.
+
+    ``receive_data(b"")`` marks the end of the stream. ``next_event()`` returns
+    one event or ``NEED_DATA``; after a ``RemoteProtocolError`` the connection is
+    in ``State.ERROR`` and raises again.
+    """
+
+    __slots__ = ("_buf", "_env", "_eof", "_outstanding", "_usage", "hangup", "state")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._eof = False
+        self._env: list[bytes] = []
+        self._usage: list[bytes] = []
+        self._outstanding: AgiCommand | None = None
+        self.state = State.ENVIRONMENT
+        #: a HANGUP notice has been seen: the channel is gone
+        self.hangup = False
+
+    # -- input --------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        if self._eof and data:
+            raise LocalProtocolError("data after end of stream", data=bytes(data[:80]))
+        if data:
+            self._buf += data
+        else:
+            self._eof = True
+
+    def _line(self) -> bytes | None:
+        i = self._buf.find(b"\n")
+        if i < 0:
+            limit = MAX_ENV_BYTES if self.state is State.ENVIRONMENT else MAX_LINE_BYTES
+            if len(self._buf) > limit:
+                self._fail("line too long", bytes(self._buf[:200]))
+            return None
+        line = bytes(self._buf[:i])
+        del self._buf[: i + 1]
+        if line.endswith(b"\r"):  # tolerated: Asterisk sends bare LF
+            line = line[:-1]
+        return line
+
+    def _fail(self, message: str, data: bytes, code: int = 0) -> None:
+        self.state = State.ERROR
+        raise RemoteProtocolError(message, code=code, data=data)
+
+    def next_event(self) -> Event | _NeedData:
+        if self.state is State.ERROR:
+            raise RemoteProtocolError("connection already failed")
+        if self.state is State.CLOSED:
+            return ConnectionClosed()
+        while True:
+            line = self._line()
+            if line is None:
+                if self._eof:
+                    if self._buf:
+                        self._fail("stream ended in the middle of a line", bytes(self._buf[:200]))
+                    if self._env or self.state is State.USAGE:
+                        self._fail(f"stream ended in the middle of the {self.state.value}", b"")
+                    self.state = State.CLOSED
+                    return ConnectionClosed()
+                return NEED_DATA
+            event = self._handle(line)
+            if event is not None:
+                return event
+
+    def _handle(self, line: bytes) -> Event | None:
+        state = self.state
+        if state is State.ENVIRONMENT:
+            return self._env_line(line)
+        if state is State.USAGE:
+            self._usage.append(line)
+            if sum(len(u) + 1 for u in self._usage) > MAX_USAGE_BYTES:
+                self._fail("520 usage text too long", line, 520)
+            if line.endswith(END_OF_USAGE):
+                text = b"\n".join(self._usage[1:])
+                raw = b"".join(u + b"\n" for u in self._usage)
+                self._usage = []
+                self._answered()
+                return AgiResponse(520, text=_text(text), raw=raw)
+            return None
+        if line == HANGUP_LINE:
+            self.hangup = True
+            return HangupNotice()
+        if state is State.IDLE:
+            self._fail("response with no command outstanding", line)
+        if line.startswith(b"520-"):
+            self.state = State.USAGE
+            self._usage = [line]
+            return None
+        try:
+            response = parse_response_line(line)
+        except RemoteProtocolError:
+            self.state = State.ERROR
+            raise
+        self._answered()
+        return response
+
+    def _answered(self) -> None:
+        self._outstanding = None
+        self.state = State.IDLE
+
+    def _env_line(self, line: bytes) -> AgiEnvironment | None:
+        if line:
+            if sum(len(e) + 1 for e in self._env) + len(line) > MAX_ENV_BYTES:
+                self._fail("environment too long", line)
+            key, sep, _value = line.partition(b":")
+            if not sep or not key.startswith(b"agi_") or not key[4:].replace(b"_", b"").isalnum():
+                self._fail("not an agi_ environment line", line)
+            self._env.append(line)
+            return None
+        if not self._env:
+            self._fail("empty environment", line)
+        variables: list[tuple[str, str]] = []
+        args: dict[int, str] = {}
+        for raw in self._env:
+            key, _, value = raw.partition(b":")
+            if value.startswith(b" "):
+                value = value[1:]
+            name = _text(key[4:])
+            if name.startswith("arg_") and name[4:].isdigit():
+                args[int(name[4:])] = _text(value)
+            else:
+                variables.append((name, _text(value)))
+        self._env = []
+        self.state = State.IDLE
+        ordered = tuple(args[i] for i in sorted(args))
+        return AgiEnvironment(tuple(variables), ordered)
+
+    # -- output -------------------------------------------------------------------
+
+    @property
+    def outstanding(self) -> AgiCommand | None:
+        return self._outstanding
+
+    def send(self, command: AgiCommand) -> bytes:
+        if self.state is State.ENVIRONMENT:
+            raise LocalProtocolError("command before the environment was read")
+        if self.state in (State.CLOSED, State.ERROR):
+            raise LocalProtocolError(f"command on a {self.state.value} connection")
+        if self._outstanding is not None:
+            raise LocalProtocolError(
+                "command while another is outstanding (Asterisk reads in lockstep)",
+                data=self._outstanding.encode(),
+            )
+        data = command.encode()
+        self._outstanding = command
+        self.state = State.AWAITING
+        return data
+
+
+def encode_environment(
+    variables: Iterable[tuple[str, str]], args: Iterable[str] = ()
+) -> bytes:
+    """The environment block as Asterisk writes it (for tests and the benchmark's
+    Asterisk-like client)."""
+    out = [f"agi_{k}: {v}\n" for k, v in variables]
+    out += [f"agi_arg_{i}: {a}\n" for i, a in enumerate(args, 1)]
+    out.append("\n")
+    return "".join(out).encode("utf-8", "surrogateescape")

@@ -92,8 +92,8 @@ class AgiResult:
     closed: bool
 
 
-async def asterisk_session(port: int, environment: bytes, *, answer: bytes = b"200 result=1\n",
-                           timeout: float = 10.0) -> AgiResult:
+async def asterisk_session(port: int, environment: bytes, *,
+                           answer: bytes = b"200 result=1\n") -> AgiResult:
     """Play Asterisk's side of one FastAGI session: write the environment, answer
     every command the way res_agi.c does for SET VARIABLE (``200 result=1``),
     split each command with Asterisk's own ``parse_args``, until the server
@@ -105,7 +105,8 @@ async def asterisk_session(port: int, environment: bytes, *, answer: bytes = b"2
         writer.write(environment)
         await writer.drain()
         while True:
-            line = await asyncio.wait_for(reader.readline(), timeout)
+            async with asyncio.timeout(10):
+                line = await reader.readline()
             if not line:
                 return AgiResult(variables, commands, True)
             commands.append(line)

@@ -76,7 +76,7 @@ def test_every_recorded_environment_parses(name: str) -> None:
 
 
 def test_inbound_session_replayed_byte_for_byte() -> None:
-    conn, seen, sent = replay("normal-and-hangup-handler.txt", 0)
+    conn, seen, _ = replay("normal-and-hangup-handler.txt", 0)
     env = seen[0]
     assert isinstance(env, AgiEnvironment)
     assert env.script == "inbound"
@@ -85,7 +85,7 @@ def test_inbound_session_replayed_byte_for_byte() -> None:
     assert env.extension == "447700900123"
     assert env.uniqueid == "1795361515.1"
     assert [type(e) for e in seen[1:]] == [AgiResponse] * 5
-    get, setvar, verbose, foobar, full = seen[1:]
+    get, setvar, _verbose, foobar, full = seen[1:]
     assert isinstance(get, AgiResponse) and (get.code, get.result, get.data) == (
         200, "1", "+2250700000001")
     assert isinstance(setvar, AgiResponse) and (setvar.code, setvar.data) == (200, None)
@@ -295,7 +295,8 @@ def test_any_words_survive_asterisk_parse_args(words: list[str]) -> None:
     assert parse_args(" ".join(quote_arg(w) for w in words)) == words
 
 
-_key = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True).filter(lambda k: not k.startswith("arg_"))
+_key = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True).filter(
+    lambda k: not k.startswith("arg_"))
 _value = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
                  max_size=60)
 

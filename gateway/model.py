@@ -100,7 +100,7 @@ class Event:
     billsec: float | None = None
     dialstatus: str | None = None
     parts: int = 1
-    details: Mapping[str, Any] = _EMPTY
+    details: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
     @property
     def ring_seconds(self) -> float | None:

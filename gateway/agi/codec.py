@@ -368,6 +368,11 @@ class AgiConnection:
 
     def _line(self) -> bytes | None:
         i = self._buf.find(b"\n")
+        if i < 0 and self.state is State.ENVIRONMENT and self._buf:
+            # refuse a TLS hello or an HTTP request at once, not at the timeout
+            head = bytes(self._buf[:4])
+            if not b"agi_".startswith(head):
+                self._fail("not an agi_ environment line", bytes(self._buf[:200]))
         if i < 0:
             limit = MAX_ENV_BYTES if self.state is State.ENVIRONMENT else MAX_LINE_BYTES
             if len(self._buf) > limit:

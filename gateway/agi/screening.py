@@ -4,12 +4,12 @@ knows nothing of sockets, and the server knows nothing of rules.
 
 Paths (DESIGN.md):
 
-- ``/inbound[,TRUNK[,NUMBER]]``: a call arriving from outside. ``src`` is the
-  caller ID, ``dst`` the extension (or NUMBER), the route the trunk argument or,
+- ``/inbound[,TRUNK]``: a call arriving from outside. ``src`` is the caller ID,
+  ``dst`` the extension (``agi_extension``), the route the trunk argument or,
   without one, the trunk part of the channel name (``PJSIP/intl-gw-0000002a`` ->
   ``intl-gw``).
-- ``/outbound[,TRUNK[,NUMBER]]``: a subscriber dialling out; ``dst`` is the number
-  as typed (``00…``, ``0…``, ``+…``).
+- ``/outbound[,TRUNK]``: a subscriber dialling out; ``dst`` is the extension, the
+  number as typed (``00…``, ``0…``, ``+…``). Further arguments are ignored.
 - ``/ended,DIALSTATUS,duration,billsec``: the hangup handler. It runs with
   ``agi_extension: s`` but keeps ``agi_uniqueid``, so the call it reports is found
   in :class:`CallMemory` (filled by the screening of the same channel).
@@ -225,10 +225,9 @@ class Screener:
     def call_of(self, env: AgiEnvironment, direction: Direction) -> ScreenedCall:
         numbering = self.numbering
         route = env.arg(1) or trunk_of_channel(env.channel)
-        dialled = env.arg(2) or env.extension
         return ScreenedCall(
             src=numbering.from_caller_id(env.callerid),
-            dst=numbering.from_caller_id(dialled),
+            dst=numbering.from_caller_id(env.extension),
             direction=direction,
             route=route,
             details={

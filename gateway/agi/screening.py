@@ -148,7 +148,7 @@ def trunk_of_channel(channel: str) -> str:
     return _CHANNEL_SUFFIX.sub("", resource)
 
 
-def _clean(text: str, limit: int) -> str:
+def clean_value(text: str, limit: int) -> str:
     """A channel variable value: no CR/LF/NUL (they would end the command line),
     at most ``limit`` UTF-8 bytes, cut on a character boundary."""
     text = text.replace("\r", " ").replace("\n", " ").replace("\x00", "")
@@ -158,7 +158,7 @@ def _clean(text: str, limit: int) -> str:
     return data[:limit].decode("utf-8", "ignore")
 
 
-def _score(score: float) -> str:
+def format_score(score: float) -> str:
     return f"{round(score, 3):g}"
 
 
@@ -166,9 +166,11 @@ def verdict_commands(verdict: Verdict) -> tuple[AgiCommand, ...]:
     """The four SET VARIABLE commands that carry a verdict, ACTION first."""
     return (
         AgiCommand.set_variable("SPAMGW_ACTION", verdict.action.value),
-        AgiCommand.set_variable("SPAMGW_SCORE", _score(verdict.score)),
-        AgiCommand.set_variable("SPAMGW_RULES", _clean(",".join(verdict.rules), MAX_RULES_BYTES)),
-        AgiCommand.set_variable("SPAMGW_REASON", _clean(verdict.reason, MAX_REASON_BYTES)),
+        AgiCommand.set_variable("SPAMGW_SCORE", format_score(verdict.score)),
+        AgiCommand.set_variable(
+            "SPAMGW_RULES", clean_value(",".join(verdict.rules), MAX_RULES_BYTES)
+        ),
+        AgiCommand.set_variable("SPAMGW_REASON", clean_value(verdict.reason, MAX_REASON_BYTES)),
     )
 
 

@@ -344,13 +344,13 @@ class AgiConnection:
     in ``State.ERROR`` and raises again.
     """
 
-    __slots__ = ("_buf", "_env", "_eof", "_outstanding", "_usage", "hangup", "state")
+    __slots__ = ("_buf", "_eof", "_outstanding", "_usage", "_usage_bytes", "hangup", "state")
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._eof = False
-        self._env: list[bytes] = []
         self._usage: list[bytes] = []
+        self._usage_bytes = 0
         self._outstanding: AgiCommand | None = None
         self.state = State.ENVIRONMENT
         #: a HANGUP notice has been seen: the channel is gone
@@ -366,55 +366,96 @@ class AgiConnection:
         else:
             self._eof = True
 
-    def _line(self) -> bytes | None:
-        i = self._buf.find(b"\n")
-        if i < 0 and self.state is State.ENVIRONMENT and self._buf:
-            # refuse a TLS hello or an HTTP request at once, not at the timeout
-            head = bytes(self._buf[:4])
-            if not b"agi_".startswith(head):
-                self._fail("not an agi_ environment line", bytes(self._buf[:200]))
-        if i < 0:
-            limit = MAX_ENV_BYTES if self.state is State.ENVIRONMENT else MAX_LINE_BYTES
-            if len(self._buf) > limit:
-                self._fail("line too long", bytes(self._buf[:200]))
-            return None
-        line = bytes(self._buf[:i])
-        del self._buf[: i + 1]
-        if line.endswith(b"\r"):  # tolerated: Asterisk sends bare LF
-            line = line[:-1]
-        return line
-
     def _fail(self, message: str, data: bytes, code: int = 0) -> None:
         self.state = State.ERROR
         raise RemoteProtocolError(message, code=code, data=data)
 
     def next_event(self) -> Event | _NeedData:
-        if self.state is State.ERROR:
+        state = self.state
+        if state is State.ERROR:
             raise RemoteProtocolError("connection already failed")
-        if self.state is State.CLOSED:
+        if state is State.CLOSED:
+            return ConnectionClosed()
+        if state is State.ENVIRONMENT:
+            env = self._environment()
+            if env is not None:
+                return env
+            if not self._eof:
+                return NEED_DATA
+            self.state = State.CLOSED  # connected and closed without a word
             return ConnectionClosed()
         while True:
             line = self._line()
             if line is None:
-                if self._eof:
-                    if self._buf:
-                        self._fail("stream ended in the middle of a line", bytes(self._buf[:200]))
-                    if self._env or self.state is State.USAGE:
-                        self._fail(f"stream ended in the middle of the {self.state.value}", b"")
-                    self.state = State.CLOSED
-                    return ConnectionClosed()
-                return NEED_DATA
+                if not self._eof:
+                    return NEED_DATA
+                if self._buf:
+                    self._fail("stream ended in the middle of a line", bytes(self._buf[:200]))
+                if self.state is State.USAGE:
+                    self._fail("stream ended in the middle of a 520 usage text", b"", 520)
+                self.state = State.CLOSED
+                return ConnectionClosed()
             event = self._handle(line)
             if event is not None:
                 return event
 
+    def _environment(self) -> AgiEnvironment | None:
+        """The whole block at once when its blank line is in: one split, no
+        per-line bookkeeping (this is the hot path of every screening)."""
+        buf = self._buf
+        end = buf.find(b"\n\n")
+        if end < 0:
+            if buf[:1] == b"\n":
+                self._fail("empty environment", b"\n")
+            head = bytes(buf[:4])
+            if head and not b"agi_".startswith(head):
+                # refuse a TLS hello or an HTTP request at once, not at the timeout
+                self._fail("not an agi_ environment line", bytes(buf[:200]))
+            if len(buf) > MAX_ENV_BYTES:
+                self._fail("environment too long", bytes(buf[:200]))
+            if self._eof and buf:
+                self._fail("stream ended in the middle of the environment", bytes(buf[-200:]))
+            return None
+        if end + 2 > MAX_ENV_BYTES:
+            self._fail("environment too long", bytes(buf[:200]))
+        block = bytes(buf[:end])
+        del buf[: end + 2]
+        variables: list[tuple[str, str]] = []
+        args: dict[int, str] = {}
+        for line in block.split(b"\n"):
+            key, sep, value = line.partition(b":")
+            if not sep or key[:4] != b"agi_" or not key[4:].replace(b"_", b"").isalnum():
+                self._fail("not an agi_ environment line", line)
+            if value[:1] == b" ":
+                value = value[1:]
+            if key[:8] == b"agi_arg_" and key[8:].isdigit():
+                args[int(key[8:])] = value.decode("utf-8", "surrogateescape")
+            else:
+                variables.append(
+                    (key[4:].decode("ascii"), value.decode("utf-8", "surrogateescape"))
+                )
+        self.state = State.IDLE
+        ordered = tuple(args[i] for i in sorted(args))
+        return AgiEnvironment(tuple(variables), ordered)
+
+    def _line(self) -> bytes | None:
+        i = self._buf.find(b"\n")
+        if i < 0:
+            if len(self._buf) > MAX_LINE_BYTES:
+                self._fail("line too long", bytes(self._buf[:200]))
+            return None
+        line = bytes(self._buf[:i])
+        del self._buf[: i + 1]
+        if line[-1:] == b"\r":  # tolerated: Asterisk sends bare LF
+            line = line[:-1]
+        return line
+
     def _handle(self, line: bytes) -> Event | None:
         state = self.state
-        if state is State.ENVIRONMENT:
-            return self._env_line(line)
         if state is State.USAGE:
             self._usage.append(line)
-            if sum(len(u) + 1 for u in self._usage) > MAX_USAGE_BYTES:
+            self._usage_bytes += len(line) + 1
+            if self._usage_bytes > MAX_USAGE_BYTES:
                 self._fail("520 usage text too long", line, 520)
             if line.endswith(END_OF_USAGE):
                 text = b"\n".join(self._usage[1:])
@@ -428,9 +469,10 @@ class AgiConnection:
             return HangupNotice()
         if state is State.IDLE:
             self._fail("response with no command outstanding", line)
-        if line.startswith(b"520-"):
+        if line[:4] == b"520-":
             self.state = State.USAGE
             self._usage = [line]
+            self._usage_bytes = len(line) + 1
             return None
         try:
             response = parse_response_line(line)
@@ -443,33 +485,6 @@ class AgiConnection:
     def _answered(self) -> None:
         self._outstanding = None
         self.state = State.IDLE
-
-    def _env_line(self, line: bytes) -> AgiEnvironment | None:
-        if line:
-            if sum(len(e) + 1 for e in self._env) + len(line) > MAX_ENV_BYTES:
-                self._fail("environment too long", line)
-            key, sep, _value = line.partition(b":")
-            if not sep or not key.startswith(b"agi_") or not key[4:].replace(b"_", b"").isalnum():
-                self._fail("not an agi_ environment line", line)
-            self._env.append(line)
-            return None
-        if not self._env:
-            self._fail("empty environment", line)
-        variables: list[tuple[str, str]] = []
-        args: dict[int, str] = {}
-        for raw in self._env:
-            key, _, value = raw.partition(b":")
-            if value.startswith(b" "):
-                value = value[1:]
-            name = _text(key[4:])
-            if name.startswith("arg_") and name[4:].isdigit():
-                args[int(name[4:])] = _text(value)
-            else:
-                variables.append((name, _text(value)))
-        self._env = []
-        self.state = State.IDLE
-        ordered = tuple(args[i] for i in sorted(args))
-        return AgiEnvironment(tuple(variables), ordered)
 
     # -- output -------------------------------------------------------------------
 

@@ -209,7 +209,8 @@ def test_200_variants() -> None:
 
 
 @pytest.mark.parametrize("garbage", [
-    b"GET / HTTP/1.1\r\n", b"\n", b"agi_network yes\n\n", b"agi_x: 1\nfoo: 2\n\n", b"\x00\xff\n", b"SSH-2.0-OpenSSH_9.6\r\n",
+    b"GET / HTTP/1.1\r\n", b"\n", b"agi_network yes\n\n", b"agi_x: 1\nfoo: 2\n\n", b"\x00\xff\n",
+    b"SSH-2.0-OpenSSH_9.6\r\n",
 ])
 def test_garbage_instead_of_environment_is_a_typed_error(garbage: bytes) -> None:
     conn = AgiConnection()

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import structlog
+
 from gateway.agi.codec import AgiCommand, AgiEnvironment
 from gateway.model import Action, Channel, Direction, Event, Phase, Verdict
 from gateway.numbers import Number, Numbering
@@ -40,6 +42,8 @@ __all__ = [
     "trunk_of_channel",
     "verdict_commands",
 ]
+
+log = structlog.get_logger("spamgw.agi")
 
 #: longest SPAMGW_REASON sent: a command line must stay under 2048 bytes
 MAX_REASON_BYTES = 1024
@@ -214,13 +218,23 @@ class Screener:
         ``received`` is the ``monotonic()`` time the environment was complete.
         """
         path = env.script
-        if path == "inbound":
-            return self.screen(env, Direction.IN, received)
-        if path == "outbound":
-            return self.screen(env, Direction.OUT, received)
-        if path == "ended":
-            self.ended(env)
-            return ()
+        try:
+            if path == "inbound":
+                return self.screen(env, Direction.IN, received)
+            if path == "outbound":
+                return self.screen(env, Direction.OUT, received)
+            if path == "ended":
+                self.ended(env)
+                return ()
+        except Exception as e:  # the engine fails open itself; this is the last guard
+            self.counters.failed_open += 1
+            log.error("call screening failed: allowing", path=path, error=repr(e))
+            if path == "ended":
+                return ()
+            return verdict_commands(
+                Verdict(Action.ALLOW, reason=f"screening error: {type(e).__name__}",
+                        failed_open=True)
+            )
         self.counters.unknown_path += 1
         return ()
 

@@ -248,3 +248,19 @@ def test_many_concurrent_sessions() -> None:
     server = run(engine, body)
     assert server.counters.screenings == 200 and len(server.screener.memory) == 200
     assert not server.active
+
+
+def test_an_engine_that_raises_still_gets_the_call_allowed() -> None:
+    class Broken:
+        def evaluate(self, event: Event) -> Verdict:
+            raise RuntimeError("boom")
+
+    env = load_transcript("normal-and-hangup-handler.txt")[0].environment
+
+    async def body(server: AgiServer) -> None:
+        result = await asterisk_session(server.port, env)
+        assert result.variables["SPAMGW_ACTION"] == "ALLOW"
+        assert result.variables["SPAMGW_REASON"] == "screening error: RuntimeError"
+
+    server = run(Broken(), body)
+    assert server.counters.failed_open == 1

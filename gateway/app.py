@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import structlog
 
 from gateway.config import Config
-from gateway.engine import Engine
+from gateway.engine import Engine, Ruleset
 from gateway.engine.loader import load_ruleset
 from gateway.lists.registry import ListRegistry, load_lists
 from gateway.numbers import Numbering
 from gateway.observe import Stats, configure_logging
-from gateway.plugins import load_plugins
+from gateway.engine.plugins import load_plugins
 from gateway.state import Counters, make_counters
 
 __all__ = ["Core", "build_core", "run"]
@@ -40,32 +40,45 @@ class Core:
     stats: Stats
     engine: Engine
 
-    def reload_rules(self) -> None:
-        """Build a new ruleset from the rules dir and swap it in; raises
-        ``RuleErrors`` and leaves the running ruleset in place if it is broken."""
-        ruleset = load_ruleset(self.config.rules.dir, self.engine.plugins)
+    def build_ruleset(self, directory: str | None = None) -> Ruleset:
+        """Compile the rules dir against the live lists and counters (call it off the
+        event loop: ``await asyncio.to_thread(core.build_ruleset)``)."""
+        return load_ruleset(
+            directory or self.config.rules.dir,
+            lists=self.lists,
+            state=self.state,
+            plugins=self.engine.plugins,
+            home_region=self.numbering.home_region,
+        )
+
+    def reload_rules(self) -> Ruleset:
+        """Build a new ruleset and swap it in; raises ``RuleErrors`` and leaves the
+        running ruleset in place if it is broken."""
+        ruleset = self.build_ruleset()
         self.engine.swap(ruleset)
+        return ruleset
 
 
-def build_core(config: Config, *, with_plugins: bool = True) -> Core:
+def build_core(config: Config, *, with_plugins: bool = True,
+               state: Counters | None = None) -> Core:
+    """Raises ``ConfigError``-like errors (``ListFileError``, ``RuleErrors``,
+    ``PluginError``) that name what is wrong."""
     numbering = Numbering(config.gateway.home_country)
-    lists = load_lists(config.lists.dir, numbering)
-    state = make_counters(config.state)
+    lists = load_lists(config.lists.dir, numbering, config.gateway.protected_numbers)
+    state = state if state is not None else make_counters(config.state)
     stats = Stats()
     plugins = (
         load_plugins(config.plugins, lists=lists, state=state, numbering=numbering)
         if with_plugins
         else ()
     )
-    ruleset = load_ruleset(config.rules.dir, plugins)
+    ruleset = load_ruleset(config.rules.dir, lists=lists, state=state, plugins=plugins,
+                           home_region=numbering.home_region)
     engine = Engine(
         ruleset,
-        lists=lists,
-        state=state,
+        emergency=lists.emergency,
         numbering=numbering,
-        plugins=plugins,
         fail_mode=config.gateway.fail_mode,
-        protected=config.gateway.protected_numbers,
         observer=stats.record,
     )
     return Core(config, numbering, lists, state, stats, engine)

@@ -1,0 +1,195 @@
+"""The engine: one ``evaluate(Event) -> Verdict`` for every adapter.
+
+It holds an immutable compiled ``Ruleset``; ``swap`` replaces it with one
+assignment. Evaluation order:
+
+1. protected destinations (emergency numbers, configured protected numbers) are
+   allowed before anything else, and nothing after can change that;
+2. allow rules (allowlists) in file order: the first hit ends with ALLOW;
+3. plugins add their symbols and scores;
+4. every other rule: BLOCK/WARN actions, scores that add up, counters, flags;
+5. BLOCK if a BLOCK rule hit or the score reached ``block``; WARN likewise.
+
+An exception anywhere in 2-5 gives the fail-mode verdict (ALLOW by default),
+counted in ``errors`` and logged; a failing plugin is skipped the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import structlog
+
+from gateway.engine.compiler import CompiledRule, Facts
+from gateway.engine.plugins import Plugin
+from gateway.lists.numberset import NumberSet
+from gateway.model import ALLOW, Action, Event, SmsBlock, Verdict
+from gateway.numbers import Numbering
+
+__all__ = ["Engine", "Ruleset"]
+
+log = structlog.get_logger("spamgw.engine")
+
+Key = tuple[str, str, str]  # channel, direction, phase
+_NO_RULES: tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]] = ((), ())
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    version: str
+    rules: tuple[CompiledRule, ...]
+    index: dict[Key, tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]]
+    warn: float = 5.0
+    block: float = 10.0
+    plugins: tuple[Plugin, ...] = ()
+    symbol_scores: dict[str, float] = field(default_factory=dict)
+    symbol_reasons: dict[str, str] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    loaded_at: float = field(default_factory=time.time)
+
+    def rule(self, rule_id: str) -> CompiledRule | None:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        return None
+
+
+PROTECTED = Verdict(Action.ALLOW, 0.0, ("protected_destination",),
+                    "destination is an emergency or protected number")
+
+
+class Engine:
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        *,
+        emergency: NumberSet,
+        numbering: Numbering,
+        fail_mode: str = "open",
+        observer: Callable[[Event, Verdict], None] | None = None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.numbering = numbering
+        self._emergency = emergency
+        self.fail_closed = fail_mode == "closed"
+        self.observer = observer
+        self.errors = 0  # evaluations that failed (fail-open/closed verdicts)
+        self.plugin_errors = 0
+
+    def swap(self, ruleset: Ruleset) -> Ruleset:
+        """Make ``ruleset`` the active one; returns the previous."""
+        old, self.ruleset = self.ruleset, ruleset
+        return old
+
+    @property
+    def plugins(self) -> tuple[Plugin, ...]:
+        return self.ruleset.plugins
+
+    def evaluate(self, ev: Event) -> Verdict:
+        """Judge one event. Never raises."""
+        if ev.dst.key in self._emergency:
+            v = PROTECTED
+        else:
+            try:
+                v = self._evaluate(ev, self.ruleset)
+            except Exception as e:
+                self.errors += 1
+                v = self._failed(ev, e)
+        if self.observer is not None:
+            self.observer(ev, v)
+        return v
+
+    def _failed(self, ev: Event, exc: BaseException) -> Verdict:
+        mode = "closed" if self.fail_closed else "open"
+        log.error("engine error: fail-%s" % mode, error=repr(exc), channel=ev.channel.value,
+                  src=str(ev.src), dst=str(ev.dst), exc_info=exc)
+        action = Action.BLOCK if self.fail_closed else Action.ALLOW
+        return Verdict(action, 0.0, ("engine_error",), f"engine error (fail-{mode})",
+                       failed_open=not self.fail_closed)
+
+    def _evaluate(self, ev: Event, rs: Ruleset) -> Verdict:
+        allow_rules, rules = rs.index.get(
+            (ev.channel.value, ev.direction.value, ev.phase.value), _NO_RULES
+        )
+        f = Facts(ev)
+        for r in allow_rules:
+            if _matches(r, ev, f):
+                if r.flag is not None:
+                    r.flag(ev)
+                return Verdict(Action.ALLOW, 0.0, (r.id,), r.reason)
+        score = 0.0
+        hits: list[str] = []
+        reasons: list[str] = []
+        if rs.plugins:
+            score = self._run_plugins(ev, f, rs, hits, reasons)
+        block_rule: CompiledRule | None = None
+        warn = False
+        for r in rules:
+            if not _matches(r, ev, f):
+                continue
+            if r.flag is not None:
+                r.flag(ev)
+            if r.action is None:
+                if not r.score:
+                    continue
+                score += r.score
+            elif r.action == "BLOCK":
+                if block_rule is None:
+                    block_rule = r
+            elif r.action == "WARN":
+                warn = True
+            hits.append(r.id)
+            reasons.append(r.reason)
+        if not hits:
+            return ALLOW
+        if block_rule is not None or score >= rs.block:
+            action = Action.BLOCK
+        elif warn or score >= rs.warn:
+            action = Action.WARN
+        else:
+            action = Action.ALLOW
+        reason = block_rule.reason if block_rule is not None else "; ".join(reasons)
+        spec = block_rule.spec if block_rule is not None else None
+        return Verdict(
+            action,
+            score,
+            tuple(hits),
+            reason[:300],
+            sms_status=spec.sms_status if spec is not None and spec.sms_status else 0x65,
+            sms_block=SmsBlock(spec.sms_block) if spec is not None and spec.sms_block
+            else SmsBlock.REJECT,
+        )
+
+    def _run_plugins(self, ev: Event, f: Facts, rs: Ruleset, hits: list[str],
+                     reasons: list[str]) -> float:
+        score = 0.0
+        channel = ev.channel.value
+        for p in rs.plugins:
+            if channel not in p.channels:
+                continue
+            try:
+                found: Iterable[str | tuple[str, float]] = p.check(ev)
+                for hit in found:
+                    name, weight = (hit, 1.0) if isinstance(hit, str) else hit
+                    s = rs.symbol_scores.get(name, 0.0) * weight
+                    f.symbols[name] = s
+                    score += s
+                    hits.append(name)
+                    reasons.append(rs.symbol_reasons.get(name, name))
+            except Exception as e:  # one broken plugin must not stop the others
+                self.plugin_errors += 1
+                log.error("plugin error: skipped", plugin=p.name, error=repr(e), exc_info=e)
+        return score
+
+
+def _matches(r: CompiledRule, ev: Event, f: Facts) -> bool:
+    for p in r.preds:
+        if not p(ev, f):
+            return False
+    ok = True
+    for c in r.counters:  # every counter counts, even after one says no
+        if not c(ev, f):
+            ok = False
+    return ok

@@ -1,0 +1,393 @@
+"""Compile ``RuleSpec``s into plain callables, once per ruleset.
+
+Each predicate becomes a closure ``pred(event, facts) -> bool`` over values bound
+at compile time (list objects, compiled regexes, frozensets); counters become
+closures that count and compare. No ``eval``; nothing is looked up by name on the
+hot path.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.engine.schema import (
+    COUNTER_KEYS,
+    COUNTER_VALUES,
+    COUNTERS,
+    NUMBER_CLASSES,
+    PREDICATES,
+    RuleError,
+    RuleSpec,
+)
+from gateway.engine.text import extract_domains, fingerprint
+from gateway.lists.numberset import NumberSet
+from gateway.lists.registry import ListRegistry
+from gateway.lists.stringset import StringSet
+from gateway.model import Event
+from gateway.numbers import Number, NumberKind
+from gateway.state import Counters
+
+__all__ = ["CompiledRule", "Facts", "compile_rule"]
+
+Pred = Callable[[Event, "Facts"], bool]
+Counter = Callable[[Event, "Facts"], bool]
+Flag = Callable[[Event], None]
+
+
+class Facts:
+    """Per-event facts computed at most once, on first use."""
+
+    __slots__ = ("_domains", "_fingerprint", "_fold", "campaign", "ev", "symbols")
+
+    def __init__(self, ev: Event) -> None:
+        self.ev = ev
+        self._domains: tuple[str, ...] | None = None
+        self._fold: str | None = None
+        self._fingerprint: int | None = None
+        self.symbols: dict[str, float] = {}
+        self.campaign: Hashable | None = None  # set by a campaign plugin
+
+    def domains(self) -> tuple[str, ...]:
+        if self._domains is None:
+            self._domains = extract_domains(self.ev.text) if self.ev.text else ()
+        return self._domains
+
+    def fold(self) -> str:
+        if self._fold is None:
+            self._fold = (self.ev.text or "").casefold()
+        return self._fold
+
+    def fingerprint(self) -> int:
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.ev.text or "")
+        return self._fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    spec: RuleSpec
+    preds: tuple[Pred, ...]
+    counters: tuple[Counter, ...]
+    flag: Flag | None
+    action: str | None  # "ALLOW" | "WARN" | "BLOCK" | None (score rule)
+    score: float
+    reason: str
+
+
+class _Ctx:
+    """Compile-time context: where to look names up and how to report mistakes."""
+
+    def __init__(self, spec: RuleSpec, lists: ListRegistry, state: Counters,
+                 dynamic: frozenset[str], symbols: frozenset[str], home_region: str,
+                 rates: Any) -> None:
+        self.spec = spec
+        self.state = state
+        self.lists = lists
+        self.dynamic = dynamic
+        self.symbols = symbols
+        self.home = home_region
+        self.rates = rates
+        self.errors: list[RuleError] = []
+
+    def err(self, key: str, msg: str) -> None:
+        s = self.spec
+        self.errors.append(RuleError(s.file, s.line_of(key), s.id, msg))
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _number_membership(ctx: _Ctx, key: str, names: tuple[str, ...]
+                       ) -> Callable[[Number, float], bool] | None:
+    """One closure testing a Number against every named list (static or dynamic)."""
+    numsets: list[NumberSet] = []
+    strsets: list[StringSet] = []
+    dyn: list[str] = []
+    for name in names:
+        if not isinstance(name, str):
+            ctx.err(key, f"{key} takes list names, got {name!r}")
+            return None
+        lst = ctx.lists.get(name)
+        if isinstance(lst, NumberSet):
+            numsets.append(lst)
+        elif isinstance(lst, StringSet):
+            if lst.kind == "domain":
+                ctx.err(key, f"{name!r} is a domain list: use url_domain_in")
+                return None
+            strsets.append(lst)
+        elif name not in ctx.dynamic:
+            ctx.err(key, f"unknown list {name!r}")
+            return None
+        if name in ctx.dynamic:
+            dyn.append(name)
+    if not dyn and len(numsets) == 1 and not strsets:
+        (ns,) = numsets
+        return lambda n, ts: n.key in ns
+    st = ctx.state
+
+    def test(n: Number, ts: float) -> bool:
+        k = n.key
+        for ns in numsets:
+            if k in ns:
+                return True
+        for ss in strsets:
+            if n.text in ss:
+                return True
+        if dyn:
+            ident = k or n.text
+            for name in dyn:
+                if st.flagged(name, ident, ts):
+                    return True
+        return False
+
+    return test
+
+
+def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
+    kind = PREDICATES[key]
+    side = key.split("_", 1)[0]
+    getter: Callable[[Event], Number] = (
+        (lambda ev: ev.src) if side == "src" else (lambda ev: ev.dst)
+    )
+    if key in ("src_in", "dst_in", "src_not_in", "dst_not_in"):
+        test = _number_membership(ctx, key, _names(value))
+        if test is None:
+            return None
+        if key == "src_in":
+            return lambda ev, f: test(ev.src, ev.ts)
+        if key == "dst_in":
+            return lambda ev, f: test(ev.dst, ev.ts)
+        if key == "src_not_in":
+            return lambda ev, f: not test(ev.src, ev.ts)
+        return lambda ev, f: not test(ev.dst, ev.ts)
+    if kind == "bool" and not isinstance(value, bool):
+        ctx.err(key, f"{key} takes true or false, got {value!r}")
+        return None
+    if key in ("src_class", "dst_class"):
+        classes = _names(value)
+        bad = [c for c in classes if c not in NUMBER_CLASSES]
+        if bad:
+            ctx.err(key, f"unknown number class {bad[0]!r}: one of {', '.join(NUMBER_CLASSES)}")
+            return None
+        kinds = frozenset(NumberKind(c) for c in classes)
+        return lambda ev, f: getter(ev).kind in kinds
+    if key in ("src_possible", "dst_possible"):
+        return lambda ev, f: getter(ev).kind is NumberKind.E164 and getter(ev).possible is value
+    if key in ("src_international", "dst_international"):
+        return lambda ev, f: getter(ev).international is value
+    if key in ("src_country", "dst_country", "src_country_not", "dst_country_not"):
+        codes = _names(value)
+        if any(not isinstance(c, str) or not (c == "HOME" or len(c) in (2, 3)) for c in codes):
+            ctx.err(key, f"{key} takes ISO 3166 codes or \"HOME\", got {value!r}")
+            return None
+        regions = frozenset(ctx.home if c == "HOME" else c.upper() for c in codes)
+        if key.endswith("_not"):
+            return lambda ev, f: getter(ev).region not in regions
+        return lambda ev, f: getter(ev).region in regions
+    if key in ("route", "route_not"):
+        globs = _names(value)
+        if any(not isinstance(g, str) for g in globs):
+            ctx.err(key, f"{key} takes glob patterns, got {value!r}")
+            return None
+        rx = re.compile("|".join(fnmatch.translate(g) for g in globs))
+        if key == "route":
+            return lambda ev, f: rx.match(ev.route) is not None
+        return lambda ev, f: rx.match(ev.route) is None
+    if key == "text_regex":
+        try:
+            rxs = [re.compile(p, re.IGNORECASE) for p in _names(value)]
+        except (re.error, TypeError) as e:
+            ctx.err(key, f"bad regular expression: {e}")
+            return None
+        combined = re.compile("|".join(f"(?:{r.pattern})" for r in rxs), re.IGNORECASE)
+        return lambda ev, f: bool(ev.text) and combined.search(ev.text or "") is not None
+    if key == "text_keywords":
+        words = _names(value)
+        if not words or any(not isinstance(w, str) or not w.strip() for w in words):
+            ctx.err(key, "text_keywords takes a list of non-empty words")
+            return None
+        kw = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w.casefold()) for w in words)
+                        + r")(?!\w)")
+        return lambda ev, f: bool(ev.text) and kw.search(f.fold()) is not None
+    if key == "has_text":
+        return lambda ev, f: bool(ev.text) is value
+    if key == "has_url":
+        return lambda ev, f: bool(f.domains()) is value
+    if key == "url_domain_in":
+        sets: list[StringSet] = []
+        for name in _names(value):
+            lst = ctx.lists.get(name)
+            if not isinstance(lst, StringSet) or lst.kind != "domain":
+                ctx.err(key, f"{name!r} is not a domain list (*_domains.txt)")
+                return None
+            sets.append(lst)
+        return lambda ev, f: any(d in s for d in f.domains() for s in sets)
+    if key == "symbol":
+        wanted = _names(value)
+        unknown = [s for s in wanted if s not in ctx.symbols]
+        if unknown:
+            ctx.err(key, f"no loaded plugin emits symbol {unknown[0]!r}")
+            return None
+        return lambda ev, f: any(s in f.symbols for s in wanted)
+    if key == "ring_under":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            ctx.err(key, "ring_under takes seconds")
+            return None
+        limit = float(value)
+
+        def ring(ev: Event, f: Facts) -> bool:
+            r = ev.ring_seconds
+            return r is not None and r < limit
+
+        return ring
+    if key == "answered":
+        return lambda ev, f: ev.answered is value
+    if key == "dialstatus":
+        statuses = frozenset(str(s).upper() for s in _names(value))
+        return lambda ev, f: (ev.dialstatus or "").upper() in statuses
+    if key == "details":
+        if not isinstance(value, dict):
+            ctx.err(key, "details takes a table of protocol fields")
+            return None
+        items = tuple(value.items())
+        return lambda ev, f: all(ev.details.get(k) == v for k, v in items)
+    ctx.err(key, f"unknown predicate {key!r}")  # pragma: no cover - schema checks names
+    return None
+
+
+def _keyfn(ctx: _Ctx, where: str, name: str) -> Callable[[Event, Facts], Hashable] | None:
+    if name not in COUNTER_KEYS:
+        ctx.err(where, f"counter key must be one of {', '.join(COUNTER_KEYS)}, got {name!r}")
+        return None
+    if name == "src":
+        return lambda ev, f: ev.src.key or ev.src.text
+    if name == "dst":
+        return lambda ev, f: ev.dst.key or ev.dst.text
+    if name == "route":
+        return lambda ev, f: ev.route
+    if name == "text":
+        return lambda ev, f: f.fingerprint()
+    if name == "src+dst":
+        return lambda ev, f: (ev.src.key or ev.src.text, ev.dst.key or ev.dst.text)
+    if name == "src+text":
+        return lambda ev, f: (ev.src.key or ev.src.text, f.fingerprint())
+    return lambda ev, f: f.campaign if f.campaign is not None else f.fingerprint()
+
+
+def _window(ctx: _Ctx, where: str, value: Any) -> tuple[float, bool] | None:
+    if value == "day":
+        return 86400.0, True
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        ctx.err(where, f"window must be seconds > 0 or \"day\", got {value!r}")
+        return None
+    return float(value), False
+
+
+def _counter(ctx: _Ctx, kind: str, spec: Any) -> Counter | None:
+    if not isinstance(spec, dict):
+        ctx.err(kind, f"{kind} takes a table {{{', '.join(COUNTERS[kind])}}}")
+        return None
+    missing = [k for k in COUNTERS[kind] if k not in spec]
+    extra = set(spec) - set(COUNTERS[kind]) - {"name"}
+    if missing or extra:
+        ctx.err(kind, f"{kind} takes {{{', '.join(COUNTERS[kind])}}} and optionally name"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(sorted(extra))}" if extra else ""))
+        return None
+    over = spec["over"]
+    if isinstance(over, bool) or not isinstance(over, int | float):
+        ctx.err(kind, f"over must be a number, got {over!r}")
+        return None
+    win = _window(ctx, kind, spec["window"])
+    keyf = _keyfn(ctx, kind, spec["key"])
+    if win is None or keyf is None:
+        return None
+    window, daily = win
+    name = str(spec.get("name") or ctx.spec.id)
+    st = ctx.state
+    limit = float(over)
+
+    def bucket(ev: Event, f: Facts) -> Hashable:
+        k = keyf(ev, f)
+        return (k, int(ev.ts // 86400)) if daily else k
+
+    if kind == "rate":
+        return lambda ev, f: st.hit(name, bucket(ev, f), ev.ts, window) > limit
+    if kind == "count":
+        return lambda ev, f: st.peek(name, bucket(ev, f), ev.ts, window) > limit
+    if kind == "distinct":
+        memberf = _keyfn(ctx, kind, spec["of"])
+        if memberf is None:
+            return None
+        return lambda ev, f: st.distinct(name, bucket(ev, f), memberf(ev, f), ev.ts,
+                                         window) > limit
+    value = spec["value"]
+    if value not in COUNTER_VALUES:
+        ctx.err(kind, f"sum value must be one of {', '.join(COUNTER_VALUES)}, got {value!r}")
+        return None
+    amount: Callable[[Event], float]
+    if value == "one":
+        amount = lambda ev: 1.0  # noqa: E731
+    elif value == "billsec":
+        amount = lambda ev: float(ev.billsec or 0.0)  # noqa: E731
+    elif value == "duration":
+        amount = lambda ev: float(ev.duration or 0.0)  # noqa: E731
+    elif value == "parts":
+        amount = lambda ev: float(ev.parts)  # noqa: E731
+    else:
+        rates = ctx.rates
+        if rates is None:
+            ctx.err(kind, "sum of cost needs a rate table (rates.txt in the lists dir)")
+            return None
+        amount = lambda ev: rates.cost(ev.dst, ev.billsec or 0.0)  # noqa: E731
+    return lambda ev, f: st.hit(name, bucket(ev, f), ev.ts, window, amount(ev)) > limit
+
+
+def _flag(ctx: _Ctx, spec: dict[str, Any]) -> Flag:
+    name = str(spec["list"])
+    ttl = float(spec.get("ttl", 86400))
+    side = spec.get("key", "src")
+    st = ctx.state
+
+    def flag(ev: Event) -> None:
+        n = ev.src if side == "src" else ev.dst
+        st.flag(name, n.key or n.text, ev.ts, ttl)
+
+    return flag
+
+
+def compile_rule(spec: RuleSpec, ctx: _Ctx) -> CompiledRule | None:
+    preds: list[Pred] = []
+    counters: list[Counter] = []
+    for key, value in spec.when.items():
+        if key in COUNTERS:
+            c = _counter(ctx, key, value)
+            if c is not None:
+                counters.append(c)
+        elif key in PREDICATES:
+            p = _predicate(ctx, key, value)
+            if p is not None:
+                preds.append(p)
+    if ctx.errors:
+        return None
+    return CompiledRule(
+        id=spec.id,
+        spec=spec,
+        preds=tuple(preds),
+        counters=tuple(counters),
+        flag=_flag(ctx, spec.flag) if spec.flag else None,
+        action=spec.action,
+        score=spec.score,
+        reason=spec.reason,
+    )
+
+
+def new_context(spec: RuleSpec, lists: ListRegistry, state: Counters, dynamic: frozenset[str],
+                symbols: frozenset[str], home_region: str, rates: Any) -> _Ctx:
+    return _Ctx(spec, lists, state, dynamic, symbols, home_region, rates)

@@ -1,0 +1,133 @@
+"""Load a rules directory into a compiled ``Ruleset`` (or every error it has)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from gateway.engine import Ruleset
+from gateway.engine.compiler import CompiledRule, compile_rule, new_context
+from gateway.engine.plugins import Plugin
+from gateway.engine.schema import RuleError, RuleErrors, RuleFile, parse_rule_file
+from gateway.lists.registry import ListRegistry
+from gateway.state import Counters
+
+__all__ = ["RuleErrors", "load_ruleset", "parse_rules_dir"]
+
+DEFAULT_WARN = 5.0
+DEFAULT_BLOCK = 10.0
+
+
+def parse_rules_dir(directory: str | Path) -> tuple[list[RuleFile], list[RuleError], str]:
+    d = Path(directory)
+    if not d.is_dir():
+        return [], [RuleError(str(d), 0, "-", "rules directory not found")], ""
+    files: list[RuleFile] = []
+    errors: list[RuleError] = []
+    digest = hashlib.sha256()
+    paths = sorted(d.glob("*.toml"))
+    if not paths:
+        errors.append(RuleError(str(d), 0, "-", "no rule files (*.toml)"))
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        rf, errs = parse_rule_file(path)
+        files.append(rf)
+        errors.extend(errs)
+    return files, errors, digest.hexdigest()[:12]
+
+
+def load_ruleset(
+    directory: str | Path,
+    *,
+    lists: ListRegistry,
+    state: Counters,
+    plugins: Iterable[Plugin] = (),
+    home_region: str = "GB",
+    extra_dynamic: Iterable[str] = (),
+) -> Ruleset:
+    """Parse, validate and compile; raises ``RuleErrors`` naming ``file:line: rule-id``."""
+    files, errors, version = parse_rules_dir(directory)
+    plugins = tuple(plugins)
+    return compile_ruleset(files, errors, version, lists=lists, state=state, plugins=plugins,
+                           home_region=home_region, extra_dynamic=extra_dynamic)
+
+
+def compile_ruleset(
+    files: list[RuleFile],
+    errors: list[RuleError],
+    version: str,
+    *,
+    lists: ListRegistry,
+    state: Counters,
+    plugins: tuple[Plugin, ...],
+    home_region: str,
+    extra_dynamic: Iterable[str] = (),
+) -> Ruleset:
+    errors = list(errors)
+    specs = [spec for rf in files for spec in rf.rules]
+    seen: dict[str, str] = {}
+    for spec in specs:
+        if spec.id in seen:
+            errors.append(RuleError(spec.file, spec.line, spec.id,
+                                    f"duplicate rule id (first at {seen[spec.id]})"))
+        else:
+            seen[spec.id] = f"{spec.file}:{spec.line}"
+    dynamic = frozenset(
+        {spec.flag["list"] for spec in specs if spec.flag} | set(extra_dynamic)
+    )
+    symbol_scores: dict[str, float] = {}
+    symbol_reasons: dict[str, str] = {}
+    for p in plugins:
+        for sym in p.symbols:
+            symbol_scores[sym.name] = sym.score
+            symbol_reasons[sym.name] = sym.description or sym.name
+    settings: dict[str, float] = {}
+    for rf in files:
+        for name, score in rf.symbols.items():
+            if name not in symbol_scores:
+                errors.append(RuleError(rf.path, 0, "symbols",
+                                        f"no loaded plugin emits symbol {name!r}"))
+            symbol_scores[name] = score
+        for key, value in rf.settings.items():
+            settings[key] = float(value)
+    symbols = frozenset(symbol_scores)
+    compiled: list[CompiledRule] = []
+    for spec in specs:
+        ctx = new_context(spec, lists, state, dynamic, symbols, home_region, lists.rates)
+        rule = compile_rule(spec, ctx)
+        errors.extend(ctx.errors)
+        if rule is not None:
+            compiled.append(rule)
+    warn = settings.get("warn", DEFAULT_WARN)
+    block = settings.get("block", DEFAULT_BLOCK)
+    if warn > block:
+        errors.append(RuleError(files[0].path if files else "-", 0, "settings",
+                                f"warn threshold {warn} is above block threshold {block}"))
+    if errors:
+        raise RuleErrors(errors)
+    index: dict[tuple[str, str, str], tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]]
+    index = {}
+    for channel in ("sms", "call"):
+        for direction in ("in", "out"):
+            for phase in ("attempt", "ended"):
+                scoped = [
+                    r for r in compiled
+                    if channel in r.spec.channels and direction in r.spec.directions
+                    and r.spec.phase == phase
+                ]
+                index[(channel, direction, phase)] = (
+                    tuple(r for r in scoped if r.action == "ALLOW"),
+                    tuple(r for r in scoped if r.action != "ALLOW"),
+                )
+    return Ruleset(
+        version=version,
+        rules=tuple(compiled),
+        index=index,
+        warn=warn,
+        block=block,
+        plugins=plugins,
+        symbol_scores=symbol_scores,
+        symbol_reasons=symbol_reasons,
+        files=tuple(rf.path for rf in files),
+    )

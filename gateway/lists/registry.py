@@ -1,0 +1,152 @@
+"""The named lists the engine sees: list files from ``[lists] dir`` plus the built-in
+``premium_rate`` and ``emergency`` sets.
+
+A reload builds a whole new ``ListRegistry`` off the event loop and swaps it in;
+live edits through the admin API change a list in place on the event loop (one
+thread, so a lookup never sees half an edit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import structlog
+
+from gateway.lists.files import (
+    ListFileError,
+    list_kind,
+    load_number_list,
+    read_string_list,
+)
+from gateway.lists.numberset import NumberSet
+from gateway.lists.premium import load_premium_rate
+from gateway.lists.rates import RateTable, read_rates
+from gateway.lists.stringset import StringSet
+from gateway.numbers import Numbering, key_of
+
+__all__ = ["BUILTIN", "ListRegistry", "emergency_set", "load_lists"]
+
+log = structlog.get_logger("spamgw.lists")
+
+BUILTIN = ("premium_rate", "emergency")
+
+#: emergency numbers protected everywhere, whatever the home country
+UNIVERSAL_EMERGENCY = ("112", "911", "999", "000", "08", "110", "118", "119", "100", "101",
+                       "102", "103", "15", "17", "18", "191", "192", "193", "197", "199")
+
+AnyList = NumberSet | StringSet
+
+
+class ListRegistry:
+    def __init__(self, lists: dict[str, AnyList], source: str | None = None,
+                 rates: RateTable | None = None) -> None:
+        self._lists = lists
+        self.source = source
+        self.rates = rates  # rates.txt: prices for spend caps
+
+    @property
+    def emergency(self) -> NumberSet:
+        ns = self._lists["emergency"]
+        assert isinstance(ns, NumberSet)
+        return ns
+
+    def get(self, name: str) -> AnyList | None:
+        return self._lists.get(name)
+
+    def numbers(self, name: str) -> NumberSet | None:
+        lst = self._lists.get(name)
+        return lst if isinstance(lst, NumberSet) else None
+
+    def strings(self, name: str) -> StringSet | None:
+        lst = self._lists.get(name)
+        return lst if isinstance(lst, StringSet) else None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._lists
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._lists))
+
+    def items(self) -> list[tuple[str, AnyList]]:
+        return sorted(self._lists.items())
+
+    def set(self, name: str, lst: AnyList) -> None:
+        self._lists[name] = lst
+
+
+def emergency_set(numbering: Numbering, extra: tuple[str, ...] = ()) -> NumberSet:
+    """Short emergency numbers of the home country (libphonenumber short-number
+    metadata) and everywhere, plus their E.164 forms; ``extra`` adds protected numbers
+    in list-entry syntax."""
+    from phonenumbers import PhoneMetadata
+
+    from gateway.lists.files import parse_number_entry
+    from gateway.lists.premium import expand_pattern, sequences_to_prefixes
+
+    ns = NumberSet("emergency")
+    codes: set[str] = set(UNIVERSAL_EMERGENCY)
+    md = PhoneMetadata.short_metadata_for_region(numbering.home_region)
+    if md is not None and md.emergency is not None and md.emergency.national_number_pattern:
+        seqs = expand_pattern(md.emergency.national_number_pattern, max_len=8)
+        for prefix, length in sequences_to_prefixes(seqs, frozenset()):
+            if len(prefix) == length:
+                codes.add(prefix)
+    for code in codes:
+        ns.add_key(key_of(code, short=True))
+        ns.add_key(key_of(str(numbering.home_cc) + code))
+    for entry in extra:
+        parsed = parse_number_entry(entry)
+        if parsed.key is not None:
+            ns.add_key(parsed.key)
+        elif parsed.prefix is not None:
+            ns.add_prefix(parsed.prefix)
+    return ns
+
+
+def load_lists(directory: str | Path, numbering: Numbering,
+               protected: tuple[str, ...] = ()) -> ListRegistry:
+    """Every list file in ``directory`` (missing directory: only the built-ins).
+
+    Raises ``ListFileError`` with every bad line of every file."""
+    lists: dict[str, AnyList] = {
+        "premium_rate": load_premium_rate(),
+        "emergency": emergency_set(numbering, protected),
+    }
+    d = Path(directory)
+    errors: list[str] = []
+    rates: RateTable | None = None
+    if d.is_dir():
+        for path in sorted(d.glob("*.txt")):
+            name = path.stem
+            if name == "rates":
+                try:
+                    rates = read_rates(path)
+                except ListFileError as e:
+                    errors.extend(e.errors)
+                continue
+            kind = list_kind(name)
+            if name in BUILTIN:
+                errors.append(f"{path}: '{name}' is a built-in list name")
+                continue
+            if kind is None:
+                errors.append(
+                    f"{path}: unknown list kind: name number lists *_numbers.txt, "
+                    "*_callers.txt or *_destinations.txt, sender IDs *_senders.txt, "
+                    "domains *_domains.txt"
+                )
+                continue
+            try:
+                if kind == "numbers":
+                    lists[name] = load_number_list(path)
+                else:
+                    lists[name] = read_string_list(path, kind)
+            except ListFileError as e:
+                errors.extend(e.errors)
+            except OSError as e:
+                errors.append(f"{path}: {e.strerror}")
+    else:
+        log.warning("lists directory missing: only built-in lists", dir=str(d))
+    if errors:
+        raise ListFileError(errors)
+    return ListRegistry(lists, str(d), rates)

@@ -68,6 +68,8 @@ class SmppConfig:
     window: int = 100
     concat_timeout: float = 2.0
     enquire_link_interval: float = 30.0
+    #: on shutdown, how long to wait for the SMSC to answer what is in flight
+    drain_timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

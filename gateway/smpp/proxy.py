@@ -1,0 +1,149 @@
+"""The SMPP proxy: asyncio adapter between ESMEs (downstream) and the SMSC (upstream).
+
+Transparent mode: every downstream bind opens its own upstream connection and
+passes the bind on as received; the SMSC's bind_resp goes back as is, and the two
+legs (a ``Pair``) live and die together. The sans-IO ``Session`` frames and checks
+each leg; this module only moves bytes and asks the engine:
+
+- messages (submit_sm, submit_multi, data_sm; deliver_sm/data_sm MO coming back)
+  become an ``Event``; ALLOW/WARN forward the received bytes (only the sequence
+  number is rewritten, and only on a collision); BLOCK answers the sender itself;
+- concatenated parts are held until complete (or ``concat_timeout``) and judged once;
+- responses are routed back by sequence number; enquire_link is answered per leg;
+- a window of outstanding requests per pair, and backpressure both ways;
+- when the upstream drops, every outstanding request gets the temporary error
+  status and the downstream is unbound; on shutdown the windows drain first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+
+from gateway.config import SmppConfig, hostport
+from gateway.model import Direction, Verdict
+from gateway.numbers import Number, Numbering
+from gateway.smpp.limits import ClientLimits
+from gateway.smpp.pair import Pair, ProxyCounters, leg_factory
+from gateway.smpp.translate import Judge, MessagePdu, build_event
+
+__all__ = ["NumberCache", "Proxy", "ProxyCounters", "service"]
+
+log = structlog.get_logger("spamgw.smpp")
+
+
+class NumberCache:
+    """``Numbering.from_smpp`` with a bounded memo: A2P senders and popular
+    destinations repeat, and a ``Number`` is immutable. Cleared whole when full."""
+
+    def __init__(self, numbering: Numbering, size: int = 1 << 16) -> None:
+        self.numbering = numbering
+        self.size = size
+        self._memo: dict[tuple[str, int, int], Number] = {}
+
+    def from_smpp(self, addr: str, ton: int = 0, npi: int = 0) -> Number:
+        key = (addr, ton, npi)
+        hit = self._memo.get(key)
+        if hit is None:
+            if len(self._memo) >= self.size:
+                self._memo.clear()
+            hit = self._memo[key] = self.numbering.from_smpp(addr, ton, npi)
+        return hit
+
+
+class Proxy:
+    """The listening side. ``engine`` is anything with ``evaluate(event) -> Verdict``."""
+
+    def __init__(self, config: SmppConfig, engine: Judge, numbering: Numbering) -> None:
+        self.config = config
+        self.engine = engine
+        self.numbering = numbering
+        self.numbers = NumberCache(numbering)
+        self.upstream = hostport(config.upstream.address)
+        self.temp_status = config.upstream.temporary_error_status
+        self.limits = ClientLimits.from_config(config.clients, time.monotonic())
+        self.counters = ProxyCounters()
+        self.pairs: set[Pair] = set()
+        self.draining = False
+        self._server: asyncio.AbstractServer | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._msgid = 0
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        sockets: list[Any] = list(getattr(self._server, "sockets", []))
+        return int(sockets[0].getsockname()[1])
+
+    def message_id(self) -> str:
+        self._msgid += 1
+        return f"gw{self._msgid:08x}"
+
+    def wake(self) -> None:
+        self._changed.set()
+
+    def judge(self, pdu: MessagePdu, text: str | None, direction: Direction, route: str,
+              parts: int, udh: bool) -> Verdict:
+        event = build_event(pdu, text, numbering=self.numbers, direction=direction,
+                            route=route, parts=parts, udh=udh, now=time.time())
+        return self.engine.evaluate(event)
+
+    async def start(self) -> None:
+        host, port = hostport(self.config.listen)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: leg_factory(self), host, port,
+                                                reuse_address=True)
+        self._ticker = loop.create_task(self._tick())
+        log.info("smpp proxy listening", listen=f"{host}:{self.port}",
+                 upstream=self.config.upstream.address)
+
+    async def _tick(self) -> None:
+        period = min(0.25, self.config.concat_timeout / 4)
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for pair in list(self.pairs):
+                pair.tick(now)
+
+    async def stop(self) -> None:
+        """Stop accepting, drain in-flight windows, unbind every pair, close."""
+        if self._server is None:
+            return
+        self._server.close()
+        self.draining = True
+        deadline = time.monotonic() + self.config.drain_timeout
+        while any(p.up_pending for p in self.pairs) and time.monotonic() < deadline:
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
+        for pair in list(self.pairs):
+            pair.shutdown()
+        deadline = time.monotonic() + 1.5
+        while self.pairs and time.monotonic() < deadline:
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        self._server = None
+        log.info("smpp proxy stopped", **{k: getattr(self.counters, k)
+                                          for k in ProxyCounters.__slots__})
+
+
+@contextlib.asynccontextmanager
+async def service(core: Any) -> AsyncIterator[Proxy]:
+    """``gateway.app`` service: listen on ``smpp.listen``; on exit drain and stop."""
+    proxy = Proxy(core.config.smpp, core.engine, core.numbering)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()

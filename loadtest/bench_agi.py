@@ -23,9 +23,11 @@ import asyncio
 import contextlib
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,7 +204,12 @@ def show(name: str, s: Sample) -> None:
 async def serve(port: int) -> None:
     from gateway.agi.screening import Screener
     from gateway.agi.server import AgiServer
-    from gateway.config import parse_config
+    from gateway.config import LogConfig, parse_config
+    from gateway.observe import configure_logging
+
+    # as `spamgw run` does: JSON logs, the audit line of every non-ALLOW verdict
+    # included, to stderr (the parent sends it to a file)
+    configure_logging(LogConfig(level="info", format="json"))
 
     config = parse_config({"rules": {"dir": str(REPO / "rules")},
                            "lists": {"dir": str(REPO / "rules" / "lists")},
@@ -253,34 +260,36 @@ def main() -> int:
         run_loop(serve(args.serve))
         return 0
 
-    child = None
-    if args.target:
-        host, _, p = args.target.rpartition(":")
-        port = int(p)
-    else:
-        host, port = "127.0.0.1", 45000 + os.getpid() % 10000
-        child = subprocess.Popen([sys.executable, __file__, "--serve", str(port)],
-                                 stdout=subprocess.PIPE, text=True, cwd=REPO)
-        assert child.stdout is not None
-        print(child.stdout.readline().strip())
-    try:
-        envs = call_mix(5000)
+    envs = call_mix(5000)
+
+    async def bench(host: str, port: int) -> None:
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, client and server "
               f"on loopback, {args.seconds:g} s per phase")
+        await closed_loop(host, port, envs, 1.0, args.concurrency)  # warm up
+        sample, rate = await closed_loop(host, port, envs, args.seconds, args.concurrency)
+        print(f"throughput, {args.concurrency} concurrent sessions: {rate:,.0f} screenings/s")
+        show("closed loop", sample)
+        sample = await open_loop(host, port, envs, args.seconds, args.rate)
+        print(f"latency at a fixed {args.rate:g} calls/s:")
+        show("open loop", sample)
 
-        async def bench() -> None:
-            await closed_loop(host, port, envs, 1.0, args.concurrency)  # warm up
-            sample, rate = await closed_loop(host, port, envs, args.seconds, args.concurrency)
-            print(f"throughput, {args.concurrency} concurrent sessions: "
-                  f"{rate:,.0f} screenings/s")
-            show("closed loop", sample)
-            sample = await open_loop(host, port, envs, args.seconds, args.rate)
-            print(f"latency at a fixed {args.rate:g} calls/s:")
-            show("open loop", sample)
+    if args.target:
+        host, _, p = args.target.rpartition(":")
+        run_loop(bench(host, int(p)))
+        return 0
 
-        run_loop(bench())
-    finally:
-        if child is not None:
+    port = 45000 + os.getpid() % 10000
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "server.log"
+        with log_path.open("wb") as log_file:
+            child = subprocess.Popen([sys.executable, __file__, "--serve", str(port)],
+                                     stdout=subprocess.PIPE, stderr=log_file, text=True,
+                                     cwd=REPO)
+        try:
+            assert child.stdout is not None
+            print(child.stdout.readline().strip())
+            run_loop(bench("127.0.0.1", port))
+        finally:
             child.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 out, _ = child.communicate(timeout=10)
@@ -288,8 +297,15 @@ def main() -> int:
             if child.poll() is None:
                 child.kill()
                 child.wait()
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kid = resource.getrusage(resource.RUSAGE_CHILDREN)
+        print(f"cpu seconds: client {me.ru_utime + me.ru_stime:.1f}, "
+              f"server {kid.ru_utime + kid.ru_stime:.1f}")
+        with log_path.open("rb") as f:
+            lines = sum(1 for _ in f)
+        print(f"server log (JSON, audit lines of non-ALLOW verdicts): {lines:,} lines, "
+              f"{log_path.stat().st_size:,} bytes")
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -11,10 +11,18 @@ proper usage.`` (res_agi.c ``agi_handle_command``). When the channel hangs up,
 Asterisk writes a bare ``HANGUP`` line (``run_agi``, FastAGI only) where the server
 expects an answer, and still answers the command after it.
 
-Commands are sent in lockstep: Asterisk reads them with ``fgets`` on a stdio
-stream and polls the socket between commands, so a second command already in its
-stdio buffer waits until more bytes arrive. :class:`AgiConnection` refuses to
-send a command while one is outstanding.
+Commands go in lockstep, or as one final batch. Asterisk reads commands with
+``fgets`` on a stdio stream and polls the socket between commands (``run_agi``):
+a second command that arrived with the first sits in the stdio buffer, and the
+poll does not wake for it until more bytes or the end of the stream arrive. The
+recording ``channel-hung-up-during-agi.txt`` shows it: the recording server sent
+GET VARIABLE right behind SET VARIABLE, Asterisk answered the first and never the
+second. So :meth:`AgiConnection.send` refuses a command while one is outstanding,
+and :meth:`AgiConnection.send_final` sends several at once only as the last thing
+the server says: the caller half-closes right after, the end of stream keeps the
+socket readable, and Asterisk runs every buffered command, answering each, before
+it sees the end (the ``server-closes-after-environment`` recording: closing is a
+normal end, AGISTATUS=SUCCESS). Answers are matched to commands in order.
 
 Like h11: feed bytes with :meth:`AgiConnection.receive_data`, take events with
 :meth:`AgiConnection.next_event`, turn commands into bytes with
@@ -25,8 +33,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 __all__ = [
     "MAX_COMMAND_BYTES",
@@ -102,12 +111,15 @@ class AgiEnvironment:
 
     variables: tuple[tuple[str, str], ...]
     args: tuple[str, ...] = ()
+    _index: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self._index:
+            for key, value in reversed(self.variables):  # the first of a repeated key wins
+                self._index[key] = value
 
     def get(self, name: str, default: str = "") -> str:
-        for key, value in self.variables:
-            if key == name:
-                return value
-        return default
+        return self._index.get(name, default)
 
     @property
     def network(self) -> bool:
@@ -282,6 +294,8 @@ _RESULT = re.compile(
 )
 _CODE = re.compile(rb"^(?P<code>[1-9][0-9]{2})(?P<sep>[ -]|$)(?P<text>.*)$", re.DOTALL)
 _ENDPOS = re.compile(rb" endpos=(-?[0-9]+)")
+#: one environment line: ``agi_`` name, a colon, one optional space, the value
+_ENV_LINE = re.compile(r"^agi_([A-Za-z0-9_]+): ?([^\n]*)\n", re.MULTILINE)
 
 
 def _text(b: bytes) -> str:
@@ -344,14 +358,17 @@ class AgiConnection:
     in ``State.ERROR`` and raises again.
     """
 
-    __slots__ = ("_buf", "_eof", "_outstanding", "_usage", "_usage_bytes", "hangup", "state")
+    __slots__ = (
+        "_buf", "_eof", "_final", "_outstanding", "_usage", "_usage_bytes", "hangup", "state",
+    )
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._eof = False
         self._usage: list[bytes] = []
         self._usage_bytes = 0
-        self._outstanding: AgiCommand | None = None
+        self._outstanding: deque[AgiCommand] = deque()
+        self._final = False  # send_final was called: nothing more may be sent
         self.state = State.ENVIRONMENT
         #: a HANGUP notice has been seen: the channel is gone
         self.hangup = False
@@ -418,22 +435,21 @@ class AgiConnection:
             return None
         if end + 2 > MAX_ENV_BYTES:
             self._fail("environment too long", bytes(buf[:200]))
-        block = bytes(buf[:end])
+        block = bytes(buf[:end + 1]).decode("utf-8", "surrogateescape")
         del buf[: end + 2]
+        pairs = _ENV_LINE.findall(block)
+        if len(pairs) != block.count("\n"):  # some line is not "agi_name: value"
+            for line in block.split("\n"):
+                if not _ENV_LINE.fullmatch(line + "\n"):
+                    self._fail("not an agi_ environment line",
+                               line.encode("utf-8", "surrogateescape"))
         variables: list[tuple[str, str]] = []
         args: dict[int, str] = {}
-        for line in block.split(b"\n"):
-            key, sep, value = line.partition(b":")
-            if not sep or key[:4] != b"agi_" or not key[4:].replace(b"_", b"").isalnum():
-                self._fail("not an agi_ environment line", line)
-            if value[:1] == b" ":
-                value = value[1:]
-            if key[:8] == b"agi_arg_" and key[8:].isdigit():
-                args[int(key[8:])] = value.decode("utf-8", "surrogateescape")
+        for key, value in pairs:
+            if key[:4] == "arg_" and key[4:].isdigit():
+                args[int(key[4:])] = value
             else:
-                variables.append(
-                    (key[4:].decode("ascii"), value.decode("utf-8", "surrogateescape"))
-                )
+                variables.append((key, value))
         self.state = State.IDLE
         ordered = tuple(args[i] for i in sorted(args))
         return AgiEnvironment(tuple(variables), ordered)
@@ -483,28 +499,53 @@ class AgiConnection:
         return response
 
     def _answered(self) -> None:
-        self._outstanding = None
-        self.state = State.IDLE
+        self._outstanding.popleft()
+        self.state = State.AWAITING if self._outstanding else State.IDLE
 
     # -- output -------------------------------------------------------------------
 
     @property
     def outstanding(self) -> AgiCommand | None:
-        return self._outstanding
+        """The command the next answer belongs to, if any."""
+        return self._outstanding[0] if self._outstanding else None
 
-    def send(self, command: AgiCommand) -> bytes:
+    @property
+    def pending(self) -> int:
+        """How many commands still wait for their answer."""
+        return len(self._outstanding)
+
+    def _check_send(self) -> None:
         if self.state is State.ENVIRONMENT:
             raise LocalProtocolError("command before the environment was read")
         if self.state in (State.CLOSED, State.ERROR):
             raise LocalProtocolError(f"command on a {self.state.value} connection")
-        if self._outstanding is not None:
+        if self._final:
+            raise LocalProtocolError("command after send_final (the sending side is done)")
+        if self._outstanding:
             raise LocalProtocolError(
                 "command while another is outstanding (Asterisk reads in lockstep)",
-                data=self._outstanding.encode(),
+                data=self._outstanding[0].encode(),
             )
+
+    def send(self, command: AgiCommand) -> bytes:
+        """One command; its answer must be read before the next is sent."""
+        self._check_send()
         data = command.encode()
-        self._outstanding = command
+        self._outstanding.append(command)
         self.state = State.AWAITING
+        return data
+
+    def send_final(self, commands: Sequence[AgiCommand]) -> bytes:
+        """The last commands of the session, all at once. The caller must end its
+        sending side (half-close) right after writing them: the end of stream is
+        what makes Asterisk run the ones behind the first (see the module doc).
+        Their answers come back in order, then Asterisk closes."""
+        self._check_send()
+        data = b"".join(c.encode() for c in commands)
+        self._outstanding.extend(commands)
+        self._final = True
+        if commands:
+            self.state = State.AWAITING
         return data
 
 

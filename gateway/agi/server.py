@@ -1,11 +1,13 @@
 """Asyncio FastAGI server: moves bytes between sockets and the sans-IO codec, and
 asks the screener what to answer. No policy here.
 
-One connection is one AGI session: Asterisk writes the environment, we answer
-with the screener's commands in lockstep (one outstanding at a time), then close,
-which ends the AGI application with AGISTATUS=SUCCESS. Every wait has its own
-timeout (Asterisk has none), so a peer that goes silent never holds a connection
-for long; garbage, a ``HANGUP`` notice or a ``511`` end the session quietly.
+One connection is one AGI session: Asterisk writes the environment; the server
+writes the screener's commands in one go and half-closes (``send_final``: the end
+of stream is what lets Asterisk run commands queued behind the first), reads the
+answers until Asterisk closes, which ends the AGI application with
+AGISTATUS=SUCCESS. Every wait has its own timeout (Asterisk has none), so a peer
+that goes silent never holds a connection for long; garbage, a ``HANGUP`` notice
+or a ``511`` are counted and end the session quietly.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import structlog
 
 from gateway.agi.codec import (
     NEED_DATA,
-    AgiCommand,
     AgiConnection,
     AgiEnvironment,
     AgiError,
@@ -49,7 +50,6 @@ class ServerTimeouts:
 
 class FastAgiProtocol(asyncio.Protocol):
     __slots__ = (
-        "_commands",
         "_conn",
         "_server",
         "_timer",
@@ -61,7 +61,6 @@ class FastAgiProtocol(asyncio.Protocol):
         self._conn = AgiConnection()
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._commands: list[AgiCommand] = []
 
     # -- transport callbacks ------------------------------------------------------
 
@@ -94,37 +93,29 @@ class FastAgiProtocol(asyncio.Protocol):
 
     def _drain(self) -> None:
         conn = self._conn
+        server = self._server
         while self._transport is not None:
             event = conn.next_event()
             if event is NEED_DATA:
                 return
             if isinstance(event, AgiEnvironment):
-                received = self._server.screener.monotonic()
-                self._commands = list(self._server.screener.handle(event, received))
-                self._commands.reverse()
-                self._next()
+                commands = server.screener.handle(event, server.screener.monotonic())
+                if not commands:
+                    self._close()
+                    return
+                self._transport.write(conn.send_final(commands))
+                self._transport.write_eof()
+                self._arm(server.timeouts.response)
             elif isinstance(event, AgiResponse):
                 if event.dead_channel:
-                    self._server.counters.dead_channel += 1
-                    self._close()
-                elif conn.hangup:
-                    self._close()  # channel gone: the rest would change nothing
-                else:
-                    self._next()
+                    server.counters.dead_channel += 1
+                    self._close()  # nothing more will work on this channel
+                elif conn.pending == 0:
+                    self._close()  # every answer is in
             elif isinstance(event, HangupNotice):
-                self._server.counters.hangups += 1
-                if conn.outstanding is None:
-                    self._close()
+                server.counters.hangups += 1
             elif isinstance(event, ConnectionClosed):
                 self._close()
-
-    def _next(self) -> None:
-        if not self._commands or self._transport is None:
-            self._close()
-            return
-        data = self._conn.send(self._commands.pop())
-        self._arm(self._server.timeouts.response)
-        self._transport.write(data)
 
     def _arm(self, delay: float) -> None:
         if self._timer is not None:

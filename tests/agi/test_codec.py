@@ -361,3 +361,33 @@ def test_response_streams_in_any_chunk_size(responses: list[bytes], chunk: int) 
                 conn.send(AgiCommand(("NOOP",)))
     assert [r.raw for r in got if isinstance(r, AgiResponse)] == answers
     assert sum(isinstance(e, HangupNotice) for e in got) == responses.count(b"HANGUP\n")
+
+
+def test_send_final_pipelines_and_matches_answers_in_order() -> None:
+    conn = _idle()
+    cmds = [AgiCommand.set_variable("A", "1"), AgiCommand.set_variable("B", "x y")]
+    assert conn.send_final(cmds) == b'SET VARIABLE A 1\nSET VARIABLE B "x y"\n'
+    assert conn.pending == 2 and conn.outstanding == cmds[0]
+    with pytest.raises(LocalProtocolError):
+        conn.send(AgiCommand(("NOOP",)))  # the sending side is done
+    conn.receive_data(b"200 result=1\nHANGUP\n511 Command Not Permitted on a dead channel\n")
+    first = conn.next_event()
+    assert isinstance(first, AgiResponse) and first.ok
+    assert isinstance(conn.next_event(), HangupNotice) and conn.outstanding == cmds[1]
+    second = conn.next_event()
+    assert isinstance(second, AgiResponse) and second.dead_channel
+    assert conn.pending == 0 and conn.state is State.IDLE
+    conn.receive_data(b"")
+    assert isinstance(conn.next_event(), ConnectionClosed)
+
+
+def test_the_recorded_stall_is_what_lockstep_prevents() -> None:
+    # channel-hung-up-during-agi.txt: the recording server sent GET VARIABLE right
+    # behind SET VARIABLE; Asterisk answered only SET VARIABLE (its fgets buffered
+    # both, its poll waited for more bytes) and the server timed out.
+    steps = load_transcript("channel-hung-up-during-agi.txt")[0].steps
+    sent = [b for d, b in steps if d == ">"]
+    answers = [b for d, b in steps if d == "<"][-2:]
+    assert sent == [b"SET VARIABLE SPAMGW_ACTION ALLOW\n", b"GET VARIABLE CALLERID(num)\n"]
+    assert answers == [b"HANGUP\n", b"200 result=1\n"]  # one answer for two commands
+    assert steps[-2] == ("!", b"TimeoutError()")

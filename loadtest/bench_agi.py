@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import resource
@@ -231,12 +232,27 @@ async def serve(port: int) -> None:
     screener = Screener(numbering, engine, deadline_ms=config.gateway.call_deadline_ms)
     server = AgiServer(screener)
     await server.start("127.0.0.1", port)
+    pauses: list[tuple[int, float]] = []
+    started: list[float] = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((info["generation"], (time.perf_counter() - started[0]) * 1000))
+
+    gc.callbacks.append(on_gc)
     print(f"server ready on {server.port}: {what}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     print(f"server counters: {screener.counters.as_dict()}", flush=True)
+    for gen in (0, 1, 2):
+        ms = [p for g, p in pauses if g == gen]
+        if ms:
+            print(f"server gc generation {gen}: {len(ms)} collections, "
+                  f"max {max(ms):.2f} ms, total {sum(ms):.0f} ms", flush=True)
     await server.close()
 
 

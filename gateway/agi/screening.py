@@ -24,14 +24,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 import structlog
 
 from gateway.agi.codec import AgiCommand, AgiEnvironment
 from gateway.model import Action, Channel, Direction, Event, Phase, Verdict
-from gateway.numbers import Number, Numbering
+from gateway.numbers import Numbering
 
 __all__ = [
     "AgiCounters",
@@ -77,15 +77,17 @@ class AgiCounters:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-@dataclass(frozen=True, slots=True)
-class ScreenedCall:
-    """What ``/ended`` needs to rebuild the call it reports."""
+class ScreenedCall(NamedTuple):
+    """What ``/ended`` needs to rebuild the call it reports: the caller ID and the
+    dialled number as Asterisk gave them, the direction and the route. Plain
+    strings in a tuple, so the garbage collector stops tracking the entries of a
+    map that holds hundreds of thousands of them (a full collection over tracked
+    objects would pause the loop for tens of milliseconds)."""
 
-    src: Number
-    dst: Number
-    direction: Direction
+    src: str
+    dst: str
+    direction: str
     route: str
-    details: dict[str, object] = field(default_factory=dict)
 
 
 class CallMemory:
@@ -108,7 +110,8 @@ class CallMemory:
         self.ttl = ttl
         self.max_entries = max_entries
         self._clock = clock
-        self._entries: dict[str, tuple[float, ScreenedCall]] = {}
+        # plain tuples of str/float: the GC untracks them (a NamedTuple it would not)
+        self._entries: dict[str, tuple[float, str, str, str, str]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -119,22 +122,20 @@ class CallMemory:
         now = self._clock()
         entries = self._entries
         entries.pop(uniqueid, None)  # re-screened: move to the young end
-        entries[uniqueid] = (now + self.ttl, call)
+        entries[uniqueid] = (now + self.ttl, *call)
         self._expire(now)
 
     def recall(self, uniqueid: str) -> ScreenedCall | None:
         found = self._entries.pop(uniqueid, None)
-        if found is None:
+        if found is None or found[0] <= self._clock():
             return None
-        expires, call = found
-        return call if expires > self._clock() else None
+        return ScreenedCall(*found[1:])
 
     def _expire(self, now: float) -> None:
         entries = self._entries
         while entries:
             oldest = next(iter(entries))
-            expires, _ = entries[oldest]
-            if expires > now and len(entries) <= self.max_entries:
+            if entries[oldest][0] > now and len(entries) <= self.max_entries:
                 break
             del entries[oldest]
 
@@ -238,21 +239,23 @@ class Screener:
         self.counters.unknown_path += 1
         return ()
 
-    def call_of(self, env: AgiEnvironment, direction: Direction) -> ScreenedCall:
-        numbering = self.numbering
-        route = env.arg(1) or trunk_of_channel(env.channel)
+    @staticmethod
+    def call_of(env: AgiEnvironment, direction: Direction) -> ScreenedCall:
         return ScreenedCall(
-            src=numbering.from_caller_id(env.callerid),
-            dst=numbering.from_caller_id(env.extension),
-            direction=direction,
-            route=route,
-            details={
-                "channel": env.channel,
-                "uniqueid": env.uniqueid,
-                "callingpres": env.callingpres,
-                "context": env.context,
-            },
+            env.callerid,
+            env.extension,
+            direction.value,
+            env.arg(1) or trunk_of_channel(env.channel),
         )
+
+    @staticmethod
+    def details_of(env: AgiEnvironment) -> dict[str, object]:
+        return {
+            "channel": env.channel,
+            "uniqueid": env.uniqueid,
+            "callingpres": env.callingpres,
+            "context": env.context,
+        }
 
     def screen(
         self, env: AgiEnvironment, direction: Direction, received: float | None = None
@@ -262,12 +265,12 @@ class Screener:
         event = Event(
             channel=Channel.CALL,
             direction=direction,
-            src=call.src,
-            dst=call.dst,
+            src=self.numbering.from_caller_id(call.src),
+            dst=self.numbering.from_caller_id(call.dst),
             route=call.route,
             phase=Phase.ATTEMPT,
             ts=self.clock(),
-            details=call.details,
+            details=self.details_of(env),
         )
         verdict = self.engine.evaluate(event)
         self.memory.remember(env.uniqueid, call)
@@ -304,15 +307,15 @@ class Screener:
         dialstatus = env.arg(1).strip().upper()
         event = Event(
             channel=Channel.CALL,
-            direction=call.direction,
-            src=call.src,
-            dst=call.dst,
+            direction=Direction(call.direction),
+            src=self.numbering.from_caller_id(call.src),
+            dst=self.numbering.from_caller_id(call.dst),
             route=call.route,
             phase=Phase.ENDED,
             ts=self.clock(),
             duration=_seconds(env.arg(2)),
             billsec=_seconds(env.arg(3)),
             dialstatus=dialstatus,
-            details=call.details,
+            details=self.details_of(env),
         )
         return self.engine.evaluate(event)

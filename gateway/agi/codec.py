@@ -115,8 +115,7 @@ class AgiEnvironment:
 
     def __post_init__(self) -> None:
         if not self._index:
-            for key, value in reversed(self.variables):  # the first of a repeated key wins
-                self._index[key] = value
+            self._index.update(reversed(self.variables))  # the first of a repeated key wins
 
     def get(self, name: str, default: str = "") -> str:
         return self._index.get(name, default)
@@ -236,7 +235,7 @@ Event = AgiEnvironment | AgiResponse | HangupNotice | ConnectionClosed
 
 # --- quoting, as res_agi.c parse_args reads it ------------------------------------
 
-_NEEDS_QUOTES = re.compile(r'[\s"\\]')
+_SPECIAL = re.compile(r'[\s"\\\x00]')  # \s covers CR and LF
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 
 
@@ -247,10 +246,10 @@ def quote_arg(word: str) -> str:
     with ``\\`` and ``"`` escaped by a backslash. CR, LF and NUL cannot travel in
     a command line (the line ends there) and raise ``LocalProtocolError``.
     """
+    if word and _SPECIAL.search(word) is None:
+        return word  # the common case: one scan
     if _FORBIDDEN.search(word):
         raise LocalProtocolError("CR, LF or NUL in a command word", data=word.encode()[:200])
-    if word and not _NEEDS_QUOTES.search(word):
-        return word
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -302,8 +301,15 @@ def _text(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
 
 
+#: the answer to nearly every command the gateway sends (SET VARIABLE)
+_SUCCESS = b"200 result=1"
+_SUCCESS_RESPONSE = AgiResponse(200, "1", None, None, "result=1", _SUCCESS + b"\n")
+
+
 def parse_response_line(line: bytes) -> AgiResponse:
     """One single-line response (without its newline)."""
+    if line == _SUCCESS:
+        return _SUCCESS_RESPONSE  # immutable: safe to share
     m = _CODE.match(line)
     if m is None:
         raise RemoteProtocolError("not an AGI response", data=line)

@@ -17,6 +17,7 @@ from gateway.agi.screening import Screener
 from gateway.agi.server import AgiServer
 from gateway.app import Core, build_core
 from gateway.config import parse_config
+from gateway.model import Action, Channel, Direction, Event
 
 T0 = 1_790_000_000.0  # a fixed start: 2026-09-21 12:53 UTC
 
@@ -41,9 +42,10 @@ def core() -> Core:
 class Gateway:
     """One FastAGI server on the real core, and helpers to place calls on it."""
 
-    def __init__(self, server: AgiServer, clock: Clock) -> None:
+    def __init__(self, server: AgiServer, clock: Clock, core: Core) -> None:
         self.server = server
         self.clock = clock
+        self.core = core
         self.uid = 0
 
     async def call(self, path: str, src: str, dst: str, trunk: str = "") -> dict[str, str]:
@@ -71,7 +73,7 @@ def run(body: Callable[[Gateway], Awaitable[None]]) -> AgiServer:
         await server.start("127.0.0.1", 0)
         try:
             async with asyncio.timeout(60):
-                await body(Gateway(server, clock))
+                await body(Gateway(server, clock, c))
         finally:
             await server.close()
         return server
@@ -135,6 +137,17 @@ def test_wangiri_campaign_flags_the_source_and_callbacks_are_warned() -> None:
         # while the ordinary caller is called back untouched
         v = await gw.call("outbound", "+447700900605", "0033612345678", "subscribers")
         assert v["SPAMGW_ACTION"] == "ALLOW" and v["SPAMGW_RULES"] == ""
+        # an SMS to the flagged number (what the SMPP proxy hands the same engine)
+        numbering = gw.core.numbering
+        sms = Event(Channel.SMS, Direction.OUT, numbering.from_caller_id("+447700900505"),
+                    numbering.from_caller_id("+2250700000001"), text="who is this?",
+                    ts=gw.clock.now)
+        verdict = gw.core.engine.evaluate(sms)
+        assert verdict.action is Action.WARN and "wangiri.sms_to_flagged" in verdict.rules
+        # a week later the flag has expired
+        gw.clock.now += 7 * 86400 + 60
+        v = await gw.call("outbound", "+447700900505", "002250700000001", "subscribers")
+        assert v["SPAMGW_ACTION"] == "ALLOW"
 
     server = run(body)
     assert server.counters.ended == 43 and server.counters.ended_unmatched == 0

@@ -21,10 +21,10 @@ import structlog
 from gateway.config import Config
 from gateway.engine import Engine, Ruleset
 from gateway.engine.loader import load_ruleset
+from gateway.engine.plugins import load_plugins
 from gateway.lists.registry import ListRegistry, load_lists
 from gateway.numbers import Numbering
 from gateway.observe import Stats, configure_logging
-from gateway.engine.plugins import load_plugins
 from gateway.state import Counters, make_counters
 
 __all__ = ["Core", "build_core", "run"]

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from gateway.model import Action
+
 if TYPE_CHECKING:
     from gateway.config import LogConfig
     from gateway.model import Event, Verdict
@@ -59,18 +61,19 @@ class Stats:
         self.audit = structlog.get_logger("spamgw.audit")
 
     def record(self, ev: Event, v: Verdict) -> None:
-        action = v.action.value
-        self.events[(ev.channel.value, ev.direction.value, action)] += 1
+        # keys are the str-valued enums themselves: they hash and compare as strings
+        action = v.action
+        self.events[(ev.channel, ev.direction, action)] += 1
         self.routes[(ev.route, action)] += 1
-        self.sources[(ev.src.region or ev.src.kind.value, action)] += 1
+        self.sources[(ev.src.region or ev.src.kind, action)] += 1
         if v.rules:
             for r in v.rules:
                 self.rules[r] += 1
             if v.failed_open:
                 self.failed_open += 1
-            if action != "ALLOW":
+            if action is not Action.ALLOW:
                 self.audit.warning(
-                    "verdict", action=action, score=v.score, rules=list(v.rules),
+                    "verdict", action=action.value, score=v.score, rules=list(v.rules),
                     reason=v.reason, channel=ev.channel.value, direction=ev.direction.value,
                     src=str(ev.src), dst=str(ev.dst), route=ev.route, phase=ev.phase.value,
                 )
@@ -79,12 +82,12 @@ class Stats:
         return {
             "since": self.started,
             "events": [
-                {"channel": c, "direction": d, "action": a, "count": n}
+                {"channel": str(c), "direction": str(d), "action": str(a), "count": n}
                 for (c, d, a), n in sorted(self.events.items())
             ],
-            "routes": [{"route": r, "action": a, "count": n}
+            "routes": [{"route": r, "action": str(a), "count": n}
                        for (r, a), n in self.routes.most_common(50)],
-            "sources": [{"source": s, "action": a, "count": n}
+            "sources": [{"source": str(s), "action": str(a), "count": n}
                         for (s, a), n in self.sources.most_common(50)],
             "rules": [{"rule": r, "count": n} for r, n in self.rules.most_common(50)],
             "failed_open": self.failed_open,

@@ -89,7 +89,7 @@ class Engine:
 
     def evaluate(self, ev: Event) -> Verdict:
         """Judge one event. Never raises."""
-        if ev.dst.key in self._emergency:
+        if self._emergency.contains(ev.dst.key):
             v = PROTECTED
         else:
             try:
@@ -103,16 +103,15 @@ class Engine:
 
     def _failed(self, ev: Event, exc: BaseException) -> Verdict:
         mode = "closed" if self.fail_closed else "open"
-        log.error("engine error: fail-%s" % mode, error=repr(exc), channel=ev.channel.value,
+        log.error(f"engine error: fail-{mode}", error=repr(exc), channel=ev.channel.value,
                   src=str(ev.src), dst=str(ev.dst), exc_info=exc)
         action = Action.BLOCK if self.fail_closed else Action.ALLOW
         return Verdict(action, 0.0, ("engine_error",), f"engine error (fail-{mode})",
                        failed_open=not self.fail_closed)
 
     def _evaluate(self, ev: Event, rs: Ruleset) -> Verdict:
-        allow_rules, rules = rs.index.get(
-            (ev.channel.value, ev.direction.value, ev.phase.value), _NO_RULES
-        )
+        # str-valued enums hash and compare as their values: no .value lookups here
+        allow_rules, rules = rs.index.get((ev.channel, ev.direction, ev.phase), _NO_RULES)
         f = Facts(ev)
         for r in allow_rules:
             if _matches(r, ev, f):
@@ -127,7 +126,18 @@ class Engine:
         block_rule: CompiledRule | None = None
         warn = False
         for r in rules:
-            if not _matches(r, ev, f):
+            # _matches, inlined: this loop runs for every rule of every event
+            matched = True
+            for p in r.preds:
+                if not p(ev, f):
+                    matched = False
+                    break
+            if not matched:
+                continue
+            for c in r.counters:  # every counter counts, even after one says no
+                if not c(ev, f):
+                    matched = False
+            if not matched:
                 continue
             if r.flag is not None:
                 r.flag(ev)

@@ -20,7 +20,6 @@ _URL_RE = re.compile(
     re.IGNORECASE,
 )
 _HAS_DOT = re.compile(r"[.\u3002]")
-_WS = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d+")
 # file names and amounts that look like domains ("file.txt", "4.50") are not URLs
 _NOT_TLDS = frozenset({"txt", "pdf", "jpg", "png", "doc", "exe", "zip"})
@@ -46,7 +45,7 @@ def extract_domains(text: str) -> tuple[str, ...]:
 
 def normalize_text(text: str) -> str:
     """Casefolded, digit runs as '#', white space folded: one form per template."""
-    return _WS.sub(" ", _DIGITS.sub("#", text.casefold())).strip()
+    return " ".join(_DIGITS.sub("#", text.casefold()).split())
 
 
 def fingerprint(text: str) -> int:

@@ -5,13 +5,15 @@ it still overlaps the sliding window, plus the current one): three numbers a key
 no per-event timestamps. Distinct counts keep each member's last-seen time in
 insertion order, so expiry pops from the front; a key holds at most
 ``max_members`` members (the count saturates there, far above any threshold).
-Idle keys are swept every ``sweep_every`` operations.
+Idle keys are swept incrementally: every ``sweep_every`` operations a slice of
+``sweep_batch`` keys is examined, so no single event pays for a full scan (a full
+scan of a million keys would stall the event loop for a quarter of a second).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 
 __all__ = ["MemoryCounters"]
 
@@ -26,13 +28,16 @@ class _Sum:
 
 
 class MemoryCounters:
-    def __init__(self, max_members: int = 4096, sweep_every: int = 1 << 16) -> None:
+    def __init__(self, max_members: int = 4096, sweep_every: int = 256,
+                 sweep_batch: int = 512) -> None:
         self.max_members = max_members
         self._sums: dict[tuple[str, Hashable], tuple[float, _Sum]] = {}
         self._sets: dict[tuple[str, Hashable], tuple[float, OrderedDict[Hashable, float]]] = {}
         self._flags: dict[str, dict[Hashable, float]] = {}
         self._ops = 0
         self._sweep_every = sweep_every
+        self._sweep_batch = sweep_batch
+        self._cursor: Iterator[tuple[str, tuple[str, Hashable]]] = iter(())
 
     # -- sums ---------------------------------------------------------------------
 
@@ -120,7 +125,28 @@ class MemoryCounters:
         self._ops += 1
         if self._ops >= self._sweep_every:
             self._ops = 0
-            self.sweep(now)
+            self._sweep_some(now)
+
+    def _sweep_some(self, now: float) -> None:
+        """Examine the next ``sweep_batch`` keys of a rolling snapshot."""
+        for n, (kind, k) in enumerate(self._cursor, 1):
+            if kind == "s":
+                entry = self._sums.get(k)
+                if entry is not None and now - entry[1].start >= 2 * entry[0]:
+                    del self._sums[k]
+            else:
+                sentry = self._sets.get(k)
+                if sentry is not None:
+                    members = sentry[1]
+                    if not members or next(reversed(members.values())) <= now - sentry[0]:
+                        del self._sets[k]
+            if n >= self._sweep_batch:
+                return
+        # snapshot exhausted: start a new round (flags are few; swept whole here)
+        self._cursor = iter([("s", k) for k in self._sums] + [("d", k) for k in self._sets])
+        for flags in self._flags.values():
+            for key in [key for key, exp in flags.items() if exp <= now]:
+                del flags[key]
 
     def sweep(self, now: float) -> int:
         gone = 0

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import io
 import os
 import random
 import resource
@@ -272,10 +273,21 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--rate", type=float, default=500.0)
     ap.add_argument("--target", help="HOST:PORT of a running FastAGI server")
+    ap.add_argument("--profile", action="store_true", help="profile the server (cProfile)")
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve is not None:
-        run_loop(serve(args.serve))
+        if not args.profile:
+            run_loop(serve(args.serve))
+            return 0
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(run_loop, serve(args.serve))
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        print(out.getvalue(), flush=True)
         return 0
 
     envs = call_mix(5000)
@@ -300,7 +312,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "server.log"
         with log_path.open("wb") as log_file:
-            child = subprocess.Popen([sys.executable, __file__, "--serve", str(port)],
+            child = subprocess.Popen([sys.executable, __file__, "--serve", str(port),
+                                      *(["--profile"] if args.profile else [])],
                                      stdout=subprocess.PIPE, stderr=log_file, text=True,
                                      cwd=REPO)
         try:

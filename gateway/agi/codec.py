@@ -212,22 +212,28 @@ class ConnectionClosed:
 
 @dataclass(frozen=True, slots=True)
 class AgiCommand:
-    """A command line to send, already split into words; :meth:`encode` quotes
-    the words that need it the way Asterisk's ``parse_args`` reads them back."""
+    """A command line to send, already split into words. The line is built (and
+    checked) once, at construction: words quoted the way Asterisk's ``parse_args``
+    reads them back, at most ``MAX_COMMAND_BYTES``; a word that cannot travel
+    raises ``LocalProtocolError`` here."""
 
     words: tuple[str, ...]
+    line: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        line = " ".join(map(quote_arg, self.words)).encode("utf-8", "surrogateescape")
+        if len(line) + 1 > MAX_COMMAND_BYTES:
+            raise LocalProtocolError(
+                f"command longer than {MAX_COMMAND_BYTES} bytes", data=line[:200]
+            )
+        object.__setattr__(self, "line", line + b"\n")
 
     @classmethod
     def set_variable(cls, name: str, value: str) -> AgiCommand:
         return cls(("SET", "VARIABLE", name, value))
 
     def encode(self) -> bytes:
-        line = " ".join(quote_arg(w) for w in self.words).encode("utf-8", "surrogateescape")
-        if len(line) + 1 > MAX_COMMAND_BYTES:
-            raise LocalProtocolError(
-                f"command longer than {MAX_COMMAND_BYTES} bytes", data=line[:200]
-            )
-        return line + b"\n"
+        return self.line
 
 
 Event = AgiEnvironment | AgiResponse | HangupNotice | ConnectionClosed

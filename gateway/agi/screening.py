@@ -212,6 +212,8 @@ class Screener:
         self.monotonic = monotonic
         self.memory = memory if memory is not None else CallMemory()
         self.counters = counters if counters is not None else AgiCounters()
+        #: encoded answers of recent verdicts (most calls get the same few)
+        self._answers: dict[Verdict, tuple[AgiCommand, ...]] = {}
 
     def handle(self, env: AgiEnvironment, received: float | None = None) -> tuple[AgiCommand, ...]:
         """Commands to send for this environment (empty: just close).
@@ -294,7 +296,13 @@ class Screener:
             counters.warn += 1
         else:
             counters.block += 1
-        return verdict_commands(verdict)
+        cache = self._answers
+        commands = cache.get(verdict)
+        if commands is None:
+            if len(cache) >= 4096:
+                cache.clear()
+            commands = cache[verdict] = verdict_commands(verdict)
+        return commands
 
     def ended(self, env: AgiEnvironment) -> Verdict | None:
         """Hand the engine how the call ended, so counters learn (ring time,

@@ -220,7 +220,7 @@ class Screener:
 
         ``received`` is the ``monotonic()`` time the environment was complete.
         """
-        path = env.script
+        path = env.script.rpartition("/")[2]  # agi://host/any/prefix/inbound works too
         try:
             if path == "inbound":
                 return self.screen(env, Direction.IN, received)

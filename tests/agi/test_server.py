@@ -230,8 +230,11 @@ def test_outbound_trunk_from_channel_name_and_typed_number() -> None:
         env = environment_for("outbound", "+447700900001", "09098790000")
         await asterisk_session(server.port, env)
 
+        env = environment_for("spamgw/v1/outbound", "+447700900001", "112")  # a path prefix
+        assert (await asterisk_session(server.port, env)).variables["SPAMGW_ACTION"] == "WARN"
+
     run(engine, body)
-    first, second = engine.events
+    first, second, _ = engine.events
     assert first.direction is Direction.OUT and first.route == "intl-gw"
     assert str(first.dst) == "+882123456789"
     assert str(second.dst) == "+449098790000" and second.route == ""  # Local channel

@@ -51,7 +51,7 @@ class Prefix:
         base = int(self.digits) if self.digits else 0
         flag = SHORT_FLAG if self.short else 0
         for length in self.lengths or range(max(p, 1), MAX_DIGITS + 1):
-            if length < p:
+            if not p <= length <= MAX_DIGITS:  # longer would overflow into the length bits
                 continue
             scale = 10 ** (length - p)
             lo = (length << LEN_SHIFT) | (base * scale)

@@ -48,12 +48,17 @@ def test_flags_expire():
     assert c.unflag("wangiri", 42) and not c.unflag("wangiri", 42)
 
 
-def test_idle_keys_are_swept_incrementally():
-    c = MemoryCounters(sweep_every=16, sweep_batch=64)
-    for i in range(5000):
-        c.hit("r", i, float(i) * 0.001, 1.0)
-    assert len(c) > 1000
-    # much later, ordinary traffic on one key sweeps the idle ones a slice at a time
-    for j in range(2000):
-        c.hit("r", "live", 1000.0 + j * 0.001, 1.0)
-    assert len(c) < 50
+def test_idle_keys_go_with_their_generation():
+    c = MemoryCounters()
+    for i in range(5000):  # all within the first window
+        c.hit("r", i, i * 0.0001, 1.0)
+        c.distinct("d", i, "m", i * 0.0001, 1.0)
+    assert len(c) == 10_000
+    # ordinary traffic on one key, two windows later, leaves only the live key
+    c.hit("r", "live", 10.0, 1.0)
+    c.distinct("d", "live", "m", 10.0, 1.0)
+    assert len(c) == 2
+    # a key used in the last window survives one rotation
+    c.hit("r", "recent", 10.5, 1.0)
+    c.hit("r", "live", 11.2, 1.0)
+    assert c.peek("r", "recent", 11.2, 1.0) > 0

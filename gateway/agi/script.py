@@ -11,8 +11,9 @@ SPAMGW_ACTION=ALLOW with the reason, and the script still exits 0.
 
 Settings: ``--url`` / ``SPAMGW_ADMIN`` (default ``http://127.0.0.1:8080``),
 ``--token`` / ``SPAMGW_TOKEN``, ``--timeout`` / ``SPAMGW_TIMEOUT`` seconds
-(default 0.5). The first positional argument (``inbound``/``outbound``) is
-accepted for symmetry with the FastAGI paths; the HTTP check takes src and dst only.
+(default 0.5). Arguments as for the FastAGI paths: ``inbound`` or ``outbound``
+(the call's direction), then optionally the trunk (else taken from the channel
+name). The check sends ``{"src", "dst", "direction", "route"}``.
 Call endings (``/ended``) need the FastAGI service: this script has no
 equivalent.
 """
@@ -34,6 +35,7 @@ from gateway.agi.screening import (
     MAX_RULES_BYTES,
     clean_value,
     format_score,
+    trunk_of_channel,
 )
 
 __all__ = ["check_call", "main"]
@@ -41,9 +43,13 @@ __all__ = ["check_call", "main"]
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-def check_call(url: str, token: str, src: str, dst: str, timeout: float) -> dict[str, Any]:
+def check_call(url: str, token: str, src: str, dst: str, timeout: float, *,
+               direction: str = "out", route: str = "") -> dict[str, Any]:
     """Ask the gateway; raises on any failure (HTTP status, timeout, bad JSON)."""
-    body = json.dumps({"src": src, "dst": dst}).encode()
+    fields = {"src": src, "dst": dst, "direction": direction}
+    if route:
+        fields["route"] = route
+    body = json.dumps(fields).encode()
     req = urllib.request.Request(
         url.rstrip("/") + "/v1/check/call",
         data=body,
@@ -95,8 +101,11 @@ def main(
         )
         src = agi.env.get("agi_callerid", "")
         dst = agi.env.get("agi_extension", "")
+        direction = "in" if args.path.strip("/") == "inbound" else "out"
+        route = args.trunk or trunk_of_channel(agi.env.get("agi_channel", ""))
         try:
-            verdict = check_call(args.url, args.token, src, dst, args.timeout)
+            verdict = check_call(args.url, args.token, src, dst, args.timeout,
+                                 direction=direction, route=route)
         except Exception as e:  # fail open, whatever went wrong
             verdict = {"action": "ALLOW", "score": 0.0, "rules": [],
                        "reason": f"spamgw unavailable: {type(e).__name__}: {e}"}

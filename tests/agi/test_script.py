@@ -1,7 +1,7 @@
 """``spamgw-agi``, the classic AGI script, run as Asterisk runs it: a process with
 the environment on stdin and the answers to its commands after it. The HTTP side
-is a tiny aiohttp app speaking the admin API's ``/v1/check/call`` contract (the
-real admin app is built in parallel; see the report)."""
+is the gateway's real admin app on the real core; failure cases use a tiny aiohttp
+app or a silent socket."""
 
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ def classic_environment() -> bytes:
     return b"\n".join(line for line in lines if not line.startswith(b"agi_network"))
 
 
-async def run_script(url: str, *extra: str) -> dict[str, str]:
-    stdin = classic_environment() + b"200 result=1\n" * 4
+async def run_script(url: str, *extra: str, path: str = "outbound", trunk: str = "",
+                     env: bytes | None = None) -> dict[str, str]:
+    stdin = (env or classic_environment()) + b"200 result=1\n" * 4
+    positional = (path, trunk) if trunk else (path,)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.agi.script", "outbound", "--url", url, *extra,
+        sys.executable, "-m", "gateway.agi.script", *positional, "--url", url, *extra,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO,
     )
     async with asyncio.timeout(30):
@@ -59,6 +61,49 @@ def with_app(handler: web.RequestHandler, body: object) -> None:
     asyncio.run(main())
 
 
+def test_script_against_the_real_admin_api() -> None:
+    from gateway.admin.app import make_app
+    from gateway.app import build_core
+    from gateway.config import parse_config
+
+    core = build_core(parse_config({
+        "rules": {"dir": str(REPO / "rules")},
+        "lists": {"dir": str(REPO / "rules" / "lists")},
+        "plugins": {"dir": str(REPO / "plugins")},
+        "admin": {"token": TOKEN},
+    }))
+
+    def classic(callerid: bytes, extension: bytes) -> bytes:
+        return (classic_environment()
+                .replace(b"agi_callerid: +2250700000001", b"agi_callerid: " + callerid)
+                .replace(b"agi_extension: 447700900130", b"agi_extension: " + extension))
+
+    async def main() -> None:
+        runner = web.AppRunner(make_app(core))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            v = await run_script(url, "--token", TOKEN,
+                                 env=classic(b"+447700900123", b"00882123456789"))
+            assert v["SPAMGW_ACTION"] == "BLOCK" and "premium.call_out" in v["SPAMGW_RULES"]
+            v = await run_script(url, "--token", TOKEN, env=classic(b"+447700900123", b"999"))
+            assert v["SPAMGW_ACTION"] == "ALLOW"
+            # inbound, trunk as argument: a home-country caller ID on an intl trunk
+            v = await run_script(url, "--token", TOKEN, path="inbound", trunk="trunk-intl",
+                                 env=classic(b"+447700900321", b"447700900123"))
+            assert v["SPAMGW_ACTION"] == "WARN"
+            assert v["SPAMGW_RULES"] == "spoof.home_cli_on_international_trunk"
+            v = await run_script(url, "--token", "wrong",
+                                 env=classic(b"+447700900123", b"00882123456789"))
+            assert v["SPAMGW_ACTION"] == "ALLOW" and "401" in v["SPAMGW_REASON"]
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
 def test_script_sets_the_gateway_verdict() -> None:
     seen: list[dict[str, str]] = []
 
@@ -79,7 +124,7 @@ def test_script_sets_the_gateway_verdict() -> None:
         assert bad["SPAMGW_ACTION"] == "ALLOW" and "401" in bad["SPAMGW_REASON"]
 
     with_app(check, body)
-    assert seen == [{"src": "+2250700000001", "dst": "447700900130"}]
+    assert seen == [{"src": "+2250700000001", "dst": "447700900130", "direction": "out"}]
 
 
 def test_script_fails_open_when_the_gateway_is_down_or_slow() -> None:

@@ -15,9 +15,13 @@ Senders on the allowlists (``allowed_numbers``, ``allowed_senders``: a bank's OT
 notices) are neither punished nor counted; the allow rules already end their
 evaluation, and the plugin does not count them when called directly either.
 
-The band key that has reached the most recipients becomes the event's campaign key
-(``Facts.campaign``): rule counters with ``key = "campaign"`` count near-duplicates
-as one text instead of exact ones (``rules/50-bulk.toml``).
+Each message also gets a campaign key (``Facts.campaign``), so rule counters with
+``key = "campaign"`` count near-duplicates as one text instead of exact ones. Two
+messages of one template need not share the same band (only one of the four, most
+of the time), so band keys are linked: a message takes the smallest campaign key
+already given to any of its band keys (its own smallest band key if none was), and
+gives it to all of them. The links live in this process (LRU-bounded); keys are
+band keys, so processes that see the same campaign settle on the same key.
 
 Band keys depend only on the normalised words, so they are cached (LRU-bounded) by
 the text with its digits zeroed (``Facts.text_key``) and by the words; only the
@@ -31,6 +35,7 @@ remembered, default 16384; 0 turns the cache off).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,6 +72,8 @@ class CampaignPlugin:
         self.allow_senders = allow_senders
         self.by_text: LruCache[tuple[int, ...]] = LruCache(cache_size)
         self.by_words: LruCache[tuple[int, ...]] = LruCache(cache_size)
+        self.links: OrderedDict[int, int] = OrderedDict()  # band key -> campaign key
+        self.max_links = max(4 * cache_size, 4096)
 
     def allowed(self, src: Number) -> bool:
         if src.key:
@@ -95,10 +102,20 @@ class CampaignPlugin:
             return 0
         dst = event.dst.key or event.dst.text
         distinct, ts, window = self.state.distinct, event.ts, self.window
-        counts = [distinct(COUNTER, k, dst, ts, window) for k in keys]
-        n = max(counts)
-        facts.campaign = keys[counts.index(n)]
-        return n
+        facts.campaign = self.link(keys)
+        return max([distinct(COUNTER, k, dst, ts, window) for k in keys])
+
+    def link(self, keys: tuple[int, ...]) -> int:
+        """The campaign key of a message with these band keys (see the module doc)."""
+        links = self.links
+        get = links.get
+        campaign = min([get(k, k) for k in keys])
+        for k in keys:
+            links[k] = campaign
+            links.move_to_end(k)
+        while len(links) > self.max_links:
+            links.popitem(last=False)
+        return campaign
 
     def size(self, event: Event) -> int:
         """Count this message; return its campaign's distinct recipients in the window."""

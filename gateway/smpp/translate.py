@@ -2,6 +2,21 @@
 
 The adapter's only job (STYLE rule 4): it builds the ``Event`` with normalised
 numbers and the SMPP facts rules may use in ``details``; it never evaluates rules.
+
+Which PDUs become events:
+
+- submit_sm, data_sm (ESME to SMSC): ``Direction.IN``, one event per message;
+- submit_multi: one event per destination (``destination`` picks it), so every
+  destination gets its own verdict and counters count every recipient;
+- replace_sm: the replacement text is judged as a message from ``source_addr``
+  (the PDU names no destination: ``dst`` is empty, ``details["command"]`` says
+  ``replace_sm``);
+- deliver_sm / data_sm from the SMSC that are not receipts: MO messages a
+  subscriber sent, ``Direction.OUT``.
+
+Spam reports (GSMA SRS, short code 7726) are messages like any other: the engine
+judges them. The proxy additionally hands each judged report to a ``ReportSink``
+when the core has one (``core.reports``); see ``is_report``.
 """
 
 from __future__ import annotations
@@ -9,18 +24,29 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from gateway.model import Channel, Direction, Event, Verdict
-from gateway.numbers import Number
-from gateway.smpp.pdu import DataSm, DeliverSm, SubmitMulti, SubmitSm
+from gateway.numbers import Number, NumberKind
+from gateway.smpp.pdu import DataSm, DeliverSm, DestAddress, ReplaceSm, SubmitMulti, SubmitSm
 
-__all__ = ["Judge", "MessagePdu", "build_event", "is_receipt"]
+__all__ = [
+    "REPORT_SHORT_CODES",
+    "Judge",
+    "MessagePdu",
+    "ReportSink",
+    "build_event",
+    "is_receipt",
+    "is_report",
+]
 
-MessagePdu = SubmitSm | DeliverSm | DataSm | SubmitMulti
+MessagePdu = SubmitSm | DeliverSm | DataSm | SubmitMulti | ReplaceSm
 
 #: esm_class message type bits (5..2): anything but 0 is a receipt or an ack
 ESM_TYPE_MASK = 0x3C
 
+#: destinations that are spam reports (GSMA Spam Reporting Service short code)
+REPORT_SHORT_CODES = frozenset({"7726"})
+
 _COMMAND = {SubmitSm: "submit_sm", DeliverSm: "deliver_sm", DataSm: "data_sm",
-            SubmitMulti: "submit_multi"}
+            SubmitMulti: "submit_multi", ReplaceSm: "replace_sm"}
 
 
 class Normaliser(Protocol):
@@ -33,9 +59,23 @@ class Judge(Protocol):
     def evaluate(self, event: Event) -> Verdict: ...
 
 
+class ReportSink(Protocol):
+    """Where the proxy hands spam reports (an SMS to 7726, either direction) after
+    the engine judged them. Called on the event loop: it must return quickly (queue
+    the work) and should not raise; an exception is logged and counted, never
+    passed to the sender."""
+
+    def report(self, event: Event, verdict: Verdict) -> None: ...
+
+
 def is_receipt(pdu: MessagePdu) -> bool:
     """A delivery receipt or SME/intermediate ack (not a message to judge)."""
     return isinstance(pdu, DeliverSm | DataSm) and bool(pdu.esm_class & ESM_TYPE_MASK)
+
+
+def is_report(event: Event) -> bool:
+    dst = event.dst
+    return dst.kind is NumberKind.SHORT and dst.digits in REPORT_SHORT_CODES
 
 
 def build_event(
@@ -48,17 +88,25 @@ def build_event(
     parts: int = 1,
     udh: bool = False,
     now: float,
+    destination: DestAddress | None = None,
 ) -> Event:
+    """``destination``: the submit_multi destination this event is for (default: the
+    first SME address)."""
+    esm_class = data_coding = 0
     if isinstance(pdu, SubmitMulti):
-        first = next((d for d in pdu.dest_addresses if d.dest_flag == 1), None)
-        dst_addr, dst_ton, dst_npi = ((first.destination_addr, first.dest_addr_ton,
-                                       first.dest_addr_npi) if first else ("", 0, 0))
+        d = destination or next((d for d in pdu.dest_addresses if d.dest_flag == 1), None)
+        dst_addr, dst_ton, dst_npi = ((d.destination_addr, d.dest_addr_ton, d.dest_addr_npi)
+                                      if d else ("", 0, 0))
+    elif isinstance(pdu, ReplaceSm):
+        dst_addr, dst_ton, dst_npi = "", 0, 0
     else:
         dst_addr, dst_ton, dst_npi = pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi
+    if not isinstance(pdu, ReplaceSm):
+        esm_class, data_coding = pdu.esm_class, pdu.data_coding
     details: dict[str, Any] = {
         "command": _COMMAND[type(pdu)],
-        "esm_class": pdu.esm_class,
-        "data_coding": pdu.data_coding,
+        "esm_class": esm_class,
+        "data_coding": data_coding,
         "source_addr_ton": pdu.source_addr_ton,
         "source_addr_npi": pdu.source_addr_npi,
         "dest_addr_ton": dst_ton,
@@ -68,6 +116,8 @@ def build_event(
     }
     if isinstance(pdu, SubmitMulti):
         details["destinations"] = len(pdu.dest_addresses)
+        if destination is not None and destination.dest_flag == 2:
+            details["distribution_list"] = destination.destination_addr
     return Event(
         channel=Channel.SMS,
         direction=direction,

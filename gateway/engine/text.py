@@ -21,7 +21,6 @@ _URL_RE = re.compile(
 )
 # what every match contains: a label's last character, a dot, a TLD's first character
 _LABEL_DOT_TLD = re.compile(r"[a-z0-9\u00a1-\uffff]\.[a-z\u00a1-\uffff]", re.IGNORECASE)
-_WS = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d+")
 # file names and amounts that look like domains ("file.txt", "4.50") are not URLs
 _NOT_TLDS = frozenset({"txt", "pdf", "jpg", "png", "doc", "exe", "zip"})
@@ -58,7 +57,8 @@ def extract_domains(text: str) -> tuple[str, ...]:
 
 def normalize_text(text: str) -> str:
     """Casefolded, digit runs as '#', white space folded: one form per template."""
-    return _WS.sub(" ", _DIGITS.sub("#", text.casefold())).strip()
+    # str.split() and re's \s agree on what white space is (Py_UNICODE_ISSPACE)
+    return " ".join(_DIGITS.sub("#", text.casefold()).split())
 
 
 def fingerprint(text: str) -> int:

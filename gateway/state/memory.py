@@ -5,7 +5,10 @@ it still overlaps the sliding window, plus the current one): three numbers a key
 no per-event timestamps. Distinct counts keep each member's last-seen time in
 insertion order, so expiry pops from the front; a key holds at most
 ``max_members`` members (the count saturates there, far above any threshold).
-Idle keys are swept every ``sweep_every`` operations.
+Idle keys are swept in slices: every ``sweep_every`` operations a snapshot of the
+keys is taken (a C-level copy) and a few of them are checked on each later
+operation, so no single call stops the event loop for a sweep of the whole state
+(a full pass over a busy gateway's state took 20-80 ms, and growing).
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ class MemoryCounters:
         self._flags: dict[str, dict[Hashable, float]] = {}
         self._ops = 0
         self._sweep_every = sweep_every
+        # keys still to check in the current sweep (popped from the end)
+        self._todo_sums: list[tuple[str, Hashable]] = []
+        self._todo_sets: list[tuple[str, Hashable]] = []
+        self._todo_flags: list[tuple[dict[Hashable, float], list[Hashable]]] = []
 
     # -- sums ---------------------------------------------------------------------
 
@@ -118,9 +125,45 @@ class MemoryCounters:
 
     def _tick(self, now: float) -> None:
         self._ops += 1
-        if self._ops >= self._sweep_every:
+        if self._ops & 63:
+            return
+        if self._todo_sums or self._todo_sets or self._todo_flags:
+            self._sweep_slice(now, 256)
+        elif self._ops >= self._sweep_every:
             self._ops = 0
-            self.sweep(now)
+            self._todo_sums = list(self._sums)
+            self._todo_sets = list(self._sets)
+            self._todo_flags = [(f, list(f)) for f in self._flags.values() if f]
+
+    def _sweep_slice(self, now: float, count: int) -> None:
+        """Check up to ``count`` keys of the current snapshot (what ``sweep`` checks)."""
+        sums, sets = self._sums, self._sets
+        todo = self._todo_sums
+        while todo and count > 0:
+            count -= 1
+            k = todo.pop()
+            entry = sums.get(k)
+            if entry is not None and now - entry[1].start >= 2 * entry[0]:
+                del sums[k]
+        todo = self._todo_sets
+        while todo and count > 0:
+            count -= 1
+            k = todo.pop()
+            sentry = sets.get(k)
+            if sentry is not None:
+                window, members = sentry
+                if not members or next(reversed(members.values())) <= now - window:
+                    del sets[k]
+        while self._todo_flags and count > 0:
+            flags, keys = self._todo_flags[-1]
+            while keys and count > 0:
+                count -= 1
+                key = keys.pop()
+                exp = flags.get(key)
+                if exp is not None and exp <= now:
+                    del flags[key]
+            if not keys:
+                self._todo_flags.pop()
 
     def sweep(self, now: float) -> int:
         gone = 0

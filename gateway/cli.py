@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     # delegated commands take their own arguments
     if argv and argv[0] in ("smsc-sim", "replay", "train", "eval"):
         ns = argparse.Namespace(rest=argv[1:])
-        ns.func = parser._subparsers._group_actions[0].choices[argv[0]].get_default("func")  # type: ignore[union-attr]
+        ns.func = parser._subparsers._group_actions[0].choices[argv[0]].get_default("func")  # type: ignore[union-attr,index]
         args = ns
     else:
         args = parser.parse_args(argv)

@@ -216,7 +216,8 @@ class Numbering:
             return self.alphanumeric(addr)
         s = addr.strip()
         if ton == 1:  # international
-            return self.e164(s.lstrip("+"), addr) if s.lstrip("+").isdigit() else self._garbage(addr)
+            digits = s.lstrip("+")
+            return self.e164(digits, addr) if digits.isdigit() else self._garbage(addr)
         if ton == 2:  # national
             return self.national(s, addr) if s.isdigit() else self._garbage(addr)
         if ton in (3, 4, 6):  # network specific, subscriber number, abbreviated

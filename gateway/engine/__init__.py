@@ -103,7 +103,7 @@ class Engine:
 
     def _failed(self, ev: Event, exc: BaseException) -> Verdict:
         mode = "closed" if self.fail_closed else "open"
-        log.error("engine error: fail-%s" % mode, error=repr(exc), channel=ev.channel.value,
+        log.error(f"engine error: fail-{mode}", error=repr(exc), channel=ev.channel.value,
                   src=str(ev.src), dst=str(ev.dst), exc_info=exc)
         action = Action.BLOCK if self.fail_closed else Action.ALLOW
         return Verdict(action, 0.0, ("engine_error",), f"engine error (fail-{mode})",

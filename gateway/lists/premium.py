@@ -20,15 +20,16 @@ from collections.abc import Iterator
 from itertools import product
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+
 from gateway.lists.intervals import Span, intersect, normalize, subtract
 from gateway.lists.numberset import NumberSet, Prefix
 
 try:  # Python 3.11+: the parser lives in re._parser
-    from re import _constants as sre_c
-    from re import _parser as sre_parse
+    from re import _constants as sre_c  # type: ignore[attr-defined]
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover
-    import sre_constants as sre_c  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+    import sre_constants as sre_c
+    import sre_parse
 
 __all__ = ["ITU_SPECIAL", "build_premium_rate", "expand_pattern", "load_premium_rate"]
 
@@ -55,7 +56,7 @@ class PatternTooBroad(ValueError):
     pass
 
 
-def _cat_digit(args: list) -> frozenset[str]:  # type: ignore[type-arg]
+def _cat_digit(args: list) -> frozenset[str]:
     out: set[str] = set()
     for op, av in args:
         if op is sre_c.LITERAL:
@@ -72,7 +73,7 @@ def _cat_digit(args: list) -> frozenset[str]:  # type: ignore[type-arg]
     return frozenset(out & DIGITS)
 
 
-def _expand(items: sre_parse.SubPattern | list, max_len: int) -> set[Seq]:  # type: ignore[type-arg]
+def _expand(items: sre_parse.SubPattern | list, max_len: int) -> set[Seq]:
     seqs: set[Seq] = {()}
     for op, av in items:
         if op is sre_c.LITERAL:
@@ -138,7 +139,8 @@ def _desc_ranges(cc: int, md: PhoneMetadata, desc: object) -> list[Span]:
     pattern = getattr(desc, "national_number_pattern", None)
     if not pattern:
         return []
-    lengths = frozenset(getattr(desc, "possible_length", None) or md.general_desc.possible_length)
+    general = md.general_desc.possible_length if md.general_desc is not None else ()
+    lengths = frozenset(getattr(desc, "possible_length", None) or general)
     ccs = str(cc)
     spans: list[Span] = []
     for prefix, length in sequences_to_prefixes(expand_pattern(pattern), lengths):

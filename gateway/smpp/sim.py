@@ -7,13 +7,13 @@ registered_delivery asks for one (``--dlr``), answers enquire_link and unbind, a
 counts what it received. ``--record FILE`` writes one JSON line per message event
 so tests can check what arrived, byte for byte and how many times:
 ``{"event": "received"|"accepted", "system_id", "seq", "message_id", "pdu": hex}``
-("accepted" is written when the success response is sent; query_sm, cancel_sm and
-replace_sm are answered without a store and recorded as "request").
+("accepted" is written when the success response is sent; query_sm, cancel_sm
+and replace_sm are answered without a store and recorded as "request").
 
 ``--mo-stdin`` reads lines ``mo SRC DST TEXT`` from stdin and sends each as an MO
 deliver_sm (GSM text; TON international for ``+`` numbers, else unknown) to every
-bound receiver or transceiver, recorded as "mo"; the answers to deliver_sm (MO or receipt) are recorded as
-"deliver_resp" with their ``status``. It prints
+bound receiver or transceiver, recorded as "mo"; the answers to deliver_sm (MO or
+receipt) are recorded as "deliver_resp" with their ``status``. It prints
 ``listening HOST:PORT`` on stdout once ready (``--listen 127.0.0.1:0`` picks a port)
 and its counters as JSON on stderr when it stops (SIGINT/SIGTERM).
 """

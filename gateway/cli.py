@@ -178,7 +178,9 @@ def _delegate(module: str, argv: list[str]) -> int:
     return result
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser, and the subcommands that take their own arguments."""
+    delegated: dict[str, argparse.ArgumentParser] = {}
     p = argparse.ArgumentParser(prog="spamgw", description="Voice and SMS spam and fraud "
                                 "filtering gateway: SMPP proxy, FastAGI call screening, "
                                 "one rule engine.")
@@ -189,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("smsc-sim", help="run the bundled SMSC simulator", add_help=False)
+    delegated["smsc-sim"] = sim
     sim.set_defaults(func=lambda a: _delegate("gateway.smpp.sim", a.rest))
 
     rules = sub.add_parser("rules", help="check rule files or run their examples")
@@ -219,24 +222,26 @@ def build_parser() -> argparse.ArgumentParser:
     lists.set_defaults(func=cmd_lists)
 
     for name, module, text in (
+        ("demo", "gateway.demo", "run the gateway with the bundled SMSC simulator upstream"),
         ("replay", "gateway.replay", "run recorded events through a ruleset"),
         ("train", "gateway.content.train", "train the SMS content classifier"),
         ("eval", "gateway.content.train", "evaluate the SMS content classifier"),
     ):
         sp = sub.add_parser(name, help=text, add_help=False)
-        sp.set_defaults(func=lambda a, m=module, n=name: _delegate(m, [n, *a.rest]))
-    return p
+        delegated[name] = sp
+        sp.set_defaults(func=lambda a, m=module, n=name: _delegate(
+            m, a.rest if n == "demo" else [n, *a.rest]))
+    return p, delegated
 
 
 def main(argv: list[str] | None = None) -> int:
     from gateway.config import ConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    # delegated commands take their own arguments
-    if argv and argv[0] in ("smsc-sim", "replay", "train", "eval"):
+    parser, delegated = build_parser()
+    if argv and argv[0] in delegated:  # they parse their own arguments
         ns = argparse.Namespace(rest=argv[1:])
-        ns.func = parser._subparsers._group_actions[0].choices[argv[0]].get_default("func")  # type: ignore[union-attr,index]
+        ns.func = delegated[argv[0]].get_default("func")
         args = ns
     else:
         args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -33,12 +33,12 @@ ESME_RX_R_APPN = 0x65
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     SMS = "sms"
     CALL = "call"
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     """Seen from the operator's subscribers.
 
     ``IN`` is traffic terminating on subscribers (A2P submit_sm from an ESME, a call
@@ -50,7 +50,7 @@ class Direction(str, Enum):
     OUT = "out"
 
 
-class Phase(str, Enum):
+class Phase(StrEnum):
     """``ATTEMPT`` asks for a decision before delivery; ``ENDED`` reports how a call
     ended (FastAGI ``/ended``) so counters can learn from it (Wangiri, spend caps)."""
 
@@ -58,7 +58,7 @@ class Phase(str, Enum):
     ENDED = "ended"
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     ALLOW = "ALLOW"
     WARN = "WARN"
     BLOCK = "BLOCK"
@@ -71,7 +71,7 @@ class Action(str, Enum):
 _RANK = {Action.ALLOW: 0, Action.WARN: 1, Action.BLOCK: 2}
 
 
-class SmsBlock(str, Enum):
+class SmsBlock(StrEnum):
     """How a BLOCK is carried out on SMPP."""
 
     REJECT = "reject"  # answer the sender with a command_status

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
@@ -51,7 +51,7 @@ def number_of_key(key: int) -> str:
     return digits if key & SHORT_FLAG else "+" + digits
 
 
-class NumberKind(str, Enum):
+class NumberKind(StrEnum):
     E164 = "e164"  # a full international number; has a key, calling code and region
     SHORT = "short"  # short code / national service number (7726, 112); keyed with SHORT_FLAG
     ALPHANUMERIC = "alphanumeric"  # SMPP TON 5 sender ID ("MyBank")

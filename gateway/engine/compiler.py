@@ -128,13 +128,13 @@ def _number_membership(ctx: _Ctx, key: str, names: tuple[str, ...]
             dyn.append(name)
     if not dyn and len(numsets) == 1 and not strsets:
         (ns,) = numsets
-        return lambda n, ts: n.key in ns
+        return lambda n, ts: ns.contains(n.key)
     st = ctx.state
 
     def test(n: Number, ts: float) -> bool:
         k = n.key
         for ns in numsets:
-            if k in ns:
+            if ns.contains(k):
                 return True
         for ss in strsets:
             if n.text in ss:
@@ -230,9 +230,12 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
         return lambda ev, f: any(d in s for d in f.domains() for s in sets)
     if key == "symbol":
         wanted = _names(value)
-        unknown = [s for s in wanted if s not in ctx.symbols]
-        if unknown:
-            ctx.err(key, f"no loaded plugin emits symbol {unknown[0]!r}")
+        # a typo within a loaded plugin's namespace is an error; a symbol of a plugin
+        # that is not loaded (disabled by the operator) simply never hits
+        spaces = {s.split(".", 1)[0] for s in ctx.symbols}
+        typos = [s for s in wanted if s not in ctx.symbols and s.split(".", 1)[0] in spaces]
+        if typos:
+            ctx.err(key, f"no loaded plugin emits symbol {typos[0]!r}")
             return None
         return lambda ev, f: any(s in f.symbols for s in wanted)
     if key == "ring_under":
@@ -362,6 +365,18 @@ def _flag(ctx: _Ctx, spec: dict[str, Any]) -> Flag:
     return flag
 
 
+#: evaluation order of predicates (all must hold, so order changes cost, not meaning):
+#: attribute tests first, list lookups next, text last
+_COST = {
+    "src_class": 0, "dst_class": 0, "src_possible": 0, "dst_possible": 0,
+    "src_international": 0, "dst_international": 0, "src_country": 0, "dst_country": 0,
+    "src_country_not": 0, "dst_country_not": 0, "has_text": 0, "answered": 0,
+    "ring_under": 0, "dialstatus": 0, "symbol": 1, "details": 1, "route": 2,
+    "route_not": 2, "src_in": 3, "dst_in": 3, "src_not_in": 3, "dst_not_in": 3,
+    "text_keywords": 5, "has_url": 6, "url_domain_in": 6, "text_regex": 7,
+}
+
+
 def compile_rule(spec: RuleSpec, ctx: _Ctx) -> CompiledRule | None:
     preds: list[Pred] = []
     counters: list[Counter] = []
@@ -370,10 +385,10 @@ def compile_rule(spec: RuleSpec, ctx: _Ctx) -> CompiledRule | None:
             c = _counter(ctx, key, value)
             if c is not None:
                 counters.append(c)
-        elif key in PREDICATES:
-            p = _predicate(ctx, key, value)
-            if p is not None:
-                preds.append(p)
+    for key in sorted((k for k in spec.when if k in PREDICATES), key=lambda k: _COST.get(k, 4)):
+        p = _predicate(ctx, key, spec.when[key])
+        if p is not None:
+            preds.append(p)
     if ctx.errors:
         return None
     return CompiledRule(

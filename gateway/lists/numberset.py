@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from pyroaring import BitMap64
@@ -51,7 +51,7 @@ class Prefix:
         base = int(self.digits) if self.digits else 0
         flag = SHORT_FLAG if self.short else 0
         for length in self.lengths or range(max(p, 1), MAX_DIGITS + 1):
-            if length < p:
+            if not p <= length <= MAX_DIGITS:  # longer would overflow into the length bits
                 continue
             scale = 10 ** (length - p)
             lo = (length << LEN_SHIFT) | (base * scale)
@@ -88,7 +88,8 @@ class NumberSet:
     """A set of number keys (see ``gateway.numbers.key_of``) and prefixes."""
 
     __slots__ = (
-        "_broad", "_combined", "_generated", "_generated_narrow", "_prefixes", "_shadowed", "name"
+        "_broad", "_combined", "_generated", "_generated_narrow", "_prefixes", "_shadowed",
+        "contains", "name"
     )
 
     def __init__(self, name: str = "") -> None:
@@ -99,14 +100,21 @@ class NumberSet:
         self._broad = Intervals()
         self._generated: list[Span] = []  # broad ranges added raw (not as prefixes)
         self._generated_narrow = False  # narrow raw ranges live in the bitmap
+        self.contains: Callable[[int], bool] = self._combined.__contains__
 
     # -- the hot path ---------------------------------------------------------------
+    # ``contains`` is rebound whenever the structure changes: with no broad ranges it
+    # is the bitmap's own C method, with no Python frame in between.
+
+    def _bind(self) -> None:
+        combined, broad = self._combined, self._broad
+        if broad:
+            self.contains = lambda key: key in combined or key in broad
+        else:
+            self.contains = combined.__contains__
 
     def __contains__(self, key: int) -> bool:
-        return key in self._combined or (bool(self._broad) and key in self._broad)
-
-    def contains(self, key: int) -> bool:
-        return key in self._combined or (bool(self._broad) and key in self._broad)
+        return self.contains(key)
 
     # -- building -------------------------------------------------------------------
 
@@ -116,12 +124,12 @@ class NumberSet:
         self._combined.add(key)
 
     def add_keys(self, keys: Iterable[int]) -> None:
-        """Bulk add of exact keys (list files, imports)."""
-        if self._prefixes:
-            for k in keys:
-                self.add_key(k)
-        else:
-            self._combined.update(keys)
+        """Bulk add of exact keys (list files, imports): whole-bitmap operations."""
+        new = BitMap64(keys)
+        for p in self._prefixes:
+            for lo, hi in p.narrow_ranges():
+                self._shadowed |= new.intersection(_range(lo, hi))
+        self._combined |= new
 
     def add_number(self, digits: str, short: bool = False) -> None:
         self.add_key(key_of(digits, short))
@@ -161,6 +169,7 @@ class NumberSet:
         for p in self._prefixes:
             spans.extend(p.broad_ranges())
         self._broad = Intervals(spans)
+        self._bind()
 
     def remove_key(self, key: int) -> bool:
         if key in self._shadowed:
@@ -249,6 +258,7 @@ class NumberSet:
         other._generated = list(self._generated)
         other._generated_narrow = self._generated_narrow
         other._broad = self._broad
+        other._bind()
         return other
 
     def optimize(self) -> None:
@@ -292,7 +302,7 @@ class NumberSet:
         ns._generated = Intervals.from_bytes(data[pos : pos + broad_len]).spans()
         ns._generated_narrow = bool(meta.get("generated_narrow"))
         ns._prefixes = {Prefix(d, bool(s), tuple(ls)): None for d, s, ls in meta["prefixes"]}
-        ns._rebuild_broad()
+        ns._rebuild_broad()  # binds contains
         return ns
 
 

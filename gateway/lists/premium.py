@@ -19,17 +19,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import product
 
+# Python 3.11+: the regular-expression parser lives in re._parser (not in typeshed)
+from re import _constants as sre_c  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
 from gateway.lists.intervals import Span, intersect, normalize, subtract
 from gateway.lists.numberset import NumberSet, Prefix
-
-try:  # Python 3.11+: the parser lives in re._parser
-    from re import _constants as sre_c  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_constants as sre_c
-    import sre_parse
+from gateway.numbers import MAX_DIGITS
 
 __all__ = ["ITU_SPECIAL", "build_premium_rate", "expand_pattern", "load_premium_rate"]
 
@@ -56,7 +55,7 @@ class PatternTooBroad(ValueError):
     pass
 
 
-def _cat_digit(args: list) -> frozenset[str]:
+def _cat_digit(args: list) -> frozenset[str]:  # type: ignore[type-arg,unused-ignore]
     out: set[str] = set()
     for op, av in args:
         if op is sre_c.LITERAL:
@@ -73,7 +72,7 @@ def _cat_digit(args: list) -> frozenset[str]:
     return frozenset(out & DIGITS)
 
 
-def _expand(items: sre_parse.SubPattern | list, max_len: int) -> set[Seq]:
+def _expand(items: Any, max_len: int) -> set[Seq]:
     seqs: set[Seq] = {()}
     for op, av in items:
         if op is sre_c.LITERAL:
@@ -139,12 +138,14 @@ def _desc_ranges(cc: int, md: PhoneMetadata, desc: object) -> list[Span]:
     pattern = getattr(desc, "national_number_pattern", None)
     if not pattern:
         return []
-    general = md.general_desc.possible_length if md.general_desc is not None else ()
-    lengths = frozenset(getattr(desc, "possible_length", None) or general)
+    general = md.general_desc
+    lengths = frozenset(getattr(desc, "possible_length", None)
+                        or (general.possible_length if general is not None else ()) or ())
     ccs = str(cc)
     spans: list[Span] = []
     for prefix, length in sequences_to_prefixes(expand_pattern(pattern), lengths):
-        spans.extend(Prefix(ccs + prefix, lengths=(len(ccs) + length,)).ranges())
+        if len(ccs) + length <= MAX_DIGITS:  # E.164: 15 digits at most
+            spans.extend(Prefix(ccs + prefix, lengths=(len(ccs) + length,)).ranges())
     return normalize(spans)
 
 

@@ -1,20 +1,22 @@
-"""In-process counters: O(1) per event, bounded memory.
+"""In-process counters: O(1) per event, bounded memory, no scanning.
 
 Sums use the two-window estimate (the previous fixed window weighted by how much of
 it still overlaps the sliding window, plus the current one): three numbers a key,
 no per-event timestamps. Distinct counts keep each member's last-seen time in
 insertion order, so expiry pops from the front; a key holds at most
 ``max_members`` members (the count saturates there, far above any threshold).
-Idle keys are swept in slices: every ``sweep_every`` operations a snapshot of the
-keys is taken (a C-level copy) and a few of them are checked on each later
-operation, so no single call stops the event loop for a sweep of the whole state
-(a full pass over a busy gateway's state took 20-80 ms, and growing).
+
+Idle keys go by generations: each counter name keeps a ``cur`` and a ``prev``
+dict, rotated once per window. A key used in this window or the last one is
+found (and moved to ``cur``); one idle for a whole window is dropped with its
+generation, all at once, with no scan on the event path.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import Any
 
 __all__ = ["MemoryCounters"]
 
@@ -28,22 +30,49 @@ class _Sum:
         self.prev = 0.0
 
 
+class _Gen:
+    """Two generations of one counter's keys."""
+
+    __slots__ = ("cur", "prev", "rotate_at", "window")
+
+    def __init__(self, window: float, now: float) -> None:
+        self.window = window
+        self.cur: dict[Hashable, Any] = {}
+        self.prev: dict[Hashable, Any] = {}
+        self.rotate_at = now + window
+
+    def get(self, key: Hashable, now: float) -> Any:
+        if now >= self.rotate_at:
+            self.rotate(now)
+        entry = self.cur.get(key)
+        if entry is None and self.prev:
+            entry = self.prev.pop(key, None)
+            if entry is not None:
+                self.cur[key] = entry
+        return entry
+
+    def rotate(self, now: float) -> None:
+        # two windows idle: both generations are stale
+        self.prev = self.cur if now < self.rotate_at + self.window else {}
+        self.cur = {}
+        self.rotate_at = now + self.window
+
+    def __len__(self) -> int:
+        return len(self.cur) + len(self.prev)
+
+
 class MemoryCounters:
-    def __init__(self, max_members: int = 4096, sweep_every: int = 1 << 16) -> None:
+    def __init__(self, max_members: int = 4096) -> None:
         self.max_members = max_members
-        self._sums: dict[tuple[str, Hashable], tuple[float, _Sum]] = {}
-        self._sets: dict[tuple[str, Hashable], tuple[float, OrderedDict[Hashable, float]]] = {}
+        self._sums: dict[str, _Gen] = {}
+        self._sets: dict[str, _Gen] = {}
         self._flags: dict[str, dict[Hashable, float]] = {}
-        self._ops = 0
-        self._sweep_every = sweep_every
-        # keys still to check in the current sweep (popped from the end)
-        self._todo_sums: list[tuple[str, Hashable]] = []
-        self._todo_sets: list[tuple[str, Hashable]] = []
-        self._todo_flags: list[tuple[dict[Hashable, float], list[Hashable]]] = []
+        self._flag_ops = 0
 
     # -- sums ---------------------------------------------------------------------
 
-    def _roll(self, s: _Sum, now: float, window: float) -> None:
+    @staticmethod
+    def _roll(s: _Sum, now: float, window: float) -> None:
         elapsed = now - s.start
         if elapsed >= window:
             periods = int(elapsed // window)
@@ -51,53 +80,45 @@ class MemoryCounters:
             s.cur = 0.0
             s.start += periods * window
 
-    @staticmethod
-    def _estimate(s: _Sum, now: float, window: float) -> float:
+    def hit(self, name: str, key: Hashable, now: float, window: float, amount: float = 1.0
+            ) -> float:
+        gen = self._sums.get(name)
+        if gen is None:
+            gen = self._sums[name] = _Gen(window, now)
+        s = gen.get(key, now)
+        if s is None:
+            s = gen.cur[key] = _Sum(now)
+        elif now - s.start >= window:
+            self._roll(s, now, window)
+        s.cur += amount
         overlap = 1.0 - (now - s.start) / window
         return s.cur + s.prev * overlap if overlap > 0 else s.cur
 
-    def hit(self, name: str, key: Hashable, now: float, window: float, amount: float = 1.0
-            ) -> float:
-        self._tick(now)
-        k = (name, key)
-        entry = self._sums.get(k)
-        if entry is None:
-            s = _Sum(now)
-            self._sums[k] = (window, s)
-        else:
-            s = entry[1]
-            self._roll(s, now, window)
-        s.cur += amount
-        return self._estimate(s, now, window)
-
     def peek(self, name: str, key: Hashable, now: float, window: float) -> float:
-        entry = self._sums.get((name, key))
-        if entry is None:
+        gen = self._sums.get(name)
+        s = gen.get(key, now) if gen is not None else None
+        if s is None:
             return 0.0
-        s = entry[1]
         self._roll(s, now, window)
-        return self._estimate(s, now, window)
+        overlap = 1.0 - (now - s.start) / window
+        return s.cur + s.prev * overlap if overlap > 0 else s.cur
 
     # -- distinct counts ----------------------------------------------------------
 
     def distinct(self, name: str, key: Hashable, member: Hashable, now: float, window: float
                  ) -> int:
-        self._tick(now)
-        k = (name, key)
-        entry = self._sets.get(k)
-        if entry is None:
-            members: OrderedDict[Hashable, float] = OrderedDict()
-            self._sets[k] = (window, members)
-        else:
-            members = entry[1]
-            if member in members:
-                members.move_to_end(member)
+        gen = self._sets.get(name)
+        if gen is None:
+            gen = self._sets[name] = _Gen(window, now)
+        members: OrderedDict[Hashable, float] | None = gen.get(key, now)
+        if members is None:
+            members = gen.cur[key] = OrderedDict()
+        elif member in members:
+            members.move_to_end(member)
         members[member] = now
+        # expire from the oldest end; the member just added ends the loop
         horizon = now - window
-        while members:
-            first = next(iter(members.values()))
-            if first > horizon:
-                break
+        while next(iter(members.values())) <= horizon:
             members.popitem(last=False)
         if len(members) > self.max_members:
             members.popitem(last=False)
@@ -107,6 +128,10 @@ class MemoryCounters:
 
     def flag(self, name: str, key: Hashable, now: float, ttl: float) -> None:
         self._flags.setdefault(name, {})[key] = now + ttl
+        self._flag_ops += 1
+        if self._flag_ops >= 4096:  # flags are few: an occasional full sweep is cheap
+            self._flag_ops = 0
+            self._sweep_flags(now)
 
     def unflag(self, name: str, key: Hashable) -> bool:
         return self._flags.get(name, {}).pop(key, None) is not None
@@ -121,66 +146,26 @@ class MemoryCounters:
     def flags(self, name: str, now: float) -> dict[Hashable, float]:
         return {k: e for k, e in self._flags.get(name, {}).items() if e > now}
 
-    # -- housekeeping -------------------------------------------------------------
-
-    def _tick(self, now: float) -> None:
-        self._ops += 1
-        if self._ops & 63:
-            return
-        if self._todo_sums or self._todo_sets or self._todo_flags:
-            self._sweep_slice(now, 256)
-        elif self._ops >= self._sweep_every:
-            self._ops = 0
-            self._todo_sums = list(self._sums)
-            self._todo_sets = list(self._sets)
-            self._todo_flags = [(f, list(f)) for f in self._flags.values() if f]
-
-    def _sweep_slice(self, now: float, count: int) -> None:
-        """Check up to ``count`` keys of the current snapshot (what ``sweep`` checks)."""
-        sums, sets = self._sums, self._sets
-        todo = self._todo_sums
-        while todo and count > 0:
-            count -= 1
-            k = todo.pop()
-            entry = sums.get(k)
-            if entry is not None and now - entry[1].start >= 2 * entry[0]:
-                del sums[k]
-        todo = self._todo_sets
-        while todo and count > 0:
-            count -= 1
-            k = todo.pop()
-            sentry = sets.get(k)
-            if sentry is not None:
-                window, members = sentry
-                if not members or next(reversed(members.values())) <= now - window:
-                    del sets[k]
-        while self._todo_flags and count > 0:
-            flags, keys = self._todo_flags[-1]
-            while keys and count > 0:
-                count -= 1
-                key = keys.pop()
-                exp = flags.get(key)
-                if exp is not None and exp <= now:
-                    del flags[key]
-            if not keys:
-                self._todo_flags.pop()
-
-    def sweep(self, now: float) -> int:
+    def _sweep_flags(self, now: float) -> int:
         gone = 0
-        for k, (window, s) in list(self._sums.items()):
-            if now - s.start >= 2 * window:
-                del self._sums[k]
-                gone += 1
-        for k, (window, members) in list(self._sets.items()):
-            if not members or next(reversed(members.values())) <= now - window:
-                del self._sets[k]
-                gone += 1
         for flags in self._flags.values():
-            for key, exp in list(flags.items()):
-                if exp <= now:
-                    del flags[key]
-                    gone += 1
+            for key in [key for key, exp in flags.items() if exp <= now]:
+                del flags[key]
+                gone += 1
         return gone
 
+    # -- housekeeping -------------------------------------------------------------
+
+    def sweep(self, now: float) -> int:
+        """Drop every generation idle for a window, and expired flags."""
+        before = len(self)
+        for gens in (self._sums, self._sets):
+            for gen in gens.values():
+                if now >= gen.rotate_at:
+                    gen.rotate(now)
+        self._sweep_flags(now)
+        return before - len(self)
+
     def __len__(self) -> int:
-        return len(self._sums) + len(self._sets) + sum(map(len, self._flags.values()))
+        return (sum(map(len, self._sums.values())) + sum(map(len, self._sets.values()))
+                + sum(map(len, self._flags.values())))

@@ -96,7 +96,7 @@ def test_three_part_spam_blocked_as_a_whole_and_clean_one_passes(sim: Sim) -> No
         assert sorted(p.short_message for p in _submits(sim)) == sorted(clean_parts)
         judged = {ev.text: v for ev, v in zip(gw.judge.events, gw.judge.verdicts, strict=True)}
         assert set(judged) == {SPAM, CLEAN}  # judged once each, as whole texts
-        assert judged[SPAM].rules[0] == "phish.blocked_domain"
+        assert "phish.blocked_domain" in judged[SPAM].rules
         assert gw.judge.events[0].parts == 3
 
 

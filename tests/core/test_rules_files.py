@@ -1,0 +1,178 @@
+"""Rule-file validation errors name file:line: rule-id; the CLI exits 1 on them."""
+
+import json
+import textwrap
+
+import pytest
+
+from gateway.engine.loader import load_ruleset
+from gateway.engine.schema import RuleErrors
+from gateway.lists.registry import load_lists
+from gateway.numbers import Numbering
+from gateway.state.memory import MemoryCounters
+
+GB = Numbering("GB")
+
+
+def errors_of(tmp_path, text, name="r.toml"):
+    d = tmp_path / "rules"
+    d.mkdir(exist_ok=True)
+    (d / name).write_text(textwrap.dedent(text))
+    lists = load_lists(tmp_path / "nolists", GB)
+    with pytest.raises(RuleErrors) as e:
+        load_ruleset(d, lists=lists, state=MemoryCounters())
+    return [str(x) for x in e.value.errors], d / name
+
+
+def test_unknown_predicate_names_its_line(tmp_path):
+    errs, p = errors_of(tmp_path, """
+        [[rule]]
+        id = "first"
+        action = "BLOCK"
+        when.src_in = "premium_rate"
+
+        [[rule]]
+        id = "second"
+        when.src_colour = "red"
+        score = 1
+    """)
+    assert errs == [f"{p}:9: second: unknown predicate 'src_colour'"]
+
+
+def test_unknown_list_and_bad_regex(tmp_path):
+    errs, p = errors_of(tmp_path, """
+        [[rule]]
+        id = "a"
+        when.dst_in = "no_such_list"
+        action = "WARN"
+
+        [[rule]]
+        id = "b"
+        when.text_regex = "([unclosed"
+        score = 2
+    """)
+    assert errs[0] == f"{p}:4: a: unknown list 'no_such_list'"
+    assert errs[1].startswith(f"{p}:9: b: bad regular expression")
+
+
+def test_toml_syntax_error_has_a_line(tmp_path):
+    errs, p = errors_of(tmp_path, """
+        [[rule]]
+        id = "a"
+        action = BLOCK
+    """)
+    assert errs[0].startswith(f"{p}:4: -: TOML syntax")
+
+
+def test_duplicate_ids_and_missing_action(tmp_path):
+    errs, p = errors_of(tmp_path, """
+        [[rule]]
+        id = "a"
+        action = "BLOCK"
+
+        [[rule]]
+        id = "a"
+        action = "WARN"
+
+        [[rule]]
+        id = "c"
+        description = "does nothing"
+    """)
+    assert f"{p}:6: a: duplicate rule id (first at {p}:2)" in errs
+    assert f"{p}:10: c: a rule needs an action, a score, or a flag side effect" in errs
+
+
+def test_counter_mistakes(tmp_path):
+    errs, p = errors_of(tmp_path, """
+        [[rule]]
+        id = "v"
+        when.rate = { key = "src", window = -1, over = 5 }
+        score = 1
+
+        [[rule]]
+        id = "w"
+        when.distinct = { key = "moon", of = "dst", window = 60, over = 5 }
+        score = 1
+    """)
+    assert errs[0] == f"{p}:4: v: window must be seconds > 0 or \"day\", got -1"
+    assert errs[1].startswith(f"{p}:9: w: counter key must be one of")
+
+
+def test_cli_rules_check_exit_codes(spamgw, rules_copy):
+    ok = spamgw("rules", "check", str(rules_copy))
+    assert ok.returncode == 0, ok.stderr
+    bad = rules_copy / "20-lists.toml"
+    bad.write_text(bad.read_text().replace('when.src_in = "blocked_senders"',
+                                           'when.src_in = "blocked_sendrs"'))
+    res = spamgw("rules", "check", str(rules_copy))
+    assert res.returncode == 1
+    line = res.stderr.strip().splitlines()[0]
+    assert line.startswith(f"{bad}:")
+    assert ": list.blocked_sender_id: unknown list 'blocked_sendrs'" in line
+
+
+def test_cli_rules_test_reports_a_failing_example(spamgw, rules_copy):
+    assert spamgw("rules", "test", str(rules_copy)).returncode == 0
+    f = rules_copy / "30-premium.toml"
+    f.write_text(f.read_text().replace('dst = "+882123456789"\nexpect = "BLOCK"',
+                                       'dst = "+882123456789"\nexpect = "ALLOW"'))
+    res = spamgw("rules", "test", str(rules_copy))
+    assert res.returncode == 1
+    assert "premium.call_out: example 2: expected ALLOW, got BLOCK" in res.stderr
+
+
+def test_cli_check_prints_the_verdict_json(spamgw):
+    res = spamgw("check", "call", "--src", "+447700900123", "--dst", "+449098790000")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert set(out) == {"action", "score", "rules", "reason"}
+    assert out["action"] in ("WARN", "BLOCK") and "premium.call_out_national" in out["rules"]
+    res = spamgw("check", "sms", "--src", "+447700900666", "--dst", "+447700900123",
+                 "--text", "hi")
+    assert json.loads(res.stdout)["action"] == "BLOCK"
+
+
+def test_cli_lists_lookup_and_bad_config(spamgw, tmp_path):
+    res = spamgw("lists", "lookup", "+447700900955")
+    assert res.returncode == 0
+    assert json.loads(res.stdout.splitlines()[0])["entry"] == "+4477009009*"
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[smpp.upstream]\naddress = 2775\n')
+    res = spamgw("check", "call", "--src", "1", "--dst", "2", "--config", str(cfg))
+    assert res.returncode == 2
+    assert "smpp.upstream.address: expected a string, got 2775" in res.stderr
+
+
+def test_symbols_of_a_plugin_not_loaded_are_ignored_but_typos_are_not(tmp_path):
+    from gateway.engine.plugins import Symbol
+
+    class Urls:
+        name = "urls"
+        channels = frozenset({"sms"})
+        symbols = (Symbol("url.shortener", 2.0),)
+
+        def check(self, event):
+            return ()
+
+    d = tmp_path / "rules"
+    d.mkdir()
+    lists = load_lists(tmp_path / "nolists", GB)
+    (d / "r.toml").write_text(textwrap.dedent("""
+        [symbols]
+        "content.spam" = 5.0
+
+        [[rule]]
+        id = "needs.classifier"
+        when.symbol = "content.spam"
+        score = 1
+    """))
+    rs = load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Urls(),))
+    assert [r.id for r in rs.rules] == ["needs.classifier"]
+    (d / "r.toml").write_text(textwrap.dedent("""
+        [symbols]
+        "url.shortner" = 5.0
+    """))
+    with pytest.raises(RuleErrors) as e:
+        load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Urls(),))
+    want = f"{d / 'r.toml'}:3: symbols: no loaded plugin emits symbol 'url.shortner'"
+    assert str(e.value) == want

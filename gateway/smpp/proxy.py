@@ -16,10 +16,8 @@ each leg; this module only moves bytes and asks the engine:
   temporary error; when the upstream drops, every outstanding request gets it and
   the downstream is unbound; on shutdown the windows drain first.
 
-Spam reports: every judged SMS to the report short code (7726) is also handed to
-``reports.report(event, verdict)`` when the proxy has a ``ReportSink`` (``service``
-takes ``core.reports`` when the core has one); the message itself is judged and
-forwarded like any other.
+Spam reports (an SMS to 7726, MO or submit_sm) are judged and forwarded like any
+other message; the admin app picks them up from the engine's observer.
 """
 
 from __future__ import annotations
@@ -34,14 +32,14 @@ from typing import Any
 import structlog
 
 from gateway.config import SmppConfig, hostport
-from gateway.model import Direction, Event, Verdict
-from gateway.numbers import Number, Numbering, NumberKind
+from gateway.model import Direction, Verdict
+from gateway.numbers import Number, Numbering
 from gateway.smpp import teardown
 from gateway.smpp.leg import Leg
 from gateway.smpp.limits import ClientLimits
 from gateway.smpp.pair import Pair
 from gateway.smpp.pdu import DestAddress
-from gateway.smpp.translate import Judge, MessagePdu, ReportSink, build_event, is_report
+from gateway.smpp.translate import Judge, MessagePdu, build_event
 
 __all__ = ["NumberCache", "Proxy", "ProxyCounters", "service"]
 
@@ -63,7 +61,6 @@ class ProxyCounters:
     orphan_responses: int = 0
     timeouts: int = 0  # requests the SMSC did not answer in upstream.response_timeout
     late_responses: int = 0  # their responses, when they came after all: dropped
-    report_errors: int = 0  # the report sink raised
 
 
 class NumberCache:
@@ -88,11 +85,9 @@ class NumberCache:
 class Proxy:
     """The listening side. ``engine`` is anything with ``evaluate(event) -> Verdict``."""
 
-    def __init__(self, config: SmppConfig, engine: Judge, numbering: Numbering,
-                 reports: ReportSink | None = None) -> None:
+    def __init__(self, config: SmppConfig, engine: Judge, numbering: Numbering) -> None:
         self.config = config
         self.engine = engine
-        self.reports = reports
         self.numbering = numbering
         self.numbers = NumberCache(numbering)
         self.upstream = hostport(config.upstream.address)
@@ -124,19 +119,7 @@ class Proxy:
         event = build_event(pdu, text, numbering=self.numbers, direction=direction,
                             route=route, parts=parts, udh=udh, now=time.time(),
                             destination=destination)
-        verdict = self.engine.evaluate(event)
-        if (self.reports is not None and event.dst.kind is NumberKind.SHORT
-                and is_report(event)):
-            self._report(event, verdict)
-        return verdict
-
-    def _report(self, event: Event, verdict: Verdict) -> None:
-        assert self.reports is not None
-        try:
-            self.reports.report(event, verdict)
-        except Exception as e:  # a broken sink never costs the sender its message
-            self.counters.report_errors += 1
-            log.error("report sink failed", error=repr(e), src=str(event.src))
+        return self.engine.evaluate(event)
 
     async def start(self) -> None:
         host, port = hostport(self.config.listen)
@@ -185,8 +168,7 @@ class Proxy:
 @contextlib.asynccontextmanager
 async def service(core: Any) -> AsyncIterator[Proxy]:
     """``gateway.app`` service: listen on ``smpp.listen``; on exit drain and stop."""
-    proxy = Proxy(core.config.smpp, core.engine, core.numbering,
-                  reports=getattr(core, "reports", None))
+    proxy = Proxy(core.config.smpp, core.engine, core.numbering)
     await proxy.start()
     try:
         yield proxy

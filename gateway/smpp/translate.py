@@ -14,9 +14,10 @@ Which PDUs become events:
 - deliver_sm / data_sm from the SMSC that are not receipts: MO messages a
   subscriber sent, ``Direction.OUT``.
 
-Spam reports (GSMA SRS, short code 7726) are messages like any other: the engine
-judges them. The proxy additionally hands each judged report to a ``ReportSink``
-when the core has one (``core.reports``); see ``is_report``.
+Spam reports (GSMA SRS, short code 7726: a subscriber's MO deliver_sm, or a
+submit_sm addressed to it) are messages like any other: the engine judges them, and
+the admin app's reports handling sees them through the engine's observer
+(``gateway.admin.reports.Reports.from_sms``), so the proxy needs no hook of its own.
 """
 
 from __future__ import annotations
@@ -24,26 +25,15 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from gateway.model import Channel, Direction, Event, Verdict
-from gateway.numbers import Number, NumberKind
+from gateway.numbers import Number
 from gateway.smpp.pdu import DataSm, DeliverSm, DestAddress, ReplaceSm, SubmitMulti, SubmitSm
 
-__all__ = [
-    "REPORT_SHORT_CODES",
-    "Judge",
-    "MessagePdu",
-    "ReportSink",
-    "build_event",
-    "is_receipt",
-    "is_report",
-]
+__all__ = ["Judge", "MessagePdu", "build_event", "is_receipt"]
 
 MessagePdu = SubmitSm | DeliverSm | DataSm | SubmitMulti | ReplaceSm
 
 #: esm_class message type bits (5..2): anything but 0 is a receipt or an ack
 ESM_TYPE_MASK = 0x3C
-
-#: destinations that are spam reports (GSMA Spam Reporting Service short code)
-REPORT_SHORT_CODES = frozenset({"7726"})
 
 _COMMAND = {SubmitSm: "submit_sm", DeliverSm: "deliver_sm", DataSm: "data_sm",
             SubmitMulti: "submit_multi", ReplaceSm: "replace_sm"}
@@ -59,23 +49,9 @@ class Judge(Protocol):
     def evaluate(self, event: Event) -> Verdict: ...
 
 
-class ReportSink(Protocol):
-    """Where the proxy hands spam reports (an SMS to 7726, either direction) after
-    the engine judged them. Called on the event loop: it must return quickly (queue
-    the work) and should not raise; an exception is logged and counted, never
-    passed to the sender."""
-
-    def report(self, event: Event, verdict: Verdict) -> None: ...
-
-
 def is_receipt(pdu: MessagePdu) -> bool:
     """A delivery receipt or SME/intermediate ack (not a message to judge)."""
     return isinstance(pdu, DeliverSm | DataSm) and bool(pdu.esm_class & ESM_TYPE_MASK)
-
-
-def is_report(event: Event) -> bool:
-    dst = event.dst
-    return dst.kind is NumberKind.SHORT and dst.digits in REPORT_SHORT_CODES
 
 
 def build_event(

@@ -154,7 +154,7 @@ class RunningProxy:
 
 @contextlib.contextmanager
 def running_proxy(upstream_port: int, *, clients: tuple[SmppClientConfig, ...] = (),
-                  core: Core | None = None, judge: Any = None, reports: Any = None,
+                  core: Core | None = None, judge: Any = None,
                   response_timeout: float = 30.0, **smpp: Any) -> Iterator[RunningProxy]:
     core = core or make_core()
     numbering = core.numbering
@@ -166,7 +166,7 @@ def running_proxy(upstream_port: int, *, clients: tuple[SmppClientConfig, ...] =
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    proxy = Proxy(config, judge, numbering, reports=reports)
+    proxy = Proxy(config, judge, numbering)
     try:
         asyncio.run_coroutine_threadsafe(proxy.start(), loop).result(10)
         yield RunningProxy(proxy, loop, judge)

@@ -120,31 +120,27 @@ def test_mo_deliver_sm_judged_and_blocked_one_answered_to_the_smsc(sim: Sim) -> 
         assert gw.judge.verdicts[0].rules == ("list.blocked_source",)
 
 
-class Reports:
-    def __init__(self) -> None:
-        self.got: list[tuple[Event, Verdict]] = []
-
-    def report(self, event: Event, verdict: Verdict) -> None:
-        self.got.append((event, verdict))
-
-
-def test_spam_reports_to_7726_are_judged_passed_on_and_handed_to_the_sink(sim: Sim) -> None:
-    reports = Reports()
-    with running_proxy(sim.port, reports=reports) as gw, esme(gw.port) as e:
-        sim.mo("+" + CLEAN_SRC, "7726", "spam from 447700900999")  # subscriber reports
+def test_spam_reports_to_7726_reach_the_engine_and_its_observer(sim: Sim) -> None:
+    """The admin app takes reports from the engine's observer: the proxy's part is to
+    pass every SMS to 7726, MO or submit_sm, to the engine and on to its destination."""
+    core = make_core()
+    seen: list[tuple[Event, Verdict]] = []
+    core.engine.observer = lambda ev, v: seen.append((ev, v))
+    with running_proxy(sim.port, core=core) as gw, esme(gw.port) as e:
+        sim.mo("+" + CLEAN_SRC, "7726", "+447700900999 win a prize")  # subscriber reports
         e.read_until(lambda: len(e.received) == 1)
         e.client.send_message(source_addr_ton=1, source_addr_npi=1, source_addr=CLEAN_SRC,
                               dest_addr_ton=0, dest_addr_npi=0, destination_addr="7726",
-                              short_message=b"spam")
+                              short_message=b"SPAM +447700900999")
         e.read_until(lambda: len(e.sent) == 1)
         assert e.sent[0].status == 0
-        e.submit(CLEAN_SRC, DST, b"not a report")
-        e.read_until(lambda: len(e.sent) == 2)
-        assert [(ev.direction, ev.dst.digits, ev.text) for ev, _v in reports.got] == [
-            (Direction.OUT, "7726", "spam from 447700900999"),
-            (Direction.IN, "7726", "spam")]
-        assert all(v.action is Action.ALLOW for _e, v in reports.got)
-        assert len(gw.judge.events) == 3
+        assert [r["status"] for r in sim.wait_for("deliver_resp", 1)] == [0]
+        reports = [(ev.direction, ev.dst.kind.value, ev.dst.digits, ev.text)
+                   for ev, _v in seen]
+        assert reports == [(Direction.OUT, "short", "7726", "+447700900999 win a prize"),
+                           (Direction.IN, "short", "7726", "SPAM +447700900999")]
+        assert all(v.action is not Action.BLOCK for _e, v in seen)
+        assert len(gw.judge.events) == 2
 
 
 def test_drop_rule_answers_success_with_gateway_id_and_smsc_never_sees_it(

@@ -159,10 +159,9 @@ def test_unanswered_submit_gets_temporary_error_and_late_response_is_dropped(
     sim = start_sim(tmp_path / "sim.jsonl", "--latency-ms", "1000")
     try:
         with running_proxy(sim.port, response_timeout=0.3) as gw, esme(gw.port) as e:
-            t0 = time.monotonic()
             e.submit(CLEAN_SRC, DST, b"slow smsc")
             e.read_until(lambda: len(e.sent) == 1)
-            assert e.sent[0].status == 0x58 and time.monotonic() - t0 < 0.9
+            assert e.sent[0].status == 0x58  # before the SMSC's own answer, 1 s later
             sim.wait_for("accepted", 1)  # the SMSC's answer comes after all...
             counters: Any = gw.proxy.counters
             for _ in range(200):

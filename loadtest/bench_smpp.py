@@ -3,14 +3,23 @@
 simulator, in the same run. Not a test: it prints figures.
 
     python3 loadtest/bench_smpp.py [--connections 4] [--window 512] [--messages 200000]
-                                   [--rate 5000] [--rate-seconds 10]
+                                   [--rate 5000] [--rate-seconds 10] [--log-level warning]
+                                   [--no-plugins]
 
-It starts ``smsc-sim`` and the gateway (``smpp.proxy`` with the engine from
-``gateway.app.build_core`` and the default ruleset; if the engine is not importable it
-says so and uses an ALLOW-everything judge) as separate processes on loopback, then
-drives them from this process with an asyncio load generator that writes pre-encoded
-submit_sm PDUs (only the sequence number is patched) over several binds with a deep
-window, and reads the responses by header only.
+It starts ``spamgw smsc-sim`` and the gateway as the operator runs it (``python -m
+gateway run --config X``: the real engine, the shipped rules/, rules/lists/ and
+plugins/ (``--no-plugins``: an empty plugins dir, rules only), audit log on at
+``--log-level warning``, written to a temporary file), then drives both from
+this process with an asyncio load generator that writes pre-encoded submit_sm PDUs
+(only the sequence number is patched) over several binds with a deep window, and
+reads the responses by header only.
+
+The traffic is varied so that caches do not flatter the result: a pool of 6,000
+senders (UK and foreign mobiles, alphanumeric sender IDs, a few blocked numbers and
+blocked sender IDs) writes to 120,000 distinct recipients; about 6% of messages are
+2- or 3-part concatenated (UDH), 5% UCS2, and the texts are OTP codes, notices,
+marketing with shortened links, phishing lures (which the phishing rules score) and
+links to a blocked domain. Each bind starts at a different place in the stream.
 """
 
 from __future__ import annotations
@@ -19,24 +28,93 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import signal
+import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HDR = struct.Struct(">IIII")
 
+_TEXTS = (
+    "Your verification code is {n6}. It expires in 10 minutes.",
+    "Your verification code is {n6}. It expires in 10 minutes.",
+    "{n4} is your login code. Do not share it with anyone.",
+    "Hi, your appointment is confirmed for {d} at {h}:30. Reply C to cancel.",
+    "Your order {n6} has been dispatched and will arrive tomorrow.",
+    "Flash sale! 30% off everything this weekend only: http://bit.ly/{w}",
+    "URGENT: your account is suspended. Verify your card details at http://secure-{w}.example/login",
+    "Your parcel is held, pay the {n2}p redelivery fee: https://parcel-redelivery.example/{w}",
+    "HMRC: you are due a tax refund of {n3} GBP, claim at http://refund-{w}.example",
+    "Reminder: your bill of {n2}.{n2} GBP is due on {d}.",
+)
+_LONG = ("Dear customer, thank you for choosing us for your journey on {d}. Your booking "
+         "reference is {n6}. Please arrive at least 45 minutes before departure, bring photo "
+         "ID and check the latest travel advice at https://www.example.com/travel/{w} before "
+         "you leave. Reply STOP to opt out of service messages.")
 
-def _submit_template(i: int) -> bytes:
-    src = f"4477009{i % 100000:05d}".encode()
-    body = (b"\x00" + b"\x01\x01" + src + b"\x00" + b"\x01\x01" + b"447700900456\x00"
-            + b"\x00\x00\x00" + b"\x00\x00" + b"\x00\x00\x00\x00")
-    text = b"Your verification code is 482913. It expires in 10 minutes."
-    body += bytes((len(text),)) + text
+
+def _senders(rng: random.Random) -> list[tuple[int, bytes]]:
+    out: list[tuple[int, bytes]] = []
+    for _ in range(5000):
+        out.append((1, f"447{rng.randint(100000000, 999999999)}".encode()))
+    for cc in ("33", "49", "1", "234", "91"):
+        out += [(1, f"{cc}{rng.randint(10**9, 10**10 - 1)}".encode()) for _ in range(150)]
+    out += [(5, name.encode()) for name in ("MyBank", "Acme", "ShopCo", "Travel", "DocSurg")
+            for _ in range(20)]
+    out += [(1, b"447700900666"), (1, b"447700900667"), (5, b"HMRC"), (5, b"DVLA")]
+    out += [(1, f"4477009009{i:02d}".encode()) for i in range(20)]  # blocked prefix
+    return out
+
+
+def _sm(rng: random.Random, src: tuple[int, bytes], dst: bytes, esm: int, dc: int,
+        data: bytes) -> bytes:
+    ton, addr = src
+    body = (b"\x00" + bytes((ton, 1 if ton == 1 else 0)) + addr + b"\x00" + b"\x01\x01" + dst
+            + b"\x00" + bytes((esm, 0, 0)) + b"\x00\x00" + bytes((0, 0, dc, 0)))
+    body += bytes((len(data),)) + data
     return HDR.pack(16 + len(body), 4, 0, 0) + body
+
+
+def _fill(rng: random.Random, text: str) -> str:
+    return text.format(n6=rng.randint(100000, 999999), n4=rng.randint(1000, 9999),
+                       n3=rng.randint(100, 999), n2=rng.randint(10, 99),
+                       d=rng.choice(("Monday", "12 May", "Friday")), h=rng.randint(8, 18),
+                       w=f"{rng.getrandbits(24):06x}")
+
+
+def traffic(count: int, seed: int = 52) -> list[bytes]:
+    """``count`` submit_sm PDUs (sequence number 0), concatenated parts adjacent."""
+    rng = random.Random(seed)
+    senders = _senders(rng)
+    weights = [1.0] * 5000 + [0.5] * 750 + [8.0] * 100 + [0.3] * 24
+    recipients = [f"447{rng.randint(100000000, 999999999)}".encode() for _ in range(120_000)]
+    picks = iter(rng.choices(senders, weights, k=count))
+    out: list[bytes] = []
+    ref = 0
+    while len(out) < count:
+        src = next(picks)
+        dst = rng.choice(recipients)
+        r = rng.random()
+        if r < 0.06:  # concatenated, 2 or 3 parts
+            ref = (ref + 1) & 0xFF
+            text = _fill(rng, _LONG)
+            parts = [text[i:i + 150] for i in range(0, len(text), 150)]
+            for n, part in enumerate(parts):
+                udh = bytes((5, 0, 3, ref, len(parts), n + 1))
+                out.append(_sm(rng, src, dst, 0x40, 0, udh + part.encode()))
+            continue
+        text = _fill(rng, rng.choice(_TEXTS))
+        if r < 0.11:
+            out.append(_sm(rng, src, dst, 0, 8, text.encode("utf-16-be")[:140]))
+        else:
+            out.append(_sm(rng, src, dst, 0, 0, text.encode()[:160]))
+    return out
 
 
 def _bind(system_id: str) -> bytes:
@@ -49,7 +127,8 @@ class Conn(asyncio.Protocol):
         self.buf = bytearray()
         self.sent: dict[int, int] = {}
         self.lat: list[int] = []
-        self.errors = 0
+        self.errors = 0  # any status but 0 and 0x65
+        self.rejected = 0  # 0x65: blocked by the rules
         self.bound = asyncio.get_running_loop().create_future()
         self.space = asyncio.Event()
         self.done = 0
@@ -73,7 +152,9 @@ class Conn(asyncio.Protocol):
                 if t0 is not None:
                     lat.append(now - t0)
                     self.done += 1
-                if status:
+                if status == 0x65:
+                    self.rejected += 1
+                elif status:
                     self.errors += 1
             elif cid == 0x80000009:
                 if not self.bound.done():
@@ -164,95 +245,90 @@ def _pct(values: list[int], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] / 1e6
 
 
-async def _throughput(port: int, args: argparse.Namespace) -> tuple[float, list[int], int]:
-    templates = [_submit_template(i) for i in range(64)]
+async def _throughput(port: int, args: argparse.Namespace, templates: list[bytes]
+                      ) -> tuple[float, list[int], int, int]:
     conns = [await _connect(port, f"bench{i}") for i in range(args.connections)]
     per = args.messages // args.connections
     t0 = time.perf_counter()
-    await asyncio.gather(*(_pump(c, templates, per, args.window, 1) for c in conns))
+    await asyncio.gather(*(_pump(c, templates, per, args.window, i * per)
+                           for i, c in enumerate(conns)))
     elapsed = time.perf_counter() - t0
     lat = [x for c in conns for x in c.lat]
-    errors = sum(c.errors for c in conns)
     for c in conns:
         c.transport.close()  # type: ignore[union-attr]
-    return per * len(conns) / elapsed, lat, errors
+    return (per * len(conns) / elapsed, lat, sum(c.rejected for c in conns),
+            sum(c.errors for c in conns))
 
 
-async def _rate(port: int, args: argparse.Namespace) -> list[int]:
-    templates = [_submit_template(i) for i in range(64)]
+async def _rate(port: int, args: argparse.Namespace, templates: list[bytes]) -> list[int]:
     conn = await _connect(port, "paced")
     await _paced(conn, templates, args.rate, args.rate_seconds)
     conn.transport.close()  # type: ignore[union-attr]
     return conn.lat
 
 
-def _start(cmd: list[str]) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+def _start_sim() -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "smsc-sim", "--listen",
+                             "127.0.0.1:0"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("listening"):
         proc.kill()
-        raise SystemExit(f"{cmd[2:4]} did not start: {line!r}")
+        raise SystemExit(f"smsc-sim did not start: {line!r}")
     return proc, int(line.rsplit(":", 1)[1])
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_gateway(upstream: int, args: argparse.Namespace, tmp: Path
+                   ) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    config = tmp / "bench.toml"
+    config.write_text(f"""
+[smpp]
+listen = "127.0.0.1:{port}"
+window = {args.window * args.connections}
+[smpp.upstream]
+address = "127.0.0.1:{upstream}"
+[admin]
+enabled = false
+[agi]
+enabled = false
+[rules]
+dir = "{ROOT / 'rules'}"
+[lists]
+dir = "{ROOT / 'rules' / 'lists'}"
+[plugins]
+dir = "{tmp / 'no-plugins' if args.no_plugins else ROOT / 'plugins'}"
+[log]
+level = "{args.log_level}"
+""")
+    log = (tmp / "gateway.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                            cwd=ROOT, stderr=log, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    log.close()
+    for _ in range(1000):
+        if proc.poll() is not None:
+            raise SystemExit("gateway did not start:\n" + (tmp / "gateway.log").read_text())
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+            return proc, port
+        time.sleep(0.02)
+    proc.kill()
+    raise SystemExit("gateway did not start listening")
+
+
+def _stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(20)
+        proc.wait(30)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-def gateway_main(upstream: str, window: int) -> int:
-    """The gateway process: the proxy with the real engine when there is one."""
-    import uvloop
-
-    from gateway.config import SmppConfig, UpstreamConfig, load_config
-    from gateway.model import ALLOW, Event, Verdict
-    from gateway.numbers import Numbering
-    from gateway.smpp.proxy import Proxy
-
-    class AllowAll:
-        def evaluate(self, event: Event) -> Verdict:
-            return ALLOW
-
-    config = load_config(None)
-    smpp = SmppConfig(listen="127.0.0.1:0", upstream=UpstreamConfig(address=upstream),
-                      window=window)
-    try:
-        from gateway.app import build_core
-
-        core = build_core(config)
-        engine, numbering, what = core.engine, core.numbering, "engine with the default ruleset"
-    except Exception as e:  # report and fall back: this is a benchmark
-        engine, numbering = AllowAll(), Numbering(config.gateway.home_country)
-        what = f"ALLOW-all judge (engine not available: {type(e).__name__}: {e})"
-    print(f"# gateway judge: {what}", file=sys.stderr, flush=True)
-
-    async def run() -> None:
-        proxy = Proxy(smpp, engine, numbering)
-        await proxy.start()
-        print(f"listening 127.0.0.1:{proxy.port}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await proxy.stop()
-
-    import logging
-
-    import structlog
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    import gc
-
-    gc.collect()
-    gc.freeze()  # long-lived startup objects (ruleset, lists) leave the collector's scans
-    uvloop.run(run())
-    return 0
 
 
 def main() -> int:
@@ -262,34 +338,43 @@ def main() -> int:
     ap.add_argument("--messages", type=int, default=200_000)
     ap.add_argument("--rate", type=float, default=5000.0)
     ap.add_argument("--rate-seconds", type=float, default=10.0)
-    ap.add_argument("--gateway-process", metavar="UPSTREAM", help=argparse.SUPPRESS)
+    ap.add_argument("--log-level", default="warning", choices=("warning", "error"),
+                    help="gateway log level: warning keeps the audit log of every verdict "
+                         "that is not ALLOW (the default, as deployed); error turns it off")
+    ap.add_argument("--no-plugins", action="store_true",
+                    help="run the gateway without the shipped plugins (rules only)")
+    ap.add_argument("--pause", action="store_true",
+                    help="print the gateway pid and wait for Enter before the load (py-spy)")
     args = ap.parse_args()
-    if args.gateway_process:
-        return gateway_main(args.gateway_process, args.window * args.connections)
 
     import uvloop
 
-    sim, sim_port = _start([sys.executable, "-m", "gateway.smpp.sim", "--listen",
-                            "127.0.0.1:0"])
-    gw, gw_port = _start([sys.executable, str(Path(__file__).resolve()), "--window",
-                          str(args.window), "--gateway-process", f"127.0.0.1:{sim_port}"])
-    try:
-        results = {}
-        for name, port in (("direct to simulator", sim_port), ("through gateway", gw_port)):
-            rate, lat, errors = uvloop.run(_throughput(port, args))
-            results[name] = (rate, lat, errors)
-        paced = {name: uvloop.run(_rate(port, args))
-                 for name, port in (("direct", sim_port), ("gateway", gw_port))}
-    finally:
-        _stop(gw)
-        _stop(sim)
+    templates = traffic(args.messages)
+    with tempfile.TemporaryDirectory(prefix="spamgw-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        sim, sim_port = _start_sim()
+        gw, gw_port = _start_gateway(sim_port, args, tmp)
+        try:
+            if args.pause:
+                input(f"gateway pid {gw.pid}; Enter to start the load ")
+            results = {}
+            for name, port in (("direct to simulator", sim_port), ("through gateway", gw_port)):
+                results[name] = uvloop.run(_throughput(port, args, templates))
+            paced = {name: uvloop.run(_rate(port, args, templates[7:]))
+                     for name, port in (("direct", sim_port), ("gateway", gw_port))}
+        finally:
+            _stop(gw)
+            _stop(sim)
+            audit = sum(1 for line in (tmp / "gateway.log").open() if '"verdict"' in line)
     print(f"\nsubmit_sm, {args.messages} messages, {args.connections} binds, window "
-          f"{args.window} per bind")
+          f"{args.window} per bind; gateway: python -m gateway run, shipped rules"
+          f"{' without plugins' if args.no_plugins else ' and plugins'}, "
+          f"log level {args.log_level} ({audit} audit lines)")
     print(f"{'path':<22}{'submit_sm/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
-          f"{'errors':>8}")
-    for name, (rate, lat, errors) in results.items():
+          f"{'0x65':>8}{'errors':>8}")
+    for name, (rate, lat, rejected, errors) in results.items():
         print(f"{name:<22}{rate:>12,.0f}{_pct(lat, .5):>9.2f}{_pct(lat, .99):>9.2f}"
-              f"{_pct(lat, .999):>10.2f}{errors:>8}")
+              f"{_pct(lat, .999):>10.2f}{rejected:>8}{errors:>8}")
     d, g = paced["direct"], paced["gateway"]
     print(f"\nfixed rate {args.rate:,.0f}/s for {args.rate_seconds:.0f} s, one bind:")
     print(f"{'direct':<22}p50 {_pct(d, .5):.2f} ms  p99 {_pct(d, .99):.2f} ms  "

@@ -1,7 +1,11 @@
-"""One downstream bind and its upstream bind (a ``Pair``): the proxy's per-connection
-logic. ``_Leg`` is the thin asyncio protocol that moves bytes between a socket and the
-pair; everything else here is routing by sequence number, judging messages through
-``Proxy.judge``, holding concatenated parts, windows and teardown.
+"""One downstream bind and its upstream bind (a ``Pair``): routing by sequence number.
+
+Each leg's socket is a thin ``Leg`` protocol (``gateway.smpp.leg``) that hands its
+bytes here. ``Pair`` routes requests and responses between the legs by sequence
+number, answers enquire_link per leg and keeps the window (and backpressure).
+Message PDUs go to the pair's ``Judging`` (``gateway.smpp.judging``), which calls back
+``forward_up`` / ``forward_down`` or answers the sender itself; unanswered requests
+and teardown are in ``gateway.smpp.teardown``.
 """
 
 from __future__ import annotations
@@ -9,87 +13,37 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.model import Action, Direction, SmsBlock, Verdict
+from gateway.model import Direction
 from gateway.smpp.codec import encode_header, response_for
-from gateway.smpp.concat import Group, Reassembler, message_parts
-from gateway.smpp.pdu import RESPONSE_BIT, AlertNotification, CommandId, Pdu, Status, Unbind
+from gateway.smpp.judging import Judging
+from gateway.smpp.leg import Leg
+from gateway.smpp.multi import add_unsuccess
+from gateway.smpp.pdu import (
+    RESPONSE_BIT,
+    AlertNotification,
+    CommandId,
+    Pdu,
+    Status,
+    UnsuccessSme,
+)
 from gateway.smpp.session import BadPdu, PduReceived, Role, Session
-from gateway.smpp.text import decode_text
-from gateway.smpp.translate import MessagePdu, is_receipt
+from gateway.smpp.teardown import BINDS, OWN, close_soon, expire_requests
+from gateway.smpp.translate import is_receipt
 
 if TYPE_CHECKING:
     from gateway.smpp.proxy import Proxy
 
-__all__ = ["Pair", "ProxyCounters", "leg_factory"]
+__all__ = ["Pair"]
 
 log = structlog.get_logger("spamgw.smpp")
 C = CommandId
 _SEQ = struct.Struct(">I")
-_MESSAGES = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.DELIVER_SM})
-_BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
-_OWN = -1  # up_pending marker: a request the proxy itself sent (enquire_link)
+_MESSAGES = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.DELIVER_SM, C.REPLACE_SM})
 _OWN_SEQ_START = 0x70000000  # own sequence numbers start far from the ESME's
-
-
-@dataclass(slots=True)
-class ProxyCounters:
-    forwarded: int = 0
-    rejected: int = 0
-    dropped: int = 0
-    throttled: int = 0
-    temp_errors: int = 0
-    receipts: int = 0
-    held_parts: int = 0
-    binds: int = 0
-    bind_refused: int = 0
-    bad_pdus: int = 0
-    orphan_responses: int = 0
-
-
-@dataclass(slots=True)
-class _Held:
-    pdu: MessagePdu
-    raw: bytes | memoryview
-
-
-class _Leg(asyncio.Protocol):
-    """Moves bytes between one socket and its pair; no protocol logic here."""
-
-    __slots__ = ("pair", "upstream")
-
-    def __init__(self, pair: Pair, upstream: bool) -> None:
-        self.pair = pair
-        self.upstream = upstream
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        if self.upstream:
-            self.pair.up = transport
-        else:
-            self.pair.down_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        if self.upstream:
-            self.pair.on_up(data)
-        else:
-            self.pair.on_down(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.upstream:
-            self.pair.up_lost(exc)
-        else:
-            self.pair.down_lost(exc)
-
-    def pause_writing(self) -> None:  # this leg's socket is full: stop reading the other
-        self.pair.hold("down_full" if not self.upstream else "up_full", True)
-
-    def resume_writing(self) -> None:
-        self.pair.hold("down_full" if not self.upstream else "up_full", False)
 
 
 class Pair:
@@ -105,12 +59,16 @@ class Pair:
         self.peer_ip = ""
         self.counted = False
         self.connecting: asyncio.Task[None] | None = None
-        self.up_pending: dict[int, tuple[int, int]] = {}  # up seq -> (down seq, command)
+        # up seq -> (down seq, command, monotonic time sent); insertion order is send
+        # order, so the oldest requests are at the front
+        self.up_pending: dict[int, tuple[int, int, float]] = {}
         self.down_pending: dict[int, tuple[int, int]] = {}  # down seq -> (up seq, command)
+        self.timed_out: dict[int, float] = {}  # up seq -> when; reserved until forgotten
+        self.multi_failed: dict[int, tuple[UnsuccessSme, ...]] = {}  # up seq -> rejected
         self.dout: list[bytes | memoryview] = []
         self.uout: list[bytes | memoryview] = []
-        self.reasm: Reassembler[_Held] = Reassembler(proxy.config.concat_timeout)
-        self.last_up = time.monotonic()
+        self.judging = Judging(self)
+        self.now = self.last_up = time.monotonic()
         self.unbind_seq = 0
         self.closed = False
         self._holds: set[str] = set()
@@ -154,7 +112,7 @@ class Pair:
             else:
                 self.up.resume_reading()
 
-    def _window(self) -> None:
+    def update_window(self) -> None:
         full = len(self.up_pending) >= self.proxy.config.window
         if full != ("window" in self._holds):
             self.hold("window", full)
@@ -163,35 +121,36 @@ class Pair:
 
     def on_down(self, data: bytes) -> None:
         proxy = self.proxy
+        self.now = time.monotonic()
         for ev in self.dsess.receive_data(data):
             if isinstance(ev, PduReceived):
                 pdu = ev.pdu
                 cid = pdu.command_id
                 if cid in _MESSAGES:
-                    self._message(pdu, ev.raw, Direction.IN)  # type: ignore[arg-type]
+                    self._message(pdu, ev.raw)
                 elif cid & RESPONSE_BIT:
                     self._down_response(pdu, ev.raw)
                 elif cid == C.ENQUIRE_LINK:
                     self.dout.append(response_for(cid, pdu.sequence_number, Status.ESME_ROK))
-                elif cid in _BINDS:
+                elif cid in BINDS:
                     self._bind(pdu, ev.raw)
                 elif self.up is None:
-                    self._refuse(cid, pdu.sequence_number)
-                else:  # unbind, query_sm, cancel_sm, replace_sm: pass on
-                    self._forward_up(ev.raw, pdu.sequence_number, cid)
+                    self.refuse(cid, pdu.sequence_number)
+                else:  # unbind, query_sm, cancel_sm: pass on
+                    self.forward_up(ev.raw, pdu.sequence_number, cid)
             else:
                 self._bad(ev, self.dout)
         self.flush()
-        self._window()
+        self.update_window()
         if proxy.draining and not self.up_pending:
             proxy.wake()
 
-    def _refuse(self, cid: int, seq: int, status: int | None = None) -> None:
+    def refuse(self, cid: int, seq: int, status: int | None = None) -> None:
         """Answer a request the SMSC cannot take now with the temporary error."""
         if cid == C.UNBIND:
             self.dout.append(response_for(cid, seq, Status.ESME_ROK))
             self.dsess.sent(C.UNBIND_RESP)
-            self._close_soon(0.0)
+            close_soon(self, 0.0)
             return
         self.proxy.counters.temp_errors += 1
         self.dout.append(response_for(cid, seq, status or self.proxy.temp_status))
@@ -204,7 +163,7 @@ class Pair:
             out.append(ev.reply)
         if ev.error.fatal:
             self.flush()
-            self._close_soon(0.0)
+            close_soon(self, 0.0)
 
     def _bind(self, pdu: Pdu, raw: bytes | memoryview) -> None:
         cid, seq = pdu.command_id, pdu.sequence_number
@@ -229,12 +188,12 @@ class Pair:
         host, port = proxy.upstream
         try:
             await asyncio.wait_for(
-                asyncio.get_running_loop().create_connection(lambda: _Leg(self, True), host, port),
+                asyncio.get_running_loop().create_connection(lambda: Leg(self, True), host, port),
                 proxy.config.upstream.connect_timeout)
         except (OSError, TimeoutError) as e:
             log.warning("upstream connect failed", system_id=self.system_id,
                         upstream=f"{host}:{port}", error=str(e) or type(e).__name__)
-            self._uncount()
+            self.uncount()
             self.dout.append(response_for(cid, seq, Status.ESME_RBINDFAIL))
             self.connecting = None
             self.hold("bind", False)
@@ -246,12 +205,12 @@ class Pair:
             if self.up is not None:
                 self.up.close()
             return
-        self.up_pending[seq] = (seq, cid)
+        self.up_pending[seq] = (seq, cid, time.monotonic())
         self.usess.sent(cid)
         self.uout.append(raw)
         self.flush()
 
-    def _uncount(self) -> None:
+    def uncount(self) -> None:
         if self.counted:
             self.counted = False
             self.proxy.limits.unbound(self.system_id)
@@ -259,13 +218,27 @@ class Pair:
     def _down_response(self, pdu: Pdu, raw: bytes | memoryview) -> None:
         seq = pdu.sequence_number
         if pdu.command_id == C.UNBIND_RESP and seq == self.unbind_seq and self.unbind_seq:
-            self._close_soon(0.0)
+            close_soon(self, 0.0)
             return
         entry = self.down_pending.pop(seq, None)
         if entry is None:
             self.proxy.counters.orphan_responses += 1
             return
         self._put(self.uout, raw, entry[0], seq)
+
+    def _message(self, pdu: Pdu, raw: bytes | memoryview) -> None:
+        proxy = self.proxy
+        if self.up is None or proxy.draining:
+            self.refuse(pdu.command_id, pdu.sequence_number)
+            return
+        if proxy.limits.clients:
+            bucket = proxy.limits.bucket(self.system_id)
+            if bucket is not None and not bucket.take(self.now):
+                proxy.counters.throttled += 1
+                self.dout.append(response_for(pdu.command_id, pdu.sequence_number,
+                                              Status.ESME_RTHROTTLED))
+                return
+        self.judging.message(pdu, raw, Direction.IN)  # type: ignore[arg-type]
 
     # -- upstream: the SMSC ----------------------------------------------------------
 
@@ -280,22 +253,22 @@ class Pair:
                 elif cid == C.DELIVER_SM or cid == C.DATA_SM:
                     if is_receipt(pdu):  # type: ignore[arg-type]
                         self.proxy.counters.receipts += 1
-                        self._forward_down(ev.raw, pdu.sequence_number, cid)
-                    else:
-                        self._message(pdu, ev.raw, Direction.OUT)  # type: ignore[arg-type]
+                        self.forward_down(ev.raw, pdu.sequence_number, cid)
+                    else:  # MO: a subscriber's message
+                        self.judging.message(pdu, ev.raw, Direction.OUT)  # type: ignore[arg-type]
                 elif cid == C.ENQUIRE_LINK:
                     self.uout.append(response_for(cid, pdu.sequence_number, Status.ESME_ROK))
                 elif isinstance(pdu, AlertNotification):
                     self.dout.append(ev.raw)  # no response exists for it
                 elif cid == C.UNBIND:
-                    self._forward_down(ev.raw, pdu.sequence_number, cid)
+                    self.forward_down(ev.raw, pdu.sequence_number, cid)
                 else:
                     log.warning("unexpected pdu from smsc", system_id=self.system_id,
                                 command_id=hex(cid))
             else:
                 self._bad(ev, self.uout)
         self.flush()
-        self._window()
+        self.update_window()
         if self.proxy.draining and not self.up_pending:
             self.proxy.wake()
 
@@ -303,27 +276,34 @@ class Pair:
         seq = pdu.sequence_number
         entry = self.up_pending.pop(seq, None)
         if entry is None:
-            self.proxy.counters.orphan_responses += 1
+            if self.timed_out.pop(seq, None) is not None:
+                self.proxy.counters.late_responses += 1  # already answered: never twice
+            else:
+                self.proxy.counters.orphan_responses += 1
             return
-        down_seq, cid = entry
-        if down_seq == _OWN:
+        down_seq, cid, _sent = entry
+        if down_seq == OWN:
             return
-        self._put(self.dout, raw, down_seq, seq)
         status = pdu.command_status
-        if cid in _BINDS:
+        if self.multi_failed:
+            failed = self.multi_failed.pop(seq, None)
+            if failed and status == Status.ESME_ROK and cid == C.SUBMIT_MULTI:
+                raw = add_unsuccess(raw, failed)
+        self._put(self.dout, raw, down_seq, seq)
+        if cid in BINDS:
             self.dsess.sent(pdu.command_id, status)
             self.hold("bind", False)
             if status == Status.ESME_ROK:
                 self.proxy.counters.binds += 1
             else:
-                self._uncount()
+                self.uncount()
                 self.flush()
                 if self.up is not None:
                     self.up.close()
         elif cid == C.UNBIND:
             self.dsess.sent(C.UNBIND_RESP)
             self.flush()
-            self._close_soon(0.0)
+            close_soon(self, 0.0)
 
     # -- forwarding ------------------------------------------------------------------
 
@@ -334,15 +314,20 @@ class Pair:
         else:
             out += (raw[:12], _SEQ.pack(seq), raw[16:])
 
-    def _forward_up(self, raw: bytes | memoryview, seq: int, cid: int) -> None:
+    def forward_up(self, raw: bytes | memoryview, seq: int, cid: int,
+                   multi_failed: tuple[UnsuccessSme, ...] = ()) -> None:
+        """Send a request to the SMSC; ``multi_failed``: destinations of a submit_multi
+        the proxy rejected, added to the SMSC's response."""
         pending = self.up_pending
         up_seq = seq
-        while up_seq in pending:
+        while up_seq in pending or up_seq in self.timed_out:
             up_seq = self.usess.next_sequence()
-        pending[up_seq] = (seq, cid)
+        pending[up_seq] = (seq, cid, self.now)
+        if multi_failed:
+            self.multi_failed[up_seq] = multi_failed
         self._put(self.uout, raw, up_seq, seq)
 
-    def _forward_down(self, raw: bytes | memoryview, seq: int, cid: int) -> None:
+    def forward_down(self, raw: bytes | memoryview, seq: int, cid: int) -> None:
         pending = self.down_pending
         down_seq = seq
         while down_seq in pending:
@@ -350,172 +335,22 @@ class Pair:
         pending[down_seq] = (seq, cid)
         self._put(self.dout, raw, down_seq, seq)
 
-    # -- judging ---------------------------------------------------------------------
-
-    def _message(self, pdu: MessagePdu, raw: bytes | memoryview, direction: Direction) -> None:
-        proxy = self.proxy
-        if direction is Direction.IN:
-            if self.up is None or proxy.draining:
-                self._refuse(pdu.command_id, pdu.sequence_number)
-                return
-            bucket = proxy.limits.bucket(self.system_id) if proxy.limits.clients else None
-            if bucket is not None and not bucket.take(time.monotonic()):
-                proxy.counters.throttled += 1
-                self.dout.append(response_for(pdu.command_id, pdu.sequence_number,
-                                              Status.ESME_RTHROTTLED))
-                return
-        sm: bytes = getattr(pdu, "short_message", b"")
-        concat, udh, data = message_parts(pdu.esm_class, sm, pdu.tlvs)
-        text = decode_text(data, pdu.data_coding)
-        held = _Held(pdu, raw)
-        if concat is None:
-            self._apply(proxy.judge(pdu, text, direction, self.system_id, 1, udh is not None),
-                        (held,), direction)
-            return
-        key = (direction, pdu.source_addr, getattr(pdu, "destination_addr", ""), concat.ref,
-               concat.total)
-        settled = self.reasm.settled(key)
-        if settled is not None:  # a straggler of a group already judged
-            self._apply(settled, (held,), direction)
-            return
-        if not isinstance(raw, bytes):
-            held.raw = bytes(raw)  # held past this read: do not pin the whole chunk
-        group = self.reasm.add(key, concat, text, held, time.monotonic())
-        if group is None:
-            proxy.counters.held_parts += 1
-            return
-        self._judge_group(group)
-
-    def _judge_group(self, group: Group[_Held]) -> None:
-        items = group.ordered()
-        first = items[0].pdu
-        direction: Direction = group.key[0]  # type: ignore[index]
-        verdict = self.proxy.judge(first, group.text, direction, self.system_id, group.total,
-                                   True)
-        self.reasm.settle(group.key, verdict, time.monotonic())
-        self._apply(verdict, items, direction)
-
-    def _apply(self, verdict: Verdict, items: tuple[_Held, ...] | list[_Held],
-               direction: Direction) -> None:
-        counters = self.proxy.counters
-        if verdict.action is not Action.BLOCK:
-            for h in items:
-                if direction is Direction.IN:
-                    self._forward_up(h.raw, h.pdu.sequence_number, h.pdu.command_id)
-                else:
-                    self._forward_down(h.raw, h.pdu.sequence_number, h.pdu.command_id)
-            counters.forwarded += len(items)
-            return
-        out = self.dout if direction is Direction.IN else self.uout
-        for h in items:
-            if verdict.sms_block is SmsBlock.DROP:
-                counters.dropped += 1
-                out.append(response_for(h.pdu.command_id, h.pdu.sequence_number,
-                                        Status.ESME_ROK, self.proxy.message_id()))
-            else:
-                counters.rejected += 1
-                out.append(response_for(h.pdu.command_id, h.pdu.sequence_number,
-                                        verdict.sms_status))
-
     def tick(self, now: float) -> None:
-        """Periodic work: concat timeouts, upstream keepalive."""
-        if len(self.reasm):
-            for group in self.reasm.expire(now):
-                self._judge_group(group)
-        else:
-            self.reasm.expire(now)
+        """Periodic work: concat timeouts, response timeouts, upstream keepalive."""
+        self.now = now
+        self.judging.expire(now)
+        if self.up_pending:
+            expire_requests(self, now)
+        if self.timed_out:
+            keep = 2 * self.proxy.config.upstream.response_timeout
+            for s in [s for s, t in self.timed_out.items() if now - t > keep]:
+                del self.timed_out[s]
         if (self.up is not None and self.usess.bound
                 and now - self.last_up >= self.proxy.config.enquire_link_interval):
             self.last_up = now
             seq = self.usess.next_sequence()
             while seq in self.up_pending:
                 seq = self.usess.next_sequence()
-            self.up_pending[seq] = (_OWN, C.ENQUIRE_LINK)
+            self.up_pending[seq] = (OWN, C.ENQUIRE_LINK, now)
             self.uout.append(encode_header(C.ENQUIRE_LINK, Status.ESME_ROK, seq))
         self.flush()
-
-    # -- teardown --------------------------------------------------------------------
-
-    def up_lost(self, exc: Exception | None) -> None:
-        self.up = None
-        if self.closed:
-            return
-        if exc is not None or self.dsess.bound:
-            log.warning("upstream lost", system_id=self.system_id,
-                        outstanding=len(self.up_pending), error=str(exc) if exc else "eof")
-        for down_seq, cid in self.up_pending.values():
-            if down_seq == _OWN:
-                continue
-            if cid in _BINDS:
-                self._uncount()
-                self.hold("bind", False)
-                self.dout.append(response_for(cid, down_seq, Status.ESME_RBINDFAIL))
-            else:
-                self._refuse(cid, down_seq)
-        self.up_pending.clear()
-        self.down_pending.clear()
-        self._release_held()
-        if self.dsess.bound:
-            self.unbind_seq = self.dsess.next_sequence()
-            self.dout.append(self.dsess.send(Unbind(sequence_number=self.unbind_seq)))
-            self._close_soon(2.0)
-        self.flush()
-        self._window()
-        if self.proxy.draining:
-            self.proxy.wake()
-
-    def _release_held(self) -> None:
-        for group in self.reasm.drain():
-            for h in group.ordered():
-                if group.key[0] is Direction.IN:  # type: ignore[index]
-                    self._refuse(h.pdu.command_id, h.pdu.sequence_number)
-
-    def down_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.proxy.pairs.discard(self)
-        self._uncount()
-        if self.connecting is not None:
-            self.connecting.cancel()
-        if self.up_pending:
-            log.warning("esme left with requests outstanding", system_id=self.system_id,
-                        outstanding=len(self.up_pending))
-        if self.up is not None:
-            if self.usess.bound:
-                self.up.write(self.usess.send(Unbind()))
-            self.up.close()
-        self.proxy.wake()
-
-    def _close_soon(self, delay: float) -> None:
-        def close() -> None:
-            if self.down is not None:
-                self.down.close()
-            if self.up is not None:
-                self.up.close()
-
-        if delay <= 0:
-            self.flush()
-            close()
-        else:
-            asyncio.get_running_loop().call_later(delay, close)
-
-    def shutdown(self) -> None:
-        """End of drain: answer what is still held, unbind both legs, close."""
-        self._release_held()
-        for down_seq, cid in list(self.up_pending.values()):
-            if down_seq != _OWN:
-                self._refuse(cid, down_seq)
-        self.up_pending.clear()
-        if self.dsess.bound:
-            self.unbind_seq = self.dsess.next_sequence()
-            self.dout.append(self.dsess.send(Unbind(sequence_number=self.unbind_seq)))
-        if self.up is not None and self.usess.bound:
-            self.uout.append(self.usess.send(Unbind()))
-        self.flush()
-        self._close_soon(1.0)
-
-
-
-def leg_factory(proxy: Proxy) -> _Leg:
-    """The protocol for a new downstream connection (``loop.create_server``)."""
-    return _Leg(Pair(proxy), False)
-

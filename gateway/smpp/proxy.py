@@ -5,14 +5,19 @@ passes the bind on as received; the SMSC's bind_resp goes back as is, and the tw
 legs (a ``Pair``) live and die together. The sans-IO ``Session`` frames and checks
 each leg; this module only moves bytes and asks the engine:
 
-- messages (submit_sm, submit_multi, data_sm; deliver_sm/data_sm MO coming back)
-  become an ``Event``; ALLOW/WARN forward the received bytes (only the sequence
-  number is rewritten, and only on a collision); BLOCK answers the sender itself;
+- messages (submit_sm, submit_multi per destination, data_sm, replace_sm;
+  deliver_sm/data_sm MO coming back) become an ``Event``; ALLOW/WARN forward the
+  received bytes (only the sequence number is rewritten, and only on a collision);
+  BLOCK answers the sender itself;
 - concatenated parts are held until complete (or ``concat_timeout``) and judged once;
 - responses are routed back by sequence number; enquire_link is answered per leg;
 - a window of outstanding requests per pair, and backpressure both ways;
-- when the upstream drops, every outstanding request gets the temporary error
-  status and the downstream is unbound; on shutdown the windows drain first.
+- a request the SMSC leaves unanswered for ``upstream.response_timeout`` gets the
+  temporary error; when the upstream drops, every outstanding request gets it and
+  the downstream is unbound; on shutdown the windows drain first.
+
+Spam reports (an SMS to 7726, MO or submit_sm) are judged and forwarded like any
+other message; the admin app picks them up from the engine's observer.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -28,13 +34,33 @@ import structlog
 from gateway.config import SmppConfig, hostport
 from gateway.model import Direction, Verdict
 from gateway.numbers import Number, Numbering
+from gateway.smpp import teardown
+from gateway.smpp.leg import Leg
 from gateway.smpp.limits import ClientLimits
-from gateway.smpp.pair import Pair, ProxyCounters, leg_factory
+from gateway.smpp.pair import Pair
+from gateway.smpp.pdu import DestAddress
 from gateway.smpp.translate import Judge, MessagePdu, build_event
 
 __all__ = ["NumberCache", "Proxy", "ProxyCounters", "service"]
 
 log = structlog.get_logger("spamgw.smpp")
+
+
+@dataclass(slots=True)
+class ProxyCounters:
+    forwarded: int = 0
+    rejected: int = 0
+    dropped: int = 0
+    throttled: int = 0
+    temp_errors: int = 0
+    receipts: int = 0
+    held_parts: int = 0
+    binds: int = 0
+    bind_refused: int = 0
+    bad_pdus: int = 0
+    orphan_responses: int = 0
+    timeouts: int = 0  # requests the SMSC did not answer in upstream.response_timeout
+    late_responses: int = 0  # their responses, when they came after all: dropped
 
 
 class NumberCache:
@@ -89,15 +115,16 @@ class Proxy:
         self._changed.set()
 
     def judge(self, pdu: MessagePdu, text: str | None, direction: Direction, route: str,
-              parts: int, udh: bool) -> Verdict:
+              parts: int, udh: bool, destination: DestAddress | None = None) -> Verdict:
         event = build_event(pdu, text, numbering=self.numbers, direction=direction,
-                            route=route, parts=parts, udh=udh, now=time.time())
+                            route=route, parts=parts, udh=udh, now=time.time(),
+                            destination=destination)
         return self.engine.evaluate(event)
 
     async def start(self) -> None:
         host, port = hostport(self.config.listen)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: leg_factory(self), host, port,
+        self._server = await loop.create_server(lambda: Leg(Pair(self), False), host, port,
                                                 reuse_address=True)
         self._ticker = loop.create_task(self._tick())
         log.info("smpp proxy listening", listen=f"{host}:{self.port}",
@@ -123,7 +150,7 @@ class Proxy:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
         for pair in list(self.pairs):
-            pair.shutdown()
+            teardown.shutdown(pair)
         deadline = time.monotonic() + 1.5
         while self.pairs and time.monotonic() < deadline:
             self._changed.clear()

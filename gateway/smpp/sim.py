@@ -7,7 +7,13 @@ registered_delivery asks for one (``--dlr``), answers enquire_link and unbind, a
 counts what it received. ``--record FILE`` writes one JSON line per message event
 so tests can check what arrived, byte for byte and how many times:
 ``{"event": "received"|"accepted", "system_id", "seq", "message_id", "pdu": hex}``
-("accepted" is written when the success response is sent). It prints
+("accepted" is written when the success response is sent; query_sm, cancel_sm
+and replace_sm are answered without a store and recorded as "request").
+
+``--mo-stdin`` reads lines ``mo SRC DST TEXT`` from stdin and sends each as an MO
+deliver_sm (GSM text; TON international for ``+`` numbers, else unknown) to every
+bound receiver or transceiver, recorded as "mo"; the answers to deliver_sm (MO or
+receipt) are recorded as "deliver_resp" with their ``status``. It prints
 ``listening HOST:PORT`` on stdout once ready (``--listen 127.0.0.1:0`` picks a port)
 and its counters as JSON on stderr when it stops (SIGINT/SIGTERM).
 """
@@ -26,7 +32,8 @@ from typing import IO, cast
 from gateway.config import hostport
 from gateway.smpp.codec import encode_header, response_for
 from gateway.smpp.pdu import DeliverSm, Status, SubmitSm, Unbind
-from gateway.smpp.session import PduReceived, Role, Session
+from gateway.smpp.session import PduReceived, Role, Session, State
+from gateway.smpp.text import encode_gsm
 
 __all__ = ["Simulator", "main"]
 
@@ -64,11 +71,33 @@ class Simulator:
         return f"{self._next_id:010x}"
 
     def write(self, event: str, system_id: str, seq: int, message_id: str,
-              raw: bytes) -> None:
+              raw: bytes, **extra: int) -> None:
         if self.record is not None:
             self.record.write(json.dumps({"event": event, "system_id": system_id, "seq": seq,
-                                          "message_id": message_id, "pdu": raw.hex()}) + "\n")
+                                          "message_id": message_id, "pdu": raw.hex(),
+                                          **extra}) + "\n")
             self.record.flush()
+
+    def send_mo(self, src: str, dst: str, text: str) -> int:
+        """An MO deliver_sm to every bound receiver/transceiver; how many were sent."""
+        sent = 0
+        for conn in list(self.conns):
+            if conn.transport is None or conn.session.state not in (State.BOUND_RX,
+                                                                    State.BOUND_TRX):
+                continue
+            raw = conn.session.send(DeliverSm(
+                source_addr_ton=_ton(src), source_addr_npi=1, source_addr=src.lstrip("+"),
+                dest_addr_ton=_ton(dst), dest_addr_npi=1, destination_addr=dst.lstrip("+"),
+                short_message=encode_gsm(text)))
+            conn.transport.write(raw)
+            self.write("mo", conn.system_id, int.from_bytes(raw[12:16], "big"), "", raw)
+            sent += 1
+        return sent
+
+
+def _ton(addr: str) -> int:
+    """International for ``+E.164``, unknown for the rest (short codes)."""
+    return 1 if addr.startswith("+") else 0
 
 
 class _SmscConn(asyncio.Protocol):
@@ -128,9 +157,12 @@ class _SmscConn(asyncio.Protocol):
                 return
             elif cid == 0x80000005:
                 sim.counters.receipt_resps += 1
+                sim.write("deliver_resp", self.system_id, seq, "", b"",
+                          status=pdu.command_status)
             elif cid & 0x80000000:
                 pass
             else:  # query_sm, cancel_sm, replace_sm: accepted without a store
+                sim.write("request", self.system_id, seq, "", bytes(ev.raw))
                 out.append(response_for(cid, seq, Status.ESME_ROK))
         self._write(out)
         if later:
@@ -173,19 +205,32 @@ class _SmscConn(asyncio.Protocol):
             self.transport.write(self.session.send(Unbind()))
 
 
+async def _mo_from_stdin(sim: Simulator) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        parts = line.decode().rstrip("\n").split(" ", 3)
+        if len(parts) == 4 and parts[0] == "mo":
+            sim.send_mo(parts[1], parts[2], parts[3])
+
+
 async def serve(listen: str, options: SimOptions, record: IO[str] | None,
-                stop: asyncio.Event | None = None) -> SimCounters:
+                stop: asyncio.Event | None = None, mo_stdin: bool = False) -> SimCounters:
     sim = Simulator(options, record)
     host, port = hostport(listen)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _SmscConn(sim), host, port, reuse_address=True)
     sock = next(iter(getattr(server, "sockets", [])))
     print(f"listening {host}:{sock.getsockname()[1]}", flush=True)
+    control = loop.create_task(_mo_from_stdin(sim)) if mo_stdin else None
     if stop is None:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if control is not None:
+        control.cancel()
     server.close()
     for conn in list(sim.conns):
         conn.unbind()
@@ -204,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record", help="append JSON lines of received/accepted messages here")
     ap.add_argument("--system-id", default="", help="accept only this system_id")
     ap.add_argument("--password", default="", help="accept only this password")
+    ap.add_argument("--mo-stdin", action="store_true",
+                    help="send an MO deliver_sm for each stdin line 'mo SRC DST TEXT'")
     args = ap.parse_args(argv)
     options = SimOptions(args.latency_ms / 1000.0, args.dlr, args.system_id, args.password)
     record = open(args.record, "a", encoding="utf-8") if args.record else None  # noqa: SIM115
@@ -211,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import uvloop
         except ImportError:  # pragma: no cover
-            counters = asyncio.run(serve(args.listen, options, record))
+            counters = asyncio.run(serve(args.listen, options, record, mo_stdin=args.mo_stdin))
         else:
-            counters = uvloop.run(serve(args.listen, options, record))
+            counters = uvloop.run(serve(args.listen, options, record, mo_stdin=args.mo_stdin))
     finally:
         if record is not None:
             record.close()

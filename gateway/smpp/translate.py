@@ -2,6 +2,22 @@
 
 The adapter's only job (STYLE rule 4): it builds the ``Event`` with normalised
 numbers and the SMPP facts rules may use in ``details``; it never evaluates rules.
+
+Which PDUs become events:
+
+- submit_sm, data_sm (ESME to SMSC): ``Direction.IN``, one event per message;
+- submit_multi: one event per destination (``destination`` picks it), so every
+  destination gets its own verdict and counters count every recipient;
+- replace_sm: the replacement text is judged as a message from ``source_addr``
+  (the PDU names no destination: ``dst`` is empty, ``details["command"]`` says
+  ``replace_sm``);
+- deliver_sm / data_sm from the SMSC that are not receipts: MO messages a
+  subscriber sent, ``Direction.OUT``.
+
+Spam reports (GSMA SRS, short code 7726: a subscriber's MO deliver_sm, or a
+submit_sm addressed to it) are messages like any other: the engine judges them, and
+the admin app's reports handling sees them through the engine's observer
+(``gateway.admin.reports.Reports.from_sms``), so the proxy needs no hook of its own.
 """
 
 from __future__ import annotations
@@ -10,17 +26,17 @@ from typing import Any, Protocol
 
 from gateway.model import Channel, Direction, Event, Verdict
 from gateway.numbers import Number
-from gateway.smpp.pdu import DataSm, DeliverSm, SubmitMulti, SubmitSm
+from gateway.smpp.pdu import DataSm, DeliverSm, DestAddress, ReplaceSm, SubmitMulti, SubmitSm
 
 __all__ = ["Judge", "MessagePdu", "build_event", "is_receipt"]
 
-MessagePdu = SubmitSm | DeliverSm | DataSm | SubmitMulti
+MessagePdu = SubmitSm | DeliverSm | DataSm | SubmitMulti | ReplaceSm
 
 #: esm_class message type bits (5..2): anything but 0 is a receipt or an ack
 ESM_TYPE_MASK = 0x3C
 
 _COMMAND = {SubmitSm: "submit_sm", DeliverSm: "deliver_sm", DataSm: "data_sm",
-            SubmitMulti: "submit_multi"}
+            SubmitMulti: "submit_multi", ReplaceSm: "replace_sm"}
 
 
 class Normaliser(Protocol):
@@ -48,17 +64,25 @@ def build_event(
     parts: int = 1,
     udh: bool = False,
     now: float,
+    destination: DestAddress | None = None,
 ) -> Event:
+    """``destination``: the submit_multi destination this event is for (default: the
+    first SME address)."""
+    esm_class = data_coding = 0
     if isinstance(pdu, SubmitMulti):
-        first = next((d for d in pdu.dest_addresses if d.dest_flag == 1), None)
-        dst_addr, dst_ton, dst_npi = ((first.destination_addr, first.dest_addr_ton,
-                                       first.dest_addr_npi) if first else ("", 0, 0))
+        d = destination or next((d for d in pdu.dest_addresses if d.dest_flag == 1), None)
+        dst_addr, dst_ton, dst_npi = ((d.destination_addr, d.dest_addr_ton, d.dest_addr_npi)
+                                      if d else ("", 0, 0))
+    elif isinstance(pdu, ReplaceSm):
+        dst_addr, dst_ton, dst_npi = "", 0, 0
     else:
         dst_addr, dst_ton, dst_npi = pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi
+    if not isinstance(pdu, ReplaceSm):
+        esm_class, data_coding = pdu.esm_class, pdu.data_coding
     details: dict[str, Any] = {
         "command": _COMMAND[type(pdu)],
-        "esm_class": pdu.esm_class,
-        "data_coding": pdu.data_coding,
+        "esm_class": esm_class,
+        "data_coding": data_coding,
         "source_addr_ton": pdu.source_addr_ton,
         "source_addr_npi": pdu.source_addr_npi,
         "dest_addr_ton": dst_ton,
@@ -68,6 +92,8 @@ def build_event(
     }
     if isinstance(pdu, SubmitMulti):
         details["destinations"] = len(pdu.dest_addresses)
+        if destination is not None and destination.dest_flag == 2:
+            details["distribution_list"] = destination.destination_addr
     return Event(
         channel=Channel.SMS,
         direction=direction,

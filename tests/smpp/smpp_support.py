@@ -1,5 +1,7 @@
 """Helpers for the SMPP end-to-end tests: the simulator as a real process, the proxy
-on real sockets in a background event loop, and a synchronous smpplib ESME."""
+on real sockets in a background event loop with the real decision core
+(``build_core`` over the shipped rules/ and rules/lists/, or a rules dir a test
+writes), and a synchronous smpplib ESME."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,35 +23,56 @@ from typing import Any
 import smpplib.client
 import smpplib.consts
 
-from gateway.config import SmppClientConfig, SmppConfig, UpstreamConfig
-from gateway.model import Action, Event, Verdict
-from gateway.numbers import Numbering
+from gateway.app import Core, build_core
+from gateway.config import (
+    Config,
+    ListsConfig,
+    PluginsConfig,
+    RulesConfig,
+    SmppClientConfig,
+    SmppConfig,
+    UpstreamConfig,
+)
+from gateway.engine import Engine
+from gateway.model import Event, Verdict
 from gateway.smpp.proxy import Proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
+RULES = ROOT / "rules"
 
 
-class ListJudge:
-    """Stand-in for the engine until it lands on main: BLOCK senders on the blocked list
-    and texts containing a spam phrase; ALLOW the rest."""
+def make_core(rules: Path = RULES, lists: Path | None = None) -> Core:
+    """The real core over a rules dir (default: the shipped one) and its lists."""
+    config = Config(rules=RulesConfig(str(rules)),
+                    lists=ListsConfig(str(lists or RULES / "lists")),
+                    plugins=PluginsConfig(dir=str(ROOT / "plugins")))
+    return build_core(config)
 
-    def __init__(self, numbering: Numbering, blocked_file: Path = DATA / "smpp_blocked_numbers.txt",
-                 phrases: tuple[str, ...] = ("claim your prize",)) -> None:
-        self.blocked = {numbering.parse(line.strip()).key
-                        for line in blocked_file.read_text().splitlines()
-                        if line.strip() and not line.startswith("#")}
-        self.phrases = phrases
+
+def rules_dir(tmp: Path, extra: str) -> Path:
+    """A copy of the shipped rules with ``extra`` (TOML rules) added as 90-test.toml."""
+    target = tmp / "rules"
+    target.mkdir()
+    for f in RULES.glob("*.toml"):
+        (target / f.name).write_text(f.read_text())
+    (target / "90-test.toml").write_text(extra)
+    return target
+
+
+class Recorder:
+    """The real engine, recording what it was asked and what it answered."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.events: list[Event] = []
+        self.verdicts: list[Verdict] = []
 
     def evaluate(self, event: Event) -> Verdict:
+        v = self.engine.evaluate(event)
         self.events.append(event)
-        if event.src.key in self.blocked:
-            return Verdict(Action.BLOCK, rules=("blocked_numbers",))
-        text = (event.text or "").casefold()
-        if any(p in text for p in self.phrases):
-            return Verdict(Action.BLOCK, rules=("spam_phrase",))
-        return Verdict(Action.ALLOW)
+        self.verdicts.append(v)
+        return v
 
 
 @dataclass
@@ -62,6 +87,22 @@ class Sim:
         rows = [json.loads(line) for line in self.record.read_text().splitlines() if line]
         return [r for r in rows if event is None or r["event"] == event]
 
+    def mo(self, src: str, dst: str, text: str) -> None:
+        """Have the simulator send an MO deliver_sm (needs ``--mo-stdin``)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"mo {src} {dst} {text}\n")
+        self.proc.stdin.flush()
+
+    def wait_for(self, event: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.records(event)
+            if len(rows) >= count:
+                return rows
+            time.sleep(0.01)
+        raise AssertionError(f"simulator recorded {len(self.records(event))} {event!r}, "
+                             f"expected {count}")
+
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
@@ -74,15 +115,18 @@ class Sim:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        for stream in (self.proc.stdout, self.proc.stdin):
+            if stream is not None:
+                stream.close()
 
 
 def start_sim(record: Path, *args: str, port: int = 0) -> Sim:
+    """``spamgw smsc-sim`` as a process (``python -m gateway smsc-sim``)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.smpp.sim", "--listen", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gateway", "smsc-sim", "--listen", f"127.0.0.1:{port}",
          "--record", str(record), *args],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE if "--mo-stdin" in args else None,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -96,7 +140,7 @@ def start_sim(record: Path, *args: str, port: int = 0) -> Sim:
 class RunningProxy:
     proxy: Proxy
     loop: asyncio.AbstractEventLoop
-    judge: Any
+    judge: Any  # a Recorder around the real engine, unless a test passed its own
 
     @property
     def port(self) -> int:
@@ -110,12 +154,15 @@ class RunningProxy:
 
 @contextlib.contextmanager
 def running_proxy(upstream_port: int, *, clients: tuple[SmppClientConfig, ...] = (),
-                  judge: Any = None, **smpp: Any) -> Iterator[RunningProxy]:
-    numbering = Numbering("GB")
-    judge = judge or ListJudge(numbering)
+                  core: Core | None = None, judge: Any = None,
+                  response_timeout: float = 30.0, **smpp: Any) -> Iterator[RunningProxy]:
+    core = core or make_core()
+    numbering = core.numbering
+    judge = judge or Recorder(core.engine)
     config = SmppConfig(listen="127.0.0.1:0", clients=clients,
                         upstream=UpstreamConfig(address=f"127.0.0.1:{upstream_port}",
-                                                connect_timeout=3.0), **smpp)
+                                                connect_timeout=3.0,
+                                                response_timeout=response_timeout), **smpp)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -180,3 +227,51 @@ def esme(port: int, system_id: str = "acme", password: str = "secret") -> Iterat
     finally:
         with contextlib.suppress(Exception):
             client.disconnect()
+
+
+class RawEsme:
+    """An ESME on a plain socket speaking through spamgw's own session, for the PDUs
+    smpplib does not have (submit_multi, replace_sm). Answers deliver_sm itself."""
+
+    def __init__(self, port: int, system_id: str = "acme") -> None:
+        from gateway.smpp.pdu import BindTransceiver
+        from gateway.smpp.session import Role, Session
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.session = Session(Role.ESME)
+        self.send(BindTransceiver(system_id=system_id, password="secret"))
+        (resp,) = self.read(1)
+        assert resp.command_status == 0, resp
+
+    def send(self, pdu: Any) -> int:
+        data = self.session.send(pdu)
+        self.sock.sendall(data)
+        return int.from_bytes(data[12:16], "big")
+
+    def read(self, count: int) -> list[Any]:
+        """The next ``count`` responses."""
+        from gateway.smpp.codec import response_for
+        from gateway.smpp.pdu import CommandId
+        from gateway.smpp.session import PduReceived
+
+        got: list[Any] = []
+        while len(got) < count:
+            data = self.sock.recv(65536)
+            assert data, "connection closed"
+            for ev in self.session.receive_data(data):
+                assert isinstance(ev, PduReceived), ev
+                if ev.pdu.command_id == CommandId.DELIVER_SM:
+                    self.sock.sendall(response_for(ev.pdu.command_id,
+                                                   ev.pdu.sequence_number, 0))
+                else:
+                    got.append(ev.pdu)
+        return got
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

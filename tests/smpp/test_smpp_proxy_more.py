@@ -1,38 +1,25 @@
-"""Drop verdicts, drain on shutdown, and aiosmpp as an independent asyncio ESME."""
+"""Drain on shutdown, aiosmpp as an independent asyncio ESME, and the real
+``python -m gateway run`` process with ``python -m gateway smsc-sim`` upstream."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from smpp_support import esme, running_proxy, start_sim
+from smpp_support import ROOT, esme, free_port, running_proxy, start_sim
 
-from gateway.model import Action, Event, SmsBlock, Verdict
 from gateway.smpp.codec import decode, encode
 from gateway.smpp.pdu import SubmitSm
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class DropAll:
-    def evaluate(self, event: Event) -> Verdict:
-        return Verdict(Action.BLOCK, sms_block=SmsBlock.DROP)
-
-
-def test_drop_verdict_answers_success_with_gateway_id_and_smsc_never_sees_it(
-        tmp_path: Path) -> None:
-    sim = start_sim(tmp_path / "sim.jsonl")
-    try:
-        with running_proxy(sim.port, judge=DropAll()) as gw, esme(gw.port) as e:
-            e.submit("447700900123", "447700900456", b"dropped")
-            e.read_until(lambda: len(e.sent) == 1)
-            assert e.sent[0].status == 0 and e.sent[0].message_id.startswith(b"gw")
-            assert sim.records() == []
-    finally:
-        sim.stop()
 
 
 def test_shutdown_drains_in_flight_window_first(tmp_path: Path) -> None:
@@ -87,4 +74,57 @@ def test_aiosmpp_asyncio_esme_through_the_proxy(tmp_path: Path) -> None:
         assert isinstance(sm, SubmitSm) and sm.short_message == b"from aiosmpp"
         assert encode(sm) == bytes.fromhex(got["pdu"])
     finally:
+        sim.stop()
+
+
+def test_gateway_run_process_with_smsc_sim_upstream(tmp_path: Path) -> None:
+    """The operator's path: ``python -m gateway run --config X`` with the shipped rules."""
+    sim = start_sim(tmp_path / "sim.jsonl", "--dlr")
+    port = free_port()
+    config = tmp_path / "spamgw.toml"
+    config.write_text(f"""
+[smpp]
+listen = "127.0.0.1:{port}"
+[smpp.upstream]
+address = "127.0.0.1:{sim.port}"
+[admin]
+enabled = false
+[agi]
+enabled = false
+[rules]
+dir = "{ROOT / 'rules'}"
+[lists]
+dir = "{ROOT / 'rules' / 'lists'}"
+[log]
+level = "warning"
+""")
+    gw = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                          cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        for _ in range(500):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            assert gw.poll() is None, gw.stderr.read() if gw.stderr else ""
+            time.sleep(0.02)
+        with esme(port) as e:
+            e.submit("447700900123", "447700900456", b"hello via the real gateway",
+                     registered_delivery=1)
+            e.submit("447700900666", "447700900456", b"from a blocked number")
+            e.read_until(lambda: len(e.sent) == 2 and len(e.received) == 1)
+            assert sorted(p.status for p in e.sent) == [0, 0x65]
+            assert b"stat:DELIVRD" in e.received[0].short_message
+        (got,) = sim.records("accepted")
+        sm = decode(bytes.fromhex(got["pdu"]))
+        assert isinstance(sm, SubmitSm) and sm.short_message == b"hello via the real gateway"
+        gw.send_signal(signal.SIGTERM)
+        assert gw.wait(20) == 0
+        assert gw.stderr is not None
+        assert "BLOCK" in gw.stderr.read()  # the audit log line of the blocked message
+    finally:
+        if gw.poll() is None:
+            gw.kill()
+            gw.wait(10)
+        if gw.stderr is not None:
+            gw.stderr.close()
         sim.stop()

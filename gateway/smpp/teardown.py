@@ -1,0 +1,144 @@
+"""When a leg fails or goes: the pair's teardown, and requests the SMSC leaves
+unanswered.
+
+- ``upstream.response_timeout``: a request the SMSC has not answered in time gets
+  the temporary error (``upstream.temporary_error_status``, 0x58 by default) so the
+  ESME resends it; its sequence number stays reserved for twice the timeout, and a
+  response arriving in that time is dropped and counted (``late_responses``), never
+  passed on as a second answer. A bind left unanswered gets ESME_RBINDFAIL.
+- upstream lost: every outstanding request gets the temporary error, held
+  concatenated parts too, and the ESME is unbound cleanly.
+- ESME gone: the upstream is unbound and closed.
+- shutdown (after the drain): whatever is left gets the temporary error, both legs
+  are unbound and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import structlog
+
+from gateway.smpp.codec import response_for
+from gateway.smpp.pdu import CommandId, Status, Unbind
+
+if TYPE_CHECKING:
+    from gateway.smpp.pair import Pair
+
+__all__ = ["BINDS", "OWN", "close_soon", "down_lost", "expire_requests", "shutdown", "up_lost"]
+
+log = structlog.get_logger("spamgw.smpp")
+C = CommandId
+BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
+OWN = -1  # up_pending marker: a request the proxy itself sent (enquire_link)
+
+
+def expire_requests(pair: Pair, now: float) -> None:
+    """Answer what the SMSC left unanswered past ``upstream.response_timeout``."""
+    cutoff = now - pair.proxy.config.upstream.response_timeout
+    late: list[int] = []
+    for up_seq, (_d, _c, sent) in pair.up_pending.items():
+        if sent > cutoff:
+            break  # send order: everything after is younger
+        late.append(up_seq)
+    if not late:
+        return
+    counters = pair.proxy.counters
+    bind_failed = False
+    for up_seq in late:
+        down_seq, cid, _sent = pair.up_pending.pop(up_seq)
+        pair.multi_failed.pop(up_seq, None)
+        pair.timed_out[up_seq] = now
+        if down_seq == OWN:
+            continue
+        counters.timeouts += 1
+        if cid in BINDS:
+            bind_failed = True
+            pair.uncount()
+            pair.hold("bind", False)
+            pair.dout.append(response_for(cid, down_seq, Status.ESME_RBINDFAIL))
+        else:  # the temporary error (an unbind: answered ok and closed)
+            pair.refuse(cid, down_seq)
+    log.warning("smsc did not answer in time", system_id=pair.system_id,
+                requests=len(late), timeout=pair.proxy.config.upstream.response_timeout)
+    pair.update_window()
+    if bind_failed and pair.up is not None:
+        pair.flush()
+        pair.up.close()
+
+
+def up_lost(pair: Pair, exc: Exception | None) -> None:
+    pair.up = None
+    if pair.closed:
+        return
+    if exc is not None or pair.dsess.bound:
+        log.warning("upstream lost", system_id=pair.system_id,
+                    outstanding=len(pair.up_pending), error=str(exc) if exc else "eof")
+    for down_seq, cid, _sent in pair.up_pending.values():
+        if down_seq == OWN:
+            continue
+        if cid in BINDS:
+            pair.uncount()
+            pair.hold("bind", False)
+            pair.dout.append(response_for(cid, down_seq, Status.ESME_RBINDFAIL))
+        else:
+            pair.refuse(cid, down_seq)
+    pair.up_pending.clear()
+    pair.down_pending.clear()
+    pair.multi_failed.clear()
+    pair.judging.release()
+    if pair.dsess.bound:
+        pair.unbind_seq = pair.dsess.next_sequence()
+        pair.dout.append(pair.dsess.send(Unbind(sequence_number=pair.unbind_seq)))
+        close_soon(pair, 2.0)
+    pair.flush()
+    pair.update_window()
+    if pair.proxy.draining:
+        pair.proxy.wake()
+
+
+def down_lost(pair: Pair, exc: Exception | None) -> None:
+    pair.closed = True
+    pair.proxy.pairs.discard(pair)
+    pair.uncount()
+    if pair.connecting is not None:
+        pair.connecting.cancel()
+    if pair.up_pending:
+        log.warning("esme left with requests outstanding", system_id=pair.system_id,
+                    outstanding=len(pair.up_pending))
+    if pair.up is not None:
+        if pair.usess.bound:
+            pair.up.write(pair.usess.send(Unbind()))
+        pair.up.close()
+    pair.proxy.wake()
+
+
+def close_soon(pair: Pair, delay: float) -> None:
+    def close() -> None:
+        if pair.down is not None:
+            pair.down.close()
+        if pair.up is not None:
+            pair.up.close()
+
+    if delay <= 0:
+        pair.flush()
+        close()
+    else:
+        asyncio.get_running_loop().call_later(delay, close)
+
+
+def shutdown(pair: Pair) -> None:
+    """End of drain: answer what is still held, unbind both legs, close."""
+    pair.judging.release()
+    for down_seq, cid, _sent in list(pair.up_pending.values()):
+        if down_seq != OWN:
+            pair.refuse(cid, down_seq)
+    pair.up_pending.clear()
+    if pair.dsess.bound:
+        pair.unbind_seq = pair.dsess.next_sequence()
+        pair.dout.append(pair.dsess.send(Unbind(sequence_number=pair.unbind_seq)))
+    if pair.up is not None and pair.usess.bound:
+        pair.uout.append(pair.usess.send(Unbind()))
+    pair.flush()
+    close_soon(pair, 1.0)

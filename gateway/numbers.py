@@ -27,6 +27,7 @@ __all__ = [
     "SHORT_FLAG",
     "Number",
     "NumberKind",
+    "NumberMemo",
     "Numbering",
     "key_of",
     "number_of_key",
@@ -263,3 +264,45 @@ class Numbering:
     @staticmethod
     def _garbage(value: str) -> Number:
         return Number(value, NumberKind.INVALID, text=value.strip().casefold())
+
+
+class NumberMemo:
+    """``Numbering`` behind a bounded memo, for adapters on the hot path: A2P senders
+    and popular destinations repeat, and a ``Number`` is immutable. Cleared whole
+    when full (a flood of unique numbers costs one insert each, never memory)."""
+
+    def __init__(self, numbering: Numbering, size: int = 1 << 16) -> None:
+        self.numbering = numbering
+        self.home_region = numbering.home_region
+        self.size = size
+        self._memo: dict[tuple[str, str, int, int], Number] = {}
+
+    def _put(self, key: tuple[str, str, int, int], number: Number) -> Number:
+        if len(self._memo) >= self.size:
+            self._memo.clear()
+        self._memo[key] = number
+        return number
+
+    def from_smpp(self, addr: str, ton: int = 0, npi: int = 0) -> Number:
+        key = ("s", addr, ton, npi)
+        hit = self._memo.get(key)
+        return hit if hit is not None else self._put(key, self.numbering.from_smpp(addr, ton, npi))
+
+    def from_caller_id(self, value: str) -> Number:
+        key = ("c", value, 0, 0)
+        hit = self._memo.get(key)
+        return hit if hit is not None else self._put(key, self.numbering.from_caller_id(value))
+
+    def alphanumeric(self, sender: str) -> Number:
+        key = ("a", sender, 0, 0)
+        hit = self._memo.get(key)
+        return hit if hit is not None else self._put(key, self.numbering.alphanumeric(sender))
+
+    def e164(self, digits: str, raw: str | None = None) -> Number:
+        return self.numbering.e164(digits, raw)
+
+    def short(self, digits: str, raw: str | None = None) -> Number:
+        return self.numbering.short(digits, raw)
+
+    def parse(self, value: str) -> Number:
+        return self.numbering.parse(value)

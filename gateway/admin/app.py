@@ -27,6 +27,7 @@ from gateway.admin.reports import Reports
 from gateway.config import hostport
 from gateway.lists.journal import Entry
 from gateway.model import Action, Channel, Event, Verdict
+from gateway.numbers import NumberMemo
 
 __all__ = ["make_app", "service"]
 
@@ -132,7 +133,7 @@ def make_app(core: Any) -> web.Application:
     app = web.Application(middlewares=[guard(cfg.admin.token)],
                           client_max_size=cfg.admin.max_body)
     app[CORE] = core
-    app[checks.MEMO] = checks.NumberMemo(core.numbering)
+    app[checks.MEMO] = NumberMemo(core.numbering)
     app[LIST_LOCK] = asyncio.Lock()
     app[RULES_LOCK] = asyncio.Lock()
     spawned: set[asyncio.Task[Any]] = set()

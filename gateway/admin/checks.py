@@ -14,40 +14,9 @@ from aiohttp import web
 from gateway.admin.http import ApiError, fields, read_json
 from gateway.admin.keys import CORE
 from gateway.engine.examples import event_from_fields
-from gateway.numbers import Number, Numbering
+from gateway.numbers import NumberMemo
 
-__all__ = ["NumberMemo", "routes"]
-
-
-class NumberMemo:
-    """The parts of ``Numbering`` that ``event_from_fields`` uses, with a bounded memo:
-    senders and destinations repeat, and a ``Number`` is immutable."""
-
-    def __init__(self, numbering: Numbering, size: int = 1 << 16) -> None:
-        self.numbering = numbering
-        self.size = size
-        self._memo: dict[tuple[str, str, int], Number] = {}
-
-    def _get(self, kind: str, value: str, ton: int = 0) -> Number:
-        key = (kind, value, ton)
-        n = self._memo.get(key)
-        if n is None:
-            if len(self._memo) >= self.size:
-                self._memo.clear()
-            nb = self.numbering
-            n = (nb.from_caller_id(value) if kind == "c" else nb.alphanumeric(value)
-                 if kind == "a" else nb.from_smpp(value, ton))
-            self._memo[key] = n
-        return n
-
-    def from_caller_id(self, value: str) -> Number:
-        return self._get("c", value)
-
-    def alphanumeric(self, value: str) -> Number:
-        return self._get("a", value)
-
-    def from_smpp(self, value: str, ton: int = 0, npi: int = 0) -> Number:
-        return self._get("s", value, ton)
+__all__ = ["MEMO", "routes"]
 
 
 MEMO = web.AppKey("number_memo", NumberMemo)
@@ -77,7 +46,7 @@ def _event_fields(body: dict[str, Any], optional: tuple[str, ...]) -> dict[str, 
 async def check_sms(request: web.Request) -> web.Response:
     body = _event_fields(await read_json(request), _SMS)
     core = request.app[CORE]
-    ev = event_from_fields(body, request.app[MEMO], channel="sms",  # type: ignore[arg-type]
+    ev = event_from_fields(body, request.app[MEMO], channel="sms",
                            direction=body.get("direction", "in"))
     return _verdict(core.engine.evaluate(ev).to_json())
 
@@ -85,7 +54,7 @@ async def check_sms(request: web.Request) -> web.Response:
 async def check_call(request: web.Request) -> web.Response:
     body = _event_fields(await read_json(request), _CALL)
     core = request.app[CORE]
-    ev = event_from_fields(body, request.app[MEMO], channel="call",  # type: ignore[arg-type]
+    ev = event_from_fields(body, request.app[MEMO], channel="call",
                            direction=body.get("direction", "out"))
     return _verdict(core.engine.evaluate(ev).to_json())
 

@@ -21,7 +21,7 @@ from gateway.engine.plugins import Plugin
 from gateway.engine.schema import RuleError, RuleErrors, RuleSpec
 from gateway.lists.registry import ListRegistry
 from gateway.model import Channel, Direction, Event, Phase, Verdict
-from gateway.numbers import Number, Numbering
+from gateway.numbers import Number, Numbering, NumberMemo
 from gateway.state.memory import MemoryCounters
 
 __all__ = ["ExampleFailure", "event_from_fields", "run_examples"]
@@ -41,7 +41,8 @@ def _vary(n: Number, i: int, numbering: Numbering) -> Number:
     return numbering.e164(digits) if n.kind.value == "e164" else numbering.short(digits)
 
 
-def event_from_fields(fields: dict[str, Any], numbering: Numbering, *, channel: str = "sms",
+def event_from_fields(fields: dict[str, Any], numbering: Numbering | NumberMemo, *,
+                      channel: str = "sms",
                       direction: str = "in", ts: float | None = None) -> Event:
     """An ``Event`` from plain fields (examples, ``spamgw check``, replay files)."""
     ch = Channel(fields.get("channel", channel))

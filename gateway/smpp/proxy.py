@@ -33,7 +33,7 @@ import structlog
 
 from gateway.config import SmppConfig, hostport
 from gateway.model import Direction, Verdict
-from gateway.numbers import Number, Numbering
+from gateway.numbers import Numbering, NumberMemo
 from gateway.smpp import teardown
 from gateway.smpp.leg import Leg
 from gateway.smpp.limits import ClientLimits
@@ -41,7 +41,7 @@ from gateway.smpp.pair import Pair
 from gateway.smpp.pdu import DestAddress
 from gateway.smpp.translate import Judge, MessagePdu, build_event
 
-__all__ = ["NumberCache", "Proxy", "ProxyCounters", "service"]
+__all__ = ["Proxy", "ProxyCounters", "service"]
 
 log = structlog.get_logger("spamgw.smpp")
 
@@ -63,25 +63,6 @@ class ProxyCounters:
     late_responses: int = 0  # their responses, when they came after all: dropped
 
 
-class NumberCache:
-    """``Numbering.from_smpp`` with a bounded memo: A2P senders and popular
-    destinations repeat, and a ``Number`` is immutable. Cleared whole when full."""
-
-    def __init__(self, numbering: Numbering, size: int = 1 << 16) -> None:
-        self.numbering = numbering
-        self.size = size
-        self._memo: dict[tuple[str, int, int], Number] = {}
-
-    def from_smpp(self, addr: str, ton: int = 0, npi: int = 0) -> Number:
-        key = (addr, ton, npi)
-        hit = self._memo.get(key)
-        if hit is None:
-            if len(self._memo) >= self.size:
-                self._memo.clear()
-            hit = self._memo[key] = self.numbering.from_smpp(addr, ton, npi)
-        return hit
-
-
 class Proxy:
     """The listening side. ``engine`` is anything with ``evaluate(event) -> Verdict``."""
 
@@ -89,7 +70,7 @@ class Proxy:
         self.config = config
         self.engine = engine
         self.numbering = numbering
-        self.numbers = NumberCache(numbering)
+        self.numbers = NumberMemo(numbering)
         self.upstream = hostport(config.upstream.address)
         self.temp_status = config.upstream.temporary_error_status
         self.limits = ClientLimits.from_config(config.clients, time.monotonic())

@@ -131,6 +131,11 @@ def split_cc(digits: str) -> tuple[int, str]:
     return 0, digits
 
 
+def _ascii_digits(s: str) -> bool:
+    """``str.isdigit`` accepts '¹' and '٣'; a number is written in ASCII digits."""
+    return s.isascii() and s.isdigit()
+
+
 _NON_DIGITS = re.compile(r"[\s().\-/]")
 _ANONYMOUS = frozenset(
     {"", "anonymous", "unknown", "restricted", "private", "withheld", "unavailable",
@@ -165,7 +170,7 @@ class Numbering:
 
     def e164(self, digits: str, raw: str | None = None) -> Number:
         """A number already known to be international (``+`` or TON international)."""
-        if not digits or len(digits) > MAX_DIGITS or not digits.isdigit():
+        if not digits or len(digits) > MAX_DIGITS or not _ascii_digits(digits):
             return Number(raw if raw is not None else digits, NumberKind.INVALID, digits)
         cc, national = split_cc(digits)
         if cc == 0:
@@ -194,7 +199,7 @@ class Numbering:
         return self.e164(self._home_cc_str + digits, raw)
 
     def short(self, digits: str, raw: str | None = None) -> Number:
-        if not digits or not digits.isdigit() or len(digits) > MAX_DIGITS:
+        if not digits or not _ascii_digits(digits) or len(digits) > MAX_DIGITS:
             return Number(raw if raw is not None else digits, NumberKind.INVALID, digits)
         return Number(
             raw=raw if raw is not None else digits,
@@ -218,12 +223,12 @@ class Numbering:
         s = addr.strip()
         if ton == 1:  # international
             digits = s.lstrip("+")
-            return self.e164(digits, addr) if digits.isdigit() else self._garbage(addr)
+            return self.e164(digits, addr) if _ascii_digits(digits) else self._garbage(addr)
         if ton == 2:  # national
-            return self.national(s, addr) if s.isdigit() else self._garbage(addr)
+            return self.national(s, addr) if _ascii_digits(s) else self._garbage(addr)
         if ton in (3, 4, 6):  # network specific, subscriber number, abbreviated
-            return self.short(s, addr) if s.isdigit() and len(s) <= 8 else self.parse(addr)
-        if s and not s.lstrip("+").isdigit() and any(c.isalpha() for c in s) and npi == 0:
+            return self.short(s, addr) if _ascii_digits(s) and len(s) <= 8 else self.parse(addr)
+        if s and not _ascii_digits(s.lstrip("+")) and any(c.isalpha() for c in s) and npi == 0:
             # TON unknown but clearly a sender ID: many ESMEs send it this way
             return self.alphanumeric(addr)
         return self.parse(addr)
@@ -240,8 +245,8 @@ class Numbering:
         if not s:
             return Number(value, NumberKind.ANONYMOUS if not value.strip() else NumberKind.INVALID)
         if s[0] == "+":
-            return self.e164(s[1:], value) if s[1:].isdigit() else self._garbage(value)
-        if not s.isdigit():
+            return self.e164(s[1:], value) if _ascii_digits(s[1:]) else self._garbage(value)
+        if not _ascii_digits(s):
             return self._garbage(value)
         m = self._intl_prefix.match(s)
         if m and m.end() < len(s) and len(s) - m.end() >= 7:

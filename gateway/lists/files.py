@@ -40,7 +40,7 @@ __all__ = [
 NUMBER_SUFFIXES = ("_numbers", "_callers", "_destinations")
 STRING_SUFFIXES = {"_senders": "sender", "_domains": "domain"}
 
-_PREFIX_RE = re.compile(r"^(\+?)(\d*)\*(?:\{(\d+(?:,\d+)*)\})?$")
+_PREFIX_RE = re.compile(r"^(\+?)(\d*)\*(?:\{(\d+(?:,\d+)*)\})?$", re.ASCII)
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)*"
                         r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -85,14 +85,14 @@ def parse_number_entry(text: str) -> NumberEntry:
         return NumberEntry(None, Prefix(digits, short=not plus, lengths=lens))
     if s.startswith("+"):
         digits = s[1:]
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):
             raise ValueError(f"{text!r} is not a number: write +E.164 digits")
         if not 3 <= len(digits) <= MAX_DIGITS:
             raise ValueError(f"{text!r}: an E.164 number has 3 to {MAX_DIGITS} digits")
         if digits[0] == "0":
             raise ValueError(f"{text!r}: no country code starts with 0")
         return NumberEntry(key_of(digits), None)
-    if s.isdigit():
+    if s.isascii() and s.isdigit():
         if len(s) > 8:
             raise ValueError(
                 f"{text!r}: write international numbers as +E.164 (e.g. +447700900123); "

@@ -51,7 +51,9 @@ def test_withheld_caller_ids(raw):
     assert GB.from_caller_id(raw).kind is NumberKind.ANONYMOUS
 
 
-@pytest.mark.parametrize("raw", ["12ab34", "+44abc", "+" + "1" * 16, "*#21#"])
+@pytest.mark.parametrize(
+    "raw", ["12ab34", "+44abc", "+" + "1" * 16, "*#21#", "+44¹23", "٠٧٧٠٠٩٠٠١٢٣"]
+)
 def test_garbage_is_invalid_not_an_error(raw):
     n = GB.from_caller_id(raw)
     assert n.kind is NumberKind.INVALID

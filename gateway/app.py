@@ -21,6 +21,7 @@ from gateway.config import Config
 from gateway.engine import Engine, Ruleset
 from gateway.engine.loader import load_ruleset
 from gateway.engine.plugins import load_plugins
+from gateway.lists.journal import ListChanges
 from gateway.lists.registry import ListRegistry, load_lists
 from gateway.numbers import Numbering
 from gateway.observe import Stats, configure_logging
@@ -39,6 +40,8 @@ class Core:
     state: Counters
     stats: Stats
     engine: Engine
+    #: live list changes and their journals (replayed by ``build_core``)
+    changes: ListChanges
 
     def build_ruleset(self, directory: str | None = None) -> Ruleset:
         """Compile the rules dir against the live lists and counters (call it off the
@@ -54,8 +57,12 @@ class Core:
     def reload_rules(self) -> Ruleset:
         """Build a new ruleset and swap it in; raises ``RuleErrors`` and leaves the
         running ruleset in place if it is broken."""
-        ruleset = self.build_ruleset()
+        return self.activate(self.build_ruleset())
+
+    def activate(self, ruleset: Ruleset) -> Ruleset:
+        """Swap ``ruleset`` in (the previous one goes to ``engine.history``)."""
         self.engine.swap(ruleset)
+        self.changes.dynamic.update(ruleset.dynamic)
         return ruleset
 
 
@@ -66,7 +73,7 @@ def build_core(config: Config, *, with_plugins: bool = True,
     numbering = Numbering(config.gateway.home_country)
     lists = load_lists(config.lists.dir, numbering, config.gateway.protected_numbers)
     state = state if state is not None else make_counters(config.state)
-    stats = Stats()
+    stats = Stats(config.log.audit)
     plugins = (
         load_plugins(config.plugins, lists=lists, state=state, numbering=numbering)
         if with_plugins
@@ -81,7 +88,11 @@ def build_core(config: Config, *, with_plugins: bool = True,
         fail_mode=config.gateway.fail_mode,
         observer=stats.record,
     )
-    return Core(config, numbering, lists, state, stats, engine)
+    changes = ListChanges(lists, state, config.lists.dir, dynamic=ruleset.dynamic)
+    replayed = changes.replay()
+    if replayed:
+        log.info("list journals replayed", entries=replayed)
+    return Core(config, numbering, lists, state, stats, engine, changes)
 
 
 ServiceFactory = Callable[[Core], AbstractAsyncContextManager[object]]
@@ -123,18 +134,29 @@ async def serve(config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    def _hup() -> None:
-        try:
-            core.reload_rules()
-            log.info("rules reloaded", trigger="SIGHUP", version=core.engine.ruleset.version)
+    async def _reload() -> None:
+        try:  # compiled off the event loop, swapped on it
+            ruleset = await asyncio.to_thread(core.build_ruleset)
+            core.activate(ruleset)
+            log.info("rules reloaded", trigger="SIGHUP", version=ruleset.version)
         except Exception as e:  # a broken ruleset never replaces a good one
             log.error("rules reload refused", trigger="SIGHUP", error=str(e))
 
+    tasks: set[asyncio.Task[None]] = set()
+
+    def _hup() -> None:
+        task = loop.create_task(_reload())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
     loop.add_signal_handler(signal.SIGHUP, _hup)
-    async with running(core):
-        log.info("spamgw running", config=config.source, rules=core.engine.ruleset.version)
-        await stop.wait()
-        log.info("spamgw stopping: draining")
+    try:
+        async with running(core):
+            log.info("spamgw running", config=config.source, rules=core.engine.ruleset.version)
+            await stop.wait()
+            log.info("spamgw stopping: draining")
+    finally:
+        core.stats.close()
 
 
 def run(config: Config) -> int:

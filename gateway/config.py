@@ -83,6 +83,10 @@ class AdminConfig:
     enabled: bool = True
     listen: str = "127.0.0.1:8080"
     token: str = "change-me"
+    #: largest JSON request body, bytes (bulk list imports stream and have no limit)
+    max_body: int = 1 << 20
+    #: default candidate rules dir for shadow mode (a request may name another)
+    shadow_dir: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,36 @@ class RulesConfig:
 @dataclass(frozen=True, slots=True)
 class ListsConfig:
     dir: str = "rules/lists"
+    #: compact a list's change journal into its files after this many records
+    compact_after: int = 10000
+
+
+@dataclass(frozen=True, slots=True)
+class ReportsConfig:
+    """Spam reports (GSMA SRS style): SMS to the short code, or ``POST /v1/reports``."""
+
+    shortcode: str = "7726"
+    #: distinct reporters within ``window`` seconds that put a sender on ``listed_list``
+    threshold: int = 3
+    window: float = 7 * 86400.0
+    #: how long a listed sender stays listed, seconds
+    list_ttl: float = 7 * 86400.0
+    #: expiring list of reported senders (a rule raises their score)
+    reported_list: str = "srs_reported"
+    #: expiring list of senders reported by ``threshold`` distinct reporters (a rule blocks)
+    listed_list: str = "srs_listed"
+    #: HMAC key for reporter identities (empty: the admin token)
+    salt: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineConfig:
+    """Blocked SMS kept for inspection (SQLite)."""
+
+    enabled: bool = True
+    path: str = "spamgw-quarantine.sqlite3"
+    max_rows: int = 100000
+    retention_days: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +163,8 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
+    quarantine: QuarantineConfig = field(default_factory=QuarantineConfig)
     #: where it was loaded from (None: defaults)
     source: str | None = None
 

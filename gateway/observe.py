@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections import Counter
-from typing import TYPE_CHECKING, Any
+from collections import Counter, deque
+from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
@@ -48,27 +48,82 @@ def configure_logging(config: LogConfig) -> None:
     )
 
 
-class Stats:
-    """Decision counters since start. Cheap enough for every event."""
+class _Bucket:
+    """Counts of one time slice (``Stats.bucket`` seconds)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("events", "routes", "rules", "sources", "start")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.events: Counter[tuple[str, str]] = Counter()  # channel, action
+        self.routes: Counter[tuple[str, str]] = Counter()  # route, action
+        self.sources: Counter[tuple[str, str]] = Counter()  # source country, action
+        self.rules: Counter[str] = Counter()
+
+
+class Stats:
+    """Decision counters since start and over sliding windows. Cheap enough for every
+    event: a few dict increments, and a new time slice every ``bucket`` seconds.
+
+    Windows are made of slices (default 5 s, one hour kept): ``window(300)`` sums the
+    slices of the last five minutes; ``series`` gives volume and blocks per slice.
+    """
+
+    def __init__(self, audit_path: str = "", *, bucket: float = 5.0, keep: int = 720) -> None:
         self.started = time.time()
         self.events: Counter[tuple[str, str, str]] = Counter()  # channel, direction, action
         self.routes: Counter[tuple[str, str]] = Counter()  # route, action
         self.sources: Counter[tuple[str, str]] = Counter()  # source country, action
         self.rules: Counter[str] = Counter()
         self.failed_open = 0
-        self.audit = structlog.get_logger("spamgw.audit")
+        self.bucket = bucket
+        self._ring: deque[_Bucket] = deque(maxlen=keep)
+        self._cur = _Bucket(self.started - self.started % bucket)
+        self._end = self._cur.start + bucket
+        self._ring.append(self._cur)
+        self._audit_file: IO[str] | None = None
+        if audit_path:
+            self._audit_file = open(audit_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self.audit: Any = structlog.wrap_logger(
+                structlog.WriteLogger(self._audit_file),
+                processors=[structlog.processors.add_log_level,
+                            structlog.processors.TimeStamper(fmt="iso", utc=True),
+                            structlog.processors.JSONRenderer()],
+                wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+                cache_logger_on_first_use=True,
+            )
+        else:
+            self.audit = structlog.get_logger("spamgw.audit")
+
+    def close(self) -> None:
+        if self._audit_file is not None:
+            self._audit_file.close()
+            self._audit_file = None
+
+    def _rotate(self, now: float) -> _Bucket:
+        b = _Bucket(now - now % self.bucket)
+        self._ring.append(b)
+        self._cur = b
+        self._end = b.start + self.bucket
+        return b
 
     def record(self, ev: Event, v: Verdict) -> None:
         # keys are the str-valued enums themselves: they hash and compare as strings
         action = v.action
-        self.events[(ev.channel, ev.direction, action)] += 1
-        self.routes[(ev.route, action)] += 1
-        self.sources[(ev.src.region or ev.src.kind, action)] += 1
+        channel = ev.channel
+        route = ev.route
+        source = ev.src.region or ev.src.kind
+        self.events[(channel, ev.direction, action)] += 1
+        self.routes[(route, action)] += 1
+        self.sources[(source, action)] += 1
+        b = self._cur if ev.ts < self._end else self._rotate(ev.ts)
+        b.events[(channel, action)] += 1
+        b.routes[(route, action)] += 1
+        b.sources[(source, action)] += 1
         if v.rules:
             for r in v.rules:
                 self.rules[r] += 1
+                b.rules[r] += 1
             if v.failed_open:
                 self.failed_open += 1
             if action is not Action.ALLOW:
@@ -78,7 +133,58 @@ class Stats:
                     src=str(ev.src), dst=str(ev.dst), route=ev.route, phase=ev.phase.value,
                 )
 
+    # -- reading (admin API, dashboard; never on the hot path) -----------------------
+
+    def _slices(self, seconds: float, now: float) -> list[_Bucket]:
+        horizon = now - seconds
+        return [b for b in self._ring if b.start + self.bucket > horizon]
+
+    def window(self, seconds: float, now: float | None = None, top: int = 10) -> dict[str, Any]:
+        """Counts over the last ``seconds``: totals, by channel, top routes, sources, rules."""
+        now = time.time() if now is None else now
+        events: Counter[tuple[str, str]] = Counter()
+        routes: Counter[tuple[str, str]] = Counter()
+        sources: Counter[tuple[str, str]] = Counter()
+        rules: Counter[str] = Counter()
+        for b in self._slices(seconds, now):
+            events.update(b.events)
+            routes.update(b.routes)
+            sources.update(b.sources)
+            rules.update(b.rules)
+        totals = {"events": sum(events.values())}
+        for a in ("ALLOW", "WARN", "BLOCK"):
+            totals[a.lower()] = sum(n for (_, act), n in events.items() if act == a)
+        return {
+            "seconds": seconds,
+            "totals": totals,
+            "channels": [{"channel": str(c), "action": str(a), "count": n}
+                         for (c, a), n in sorted(events.items())],
+            "routes": _top(routes, top, "route"),
+            "sources": _top(sources, top, "source"),
+            "rules": [{"rule": r, "count": n} for r, n in rules.most_common(top)],
+        }
+
+    def series(self, seconds: float, now: float | None = None) -> list[dict[str, Any]]:
+        """Per slice of the last ``seconds``: volume by channel, warns and blocks."""
+        now = time.time() if now is None else now
+        by_start = {b.start: b for b in self._slices(seconds, now)}
+        first = now - now % self.bucket - seconds + self.bucket
+        out = []
+        t = first
+        while t <= now:
+            b = by_start.get(t)
+            row: dict[str, float] = {"t": t, "sms": 0, "call": 0, "warn": 0, "block": 0}
+            if b is not None:
+                for (c, a), n in b.events.items():
+                    row[str(c)] = row.get(str(c), 0) + n
+                    if a != "ALLOW":
+                        row[str(a).lower()] += n
+            out.append(row)
+            t += self.bucket
+        return out
+
     def snapshot(self) -> dict[str, Any]:
+        """Counts since start."""
         return {
             "since": self.started,
             "events": [
@@ -92,3 +198,15 @@ class Stats:
             "rules": [{"rule": r, "count": n} for r, n in self.rules.most_common(50)],
             "failed_open": self.failed_open,
         }
+
+
+def _top(counts: Counter[tuple[str, str]], top: int, label: str) -> list[dict[str, Any]]:
+    """``(name, action) -> n`` folded to the ``top`` names by volume, with blocks/warns."""
+    rows: dict[str, dict[str, Any]] = {}
+    for (name, action), n in counts.items():
+        row = rows.setdefault(str(name), {label: str(name) or "-", "total": 0, "warn": 0,
+                                          "block": 0})
+        row["total"] += n
+        if action != "ALLOW":
+            row[str(action).lower()] += n
+    return sorted(rows.values(), key=lambda r: (-r["total"], r[label]))[:top]

@@ -17,6 +17,7 @@ counted in ``errors`` and logged; a failing plugin is skipped the same way.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -48,6 +49,8 @@ class Ruleset:
     symbol_reasons: dict[str, str] = field(default_factory=dict)
     files: tuple[str, ...] = ()
     loaded_at: float = field(default_factory=time.time)
+    #: expiring lists the rules test (counters-backend flags)
+    dynamic: frozenset[str] = frozenset()
 
     def rule(self, rule_id: str) -> CompiledRule | None:
         for r in self.rules:
@@ -69,6 +72,7 @@ class Engine:
         numbering: Numbering,
         fail_mode: str = "open",
         observer: Callable[[Event, Verdict], None] | None = None,
+        history: int = 16,
     ) -> None:
         self.ruleset = ruleset
         self.numbering = numbering
@@ -77,10 +81,16 @@ class Engine:
         self.observer = observer
         self.errors = 0  # evaluations that failed (fail-open/closed verdicts)
         self.plugin_errors = 0
+        #: rulesets swapped out, newest last (for rollback); SIGHUP and the API share it
+        self.history: deque[Ruleset] = deque(maxlen=history)
+        #: a candidate ruleset's judge, shown every event and its verdict; acts on nothing
+        self.shadow: Callable[[Event, Verdict], None] | None = None
 
     def swap(self, ruleset: Ruleset) -> Ruleset:
-        """Make ``ruleset`` the active one; returns the previous."""
+        """Make ``ruleset`` the active one; returns the previous (kept in ``history``)."""
         old, self.ruleset = self.ruleset, ruleset
+        if old is not ruleset:
+            self.history.append(old)
         return old
 
     @property
@@ -99,6 +109,8 @@ class Engine:
                 v = self._failed(ev, e)
         if self.observer is not None:
             self.observer(ev, v)
+        if self.shadow is not None:
+            self.shadow(ev, v)
         return v
 
     def _failed(self, ev: Event, exc: BaseException) -> Verdict:

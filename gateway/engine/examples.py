@@ -3,7 +3,8 @@
 Each example gets a fresh set of counters and a ruleset compiled against them, so
 examples never see each other's traffic. An example is one event (fields as in
 ``spamgw check``) that may be repeated (``repeat``, with ``vary = "dst"`` or
-``"src"`` giving each repetition a different number) after ``setup`` events; the
+``"src"`` giving each repetition a different number) after ``setup`` events and
+with ``given`` expiring-list entries (``given = {srs_listed = ["+4477..."]}``); the
 verdict of the last event must have action ``expect`` and, unless ``hits = false``,
 list the rule's id.
 """
@@ -123,6 +124,10 @@ def run_examples(directory: str, *, lists: ListRegistry, numbering: Numbering,
                 run = _Run(engine, numbering, spec)
                 count += 1
                 try:
+                    for list_name, entries in ex.get("given", {}).items():
+                        for entry in entries:
+                            num = event_from_fields({"src": entry}, numbering).src
+                            state.flag(list_name, num.key or num.text, EPOCH, 10 * 86400)
                     for setup in ex.get("setup", []):
                         run.send(setup)
                     v = run.send({k: v for k, v in ex.items() if k not in ("setup",)})

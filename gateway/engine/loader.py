@@ -75,6 +75,7 @@ def compile_ruleset(
             seen[spec.id] = f"{spec.file}:{spec.line}"
     dynamic = frozenset(
         {spec.flag["list"] for spec in specs if spec.flag} | set(extra_dynamic)
+        | {name for rf in files for name in rf.dynamic_lists}
     )
     symbol_scores: dict[str, float] = {}
     symbol_reasons: dict[str, str] = {}
@@ -130,4 +131,5 @@ def compile_ruleset(
         symbol_scores=symbol_scores,
         symbol_reasons=symbol_reasons,
         files=tuple(rf.path for rf in files),
+        dynamic=dynamic,
     )

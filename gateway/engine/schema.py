@@ -2,7 +2,9 @@
 ``file:line: rule-id: message``.
 
 A rule file holds ``[[rule]]`` tables, and optionally ``[settings]`` (score
-thresholds) and ``[symbols]`` (plugin symbol score overrides)::
+thresholds), ``[symbols]`` (plugin symbol score overrides) and a top-level
+``dynamic_lists = ["srs_reported"]`` naming expiring lists (counters-backend flags
+filled by the admin API or spam reports) that rules may test like any list::
 
     [settings]
     warn = 5.0
@@ -83,7 +85,7 @@ _RULE_KEYS = {
 _EXAMPLE_KEYS = {
     "channel", "direction", "phase", "src", "dst", "text", "route", "duration", "billsec",
     "dialstatus", "repeat", "vary", "interval", "expect", "hits", "setup", "details",
-    "src_ton", "dst_ton", "note",
+    "src_ton", "dst_ton", "note", "given",
 }
 
 
@@ -135,6 +137,8 @@ class RuleFile:
     rules: tuple[RuleSpec, ...]
     settings: dict[str, Any]
     symbols: dict[str, float]
+    #: expiring lists (counters-backend flags) this file's rules may test by name
+    dynamic_lists: tuple[str, ...] = ()
 
 
 _HEADER_RE = re.compile(r"^\s*\[\[\s*rule\s*\]\]\s*(?:#.*)?$")
@@ -194,7 +198,7 @@ def parse_rule_file(path: Path) -> tuple[RuleFile, list[RuleError]]:
         ]
     lines = text.splitlines()
     blocks = _blocks(lines)
-    unknown_top = set(data) - {"rule", "settings", "symbols"}
+    unknown_top = set(data) - {"rule", "settings", "symbols", "dynamic_lists"}
     for key in sorted(unknown_top):
         errors.append(RuleError(fname, _top_line(lines, key), "-", f"unknown table {key!r}"))
     raw_rules = data.get("rule", [])
@@ -218,9 +222,15 @@ def parse_rule_file(path: Path) -> tuple[RuleFile, list[RuleError]]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             errors.append(RuleError(fname, _top_line(lines, key), "symbols",
                                     f"score of symbol {key!r} must be a number"))
+    dynamic = data.get("dynamic_lists", [])
+    if not isinstance(dynamic, list) or not all(
+            isinstance(n, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", n) for n in dynamic):
+        errors.append(RuleError(fname, _top_line(lines, "dynamic_lists"), "dynamic_lists",
+                                "dynamic_lists must be an array of list names"))
+        dynamic = []
     return RuleFile(fname, tuple(specs), dict(settings),
                     {k: float(v) for k, v in symbols.items()
-                     if isinstance(v, int | float)}), errors
+                     if isinstance(v, int | float)}, tuple(dynamic)), errors
 
 
 def _top_line(lines: list[str], key: str) -> int:

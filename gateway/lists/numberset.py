@@ -51,7 +51,7 @@ class Prefix:
         base = int(self.digits) if self.digits else 0
         flag = SHORT_FLAG if self.short else 0
         for length in self.lengths or range(max(p, 1), MAX_DIGITS + 1):
-            if length < p:
+            if not p <= length <= MAX_DIGITS:  # longer would overflow into the length bits
                 continue
             scale = 10 ** (length - p)
             lo = (length << LEN_SHIFT) | (base * scale)
@@ -124,12 +124,12 @@ class NumberSet:
         self._combined.add(key)
 
     def add_keys(self, keys: Iterable[int]) -> None:
-        """Bulk add of exact keys (list files, imports)."""
-        if self._prefixes:
-            for k in keys:
-                self.add_key(k)
-        else:
-            self._combined.update(keys)
+        """Bulk add of exact keys (list files, imports): whole-bitmap operations."""
+        new = BitMap64(keys)
+        for p in self._prefixes:
+            for lo, hi in p.narrow_ranges():
+                self._shadowed |= new.intersection(_range(lo, hi))
+        self._combined |= new
 
     def add_number(self, digits: str, short: bool = False) -> None:
         self.add_key(key_of(digits, short))

@@ -28,6 +28,7 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
 from gateway.lists.intervals import Span, intersect, normalize, subtract
 from gateway.lists.numberset import NumberSet, Prefix
+from gateway.numbers import MAX_DIGITS
 
 __all__ = ["ITU_SPECIAL", "build_premium_rate", "expand_pattern", "load_premium_rate"]
 
@@ -143,7 +144,8 @@ def _desc_ranges(cc: int, md: PhoneMetadata, desc: object) -> list[Span]:
     ccs = str(cc)
     spans: list[Span] = []
     for prefix, length in sequences_to_prefixes(expand_pattern(pattern), lengths):
-        spans.extend(Prefix(ccs + prefix, lengths=(len(ccs) + length,)).ranges())
+        if len(ccs) + length <= MAX_DIGITS:  # E.164: 15 digits at most
+            spans.extend(Prefix(ccs + prefix, lengths=(len(ccs) + length,)).ranges())
     return normalize(spans)
 
 

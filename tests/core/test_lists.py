@@ -12,7 +12,7 @@ from gateway.lists.intervals import Intervals, intersect, normalize, subtract
 from gateway.lists.numberset import NumberSet, Prefix
 from gateway.lists.premium import ITU_SPECIAL, build_premium_rate, metadata_ranges
 from gateway.lists.registry import load_lists
-from gateway.numbers import Numbering, key_of
+from gateway.numbers import MAX_DIGITS, Numbering, key_of, split_cc
 
 GB = Numbering("GB")
 
@@ -160,10 +160,16 @@ def _is_itu(digits: str) -> bool:
 
 
 def _lpn_premium(digits: str) -> bool:
-    try:
-        pn = phonenumbers.parse("+" + digits)
-    except phonenumbers.NumberParseException:
+    """libphonenumber's type of the number as dialled: built from calling code and
+    national number, not re-parsed (``parse`` strips a national prefix even from an
+    international number: +375 810... would become +375 10...)."""
+    cc, national = split_cc(digits)
+    if not cc or not national:
         return False
+    zeros = len(national) - len(national.lstrip("0"))
+    pn = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national),
+                                  italian_leading_zero=zeros > 0 or None,
+                                  number_of_leading_zeros=zeros if zeros > 1 else None)
     return phonenumbers.number_type(pn) in (
         phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST)
 
@@ -173,6 +179,7 @@ def _sample_in_range(rng: random.Random) -> str:
     lo, hi = SPANS[rng.randrange(len(SPANS))]
     k = rng.randrange(lo, hi)
     length = k >> 50
+    assert length <= MAX_DIGITS
     return str(k & ((1 << 50) - 1)).zfill(length)
 
 
@@ -217,3 +224,10 @@ def test_known_premium_and_special_numbers(number):
 @pytest.mark.parametrize("number", ["+447700900123", "+12125551234", "+33612345678"])
 def test_ordinary_numbers_are_not_premium(number):
     assert GB.from_caller_id(number).key not in PREMIUM
+
+
+def test_every_premium_range_stays_within_one_e164_length():
+    """Keys of more than 15 digits would overflow into the length bits and collide."""
+    for lo, hi in SPANS:
+        assert 1 <= lo >> 50 <= MAX_DIGITS
+        assert (hi - 1) >> 50 == lo >> 50

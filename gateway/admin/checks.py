@@ -1,0 +1,100 @@
+"""``POST /v1/check/sms`` and ``/v1/check/call``: one event in, the verdict out.
+
+Direction defaults as in ``spamgw check``: ``in`` for SMS (A2P to subscribers),
+``out`` for calls (a subscriber dialling).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from gateway.admin.http import ApiError, fields, read_json
+from gateway.admin.keys import CORE
+from gateway.engine.examples import event_from_fields
+from gateway.numbers import Number, Numbering
+
+__all__ = ["NumberMemo", "routes"]
+
+
+class NumberMemo:
+    """The parts of ``Numbering`` that ``event_from_fields`` uses, with a bounded memo:
+    senders and destinations repeat, and a ``Number`` is immutable."""
+
+    def __init__(self, numbering: Numbering, size: int = 1 << 16) -> None:
+        self.numbering = numbering
+        self.size = size
+        self._memo: dict[tuple[str, str, int], Number] = {}
+
+    def _get(self, kind: str, value: str, ton: int = 0) -> Number:
+        key = (kind, value, ton)
+        n = self._memo.get(key)
+        if n is None:
+            if len(self._memo) >= self.size:
+                self._memo.clear()
+            nb = self.numbering
+            n = (nb.from_caller_id(value) if kind == "c" else nb.alphanumeric(value)
+                 if kind == "a" else nb.from_smpp(value, ton))
+            self._memo[key] = n
+        return n
+
+    def from_caller_id(self, value: str) -> Number:
+        return self._get("c", value)
+
+    def alphanumeric(self, value: str) -> Number:
+        return self._get("a", value)
+
+    def from_smpp(self, value: str, ton: int = 0, npi: int = 0) -> Number:
+        return self._get("s", value, ton)
+
+
+MEMO = web.AppKey("number_memo", NumberMemo)
+
+_SMS = ("text", "direction", "route", "src_ton", "dst_ton")
+_CALL = ("direction", "route", "phase", "duration", "billsec", "dialstatus")
+
+
+def _event_fields(body: dict[str, Any], optional: tuple[str, ...]) -> dict[str, Any]:
+    fields(body, required=("src", "dst"), optional=optional)
+    for k in ("src", "dst"):
+        if not isinstance(body[k], str):
+            raise ApiError(400, f"{k} must be a string")
+    if "text" in body and body["text"] is not None and not isinstance(body["text"], str):
+        raise ApiError(400, "text must be a string")
+    if body.get("direction", "in") not in ("in", "out"):
+        raise ApiError(400, "direction must be 'in' or 'out'")
+    if body.get("phase", "attempt") not in ("attempt", "ended"):
+        raise ApiError(400, "phase must be 'attempt' or 'ended'")
+    for k in ("duration", "billsec", "src_ton", "dst_ton"):
+        v = body.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise ApiError(400, f"{k} must be a number")
+    return body
+
+
+async def check_sms(request: web.Request) -> web.Response:
+    body = _event_fields(await read_json(request), _SMS)
+    core = request.app[CORE]
+    ev = event_from_fields(body, request.app[MEMO], channel="sms",  # type: ignore[arg-type]
+                           direction=body.get("direction", "in"))
+    return _verdict(core.engine.evaluate(ev).to_json())
+
+
+async def check_call(request: web.Request) -> web.Response:
+    body = _event_fields(await read_json(request), _CALL)
+    core = request.app[CORE]
+    ev = event_from_fields(body, request.app[MEMO], channel="call",  # type: ignore[arg-type]
+                           direction=body.get("direction", "out"))
+    return _verdict(core.engine.evaluate(ev).to_json())
+
+
+def _verdict(data: dict[str, Any]) -> web.Response:
+    return web.Response(body=json.dumps(data).encode(), content_type="application/json")
+
+
+routes = [
+    web.post("/v1/check/sms", check_sms),
+    web.post("/v1/check/call", check_call),
+]

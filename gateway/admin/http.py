@@ -1,0 +1,93 @@
+"""The admin API's HTTP conventions: JSON errors with a reason, Bearer auth.
+
+Every error is ``{"error": reason, ...}`` with the right 4xx; unknown paths and
+methods, oversize bodies and bad JSON included. Every route but ``/healthz`` and the
+dashboard's static files needs ``Authorization: Bearer <[admin] token>``, compared in
+constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["ApiError", "guard", "read_json"]
+
+PUBLIC = frozenset({"/healthz", "/", "/index.html", "/favicon.ico"})
+PUBLIC_PREFIX = "/static/"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, reason: str, **extra: Any) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.extra = extra
+
+    def response(self) -> web.Response:
+        return web.json_response({"error": self.reason, **self.extra}, status=self.status)
+
+
+def guard(token: str) -> Any:
+    """Middleware: auth first (so unknown paths do not leak), then JSON errors."""
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if path not in PUBLIC and not path.startswith(PUBLIC_PREFIX):
+            got = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(got, expected):
+                return web.json_response(
+                    {"error": "missing or wrong bearer token"}, status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="spamgw"'})
+        try:
+            return await handler(request)
+        except ApiError as e:
+            return e.response()
+        except web.HTTPException as e:
+            if e.status < 400 or e.content_type == "application/json":
+                raise
+            return web.json_response({"error": e.reason}, status=e.status,
+                                     headers={k: v for k, v in e.headers.items()
+                                              if k == "Allow"})
+
+    return middleware
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; 400/413 with a reason otherwise."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, "request body over [admin] max_body bytes: stream bulk imports "
+                            "to /v1/lists/{name}/import") from None
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ApiError(400, f"body is not JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be a JSON object")
+    return body
+
+
+def fields(body: dict[str, Any], *, required: tuple[str, ...], optional: tuple[str, ...] = ()
+           ) -> None:
+    """400 naming missing and unknown fields."""
+    missing = [k for k in required if body.get(k) in (None, "")]
+    unknown = sorted(set(body) - set(required) - set(optional))
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing))
+        if unknown:
+            parts.append("unknown " + ", ".join(unknown))
+        raise ApiError(400, "fields: " + "; ".join(parts))

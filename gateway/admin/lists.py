@@ -1,0 +1,249 @@
+"""List management over HTTP: inspect, look up, change, bulk import, compact.
+
+A change is validated whole (one bad entry: 400 naming it, nothing applied), written
+to the list's journal and fsynced off the event loop, then applied in place on the
+loop: the 200 comes after the fsync and the change is live when it arrives. The
+journal and compaction rules are in ``gateway.lists.journal``.
+
+Bulk import (``POST /v1/lists/{name}/import``, one entry a line as in list files,
+any size, chunked or not) streams the body, parses it in a worker thread, journals
+it with one fsync and applies it in batches that yield to the event loop between
+them, then compacts, so traffic keeps flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiohttp import web
+
+from gateway.admin.http import ApiError, fields, read_json
+from gateway.admin.keys import CORE, LIST_LOCK
+from gateway.lists.journal import Entry, ListChanges
+from gateway.lists.numberset import NumberSet
+from gateway.lists.registry import BUILTIN
+from gateway.lists.stringset import StringSet
+
+__all__ = ["apply_change", "routes"]
+
+MAX_TTL = 10 * 366 * 86400.0
+APPLY_BATCH = 5000
+PARSE_BATCH = 50000
+RECORD_ENTRIES = 50000
+SHOW_ERRORS = 50
+
+
+def _changes(request: web.Request, name: str, *, edit: bool = False) -> ListChanges:
+    changes = request.app[CORE].changes
+    if changes.kind(name) is None:
+        raise ApiError(404, f"no list named {name!r}")
+    if edit and name in BUILTIN:
+        raise ApiError(409, f"{name!r} is built in (generated from metadata): it cannot be "
+                            "edited; add entries to an allow or block list instead")
+    return changes
+
+
+def _ttl(value: Any, dynamic: bool, default: float) -> float | None:
+    if value is None:
+        return default if dynamic else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TTL:
+        raise ApiError(400, f"ttl must be seconds between 1 and {MAX_TTL:.0f}, got {value!r}")
+    return float(value)
+
+
+async def apply_change(app: web.Application, name: str, add: list[Entry], remove: list[Entry],
+                       ttl: float | None) -> dict[str, Any]:
+    """Journal (fsync, off the loop), then apply. Also used by reports and quarantine."""
+    core = app[CORE]
+    changes = core.changes
+    async with app[LIST_LOCK]:
+        now = time.time()
+        expires = now + ttl if ttl is not None else None
+        records = []
+        for op, entries in (("remove", remove), ("add", add)):
+            for i in range(0, len(entries), RECORD_ENTRIES):
+                records.append((op, entries[i:i + RECORD_ENTRIES]))
+        recs = [changes.record(name, op, chunk, expires) for op, chunk in records]
+        await asyncio.to_thread(changes.journal(name).append, recs)
+        counts = {"add": 0, "remove": 0}
+        for op, chunk in records:
+            for i in range(0, len(chunk), APPLY_BATCH):
+                counts[op] += changes.apply(name, op, chunk[i:i + APPLY_BATCH], expires, now)
+                if len(chunk) > APPLY_BATCH:
+                    await asyncio.sleep(0)
+        journal = changes.journal(name)
+        compacted = None
+        if journal.entries > core.config.lists.compact_after:
+            compacted = await asyncio.to_thread(changes.compact, name)
+    return {"list": name, "added": counts["add"], "removed": counts["remove"],
+            "seq": journal.seq, "expires": expires, "compacted": compacted}
+
+
+def _describe(changes: ListChanges, name: str, now: float) -> dict[str, Any]:
+    lst = changes.lists.get(name)
+    j = changes.journals.get(name)
+    out: dict[str, Any] = {"name": name, "kind": changes.kind(name),
+                           "editable": name not in BUILTIN,
+                           "journal": {"records": j.records, "entries": j.entries}
+                           if j is not None else {"records": 0, "entries": 0}}
+    if isinstance(lst, NumberSet):
+        out.update(exact=lst.exact_count(), prefixes=len(lst.prefixes),
+                   bytes=lst.size_in_bytes(), expiring=len(changes.expiring.get(name, ())))
+    elif isinstance(lst, StringSet):
+        out.update(entries=len(lst), expiring=len(changes.expiring.get(name, ())))
+    else:
+        out.update(entries=len(changes.state.flags(name, now)))
+    return out
+
+
+async def get_lists(request: web.Request) -> web.Response:
+    changes = request.app[CORE].changes
+    now = time.time()
+    names = sorted({n for n, _ in changes.lists.items()} | changes.dynamic)
+    return web.json_response({"lists": [_describe(changes, n, now) for n in names]})
+
+
+async def lookup(request: web.Request) -> web.Response:
+    name, raw = request.match_info["name"], request.match_info["entry"]
+    changes = _changes(request, name)
+    core = request.app[CORE]
+    lst = changes.lists.get(name)
+    now = time.time()
+    out: dict[str, Any] = {"list": name, "query": raw, "listed": False}
+    if isinstance(lst, NumberSet) or lst is None:
+        n = core.numbering.from_caller_id(raw)
+        if lst is None and n.key == 0:
+            n = core.numbering.alphanumeric(raw)
+        ident = n.key or n.text
+        out["number"] = str(n)
+        if isinstance(lst, NumberSet):
+            m = lst.match(n.key) if n.key else None
+            if m is not None:
+                expiring = changes.expiring.get(name, {})
+                when = next((w for w, e in expiring.values() if e.text == m.entry), None)
+                out.update(listed=True, entry=m.entry, match="prefix" if m.prefix else "exact",
+                           expires=when)
+        elif ident:
+            expires = changes.state.flags(name, now).get(ident)
+            if expires is not None:
+                out.update(listed=True, entry=str(n), match="exact", expires=expires)
+    else:
+        hit = lst.match(raw.strip())
+        if hit is not None:
+            exp = changes.expiring.get(name, {}).get(hit)
+            out.update(listed=True, entry=hit,
+                       match="exact" if hit == raw.strip().casefold() else "parent domain",
+                       expires=exp[0] if exp else None)
+    return web.json_response(out)
+
+
+async def change(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    changes = _changes(request, name, edit=True)
+    body = await read_json(request)
+    fields(body, required=(), optional=("add", "remove", "ttl"))
+    add_raw, remove_raw = body.get("add", []), body.get("remove", [])
+    if not isinstance(add_raw, list) or not isinstance(remove_raw, list):
+        raise ApiError(400, "add and remove must be arrays of entries")
+    if not add_raw and not remove_raw:
+        raise ApiError(400, "nothing to change: give add and/or remove")
+    dynamic = changes.kind(name) == "dynamic"
+    ttl = _ttl(body.get("ttl"), dynamic, request.app[CORE].config.reports.list_ttl)
+    if ttl is not None and not add_raw:
+        raise ApiError(400, "ttl applies to added entries")
+    big = len(add_raw) + len(remove_raw) > 2000
+    parse = changes.parse
+    add, bad_add = await asyncio.to_thread(parse, name, add_raw) if big else parse(name, add_raw)
+    remove, bad_rm = (await asyncio.to_thread(parse, name, remove_raw) if big
+                      else parse(name, remove_raw))
+    if bad_add or bad_rm:
+        raise ApiError(400, "bad entries: nothing was applied",
+                       entries=(bad_add + bad_rm)[:SHOW_ERRORS], count=len(bad_add + bad_rm))
+    result = await apply_change(request.app, name, add, remove, ttl)
+    return web.json_response(result)
+
+
+async def bulk_import(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    changes = _changes(request, name, edit=True)
+    mode = request.query.get("mode", "add")
+    if mode not in ("add", "remove"):
+        raise ApiError(400, "mode must be add or remove")
+    ttl_q = request.query.get("ttl")
+    try:
+        ttl_v = float(ttl_q) if ttl_q is not None else None
+    except ValueError:
+        raise ApiError(400, f"ttl must be seconds, got {ttl_q!r}") from None
+    dynamic = changes.kind(name) == "dynamic"
+    ttl = _ttl(ttl_v, dynamic and mode == "add", request.app[CORE].config.reports.list_ttl)
+    entries: list[Entry] = []
+    errors: list[str] = []
+    bad = 0
+    lineno = 0
+    pending: list[tuple[int, str]] = []
+    tail = b""
+
+    def parse_batch(batch: list[tuple[int, str]]) -> tuple[list[Entry], list[str]]:
+        good: list[Entry] = []
+        errs: list[str] = []
+        for n, text in batch:
+            e, err = changes.parse(name, [text])
+            good.extend(e)
+            errs.extend(f"line {n}: {x}" for x in err)
+        return good, errs
+
+    async def flush() -> None:
+        nonlocal bad
+        good, errs = await asyncio.to_thread(parse_batch, pending[:])
+        pending.clear()
+        entries.extend(good)
+        bad += len(errs)
+        errors.extend(errs[:SHOW_ERRORS - len(errors)])
+
+    async for chunk in request.content.iter_chunked(1 << 16):
+        lines = (tail + chunk).split(b"\n")
+        tail = lines.pop()
+        for line in lines:
+            lineno += 1
+            text = line.decode("utf-8", "replace").split("#", 1)[0].strip()
+            if text:
+                pending.append((lineno, text))
+        if len(pending) >= PARSE_BATCH:
+            await flush()
+    if tail.strip():
+        lineno += 1
+        text = tail.decode("utf-8", "replace").split("#", 1)[0].strip()
+        if text:
+            pending.append((lineno, text))
+    if pending:
+        await flush()
+    if bad:
+        raise ApiError(400, "bad entries: nothing was applied", entries=errors, count=bad)
+    if not entries:
+        raise ApiError(400, "no entries in the body (one entry a line)")
+    add, remove = (entries, []) if mode == "add" else ([], entries)
+    result = await apply_change(request.app, name, add, remove, ttl)
+    result["lines"] = lineno
+    if result["compacted"] is None and not dynamic:
+        async with request.app[LIST_LOCK]:
+            result["compacted"] = await asyncio.to_thread(changes.compact, name)
+    return web.json_response(result)
+
+
+async def compact(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    changes = _changes(request, name, edit=True)
+    async with request.app[LIST_LOCK]:
+        result = await asyncio.to_thread(changes.compact, name)
+    return web.json_response(result)
+
+
+routes = [
+    web.get("/v1/lists", get_lists),
+    web.get("/v1/lists/{name}/{entry}", lookup),
+    web.post("/v1/lists/{name}", change),
+    web.post("/v1/lists/{name}/import", bulk_import),
+    web.post("/v1/lists/{name}/compact", compact),
+]

@@ -1,0 +1,219 @@
+"""Quarantine: blocked SMS kept in SQLite, bounded, with retention, so a false positive
+can be found, inspected and turned into an allowlist entry.
+
+On the hot path ``add`` appends one tuple to a list (dropping, and counting, past a
+bound if the writer falls behind); a task flushes the list every half second with one
+``executemany`` in a worker thread, then prunes rows past ``retention_days`` and
+beyond ``max_rows``. Every SQLite call runs in a worker thread under one lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from gateway.admin.http import ApiError, fields, read_json
+from gateway.admin.keys import CORE, QUARANTINE
+from gateway.admin.lists import apply_change
+from gateway.config import QuarantineConfig
+from gateway.model import Event, Verdict
+
+__all__ = ["Quarantine"]
+
+PENDING_MAX = 50000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts REAL NOT NULL, direction TEXT, src TEXT, src_kind TEXT, dst TEXT, route TEXT,
+  text TEXT, score REAL, rules TEXT, reason TEXT, released TEXT
+);
+CREATE INDEX IF NOT EXISTS quarantine_ts ON quarantine(ts);
+CREATE INDEX IF NOT EXISTS quarantine_src ON quarantine(src);
+"""
+_COLUMNS = ("id", "ts", "direction", "src", "src_kind", "dst", "route", "text", "score",
+            "rules", "reason", "released")
+
+
+class Quarantine:
+    def __init__(self, config: QuarantineConfig) -> None:
+        self.config = config
+        self.path = Path(config.path)
+        self._pending: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self.kept = 0
+        self.dropped = 0
+
+    # -- hot path -------------------------------------------------------------------
+
+    def add(self, ev: Event, v: Verdict) -> None:
+        if len(self._pending) >= PENDING_MAX:
+            self.dropped += 1
+            return
+        self._pending.append((ev.ts, ev.direction.value, str(ev.src), ev.src.kind.value,
+                              str(ev.dst), ev.route, ev.text, v.score, ",".join(v.rules),
+                              v.reason))
+
+    # -- worker thread --------------------------------------------------------------
+
+    def open(self) -> None:
+        with self._lock:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            self._db = db
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def take(self) -> list[tuple[Any, ...]]:
+        """The rows waiting (on the event loop: one list swap)."""
+        rows, self._pending = self._pending, []
+        return rows
+
+    def write(self, rows: list[tuple[Any, ...]], now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._lock:
+            db = self._db
+            if db is None:
+                return
+            db.execute("BEGIN")
+            if rows:
+                db.executemany(
+                    "INSERT INTO quarantine (ts, direction, src, src_kind, dst, route, text,"
+                    " score, rules, reason) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            db.execute("DELETE FROM quarantine WHERE ts < ?",
+                       (now - self.config.retention_days * 86400,))
+            db.execute("DELETE FROM quarantine WHERE id <= "
+                       "(SELECT MAX(id) FROM quarantine) - ?", (self.config.max_rows,))
+            db.execute("COMMIT")
+        self.kept += len(rows)
+
+    def search(self, *, q: str = "", src: str = "", dst: str = "", rule: str = "",
+               since: float = 0.0, limit: int = 50, before_id: int = 0) -> list[dict[str, Any]]:
+        where = ["ts >= ?"]
+        args: list[Any] = [since]
+        if q:
+            where.append("text LIKE ? ESCAPE '\\'")
+            args.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                        + "%")
+        if src:
+            where.append("src = ?")
+            args.append(src)
+        if dst:
+            where.append("dst = ?")
+            args.append(dst)
+        if rule:
+            where.append("(',' || rules || ',') LIKE ?")
+            args.append(f"%,{rule},%")
+        if before_id:
+            where.append("id < ?")
+            args.append(before_id)
+        sql = (f"SELECT {', '.join(_COLUMNS)} FROM quarantine WHERE {' AND '.join(where)} "
+               "ORDER BY id DESC LIMIT ?")
+        with self._lock:
+            if self._db is None:
+                return []
+            rows = self._db.execute(sql, [*args, limit]).fetchall()
+        return [_row(r) for r in rows]
+
+    def get(self, qid: int) -> dict[str, Any] | None:
+        with self._lock:
+            if self._db is None:
+                return None
+            r = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM quarantine WHERE id = ?",
+                                 (qid,)).fetchone()
+        return _row(r) if r is not None else None
+
+    def mark_released(self, qid: int, how: str) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.execute("UPDATE quarantine SET released = ? WHERE id = ?", (how, qid))
+
+    def count(self) -> int:
+        with self._lock:
+            if self._db is None:
+                return 0
+            return int(self._db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
+
+
+def _row(r: tuple[Any, ...]) -> dict[str, Any]:
+    d = dict(zip(_COLUMNS, r, strict=True))
+    d["rules"] = d["rules"].split(",") if d["rules"] else []
+    return d
+
+
+# -- HTTP ------------------------------------------------------------------------------
+
+def _store(request: web.Request) -> Quarantine:
+    q = request.app[QUARANTINE]
+    if q is None:
+        raise ApiError(404, "quarantine is disabled ([quarantine] enabled = false)")
+    return q
+
+
+async def search(request: web.Request) -> web.Response:
+    store = _store(request)
+    qs = request.query
+    unknown = set(qs) - {"q", "src", "dst", "rule", "since", "limit", "before_id"}
+    if unknown:
+        raise ApiError(400, f"unknown parameters: {', '.join(sorted(unknown))}")
+    try:
+        since = float(qs.get("since", 0))
+        limit = min(500, max(1, int(qs.get("limit", 50))))
+        before = int(qs.get("before_id", 0))
+    except ValueError as e:
+        raise ApiError(400, f"since, limit and before_id are numbers: {e}") from None
+    rows = await asyncio.to_thread(store.search, q=qs.get("q", ""), src=qs.get("src", ""),
+                                   dst=qs.get("dst", ""), rule=qs.get("rule", ""),
+                                   since=since, limit=limit, before_id=before)
+    return web.json_response({"items": rows, "kept": store.kept, "dropped": store.dropped})
+
+
+async def _item(request: web.Request) -> dict[str, Any]:
+    store = _store(request)
+    try:
+        qid = int(request.match_info["id"])
+    except ValueError:
+        raise ApiError(400, "id must be an integer") from None
+    row = await asyncio.to_thread(store.get, qid)
+    if row is None:
+        raise ApiError(404, f"no quarantined message {qid}")
+    return row
+
+
+async def get_item(request: web.Request) -> web.Response:
+    return web.json_response(await _item(request))
+
+
+async def release_allowlist(request: web.Request) -> web.Response:
+    """A false positive: put its sender on an allowlist (journaled like any change)."""
+    store = _store(request)
+    body = await read_json(request)
+    fields(body, required=(), optional=("list",))
+    item = await _item(request)
+    if item.get("released"):
+        raise ApiError(409, f"already released: {item['released']}")
+    core = request.app[CORE]
+    default = "allowed_senders" if item["src_kind"] == "alphanumeric" else "allowed_numbers"
+    name = body.get("list", default)
+    if not isinstance(name, str) or core.changes.kind(name) not in ("numbers", "sender"):
+        raise ApiError(400, f"list must be a number or sender list, got {name!r}")
+    entries, errors = core.changes.parse(name, [item["src"]])
+    if errors:
+        raise ApiError(422, f"sender {item['src']!r} cannot go on {name}: {errors[0]}")
+    result = await apply_change(request.app, name, entries, [], None)
+    await asyncio.to_thread(store.mark_released, item["id"], f"{name}:{entries[0].text}")
+    return web.json_response({"id": item["id"], "list": name, "entry": entries[0].text,
+                              "change": result})

@@ -16,18 +16,22 @@ Blocking sockets: under locust, gevent makes them cooperative.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["AgiResult", "environment", "parse_args", "run_session"]
+__all__ = ["AgiResult", "answer", "environment", "parse_args", "run_session"]
+
+_VAR = re.compile(r"\$\{([^}]*)\}")
 
 
 def environment(*, host: str, port: int, script: str, channel: str, chan_type: str,
                 uniqueid: str, callerid: str, context: str, extension: str,
                 priority: int, args: Sequence[str], dnid: str = "unknown",
-                calleridname: str = "unknown", threadid: int = 140283458823872,
+                calleridname: str = "unknown", callingpres: int = 0,
+                threadid: int = 140283458823872,
                 version: str = "22.10.1") -> bytes:
     """The environment block Asterisk writes when a FastAGI session starts."""
     lines = [
@@ -41,7 +45,7 @@ def environment(*, host: str, port: int, script: str, channel: str, chan_type: s
         ("agi_version", version),
         ("agi_callerid", callerid),
         ("agi_calleridname", calleridname),
-        ("agi_callingpres", "0"),
+        ("agi_callingpres", str(callingpres)),
         ("agi_callingani2", "0"),
         ("agi_callington", "0"),
         ("agi_callingtns", "0"),
@@ -97,8 +101,9 @@ class AgiResult:
     error: str | None = None
 
 
-def _answer(words: list[str], channel_vars: Mapping[str, str], result: AgiResult,
+def answer(words: list[str], channel_vars: Mapping[str, str], result: AgiResult,
             t0: float) -> bytes:
+    """Asterisk's answer to one command line (split by ``parse_args``)."""
     verb = " ".join(w.upper() for w in words[:2])
     if verb == "SET VARIABLE" and len(words) >= 3:
         value = words[3] if len(words) > 3 else ""
@@ -109,6 +114,10 @@ def _answer(words: list[str], channel_vars: Mapping[str, str], result: AgiResult
     if verb == "GET VARIABLE" and len(words) >= 3:
         found = result.variables.get(words[2], channel_vars.get(words[2]))
         return b"200 result=0\n" if found is None else f"200 result=1 ({found})\n".encode()
+    if verb == "GET FULL" and len(words) >= 4 and words[2].upper() == "VARIABLE":
+        expanded = _VAR.sub(lambda m: result.variables.get(m[1], channel_vars.get(m[1], "")),
+                            words[3])
+        return f"200 result=1 ({expanded})\n".encode()
     if words and words[0].upper() in ("VERBOSE", "NOOP"):
         return b"200 result=1\n"
     return b"510 Invalid or unknown command\n"
@@ -139,7 +148,7 @@ def run_session(host: str, port: int, env: bytes, *, timeout: float = 10.0,
                 raw, buf = buf.split(b"\n", 1)
                 line = raw.decode("utf-8", "replace").rstrip("\r")
                 result.commands.append(line)
-                out.append(_answer(parse_args(line), channel_vars or {}, result, t0))
+                out.append(answer(parse_args(line), channel_vars or {}, result, t0))
             if out:
                 try:
                     sock.sendall(b"".join(out))

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 DEFAULT_MIX = ("clean=60,blocklisted=8,phishing=6,premium=4,multipart_clean=4,"
-               "multipart_spam=4,bulk=14,call_clean=60,call_blocked=10,call_premium=15,"
+               "multipart_spam=4,bulk=3,call_clean=60,call_blocked=10,call_premium=15,"
                "wangiri=15")
 SMPP_SCENARIOS = ("clean", "blocklisted", "phishing", "premium", "multipart_clean",
                   "multipart_spam", "bulk")
@@ -179,18 +180,25 @@ class BulkCampaign:
     """One source sends one text to ever more recipients (rules/50-bulk.toml).
 
     Message k (from 1) reaches k distinct recipients: up to 49 nothing can block it
-    (bulk.same_text_many_recipients needs over 50 recipients, bulk.source_velocity
-    over 100 a minute: 6 + 4 blocks); from 203 on bulk.source_fanout (over 200
-    recipients in an hour) adds 6 to 6 and blocks whatever the pace. In between it
-    depends on the pace, and either answer is right.
+    (bulk.same_text_many_recipients needs over 50 recipients in 10 minutes,
+    bulk.source_velocity over 100 a minute: 6 + 4 blocks); from 203 on, while the
+    campaign is younger than 10 minutes, bulk.source_fanout (over 200 recipients in
+    an hour) adds 6 to the same-text 6 and blocks whatever the pace. In between, or
+    for an older campaign, it depends on the pace, and either answer is right.
+    ``clock`` is the campaign's time (seconds); the user's is the monotonic clock.
     """
 
     SURE_ALLOW = 49
     SURE_BLOCK = 203
     LENGTH = 230
 
-    def __init__(self, rnd: random.Random) -> None:
+    SURE_WITHIN = 540.0  # seconds: the same-text window (600) with a margin
+
+    def __init__(self, rnd: random.Random, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
         self.rnd = rnd
+        self.clock = clock
+        self.started = clock()
         self.src = subscriber(rnd)
         self.text = f"Mega sale {tag(rnd)}: 50% off everything this weekend, reply STOP to opt out"
         self.k = 0
@@ -203,7 +211,7 @@ class BulkCampaign:
         self.k += 1
         if self.k <= self.SURE_ALLOW:
             expect = frozenset((FORWARDED,))
-        elif self.k >= self.SURE_BLOCK:
+        elif self.k >= self.SURE_BLOCK and self.clock() - self.started < self.SURE_WITHIN:
             expect = frozenset((REJECTED,))
         else:
             expect = frozenset((FORWARDED, REJECTED))

@@ -230,9 +230,12 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
         return lambda ev, f: any(d in s for d in f.domains() for s in sets)
     if key == "symbol":
         wanted = _names(value)
-        unknown = [s for s in wanted if s not in ctx.symbols]
-        if unknown:
-            ctx.err(key, f"no loaded plugin emits symbol {unknown[0]!r}")
+        # a typo within a loaded plugin's namespace is an error; a symbol of a plugin
+        # that is not loaded (disabled by the operator) simply never hits
+        spaces = {s.split(".", 1)[0] for s in ctx.symbols}
+        typos = [s for s in wanted if s not in ctx.symbols and s.split(".", 1)[0] in spaces]
+        if typos:
+            ctx.err(key, f"no loaded plugin emits symbol {typos[0]!r}")
             return None
         return lambda ev, f: any(s in f.symbols for s in wanted)
     if key == "ring_under":

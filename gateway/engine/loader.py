@@ -86,10 +86,12 @@ def compile_ruleset(
     settings: dict[str, float] = {}
     for rf in files:
         for name, score in rf.symbols.items():
-            if name not in symbol_scores:
-                errors.append(RuleError(rf.path, 0, "symbols",
+            if name in symbol_scores:
+                symbol_scores[name] = score
+            elif name.split(".", 1)[0] in {s.split(".", 1)[0] for s in symbol_scores}:
+                errors.append(RuleError(rf.path, rf.symbol_line(name), "symbols",
                                         f"no loaded plugin emits symbol {name!r}"))
-            symbol_scores[name] = score
+            # else: the plugin is not loaded; its score override waits for it
         for key, value in rf.settings.items():
             settings[key] = float(value)
     symbols = frozenset(symbol_scores)

@@ -139,6 +139,10 @@ class RuleFile:
     symbols: dict[str, float]
     #: expiring lists (counters-backend flags) this file's rules may test by name
     dynamic_lists: tuple[str, ...] = ()
+    symbol_lines: dict[str, int] = field(default_factory=dict)
+
+    def symbol_line(self, name: str) -> int:
+        return self.symbol_lines.get(name, 0)
 
 
 _HEADER_RE = re.compile(r"^\s*\[\[\s*rule\s*\]\]\s*(?:#.*)?$")
@@ -230,7 +234,8 @@ def parse_rule_file(path: Path) -> tuple[RuleFile, list[RuleError]]:
         dynamic = []
     return RuleFile(fname, tuple(specs), dict(settings),
                     {k: float(v) for k, v in symbols.items()
-                     if isinstance(v, int | float)}, tuple(dynamic)), errors
+                     if isinstance(v, int | float)}, tuple(dynamic),
+                    {k: _top_line(lines, k) for k in symbols}), errors
 
 
 def _top_line(lines: list[str], key: str) -> int:

@@ -141,3 +141,38 @@ def test_cli_lists_lookup_and_bad_config(spamgw, tmp_path):
     res = spamgw("check", "call", "--src", "1", "--dst", "2", "--config", str(cfg))
     assert res.returncode == 2
     assert "smpp.upstream.address: expected a string, got 2775" in res.stderr
+
+
+def test_symbols_of_a_plugin_not_loaded_are_ignored_but_typos_are_not(tmp_path):
+    from gateway.engine.plugins import Symbol
+
+    class Urls:
+        name = "urls"
+        channels = frozenset({"sms"})
+        symbols = (Symbol("url.shortener", 2.0),)
+
+        def check(self, event):
+            return ()
+
+    d = tmp_path / "rules"
+    d.mkdir()
+    lists = load_lists(tmp_path / "nolists", GB)
+    (d / "r.toml").write_text(textwrap.dedent("""
+        [symbols]
+        "content.spam" = 5.0
+
+        [[rule]]
+        id = "needs.classifier"
+        when.symbol = "content.spam"
+        score = 1
+    """))
+    rs = load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Urls(),))
+    assert [r.id for r in rs.rules] == ["needs.classifier"]
+    (d / "r.toml").write_text(textwrap.dedent("""
+        [symbols]
+        "url.shortner" = 5.0
+    """))
+    with pytest.raises(RuleErrors) as e:
+        load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Urls(),))
+    want = f"{d / 'r.toml'}:3: symbols: no loaded plugin emits symbol 'url.shortner'"
+    assert str(e.value) == want

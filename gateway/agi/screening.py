@@ -1,0 +1,329 @@
+"""Call screening: an AGI environment in, an ``Event`` to the engine, channel
+variables out. The handler behind the FastAGI server, in the aiosmtpd sense: it
+knows nothing of sockets, and the server knows nothing of rules.
+
+Paths (DESIGN.md):
+
+- ``/inbound[,TRUNK]``: a call arriving from outside. ``src`` is the caller ID,
+  ``dst`` the extension (``agi_extension``), the route the trunk argument or,
+  without one, the trunk part of the channel name (``PJSIP/intl-gw-0000002a`` ->
+  ``intl-gw``).
+- ``/outbound[,TRUNK]``: a subscriber dialling out; ``dst`` is the extension, the
+  number as typed (``00…``, ``0…``, ``+…``). Further arguments are ignored.
+- ``/ended,DIALSTATUS,duration,billsec``: the hangup handler. It runs with
+  ``agi_extension: s`` but keeps ``agi_uniqueid``, so the call it reports is found
+  in :class:`CallMemory` (filled by the screening of the same channel).
+
+The answer is ``SET VARIABLE`` of SPAMGW_ACTION, SPAMGW_SCORE, SPAMGW_RULES,
+SPAMGW_REASON, ACTION first so that the decision is set even if the channel goes
+away half way. A screening finished later than the deadline answers ALLOW.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+import structlog
+
+from gateway.agi.codec import AgiCommand, AgiEnvironment
+from gateway.model import Action, Channel, Direction, Event, Phase, Verdict
+from gateway.numbers import Numbering
+
+__all__ = [
+    "AgiCounters",
+    "CallMemory",
+    "Evaluator",
+    "ScreenedCall",
+    "Screener",
+    "trunk_of_channel",
+    "verdict_commands",
+]
+
+log = structlog.get_logger("spamgw.agi")
+
+#: longest SPAMGW_REASON sent: a command line must stay under 2048 bytes
+MAX_REASON_BYTES = 1024
+MAX_RULES_BYTES = 512
+
+
+class Evaluator(Protocol):
+    def evaluate(self, event: Event) -> Verdict: ...
+
+
+@dataclass(slots=True)
+class AgiCounters:
+    """What the FastAGI side counts (exported with the gateway's statistics)."""
+
+    connections: int = 0
+    screenings: int = 0
+    allow: int = 0
+    warn: int = 0
+    block: int = 0
+    late: int = 0
+    failed_open: int = 0
+    ended: int = 0
+    ended_unmatched: int = 0
+    unknown_path: int = 0
+    protocol_errors: int = 0
+    timeouts: int = 0
+    hangups: int = 0
+    dead_channel: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class ScreenedCall(NamedTuple):
+    """What ``/ended`` needs to rebuild the call it reports: the caller ID and the
+    dialled number as Asterisk gave them, the direction and the route. Plain
+    strings in a tuple, so the garbage collector stops tracking the entries of a
+    map that holds hundreds of thousands of them (a full collection over tracked
+    objects would pause the loop for tens of milliseconds)."""
+
+    src: str
+    dst: str
+    direction: str
+    route: str
+
+
+class CallMemory:
+    """Bounded, expiring map ``agi_uniqueid -> ScreenedCall``.
+
+    Entries live ``ttl`` seconds (a call longer than that reports nothing: its
+    ``/ended`` is counted as unmatched) and at most ``max_entries`` are kept, the
+    oldest dropped first. ``recall`` removes the entry: a channel hangs up once.
+    """
+
+    __slots__ = ("_clock", "_entries", "max_entries", "ttl")
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 12 * 3600.0,
+        max_entries: int = 200_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        # plain tuples of str/float: the GC untracks them (a NamedTuple it would not)
+        self._entries: dict[str, tuple[float, str, str, str, str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def remember(self, uniqueid: str, call: ScreenedCall) -> None:
+        if not uniqueid:
+            return
+        now = self._clock()
+        entries = self._entries
+        entries.pop(uniqueid, None)  # re-screened: move to the young end
+        entries[uniqueid] = (now + self.ttl, *call)
+        self._expire(now)
+
+    def recall(self, uniqueid: str) -> ScreenedCall | None:
+        found = self._entries.pop(uniqueid, None)
+        if found is None or found[0] <= self._clock():
+            return None
+        return ScreenedCall(*found[1:])
+
+    def _expire(self, now: float) -> None:
+        entries = self._entries
+        while entries:
+            oldest = next(iter(entries))
+            if entries[oldest][0] > now and len(entries) <= self.max_entries:
+                break
+            del entries[oldest]
+
+
+_CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]{8}(?:;\d)?$")
+
+
+def trunk_of_channel(channel: str) -> str:
+    """The endpoint/peer part of a channel name: ``PJSIP/intl-gw-0000002a`` ->
+    ``intl-gw``, ``SIP/carrier1-00000001`` -> ``carrier1``. Local and other
+    internal channels have no trunk (``""``)."""
+    tech, sep, resource = channel.partition("/")
+    if not sep or tech.lower() in ("local", "message", "recorder", "announcer"):
+        return ""
+    return _CHANNEL_SUFFIX.sub("", resource)
+
+
+def clean_value(text: str, limit: int) -> str:
+    """A channel variable value: no CR/LF/NUL (they would end the command line),
+    at most ``limit`` UTF-8 bytes, cut on a character boundary."""
+    text = text.replace("\r", " ").replace("\n", " ").replace("\x00", "")
+    data = text.encode("utf-8", "surrogateescape")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
+
+
+def format_score(score: float) -> str:
+    return f"{round(score, 3):g}"
+
+
+def verdict_commands(verdict: Verdict) -> tuple[AgiCommand, ...]:
+    """The four SET VARIABLE commands that carry a verdict, ACTION first."""
+    return (
+        AgiCommand.set_variable("SPAMGW_ACTION", verdict.action.value),
+        AgiCommand.set_variable("SPAMGW_SCORE", format_score(verdict.score)),
+        AgiCommand.set_variable(
+            "SPAMGW_RULES", clean_value(",".join(verdict.rules), MAX_RULES_BYTES)
+        ),
+        AgiCommand.set_variable("SPAMGW_REASON", clean_value(verdict.reason, MAX_REASON_BYTES)),
+    )
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+class Screener:
+    """Turns one AGI environment into the commands that answer it.
+
+    ``clock`` stamps events (wall time, what counters and day boundaries use; a
+    test injects its own); ``monotonic`` measures the deadline.
+    """
+
+    def __init__(
+        self,
+        numbering: Numbering,
+        engine: Evaluator,
+        *,
+        deadline_ms: float = 50.0,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.perf_counter,
+        memory: CallMemory | None = None,
+        counters: AgiCounters | None = None,
+    ) -> None:
+        self.numbering = numbering
+        self.engine = engine
+        self.deadline = deadline_ms / 1000.0
+        self.clock = clock
+        self.monotonic = monotonic
+        self.memory = memory if memory is not None else CallMemory()
+        self.counters = counters if counters is not None else AgiCounters()
+        #: encoded answers of recent verdicts (most calls get the same few)
+        self._answers: dict[Verdict, tuple[AgiCommand, ...]] = {}
+
+    def handle(self, env: AgiEnvironment, received: float | None = None) -> tuple[AgiCommand, ...]:
+        """Commands to send for this environment (empty: just close).
+
+        ``received`` is the ``monotonic()`` time the environment was complete.
+        """
+        path = env.script.rpartition("/")[2]  # agi://host/any/prefix/inbound works too
+        try:
+            if path == "inbound":
+                return self.screen(env, Direction.IN, received)
+            if path == "outbound":
+                return self.screen(env, Direction.OUT, received)
+            if path == "ended":
+                self.ended(env)
+                return ()
+        except Exception as e:  # the engine fails open itself; this is the last guard
+            self.counters.failed_open += 1
+            log.error("call screening failed: allowing", path=path, error=repr(e))
+            if path == "ended":
+                return ()
+            return verdict_commands(
+                Verdict(Action.ALLOW, reason=f"screening error: {type(e).__name__}",
+                        failed_open=True)
+            )
+        self.counters.unknown_path += 1
+        return ()
+
+    @staticmethod
+    def call_of(env: AgiEnvironment, direction: Direction) -> ScreenedCall:
+        return ScreenedCall(
+            env.callerid,
+            env.extension,
+            direction.value,
+            env.arg(1) or trunk_of_channel(env.channel),
+        )
+
+    @staticmethod
+    def details_of(env: AgiEnvironment) -> dict[str, object]:
+        return {
+            "channel": env.channel,
+            "uniqueid": env.uniqueid,
+            "callingpres": env.callingpres,
+            "context": env.context,
+        }
+
+    def screen(
+        self, env: AgiEnvironment, direction: Direction, received: float | None = None
+    ) -> tuple[AgiCommand, ...]:
+        start = received if received is not None else self.monotonic()
+        call = self.call_of(env, direction)
+        event = Event(
+            channel=Channel.CALL,
+            direction=direction,
+            src=self.numbering.from_caller_id(call.src),
+            dst=self.numbering.from_caller_id(call.dst),
+            route=call.route,
+            phase=Phase.ATTEMPT,
+            ts=self.clock(),
+            details=self.details_of(env),
+        )
+        verdict = self.engine.evaluate(event)
+        self.memory.remember(env.uniqueid, call)
+        counters = self.counters
+        counters.screenings += 1
+        elapsed = self.monotonic() - start
+        if elapsed > self.deadline:
+            counters.late += 1
+            verdict = Verdict(
+                Action.ALLOW,
+                reason=f"late: screening took {elapsed * 1000:.1f} ms, deadline "
+                f"{self.deadline * 1000:g} ms",
+                failed_open=True,
+            )
+        if verdict.failed_open:
+            counters.failed_open += 1
+        action = verdict.action
+        if action is Action.ALLOW:
+            counters.allow += 1
+        elif action is Action.WARN:
+            counters.warn += 1
+        else:
+            counters.block += 1
+        cache = self._answers
+        commands = cache.get(verdict)
+        if commands is None:
+            if len(cache) >= 4096:
+                cache.clear()
+            commands = cache[verdict] = verdict_commands(verdict)
+        return commands
+
+    def ended(self, env: AgiEnvironment) -> Verdict | None:
+        """Hand the engine how the call ended, so counters learn (ring time,
+        spend). Unmatched reports (no earlier screening) are counted and dropped."""
+        self.counters.ended += 1
+        call = self.memory.recall(env.uniqueid)
+        if call is None:
+            self.counters.ended_unmatched += 1
+            return None
+        dialstatus = env.arg(1).strip().upper()
+        event = Event(
+            channel=Channel.CALL,
+            direction=Direction(call.direction),
+            src=self.numbering.from_caller_id(call.src),
+            dst=self.numbering.from_caller_id(call.dst),
+            route=call.route,
+            phase=Phase.ENDED,
+            ts=self.clock(),
+            duration=_seconds(env.arg(2)),
+            billsec=_seconds(env.arg(3)),
+            dialstatus=dialstatus,
+            details=self.details_of(env),
+        )
+        return self.engine.evaluate(event)

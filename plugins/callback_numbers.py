@@ -1,0 +1,91 @@
+"""Callback numbers: phone numbers written in an SMS, checked for what a call costs.
+
+An SMS that urges its reader to call a premium-rate or overseas number is the
+charge the gateway exists to stop (IRSF, premium-rate scams, Wangiri callbacks).
+
+Symbols (default scores; a rule file's ``[symbols]`` table may change them):
+
+- ``callback.premium``: a premium-rate or shared-cost number (``premium_rate``);
+- ``callback.special_code``: an ITU international special code (+979, +808, +870,
+  +878, +881, +882, +883, +888), the classic revenue-share ranges;
+- ``callback.wangiri``: a number flagged on the dynamic ``wangiri_sources`` list;
+- ``callback.high_risk``: a number on ``high_risk_destinations`` (IRSF ranges);
+- ``callback.international``: a number outside the home country.
+
+Options (``[plugins.options.callback_numbers]``): ``premium_list``,
+``high_risk_list``, ``wangiri_list`` (list names), ``max_numbers`` (numbers checked
+per message, default 8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from gateway.content.phones import extract_phone_numbers
+from gateway.engine.plugins import Hit, PluginEnv, Symbol
+from gateway.lists.numberset import NumberSet
+from gateway.lists.premium import ITU_SPECIAL
+from gateway.model import Event
+from gateway.numbers import Numbering
+from gateway.state import Counters
+
+SYMBOLS = (
+    Symbol("callback.premium", 5.0, "asks to call a premium-rate or shared-cost number"),
+    Symbol("callback.special_code", 8.0,
+           "asks to call an international special-code number (+979, +882, ...)"),
+    Symbol("callback.wangiri", 8.0, "asks to call a number flagged for Wangiri calls"),
+    Symbol("callback.high_risk", 6.0, "asks to call a high-risk (IRSF) destination"),
+    Symbol("callback.international", 1.5, "asks to call an international number"),
+)
+
+SPECIAL_CODES = frozenset(int(code) for code in ITU_SPECIAL)
+
+
+class CallbackPlugin:
+    name = "callback_numbers"
+    symbols = SYMBOLS
+    channels = frozenset({"sms"})
+
+    def __init__(self, numbering: Numbering, state: Counters, premium: NumberSet | None,
+                 high_risk: NumberSet | None, wangiri_list: str, max_numbers: int) -> None:
+        self.numbering = numbering
+        self.state = state
+        self.premium = premium
+        self.high_risk = high_risk
+        self.wangiri_list = wangiri_list
+        self.max_numbers = max_numbers
+
+    def check(self, event: Event) -> Iterable[Hit]:
+        text = event.text
+        if not text:
+            return ()
+        numbers = extract_phone_numbers(text, self.numbering)
+        if not numbers:
+            return ()
+        hits: list[Hit] = []
+        premium, high_risk, state = self.premium, self.high_risk, self.state
+        for n in numbers[: self.max_numbers]:
+            if n.cc in SPECIAL_CODES:
+                hits.append("callback.special_code")
+            elif premium is not None and n.key in premium:
+                hits.append("callback.premium")
+            if high_risk is not None and n.key in high_risk:
+                hits.append("callback.high_risk")
+            if state.flagged(self.wangiri_list, n.key, event.ts):
+                hits.append("callback.wangiri")
+            if n.international:
+                hits.append("callback.international")
+        return tuple(dict.fromkeys(hits))
+
+
+def create(env: PluginEnv) -> CallbackPlugin:
+    opts: dict[str, Any] = dict(env.options)
+    return CallbackPlugin(
+        env.numbering,
+        env.state,
+        env.lists.numbers(str(opts.get("premium_list", "premium_rate"))),
+        env.lists.numbers(str(opts.get("high_risk_list", "high_risk_destinations"))),
+        str(opts.get("wangiri_list", "wangiri_sources")),
+        int(opts.get("max_numbers", 8)),
+    )

@@ -1,0 +1,28 @@
+"""Helpers for the content tests: load a shipped plugin module, build SMS events."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+from gateway.model import Channel, Direction, Event
+from gateway.numbers import Numbering
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+
+
+def load_plugin_module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"test_plugin_{name}",
+                                                  ROOT / "plugins" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sms(numbering: Numbering, text: str | None, src: str = "+447700900500",
+        dst: str = "+447700900123", ts: float = 1_790_000_000.0) -> Event:
+    source = numbering.parse(src) if src[:1] in "+0123456789" else numbering.alphanumeric(src)
+    return Event(Channel.SMS, Direction.IN, source, numbering.parse(dst), text=text, ts=ts)

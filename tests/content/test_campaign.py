@@ -1,0 +1,115 @@
+"""Near-duplicate campaigns: one template with random names, amounts and links is one
+campaign; 200 distinct real ham messages are not."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+from content_support import DATA, load_plugin_module, sms
+
+from gateway.content.fingerprint import Fingerprinter, campaign_text
+from gateway.engine.plugins import PluginEnv
+
+NAMES = ["John", "Mary", "Aisha", "Wei", "Priya", "Tom", "Olga", "Kwame", "Lucia", "Sam",
+         "Fatima", "Chen", "Ravi", "Emma", "Noah", "Zoe", "Dmitri", "Ana", "Yusuf", "Grace"]
+TEMPLATE = ("Dear {name}, your parcel could not be delivered. A redelivery fee of £{amount} "
+            "is due, pay within 24 hours at {link} or it will be returned to the sender.")
+
+
+def campaign(n: int, seed: int = 7) -> list[str]:
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        host = rnd.choice(["parcel-help", "redeliver-now", "uk-post-fee", "track-item"])
+        path = "".join(rnd.choices("abcdefghijkmnpqrstuvwxyz0123456789", k=8))
+        link = f"https://{host}{rnd.choice(['.com', '.info', '.top'])}/{path}"
+        amount = f"{rnd.randint(1, 9)}.{rnd.randint(10, 99)}"
+        out.append(TEMPLATE.format(name=rnd.choice(NAMES), amount=amount, link=link))
+    return out
+
+
+def ham() -> list[str]:
+    lines = (DATA / "ham_200.txt").read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_ham_file_is_200_distinct_messages() -> None:
+    msgs = ham()
+    assert len(msgs) == 200
+    assert len({" ".join(campaign_text(m)) for m in msgs}) == 200
+
+
+def test_normalised_words_hide_names_amounts_links() -> None:
+    words = campaign_text("Pay £3.50 at hxxps://x-y[.]com/abc NOW")
+    assert words == ["pay", "£", "\x02", "at", "\x01", "now"]
+
+
+def test_template_is_one_campaign_by_keys() -> None:
+    fp = Fingerprinter()
+    counts: Counter[int] = Counter()
+    for m in campaign(200):
+        counts.update(fp.keys(m))
+    assert max(counts.values()) >= 150  # the template's band key, shared by most
+
+
+def test_distinct_ham_shares_no_campaign() -> None:
+    fp = Fingerprinter()
+    counts: Counter[int] = Counter()
+    for m in ham():
+        counts.update(fp.keys(m))
+    assert max(counts.values()) <= 3
+
+
+def test_homoglyphs_and_case_do_not_split_a_campaign() -> None:
+    fp = Fingerprinter()
+    a = "Dear Tom, your parcel could not be delivered, pay the fee at https://x.com/1 today ok"
+    b = ("DEAR OLGA, YOUR P\u0410RCEL COULD NOT BE DELIVERED, PAY THE FEE AT "
+         "https://y.top/2 today ok")
+    assert fp.similar(a, b)
+    assert fp.keys("ok see you") == ()  # too short to be a campaign
+
+
+def test_plugin_counts_recipients(env: PluginEnv) -> None:
+    plugin = load_plugin_module("campaign").create(env)
+    n = env.numbering
+    verdicts = []
+    for i, text in enumerate(campaign(200)):
+        verdicts.append(list(plugin.check(sms(n, text, dst=f"+4477009{10000 + i}",
+                                              ts=1_790_000_000.0 + i))))
+    assert verdicts[40] == []  # under the 50-recipient threshold
+    (name, weight), = verdicts[-1]
+    assert name == "campaign.bulk" and weight == pytest.approx(1.0)
+    assert sum(1 for v in verdicts if v) >= 120
+
+
+def test_plugin_ignores_ham(env: PluginEnv) -> None:
+    plugin = load_plugin_module("campaign").create(env)
+    n = env.numbering
+    for i, text in enumerate(ham()):
+        assert list(plugin.check(sms(n, text, dst=f"+4477009{10000 + i}",
+                                     ts=1_790_000_000.0 + i))) == []
+
+
+def test_window_slides(env: PluginEnv) -> None:
+    plugin = load_plugin_module("campaign").create(env)
+    n = env.numbering
+    msgs = campaign(120)
+    for i, text in enumerate(msgs[:60]):  # 60 recipients, an hour apart: never bulk
+        assert list(plugin.check(sms(n, text, dst=f"+4477009{10000 + i}",
+                                     ts=1_790_000_000.0 + 3600 * i))) == []
+
+
+def test_allowlisted_senders_not_counted(env: PluginEnv) -> None:
+    plugin = load_plugin_module("campaign").create(env)
+    n = env.numbering
+    text = "Your MyBank one-time passcode is 556677. Never share it, not even with us."
+    for i in range(100):
+        ev = sms(n, text, src="MyBank", dst=f"+4477009{10000 + i}", ts=1_790_000_000.0 + i)
+        assert list(plugin.check(ev)) == []
+        ev = sms(n, text, src="+447700900100", dst=f"+4477009{10000 + i}",
+                 ts=1_790_000_000.0 + i)
+        assert list(plugin.check(ev)) == []
+    # nothing was counted: the first unlisted sender starts from one recipient
+    assert plugin.size(sms(n, text, src="+447700900999", ts=1_790_000_100.0)) == 1

@@ -1,0 +1,112 @@
+"""URL extraction (plain and obfuscated forms), look-alike brands, the urls plugin."""
+
+from __future__ import annotations
+
+import pytest
+from content_support import load_plugin_module, sms
+
+from gateway.content.urls import BrandMatcher, extract_urls, registrable
+from gateway.engine.plugins import PluginEnv
+
+
+def hosts(text: str) -> list[tuple[str, bool]]:
+    return [(u.host, u.obfuscated) for u in extract_urls(text)]
+
+
+@pytest.mark.parametrize(("text", "host"), [
+    ("Visit https://secure.example.com/login?x=1 now", "secure.example.com"),
+    ("see www.comuk.net for more", "comuk.net"),
+    ("Claim at bit.ly/3xYz", "bit.ly"),
+    ("SEE WWW.PRIZE-DRAW.CO.UK TODAY", "prize-draw.co.uk"),
+    ("Goto http://192.168.10.4/login", "192.168.10.4"),
+    ("mail me at t.co/abc", "t.co"),
+])
+def test_plain_urls(text: str, host: str) -> None:
+    assert hosts(text) == [(host, False)]
+
+
+@pytest.mark.parametrize(("text", "host"), [
+    ("Visit hxxp://evil[.]com/login now", "evil.com"),
+    ("hxxps://secure-pay(.)example[.]com/x", "secure-pay.example.com"),
+    ("go to example(dot)com", "example.com"),
+    ("go to example[dot]org today", "example.org"),
+    ("example{.}net", "example.net"),
+    ("win at prize . com today", "prize.com"),
+    ("win at prize. com today", "prize.com"),
+    ("claim at bit . ly/abc", "bit.ly"),
+    ("visit mysite dot com to claim", "mysite.com"),
+    ("www . evil . co . uk", "evil.co.uk"),
+    ("pay at evil\u3002com now", "evil.com"),
+    ("pay at evil\u200b.com now", "evil.com"),
+    ("h**p://free-gift.example.com/", "free-gift.example.com"),
+    ("Goto http://doit. mymoby. tv/ to collect", "doit.mymoby.tv"),
+])
+def test_obfuscated_urls(text: str, host: str) -> None:
+    assert hosts(text) == [(host, True)]
+
+
+@pytest.mark.parametrize("text", [
+    "I am home. See you at 5",
+    "Ok.so what now",
+    "it costs £1.50 at 10.30",
+    "I'm home.Com on over",
+    "mail john@example.com",
+    "Sun cant come to earth but send luv as rays. cloud cant come",
+    "Mm feeling sleepy. today itself i shall go",
+    "1Tulsi Leaf/Day=No Cancer. 1Lemon/Day=No Fat",
+    "",
+])
+def test_not_urls(text: str) -> None:
+    assert hosts(text) == []
+
+
+def test_punycode_host_is_idna_encoded() -> None:
+    (u,) = extract_urls("Login: https://p\u0430ypal.com/verify")  # Cyrillic a
+    assert u.host.startswith("xn--") and u.punycode
+    assert u.unicode_host == "p\u0430ypal.com"
+
+
+def test_registrable() -> None:
+    assert registrable("login.paypal.co.uk") == "paypal.co.uk"
+    assert registrable("a.b.example.com") == "example.com"
+
+
+BRANDS = BrandMatcher(["paypal.com", "hsbc.co.uk", "royalmail.com", "gov.uk"])
+
+
+@pytest.mark.parametrize(("host", "brand"), [
+    ("paypa1.com", "paypal"),  # digit swap
+    ("xn--pypal-4ve.com", "paypal"),  # Cyrillic a
+    ("paypall.com", "paypal"),  # one letter added
+    ("pypal.com", "paypal"),  # one letter dropped
+    ("pyapal.com", "paypal"),  # letters swapped
+    ("paypal.secure-login.example", "paypal"),  # brand in a subdomain
+    ("paypal-verify.com", "paypal"),
+    ("mypaypalsecure.com", "paypal"),
+    ("royal-mail-redelivery.com", "royalmail"),
+    ("hsbc-secure.com", "hsbc"),
+    ("gov.uk.tax-refund.example", "gov.uk"),
+    ("login.hsbc.co.uk.verify.ru", "hsbc.co.uk"),
+])
+def test_lookalikes(host: str, brand: str) -> None:
+    assert BRANDS.imitates(host) == brand
+
+
+@pytest.mark.parametrize("host", ["paypal.com", "www.paypal.com", "hsbc.co.uk", "www.gov.uk",
+                                  "tax.service.gov.uk", "gov.sg", "google.com", "example.com"])
+def test_not_lookalikes(host: str) -> None:
+    assert BRANDS.imitates(host) is None
+
+
+def test_plugin_symbols(env: PluginEnv) -> None:
+    plugin = load_plugin_module("urls").create(env)
+    n = env.numbering
+    assert list(plugin.check(sms(n, "hi there"))) == []
+    assert list(plugin.check(sms(n, ""))) == []
+    got = set(plugin.check(sms(n, "Pay the fee at hxxps://royalmail-redelivery[.]com/pay")))
+    assert got == {"url.lookalike", "url.obfuscated"}
+    got = set(plugin.check(sms(n, "Held parcel: parcel-redelivery[.]example/x, or bit.ly/q")))
+    assert got == {"url.blocked_domain", "url.obfuscated", "url.shortener"}
+    got = set(plugin.check(sms(n, "Verify: https://p\u0430ypal.com/login")))
+    assert got == {"url.lookalike", "url.punycode"}
+    assert set(plugin.check(sms(n, "See https://www.paypal.com/help"))) == set()

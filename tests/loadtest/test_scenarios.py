@@ -18,6 +18,7 @@ from users.scenarios import (
     BulkCampaign,
     Mix,
     MixError,
+    Sms,
     WangiriCampaign,
     next_call,
     next_check,
@@ -41,9 +42,9 @@ def core() -> Core:
                                     "plugins": {"dir": str(ROOT / "plugins")}}))
 
 
-def _sms_status(core: Core, sms: object, ts: float) -> int:
-    fields = {"src": sms.src, "src_ton": sms.src_ton, "dst": sms.dst,  # type: ignore[attr-defined]
-              "dst_ton": 1, "text": sms.text}  # type: ignore[attr-defined]
+def _sms_status(core: Core, sms: Sms, ts: float) -> int:
+    fields = {"src": sms.src, "src_ton": sms.src_ton, "dst": sms.dst, "dst_ton": 1,
+              "text": sms.text}
     verdict = core.engine.evaluate(event_from_fields(fields, core.numbering, ts=ts))
     return REJECTED if verdict.action is Action.BLOCK else FORWARDED
 

@@ -23,6 +23,9 @@ Each row: rate, latency p50/p99/p99.9 (ms) under that saturating load, peak RSS 
 process(es) under test (the gateway, socat with its forked children, the trivial
 servers), the generator's CPU share (near 100% would mean the generator is the
 bottleneck), and the ratio to the baseline (the relay, or the trivial server).
+``CPU us/req`` is the CPU time the process under test spent per request during the
+measured phase, and ``per core/s`` its inverse: what one core would carry, a figure
+that depends less on what else runs on a shared machine than the rate does.
 A second SMPP table gives latency at a fixed rate every path can carry.
 It prints figures and asserts nothing; the machine may be shared, so say so when
 quoting them.
@@ -202,6 +205,12 @@ def _pcts(lat_ns: list[int]) -> dict[str, float]:
     return {"p50": q(0.5), "p99": q(0.99), "p999": q(0.999)}
 
 
+def mark(what: str) -> None:
+    """Tell the parent where the measured phase starts and ends (it reads the CPU
+    time of the process under test there)."""
+    print(what, flush=True)
+
+
 def generate_smpp(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
     import bench_smpp
@@ -217,10 +226,12 @@ def generate_smpp(args: argparse.Namespace) -> dict[str, Any]:
     traffic = getattr(bench_smpp, "traffic", None)
     extra = (traffic(args.messages),) if traffic is not None else ()
     uvloop.run(bench_smpp._throughput(args.port, warm, *extra))
+    mark("start")
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     rate, lat, *counts = uvloop.run(bench_smpp._throughput(args.port, ns, *extra))
     cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
+    mark("end")
     rejected = counts[0] if len(counts) > 1 else 0  # 0x65, when the generator counts them
     result: dict[str, Any] = {"rate": rate, "errors": counts[-1], "rejected": rejected,
                               "n": len(lat), "gen_cpu": cpu, "traffic": bool(extra),
@@ -237,11 +248,13 @@ async def _agi_run(args: argparse.Namespace) -> dict[str, Any]:
 
     envs = bench_agi.call_mix(5000)
     await bench_agi.closed_loop("127.0.0.1", args.port, envs, 1.0, args.concurrency)
+    mark("start")
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     sample, rate = await bench_agi.closed_loop("127.0.0.1", args.port, envs, args.seconds,
                                                args.concurrency)
     cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
+    mark("end")
     lat = [int(ms * 1e6) for ms in sample.action_ms]
     return {"rate": rate, "errors": sample.errors, "n": len(lat), "gen_cpu": cpu,
             "actions": sample.actions, **_pcts(lat)}
@@ -283,6 +296,7 @@ async def _http_run(args: argparse.Namespace) -> dict[str, Any]:
         until = time.perf_counter() + 1.0
         await asyncio.gather(*(worker(session, k, until, False)
                                for k in range(args.concurrency)))
+        mark("start")
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         until = t0 + args.seconds
@@ -290,6 +304,7 @@ async def _http_run(args: argparse.Namespace) -> dict[str, Any]:
                                         for k in range(args.concurrency)))
         elapsed = time.perf_counter() - t0
         cpu = (time.process_time() - cpu0) / elapsed
+        mark("end")
     return {"rate": sum(counts) / elapsed, "errors": errors, "n": len(lat), "gen_cpu": cpu,
             **_pcts(lat)}
 
@@ -308,17 +323,39 @@ def generator_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_generator(kind: str, port: int, args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return float("nan")
+
+
+def run_generator(kind: str, port: int, args: argparse.Namespace,
+                  watch_pid: int | None = None, **extra: Any) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--generate", kind, "--port",
            str(port), "--connections", str(args.connections), "--window", str(args.window),
            "--messages", str(args.messages), "--rate", str(extra.get("rate", 0)),
            "--rate-seconds", str(args.rate_seconds), "--seconds", str(args.seconds),
            "--concurrency", str(args.concurrency), "--token", extra.get("token", "")]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=900)
-    if out.returncode != 0:
-        raise SystemExit(f"generator failed ({out.returncode}):\n{out.stderr[-2000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.stdout is not None
+        cpu: dict[str, float] = {}
+        last = ""
+        for line in proc.stdout:
+            last = line.strip() or last
+            if watch_pid is not None and last in ("start", "end"):
+                cpu[last] = cpu_seconds(watch_pid)
+        if proc.wait(900) != 0:
+            err.seek(0)
+            raise SystemExit(f"generator failed ({proc.returncode}):\n{err.read()[-2000:]}")
+    result = dict(json.loads(last))
+    if len(cpu) == 2 and result["n"]:
+        result["cpu_us"] = (cpu["end"] - cpu["start"]) / result["n"] * 1e6
+    return result
 
 
 # --- trivial baselines (child processes) ---------------------------------------------------
@@ -407,9 +444,12 @@ class Row:
 
 
 def measure(name: str, proc: subprocess.Popen[Any] | None, kind: str, port: int,
-            args: argparse.Namespace, **extra: Any) -> Row:
+            args: argparse.Namespace, cpu: bool = True, **extra: Any) -> Row:
+    """``cpu``: report the CPU time of ``proc`` per request (not for socat: its forked
+    children are reaped, and counted, whenever it gets to it)."""
     watch = RssWatch(proc.pid) if proc is not None else None
-    result = run_generator(kind, port, args, **extra)
+    result = run_generator(kind, port, args, proc.pid if proc is not None and cpu else None,
+                           **extra)
     rss = watch.done() if watch is not None else float("nan")
     row = Row(name, result, rss)
     print(f"  {name}: {result['rate']:,.0f}/s", file=sys.stderr, flush=True)
@@ -420,14 +460,20 @@ def print_table(title: str, unit: str, rows: list[Row], baseline: str) -> None:
     base = next((r.result["rate"] for r in rows if r.name == baseline), float("nan"))
     print(f"\n{title}")
     print(f"{'path':<18}{unit:>12}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
-          f"{'peak RSS MB':>13}{'gen CPU':>9}{'0x65':>8}{'errors':>8}  vs {baseline}")
+          f"{'peak RSS MB':>13}{'CPU us/req':>12}{'per core/s':>12}{'gen CPU':>9}"
+          f"{'0x65':>8}{'errors':>8}  vs {baseline}")
+    base_cpu = next((r.result.get("cpu_us") for r in rows if r.name == baseline), None)
     for r in rows:
         x = r.result
         rss = f"{r.rss_mb:,.1f}" if r.rss_mb == r.rss_mb else "-"
+        us = x.get("cpu_us")
+        cpu = f"{us:>12.1f}{1e6 / us:>12,.0f}" if us else f"{'-':>12}{'-':>12}"
+        ratio = f"{x['rate'] / base:.2f}"
+        if us and base_cpu:
+            ratio += f" (per core {base_cpu / us:.2f})"
         print(f"{r.name:<18}{x['rate']:>12,.0f}{x['p50']:>9.2f}{x['p99']:>9.2f}"
-              f"{x['p999']:>10.2f}{rss:>13}{x['gen_cpu']:>9.0%}{x.get('rejected', 0):>8}"
-              f"{x['errors']:>8}"
-              f"  {x['rate'] / base:.2f}")
+              f"{x['p999']:>10.2f}{rss:>13}{cpu}{x['gen_cpu']:>9.0%}"
+              f"{x.get('rejected', 0):>8}{x['errors']:>8}  {ratio}")
 
 
 def run_smpp(args: argparse.Namespace, tmp: Path) -> None:
@@ -445,7 +491,8 @@ def run_smpp(args: argparse.Namespace, tmp: Path) -> None:
             try:
                 wait_port(port, relay)
                 time.sleep(0.2)  # the probe connection's child exits
-                rows.append(measure("socat relay", relay, "smpp", port, args, rate=args.rate))
+                rows.append(measure("socat relay", relay, "smpp", port, args, cpu=False,
+                                    rate=args.rate))
             finally:
                 stop(relay)
         rules, lists = empty_rules(tmp)

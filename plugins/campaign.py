@@ -15,17 +15,33 @@ Senders on the allowlists (``allowed_numbers``, ``allowed_senders``: a bank's OT
 notices) are neither punished nor counted; the allow rules already end their
 evaluation, and the plugin does not count them when called directly either.
 
+Each message also gets a campaign key (``Facts.campaign``), so rule counters with
+``key = "campaign"`` count near-duplicates as one text instead of exact ones. Two
+messages of one template need not share the same band (only one of the four, most
+of the time), so band keys are linked: a message takes the smallest campaign key
+already given to any of its band keys (its own smallest band key if none was), and
+gives it to all of them. The links live in this process (LRU-bounded); keys are
+band keys, so processes that see the same campaign settle on the same key.
+
+Band keys depend only on the normalised words, so they are cached (LRU-bounded) by
+the text with its digits zeroed (``Facts.text_key``) and by the words; only the
+counting runs for every message.
+
 Options (``[plugins.options.campaign]``): ``window`` (seconds, default 600),
 ``over`` (recipients, default 50), ``bands``, ``rows``, ``min_words`` (default 6),
-``allow_lists`` (list names, default the two allowlists).
+``allow_lists`` (list names, default the two allowlists), ``cache_size`` (texts
+remembered, default 16384; 0 turns the cache off).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from gateway.content.fingerprint import Fingerprinter
+from gateway.content.cache import LruCache
+from gateway.content.fingerprint import Fingerprinter, campaign_text
+from gateway.engine.compiler import Facts
 from gateway.engine.plugins import Hit, PluginEnv, Symbol
 from gateway.lists.numberset import NumberSet
 from gateway.lists.stringset import StringSet
@@ -43,35 +59,72 @@ class CampaignPlugin:
     name = "campaign"
     symbols = SYMBOLS
     channels = frozenset({"sms"})
+    wants_facts = True
 
     def __init__(self, state: Counters, fingerprinter: Fingerprinter, window: float,
                  over: int, allow_numbers: tuple[NumberSet, ...],
-                 allow_senders: tuple[StringSet, ...]) -> None:
+                 allow_senders: tuple[StringSet, ...], cache_size: int = 16384) -> None:
         self.state = state
         self.fp = fingerprinter
         self.window = window
         self.over = over
         self.allow_numbers = allow_numbers
         self.allow_senders = allow_senders
+        self.by_text: LruCache[tuple[int, ...]] = LruCache(cache_size)
+        self.by_words: LruCache[tuple[int, ...]] = LruCache(cache_size)
+        self.links: OrderedDict[int, int] = OrderedDict()  # band key -> campaign key
+        self.max_links = max(4 * cache_size, 4096)
 
     def allowed(self, src: Number) -> bool:
         if src.key:
             return any(src.key in ns for ns in self.allow_numbers)
         return bool(src.text) and any(src.text in ss for ss in self.allow_senders)
 
-    def size(self, event: Event) -> int:
-        """Count this message; return its campaign's distinct recipients in the window."""
-        keys = self.fp.keys(event.text or "")
+    def keys(self, facts: Facts) -> tuple[int, ...]:
+        """The text's LSH band keys (empty for a short text)."""
+        key = facts.text_key()
+        keys = self.by_text.get(key)
+        if keys is None:
+            words = campaign_text(facts.ev.text or "", facts.folded())
+            joined = " ".join(words)
+            keys = self.by_words.get(joined)
+            if keys is None:
+                keys = self.fp.keys_of_words(words)
+                self.by_words.put(joined, keys)
+            self.by_text.put(key, keys)
+        return keys
+
+    def count(self, event: Event, facts: Facts) -> int:
+        """Count this message; return its campaign's distinct recipients in the window
+        and set ``facts.campaign`` to the band key that reached them."""
+        keys = self.keys(facts)
         if not keys:
             return 0
         dst = event.dst.key or event.dst.text
         distinct, ts, window = self.state.distinct, event.ts, self.window
-        return max(distinct(COUNTER, k, dst, ts, window) for k in keys)
+        facts.campaign = self.link(keys)
+        return max([distinct(COUNTER, k, dst, ts, window) for k in keys])
 
-    def check(self, event: Event) -> Iterable[Hit]:
+    def link(self, keys: tuple[int, ...]) -> int:
+        """The campaign key of a message with these band keys (see the module doc)."""
+        links = self.links
+        get = links.get
+        campaign = min([get(k, k) for k in keys])
+        for k in keys:
+            links[k] = campaign
+            links.move_to_end(k)
+        while len(links) > self.max_links:
+            links.popitem(last=False)
+        return campaign
+
+    def size(self, event: Event) -> int:
+        """Count this message; return its campaign's distinct recipients in the window."""
+        return self.count(event, Facts(event))
+
+    def check(self, event: Event, facts: Facts | None = None) -> Iterable[Hit]:
         if not event.text or self.allowed(event.src):
             return ()
-        n = self.size(event)
+        n = self.count(event, facts if facts is not None else Facts(event))
         if n <= self.over:
             return ()
         return (("campaign.bulk", min(1.0, 0.5 + 0.5 * (n - self.over) / self.over)),)
@@ -85,4 +138,5 @@ def create(env: PluginEnv) -> CampaignPlugin:
     fp = Fingerprinter(int(opts.get("bands", 4)), int(opts.get("rows", 3)),
                        int(opts.get("min_words", 6)))
     return CampaignPlugin(env.state, fp, float(opts.get("window", 600)),
-                          int(opts.get("over", 50)), numbers, senders)
+                          int(opts.get("over", 50)), numbers, senders,
+                          int(opts.get("cache_size", 16384)))

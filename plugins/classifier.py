@@ -10,7 +10,14 @@ Symbols (default scores; a rule file's ``[symbols]`` table may change them):
 
 Options (``[plugins.options.classifier]``): ``model`` (a file written by
 ``spamgw train``; default the shipped model trained on the SMS Spam Collection),
-``min_chars`` (texts shorter than this are not scored, default 12).
+``min_chars`` (texts shorter than this are not scored, default 12), ``cache_size``
+(scores remembered per template, default 16384; 0 turns the cache off).
+
+A score depends only on the message's template (``normalize.template``: digits as a
+length class, links as their domain), so it is cached twice, both LRU-bounded: by
+the text with its digits zeroed (``Facts.text_key``, a C-level byte translation:
+codes and amounts hit without normalising anything) and by the template (links and
+amounts hit after one normalisation).
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from gateway.content.cache import LruCache
 from gateway.content.classifier import DEFAULT_MODEL, Model, load_model
+from gateway.engine.compiler import Facts
 from gateway.engine.plugins import Hit, PluginEnv, Symbol
 from gateway.model import Event
 
@@ -32,17 +41,32 @@ class ClassifierPlugin:
     name = "classifier"
     symbols = SYMBOLS
     channels = frozenset({"sms"})
+    wants_facts = True
 
-    def __init__(self, model: Model, min_chars: int = 12) -> None:
+    def __init__(self, model: Model, min_chars: int = 12, cache_size: int = 16384) -> None:
         self.model = model
         self.min_chars = min_chars
+        self.by_text: LruCache[float] = LruCache(cache_size)
+        self.by_template: LruCache[float] = LruCache(cache_size)
 
-    def check(self, event: Event) -> Iterable[Hit]:
+    def score(self, facts: Facts) -> float:
+        key = facts.text_key()
+        score = self.by_text.get(key)
+        if score is None:
+            t = facts.template()
+            score = self.by_template.get(t)
+            if score is None:
+                score = self.model.score_template(t)
+                self.by_template.put(t, score)
+            self.by_text.put(key, score)
+        return score
+
+    def check(self, event: Event, facts: Facts | None = None) -> Iterable[Hit]:
         text = event.text
         if not text or len(text) < self.min_chars:
             return ()
         m = self.model
-        score = m.score(text)
+        score = self.score(facts if facts is not None else Facts(event))
         if score >= m.threshold:
             return (("content.spam", m.weight(score)),)
         if score >= m.suspect:
@@ -53,4 +77,4 @@ class ClassifierPlugin:
 def create(env: PluginEnv) -> ClassifierPlugin:
     opts: dict[str, Any] = dict(env.options)
     return ClassifierPlugin(load_model(opts.get("model", DEFAULT_MODEL)),
-                            int(opts.get("min_chars", 12)))
+                            int(opts.get("min_chars", 12)), int(opts.get("cache_size", 16384)))

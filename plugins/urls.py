@@ -18,6 +18,7 @@ Options (``[plugins.options.urls]``): ``brands`` (extra brand domains),
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -44,6 +45,8 @@ class UrlPlugin:
     def __init__(self, brands: BrandMatcher, shorteners: StringSet | None,
                  blocked: StringSet | None) -> None:
         self.brands = brands
+        # hosts repeat (a campaign's, a courier's): judge each once, LRU-bounded
+        self.imitates = functools.lru_cache(maxsize=8192)(brands.imitates)
         self.shorteners = shorteners
         self.blocked = blocked
 
@@ -59,7 +62,7 @@ class UrlPlugin:
         for u in urls:
             if blocked is not None and u.host in blocked:
                 hits.append("url.blocked_domain")
-            if self.brands and self.brands.imitates(u.host) is not None:
+            if self.brands and self.imitates(u.host) is not None:
                 hits.append("url.lookalike")
             if u.obfuscated:
                 hits.append("url.obfuscated")

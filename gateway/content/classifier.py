@@ -29,7 +29,8 @@ from typing import Any
 
 from gateway.content.normalize import squeeze, template
 
-__all__ = ["DEFAULT_MODEL", "MODEL_FORMAT", "Model", "features", "load_model", "prepare"]
+__all__ = ["DEFAULT_MODEL", "MODEL_FORMAT", "Model", "features", "load_model", "prepare",
+           "prepare_template"]
 
 MODEL_FORMAT = "spamgw-content-lr/1"
 #: the shipped model, trained on the SMS Spam Collection v.1 (CC BY 4.0)
@@ -46,7 +47,11 @@ def _join(m: re.Match[str]) -> str:
 
 def prepare(text: str) -> str:
     """The normalised text features are taken from."""
-    t = template(text)
+    return prepare_template(template(text))
+
+
+def prepare_template(t: str) -> str:
+    """``prepare`` from ``normalize.template(text)`` (the score depends on nothing else)."""
     return _SPACED.sub(_join, t) if len(t) > 6 else t
 
 
@@ -75,7 +80,11 @@ class Model:
 
     def score(self, text: str) -> float:
         """The decision function: > ``threshold`` is spam."""
-        t = prepare(text)
+        return self.score_template(template(text))
+
+    def score_template(self, template_text: str) -> float:
+        """``score`` from ``normalize.template(text)``."""
+        t = prepare_template(template_text)
         s = squeeze(t)
         get = self.weights.get
         total = 0.0

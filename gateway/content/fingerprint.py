@@ -19,9 +19,11 @@ an SMS.
 from __future__ import annotations
 
 import re
+import struct
 import zlib
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import repeat
+from operator import and_, mod, mul, xor
 
 from gateway.content.normalize import fold
 
@@ -44,9 +46,10 @@ _WORD = re.compile(r"[^\W\d_]+|[£$€]|\x01|\x02")
 _MAX = (1 << 32) - 1
 
 
-def campaign_text(text: str) -> list[str]:
-    """The words a campaign fingerprint is made of (URLs ``\\x01``, numbers ``\\x02``)."""
-    t = fold(text)
+def campaign_text(text: str, folded: str | None = None) -> list[str]:
+    """The words a campaign fingerprint is made of (URLs ``\\x01``, numbers ``\\x02``).
+    ``folded``, if given, is ``fold(text)`` already computed."""
+    t = fold(text) if folded is None else folded
     if _URL_HINT.search(t) is not None:
         t = _URLISH.sub(" \x01 ", t)
     t = _DIGITS.sub(" \x02 ", t)
@@ -61,18 +64,22 @@ class Fingerprinter:
 
     def sketch(self, text: str) -> list[int] | None:
         """The MinHash sketch (``bands * rows`` values), or None for a short text."""
-        words = campaign_text(text)
+        return self.sketch_words(campaign_text(text))
+
+    def sketch_words(self, words: list[str]) -> list[int] | None:
+        """The sketch of ``campaign_text``'s words (every loop here runs in C)."""
         if len(words) < self.min_words:
             return None
         k = self.bands * self.rows
         hs = list(map(zlib.crc32, " ".join(words).encode("utf-8", "surrogatepass").split()))
-        hs += [(a * 0x9E3779B1 ^ b) & _MAX for a, b in pairwise(hs)]  # word pairs
+        # word pairs: (a * 0x9E3779B1 ^ b) & _MAX for consecutive hashes a, b
+        hs += map(and_, map(xor, map(mul, hs, repeat(0x9E3779B1)), hs[1:]), repeat(_MAX))
         hs.sort(reverse=True)
-        best = {h % k: h for h in hs}  # the last, smallest, hash of each bin wins
-        mins = [best.get(i, _MAX) for i in range(k)]
+        # hashes by bin; the last, smallest, of each bin wins
+        best = dict(zip(map(mod, hs, repeat(k)), hs, strict=True))
+        mins = list(map(best.get, range(k), repeat(_MAX)))
         if _MAX in mins:  # densify: an empty bin takes the next filled one's value
-            filled = [v for v in mins if v != _MAX]
-            if not filled:
+            if mins.count(_MAX) == k:
                 return None
             for i in range(k):
                 if mins[i] == _MAX:
@@ -84,15 +91,20 @@ class Fingerprinter:
 
     def keys(self, text: str) -> tuple[int, ...]:
         """One key per LSH band (empty for a short text): near-duplicates share one."""
-        mins = self.sketch(text)
+        return self.keys_of_sketch(self.sketch(text))
+
+    def keys_of_words(self, words: list[str]) -> tuple[int, ...]:
+        """``keys`` from ``campaign_text``'s words."""
+        return self.keys_of_sketch(self.sketch_words(words))
+
+    def keys_of_sketch(self, mins: list[int] | None) -> tuple[int, ...]:
         if mins is None:
             return ()
         r = self.rows
-        return tuple(
-            zlib.crc32(b"".join(v.to_bytes(4, "little") for v in mins[i * r:(i + 1) * r]),
-                       i) | (i << 32)
-            for i in range(self.bands)
-        )
+        packed = struct.pack(f"<{len(mins)}I", *mins)
+        step = 4 * r
+        return tuple(zlib.crc32(packed[i * step:(i + 1) * step], i) | (i << 32)
+                     for i in range(self.bands))
 
     def similar(self, a: str, b: str) -> bool:
         """Do ``a`` and ``b`` share a band (would they count as one campaign)?"""

@@ -93,10 +93,11 @@ def _digit_class(m: re.Match[str]) -> str:
     return "0" if n <= 2 else "00" if n <= 4 else "000" if n <= 7 else "0000"
 
 
-def template(text: str) -> str:
+def template(text: str, folded: str | None = None) -> str:
     """``fold`` + URLs as their domain + digit runs as a length class (``0``: 1-2
-    digits, ``00``: 3-4, ``000``: 5-7, ``0000``: longer)."""
-    return _DIGITS.sub(_digit_class, url_to_domain(fold(text)))
+    digits, ``00``: 3-4, ``000``: 5-7, ``0000``: longer). ``folded``, if given, is
+    ``fold(text)`` already computed."""
+    return _DIGITS.sub(_digit_class, url_to_domain(fold(text) if folded is None else folded))
 
 
 def squeeze(normalized: str) -> str:

@@ -32,9 +32,12 @@ _HAS_RUN = re.compile(r"\d(?:\D{0,3}\d){6}")
 _HAS_FOUR = re.compile(r"\d(?:\D{0,4}\d){3}")
 
 
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # \d is Unicode category Nd, as str.isdecimal
+
+
 def _unicode_digits(text: str) -> str:
     """Any Unicode decimal digit (full-width, Arabic-Indic, ...) as ASCII."""
-    if text.isascii():
+    if text.isascii() or _OTHER_DIGIT.search(text) is None:  # "£5": no per-char loop
         return text
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c
                    for c in text)

@@ -192,7 +192,9 @@ class Engine:
             if channel not in p.channels:
                 continue
             try:
-                found: Iterable[str | tuple[str, float]] = p.check(ev)
+                found: Iterable[str | tuple[str, float]] = (
+                    p.check(ev, f)  # type: ignore[call-arg]  # declared: see plugins.py
+                    if getattr(p, "wants_facts", False) else p.check(ev))
                 for hit in found:
                     name, weight = (hit, 1.0) if isinstance(hit, str) else hit
                     s = rs.symbol_scores.get(name, 0.0) * weight

@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.content.normalize import fold, template
 from gateway.engine.schema import (
     COUNTER_KEYS,
     COUNTER_VALUES,
@@ -39,14 +40,24 @@ Flag = Callable[[Event], None]
 
 
 class Facts:
-    """Per-event facts computed at most once, on first use."""
+    """Per-event facts computed at most once, on first use.
 
-    __slots__ = ("_domains", "_fingerprint", "_fold", "campaign", "ev", "symbols")
+    Rules and plugins that declare ``wants_facts`` share them: the text folded for
+    content checks, its template, and a cache key for per-template results. The
+    campaign plugin sets ``campaign`` (its near-duplicate key), which counters with
+    ``key = "campaign"`` use instead of the exact-text fingerprint.
+    """
+
+    __slots__ = ("_domains", "_fingerprint", "_fold", "_folded", "_template", "_text_key",
+                 "campaign", "ev", "symbols")
 
     def __init__(self, ev: Event) -> None:
         self.ev = ev
         self._domains: tuple[str, ...] | None = None
         self._fold: str | None = None
+        self._folded: str | None = None
+        self._template: str | None = None
+        self._text_key: bytes | None = None
         self._fingerprint: int | None = None
         self.symbols: dict[str, float] = {}
         self.campaign: Hashable | None = None  # set by a campaign plugin
@@ -57,14 +68,41 @@ class Facts:
         return self._domains
 
     def fold(self) -> str:
+        """The text casefolded (what ``text_keywords`` match)."""
         if self._fold is None:
             self._fold = (self.ev.text or "").casefold()
         return self._fold
+
+    def folded(self) -> str:
+        """The text as content checks see it: ``gateway.content.normalize.fold``
+        (casefolded, accents and invisible characters gone, homoglyphs mapped)."""
+        if self._folded is None:
+            self._folded = fold(self.ev.text or "")
+        return self._folded
+
+    def template(self) -> str:
+        """``folded()`` with URLs as their domain and digit runs as a length class
+        (``gateway.content.normalize.template``)."""
+        if self._template is None:
+            self._template = template(self.ev.text or "", self.folded())
+        return self._template
+
+    def text_key(self) -> bytes:
+        """The UTF-8 text with every ASCII digit as ``0``: texts that differ only in
+        codes, amounts and dates share it. A cache key for anything computed from the
+        text whose patterns treat all digits alike (templates, fingerprints)."""
+        if self._text_key is None:
+            self._text_key = (self.ev.text or "").encode("utf-8", "surrogatepass") \
+                .translate(_DIGITS_TO_ZERO)
+        return self._text_key
 
     def fingerprint(self) -> int:
         if self._fingerprint is None:
             self._fingerprint = fingerprint(self.ev.text or "")
         return self._fingerprint
+
+
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,11 @@ A plugin is an object with a ``name``, the ``symbols`` it may emit with default
 scores, the ``channels`` it looks at, and ``check(event)`` returning the symbols
 that hit (a name, or ``(name, weight)`` with weight in 0..1 scaling the score).
 The engine calls it like any other check, on the event, with no serialisation.
+A plugin that sets ``wants_facts = True`` is called as ``check(event, facts)``
+instead: ``facts`` (``gateway.engine.compiler.Facts``) holds what is computed once
+per event and shared (folded text, template, a per-template cache key) and the
+``campaign`` slot counters with ``key = "campaign"`` use. Such a plugin should also
+accept ``check(event)`` alone (``facts=None``) so it can be called directly.
 
 Plugins come from Python modules in ``[plugins] dir`` (each exposing
 ``create(env) -> Plugin``) and from the ``spamgw.plugins`` entry-point group

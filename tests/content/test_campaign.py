@@ -113,3 +113,56 @@ def test_allowlisted_senders_not_counted(env: PluginEnv) -> None:
         assert list(plugin.check(ev)) == []
     # nothing was counted: the first unlisted sender starts from one recipient
     assert plugin.size(sms(n, text, src="+447700900999", ts=1_790_000_100.0)) == 1
+
+
+RULE = """
+[[rule]]
+id = "bulk.campaign_many_recipients"
+description = "A near-duplicate template sent to more than 50 recipients in 10 minutes"
+channel = "sms"
+direction = "in"
+when.has_text = true
+when.distinct = {{ key = "{key}", of = "dst", window = 600, over = 50 }}
+score = 6.0
+"""
+
+
+@pytest.mark.parametrize("key", ["campaign", "text"])
+def test_rule_counter_counts_a_template_campaign_as_one(env: PluginEnv, tmp_path, key) -> None:
+    """``key = "campaign"`` counts the plugin's near-duplicate key: a template with
+    varying names, amounts and links is one text; ``key = "text"`` (exact text,
+    digits ignored) sees as many texts as there are names and links."""
+    from gateway.engine import Engine
+    from gateway.engine.loader import load_ruleset
+
+    (tmp_path / "r.toml").write_text(RULE.format(key=key))
+    plugin = load_plugin_module("campaign").create(env)
+    rs = load_ruleset(tmp_path, lists=env.lists, state=env.state, plugins=(plugin,),
+                      home_region="GB")
+    engine = Engine(rs, emergency=env.lists.emergency, numbering=env.numbering)
+    n = env.numbering
+    hits = [
+        "bulk.campaign_many_recipients" in engine.evaluate(
+            sms(n, text, dst=f"+4477009{10000 + i}", ts=1_790_000_000.0 + i)).rules
+        for i, text in enumerate(campaign(100))
+    ]
+    assert len(set(campaign(100))) == 100  # every text differs
+    if key == "campaign":
+        assert not any(hits[:40])
+        assert all(hits[60:])  # the whole campaign is one text, past 50 recipients
+    else:
+        assert not any(hits)
+
+
+def test_text_key_is_digit_blind_for_cached_results() -> None:
+    """The caches key on digits zeroed: every digit must be alike to the template and
+    the campaign words, or a cached result would belong to another text."""
+    from gateway.content.classifier import prepare
+    from gateway.engine.compiler import _DIGITS_TO_ZERO
+
+    odd = "x1.com 9 £4.50 \u0663\u0664 \uff15\uff16 1-2-3 v2.top/a9 12:30"
+    texts = [*campaign(50), *ham(), odd]
+    for t in texts:
+        z = t.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO).decode("utf-8")
+        assert prepare(z) == prepare(t)
+        assert campaign_text(z) == campaign_text(t)

@@ -1,0 +1,597 @@
+#!/usr/bin/env python3
+"""spamgw against the limit of this machine: one command, one table per protocol.
+
+    python3 loadtest/bench.py                       # SMPP, FastAGI, /v1/check
+    python3 loadtest/bench.py --only smpp --messages 400000 --connections 4 --window 512
+
+SMPP: starts the SMSC simulator, then measures, with the same load generator (the
+asyncio/uvloop blaster of ``loadtest/bench_smpp.py``: pre-encoded submit_sm, several
+binds, a deep window, run in its own process so it has a core to itself):
+
+- ``direct``: straight to the simulator (the ceiling of generator + simulator);
+- ``socat relay``: through ``socat TCP-LISTEN,fork`` (the limit for any proxy: bytes
+  copied, nothing parsed);
+- ``spamgw empty``: ``python3 -m gateway run`` with a ruleset of no rules;
+- ``spamgw default``: ``python3 -m gateway run`` with the shipped rules and lists.
+
+FastAGI (when ``gateway.agi`` is on this branch): screenings/s through a trivial
+FastAGI responder that answers without an engine, then through spamgw. HTTP (when
+``gateway.admin`` is): ``POST /v1/check/sms`` requests/s through a trivial aiohttp
+handler, then through spamgw. Parts whose server is not here are skipped, saying so.
+
+Each row: rate, latency p50/p99/p99.9 (ms) under that saturating load, peak RSS of the
+process(es) under test (the gateway, socat with its forked children, the trivial
+servers), the generator's CPU share (near 100% would mean the generator is the
+bottleneck), and the ratio to the baseline (the relay, or the trivial server).
+``CPU us/req`` is the CPU time the process under test spent per request during the
+measured phase, and ``per core/s`` its inverse: what one core would carry, a figure
+that depends less on what else runs on a shared machine than the rate does.
+A second SMPP table gives latency at a fixed rate every path can carry.
+It prints figures and asserts nothing; the machine may be shared, so say so when
+quoting them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+
+
+# --- processes ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"process {proc.args!r} exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port} after {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(c) for c in f.read().split()]
+    return out
+
+
+def _status_kb(pid: int, key: str) -> int:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1])
+    return 0
+
+
+class RssWatch:
+    """Peak resident memory of a process and its children (socat forks one per
+    connection): the sum of VmRSS sampled every 20 ms, and the kernel's VmHWM of
+    the process itself, whichever is larger."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pids = [self.pid, *_children(self.pid)]
+            self.peak_kb = max(self.peak_kb, sum(_status_kb(p, "VmRSS:") for p in pids))
+            self._stop.wait(0.02)
+
+    def done(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak_kb, _status_kb(self.pid, "VmHWM:")) / 1024
+
+
+def spawn(cmd: list[str], log: Path | None = None) -> subprocess.Popen[Any]:
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=out,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def start_sim() -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "smsc-sim", "--listen",
+                             "127.0.0.1:0"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening"):
+        proc.kill()
+        raise SystemExit(f"smsc-sim did not start: {line!r}")
+    return proc, int(line.rsplit(":", 1)[1])
+
+
+def gateway_config(tmp: Path, name: str, *, rules: str, lists: str, smpp: int | None = None,
+                   upstream: int = 0, agi: int | None = None, admin: int | None = None,
+                   window: int = 4096, log_level: str = "info") -> Path:
+    """A config for ``gateway run``: only the services asked for, the default log level."""
+    lines = ['[gateway]', 'home_country = "GB"',
+             '[rules]', f'dir = "{rules}"', '[lists]', f'dir = "{lists}"',
+             '[plugins]', f'dir = "{ROOT / "plugins"}"',
+             '[log]', f'level = "{log_level}"', 'format = "json"',
+             '[smpp]', f'enabled = {"true" if smpp else "false"}']
+    if smpp:
+        lines += [f'listen = "127.0.0.1:{smpp}"', f'window = {window}',
+                  '[smpp.upstream]', f'address = "127.0.0.1:{upstream}"']
+    lines += ['[agi]', f'enabled = {"true" if agi else "false"}']
+    if agi:
+        lines.append(f'listen = "127.0.0.1:{agi}"')
+    lines += ['[admin]', f'enabled = {"true" if admin else "false"}']
+    if admin:
+        lines += [f'listen = "127.0.0.1:{admin}"', 'token = "bench-token"']
+    path = tmp / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def empty_rules(tmp: Path) -> tuple[str, str]:
+    """A rules dir with the thresholds and no rule, and an empty lists dir."""
+    d = tmp / "empty-rules"
+    (d / "lists").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "rules" / "00-settings.toml", d / "00-settings.toml")
+    return str(d), str(d / "lists")
+
+
+@contextlib.contextmanager
+def gateway(tmp: Path, name: str, **kw: Any) -> Iterator[subprocess.Popen[Any]]:
+    cfg = gateway_config(tmp, name, **kw)
+    proc = spawn([sys.executable, "-m", "gateway", "run", "--config", str(cfg)],
+                 tmp / f"{name}.log")
+    try:
+        for key in ("smpp", "agi", "admin"):
+            if kw.get(key):
+                wait_port(kw[key], proc)
+        yield proc
+    finally:
+        stop(proc)
+
+
+# --- generator (a child process) --------------------------------------------------------
+
+
+def _pcts(lat_ns: list[int]) -> dict[str, float]:
+    lat = sorted(lat_ns)
+    if not lat:
+        return {"p50": float("nan"), "p99": float("nan"), "p999": float("nan")}
+
+    def q(x: float) -> float:
+        return lat[min(len(lat) - 1, int(x * len(lat)))] / 1e6
+
+    return {"p50": q(0.5), "p99": q(0.99), "p999": q(0.999)}
+
+
+def mark(what: str) -> None:
+    """Tell the parent where the measured phase starts and ends (it reads the CPU
+    time of the process under test there)."""
+    print(what, flush=True)
+
+
+def generate_smpp(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, str(HERE))
+    import bench_smpp
+    import uvloop
+
+    ns = argparse.Namespace(connections=args.connections, window=args.window,
+                            messages=args.messages, rate=args.rate,
+                            rate_seconds=args.rate_seconds)
+    warm = argparse.Namespace(**{**vars(ns), "messages": max(args.connections * 100,
+                                                              args.messages // 10)})
+    # bench_smpp's generator: varied traffic (``traffic``) where it has it, else its
+    # fixed templates
+    traffic = getattr(bench_smpp, "traffic", None)
+    extra = (traffic(args.messages),) if traffic is not None else ()
+    uvloop.run(bench_smpp._throughput(args.port, warm, *extra))
+    mark("start")
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    rate, lat, *counts = uvloop.run(bench_smpp._throughput(args.port, ns, *extra))
+    cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
+    mark("end")
+    rejected = counts[0] if len(counts) > 1 else 0  # 0x65, when the generator counts them
+    result: dict[str, Any] = {"rate": rate, "errors": counts[-1], "rejected": rejected,
+                              "n": len(lat), "gen_cpu": cpu, "traffic": bool(extra),
+                              **_pcts(lat)}
+    if args.rate > 0 and args.rate_seconds > 0:
+        paced = uvloop.run(bench_smpp._rate(args.port, ns, *(t[7:] for t in extra)))
+        result["paced"] = {"n": len(paced), **_pcts(paced)}
+    return result
+
+
+async def _agi_run(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, str(HERE))
+    import bench_agi
+
+    envs = bench_agi.call_mix(5000)
+    await bench_agi.closed_loop("127.0.0.1", args.port, envs, 1.0, args.concurrency)
+    mark("start")
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    sample, rate = await bench_agi.closed_loop("127.0.0.1", args.port, envs, args.seconds,
+                                               args.concurrency)
+    cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
+    mark("end")
+    lat = [int(ms * 1e6) for ms in sample.action_ms]
+    return {"rate": rate, "errors": sample.errors, "n": len(lat), "gen_cpu": cpu,
+            "actions": sample.actions, **_pcts(lat)}
+
+
+async def _http_run(args: argparse.Namespace) -> dict[str, Any]:
+    import aiohttp
+
+    bodies = [json.dumps({"src": f"+4474{i:08d}", "dst": f"+4475{i * 7919 % 10**8:08d}",
+                          "text": "See you at the station at 5"}).encode()
+              for i in range(1000)]
+    url = f"http://127.0.0.1:{args.port}/v1/check/sms"
+    headers = {"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"}
+    lat: list[int] = []
+    errors = 0
+
+    async def worker(session: aiohttp.ClientSession, k: int, until: float,
+                     record: bool) -> int:
+        nonlocal errors
+        i, n = k, 0
+        while time.perf_counter() < until:
+            t0 = time.perf_counter_ns()
+            try:
+                async with session.post(url, data=bodies[i % len(bodies)],
+                                        headers=headers) as resp:
+                    await resp.read()
+                    ok = resp.status == 200
+            except aiohttp.ClientError:
+                ok = False
+            if record:
+                lat.append(time.perf_counter_ns() - t0)
+                n += 1
+                errors += not ok
+            i += args.concurrency
+        return n
+
+    conn = aiohttp.TCPConnector(limit=args.concurrency)
+    async with aiohttp.ClientSession(connector=conn) as session:
+        until = time.perf_counter() + 1.0
+        await asyncio.gather(*(worker(session, k, until, False)
+                               for k in range(args.concurrency)))
+        mark("start")
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        until = t0 + args.seconds
+        counts = await asyncio.gather(*(worker(session, k, until, True)
+                                        for k in range(args.concurrency)))
+        elapsed = time.perf_counter() - t0
+        cpu = (time.process_time() - cpu0) / elapsed
+        mark("end")
+    return {"rate": sum(counts) / elapsed, "errors": errors, "n": len(lat), "gen_cpu": cpu,
+            **_pcts(lat)}
+
+
+def generator_main(args: argparse.Namespace) -> int:
+    import uvloop
+
+    if args.generate == "smpp":
+        result = generate_smpp(args)
+    elif args.generate == "agi":
+        result = uvloop.run(_agi_run(args))
+    else:
+        result = uvloop.run(_http_run(args))
+    result["gen_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return float("nan")
+
+
+def run_generator(kind: str, port: int, args: argparse.Namespace,
+                  watch_pid: int | None = None, **extra: Any) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--generate", kind, "--port",
+           str(port), "--connections", str(args.connections), "--window", str(args.window),
+           "--messages", str(args.messages), "--rate", str(extra.get("rate", 0)),
+           "--rate-seconds", str(args.rate_seconds), "--seconds", str(args.seconds),
+           "--concurrency", str(args.concurrency), "--token", extra.get("token", "")]
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.stdout is not None
+        cpu: dict[str, float] = {}
+        last = ""
+        for line in proc.stdout:
+            last = line.strip() or last
+            if watch_pid is not None and last in ("start", "end"):
+                cpu[last] = cpu_seconds(watch_pid)
+        if proc.wait(900) != 0:
+            err.seek(0)
+            raise SystemExit(f"generator failed ({proc.returncode}):\n{err.read()[-2000:]}")
+    result = dict(json.loads(last))
+    if len(cpu) == 2 and result["n"]:
+        result["cpu_us"] = (cpu["end"] - cpu["start"]) / result["n"] * 1e6
+    return result
+
+
+# --- trivial baselines (child processes) ---------------------------------------------------
+
+
+async def _trivial_agi(port: int) -> None:
+    """Answers every FastAGI session as spamgw does (four SET VARIABLEs, half-close,
+    read the answers), with fixed values and no engine."""
+    answer = (b"SET VARIABLE SPAMGW_ACTION ALLOW\nSET VARIABLE SPAMGW_SCORE 0\n"
+              b'SET VARIABLE SPAMGW_RULES ""\nSET VARIABLE SPAMGW_REASON ""\n')
+
+    class Agi(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.buf = b""
+            self.sent = False
+            self.answers = 0
+            self.transport: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            self.buf += data
+            if not self.sent and b"\n\n" in self.buf:
+                self.sent = True
+                self.buf = self.buf.split(b"\n\n", 1)[1]
+                self.transport.write(answer)
+                self.transport.write_eof()
+            if self.sent and self.buf.count(b"\n") >= 4:
+                self.transport.close()
+
+        def eof_received(self) -> bool:
+            return False
+
+    loop = asyncio.get_running_loop()
+    await loop.create_server(Agi, "127.0.0.1", port, reuse_address=True, backlog=1024)
+    await asyncio.Event().wait()
+
+
+async def _trivial_http(port: int) -> None:
+    from aiohttp import web
+
+    body = json.dumps({"action": "ALLOW", "score": 0.0, "rules": [], "reason": ""})
+
+    async def check(request: web.Request) -> web.Response:
+        await request.json()
+        return web.Response(text=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/check/sms", check)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+    await asyncio.Event().wait()
+
+
+def trivial_main(kind: str, port: int) -> int:
+    import uvloop
+
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(_trivial_agi(port) if kind == "agi" else _trivial_http(port))
+    return 0
+
+
+@contextlib.contextmanager
+def trivial(kind: str, tmp: Path) -> Iterator[tuple[subprocess.Popen[Any], int]]:
+    port = free_port()
+    proc = spawn([sys.executable, str(Path(__file__).resolve()), "--trivial", kind,
+                  "--port", str(port)], tmp / f"trivial-{kind}.log")
+    try:
+        wait_port(port, proc)
+        yield proc, port
+    finally:
+        stop(proc)
+
+
+# --- the runs -------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    result: dict[str, Any]
+    rss_mb: float
+    notes: list[str] = field(default_factory=list)
+
+
+def measure(name: str, proc: subprocess.Popen[Any] | None, kind: str, port: int,
+            args: argparse.Namespace, cpu: bool = True, **extra: Any) -> Row:
+    """``cpu``: report the CPU time of ``proc`` per request (not for socat: its forked
+    children are reaped, and counted, whenever it gets to it)."""
+    watch = RssWatch(proc.pid) if proc is not None else None
+    result = run_generator(kind, port, args, proc.pid if proc is not None and cpu else None,
+                           **extra)
+    rss = watch.done() if watch is not None else float("nan")
+    row = Row(name, result, rss)
+    print(f"  {name}: {result['rate']:,.0f}/s", file=sys.stderr, flush=True)
+    return row
+
+
+def print_table(title: str, unit: str, rows: list[Row], baseline: str) -> None:
+    base = next((r.result["rate"] for r in rows if r.name == baseline), float("nan"))
+    print(f"\n{title}")
+    print(f"{'path':<18}{unit:>12}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
+          f"{'peak RSS MB':>13}{'CPU us/req':>12}{'per core/s':>12}{'gen CPU':>9}"
+          f"{'0x65':>8}{'errors':>8}  vs {baseline}")
+    base_cpu = next((r.result.get("cpu_us") for r in rows if r.name == baseline), None)
+    for r in rows:
+        x = r.result
+        rss = f"{r.rss_mb:,.1f}" if r.rss_mb == r.rss_mb else "-"
+        us = x.get("cpu_us")
+        cpu = f"{us:>12.1f}{1e6 / us:>12,.0f}" if us else f"{'-':>12}{'-':>12}"
+        ratio = f"{x['rate'] / base:.2f}"
+        if us and base_cpu:
+            ratio += f" (per core {base_cpu / us:.2f})"
+        print(f"{r.name:<18}{x['rate']:>12,.0f}{x['p50']:>9.2f}{x['p99']:>9.2f}"
+              f"{x['p999']:>10.2f}{rss:>13}{cpu}{x['gen_cpu']:>9.0%}"
+              f"{x.get('rejected', 0):>8}{x['errors']:>8}  {ratio}")
+
+
+def run_smpp(args: argparse.Namespace, tmp: Path) -> None:
+    if shutil.which("socat") is None:
+        print("\nSMPP: socat is not installed; the relay row is skipped")
+    sim, sim_port = start_sim()
+    rows: list[Row] = []
+    try:
+        # the simulator is not under test: no RSS for this row
+        rows.append(measure("direct", None, "smpp", sim_port, args, rate=args.rate))
+        if shutil.which("socat"):
+            port = free_port()
+            relay = spawn(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr",
+                           f"TCP:127.0.0.1:{sim_port},nodelay"], tmp / "socat.log")
+            try:
+                wait_port(port, relay)
+                time.sleep(0.2)  # the probe connection's child exits
+                rows.append(measure("socat relay", relay, "smpp", port, args, cpu=False,
+                                    rate=args.rate))
+            finally:
+                stop(relay)
+        rules, lists = empty_rules(tmp)
+        for name, rdir, ldir in (("spamgw empty", rules, lists),
+                            ("spamgw default", str(ROOT / "rules"),
+                             str(ROOT / "rules" / "lists"))):
+            port = free_port()
+            with gateway(tmp, name.replace(" ", "-"), rules=rdir, lists=ldir, smpp=port,
+                         upstream=sim_port, log_level=args.log_level) as gw:
+                rows.append(measure(name, gw, "smpp", port, args, rate=args.rate))
+    finally:
+        stop(sim)
+    print_table(f"SMPP submit_sm, {args.messages:,} messages after a warm-up, "
+                f"{args.connections} binds x window {args.window}, saturating",
+                "submit_sm/s", rows, "socat relay" if shutil.which("socat") else "direct")
+    print(f"\nSMPP latency at a fixed {args.rate:,.0f} submit_sm/s for "
+          f"{args.rate_seconds:g} s, one bind:")
+    print(f"{'path':<18}{'answered':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}")
+    for r in rows:
+        p = r.result.get("paced")
+        if p:
+            print(f"{r.name:<18}{p['n']:>10,}{p['p50']:>9.2f}{p['p99']:>9.2f}{p['p999']:>10.2f}")
+
+
+def run_agi(args: argparse.Namespace, tmp: Path) -> None:
+    if importlib.util.find_spec("gateway.agi.server") is None:
+        print("\nFastAGI: skipped, the FastAGI server (gateway/agi) is not on this branch yet")
+        return
+    if not (HERE / "bench_agi.py").exists():
+        print("\nFastAGI: skipped, loadtest/bench_agi.py (its Asterisk-like client) is missing")
+        return
+    rows = []
+    with trivial("agi", tmp) as (proc, port):
+        rows.append(measure("trivial FastAGI", proc, "agi", port, args))
+    port = free_port()
+    with gateway(tmp, "spamgw-agi", rules=str(ROOT / "rules"),
+                 lists=str(ROOT / "rules" / "lists"), agi=port,
+                 log_level=args.log_level) as gw:
+        rows.append(measure("spamgw default", gw, "agi", port, args))
+    print_table(f"FastAGI screenings (Asterisk 22 byte for byte, one connection each), "
+                f"{args.concurrency} concurrent, {args.seconds:g} s", "calls/s", rows,
+                "trivial FastAGI")
+
+
+def run_http(args: argparse.Namespace, tmp: Path) -> None:
+    if importlib.util.find_spec("gateway.admin.app") is None:
+        print("\n/v1/check: skipped, the admin HTTP API (gateway/admin) is not on this "
+              "branch yet")
+        return
+    rows = []
+    with trivial("http", tmp) as (proc, port):
+        rows.append(measure("trivial aiohttp", proc, "http", port, args, token="x"))
+    port = free_port()
+    with gateway(tmp, "spamgw-admin", rules=str(ROOT / "rules"),
+                 lists=str(ROOT / "rules" / "lists"), admin=port,
+                 log_level=args.log_level) as gw:
+        rows.append(measure("spamgw default", gw, "http", port, args, token="bench-token"))
+    print_table(f"POST /v1/check/sms, keep-alive, {args.concurrency} concurrent, "
+                f"{args.seconds:g} s", "requests/s", rows, "trivial aiohttp")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="smpp,agi,http", help="comma list: smpp,agi,http")
+    ap.add_argument("--connections", type=int, default=4, help="SMPP binds")
+    ap.add_argument("--window", type=int, default=512, help="SMPP window per bind")
+    ap.add_argument("--messages", type=int, default=200_000, help="SMPP messages per path")
+    ap.add_argument("--rate", type=float, default=5000.0, help="SMPP fixed rate, per second")
+    ap.add_argument("--rate-seconds", type=float, default=5.0)
+    ap.add_argument("--seconds", type=float, default=10.0, help="FastAGI/HTTP per path")
+    ap.add_argument("--concurrency", type=int, default=32, help="FastAGI/HTTP sessions")
+    ap.add_argument("--log-level", default="info", choices=("info", "warning", "error"),
+                    help="the gateway's log level: info (the shipped default) and warning "
+                         "write the audit line of every verdict that is not ALLOW; error "
+                         "turns it off (to see what it costs)")
+    ap.add_argument("--generate", choices=("smpp", "agi", "http"), help=argparse.SUPPRESS)
+    ap.add_argument("--trivial", choices=("agi", "http"), help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--token", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.generate:
+        return generator_main(args)
+    if args.trivial:
+        return trivial_main(args.trivial, args.port)
+    load = os.getloadavg()
+    print(f"spamgw bench: python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
+          f"load average before the run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"gateway log level {args.log_level}")
+    only = set(args.only.split(","))
+    with tempfile.TemporaryDirectory(prefix="spamgw-bench-") as d:
+        tmp = Path(d)
+        if "smpp" in only:
+            run_smpp(args, tmp)
+        if "agi" in only:
+            run_agi(args, tmp)
+        if "http" in only:
+            run_http(args, tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

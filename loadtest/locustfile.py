@@ -162,6 +162,7 @@ class SmppUser(_SpamgwUser):
         self.esme.on_response = self._response
         self.esme.on_error = lambda msg: self._error("connection", msg)
         self.bulk: BulkCampaign | None = None
+        self.notice: BulkCampaign | None = None
         t0 = time.perf_counter()
         try:
             self.esme.start()
@@ -188,11 +189,17 @@ class SmppUser(_SpamgwUser):
     @task
     def submit(self) -> None:
         scenario = self.mix.pick()
-        if scenario == "bulk":
+        if scenario in ("bulk", "notice"):
+            spam = scenario == "bulk"
             for _ in range(BULK_BATCH):
-                if self.bulk is None or self.bulk.done:
-                    self.bulk = BulkCampaign(self.rnd)
-                self._submit(self.bulk.next())
+                campaign = self.bulk if spam else self.notice
+                if campaign is None or campaign.done:
+                    campaign = BulkCampaign(self.rnd, spam=spam)
+                    if spam:
+                        self.bulk = campaign
+                    else:
+                        self.notice = campaign
+                self._submit(campaign.next())
             return
         self._submit(next_sms(scenario, self.rnd))
 

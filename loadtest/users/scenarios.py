@@ -17,7 +17,8 @@ SMPP (submit_sm through the proxy; WARN is forwarded like ALLOW, BLOCK is 0x65):
   premium          reply bait from a premium-rate sender (WARN)     forwarded
   multipart_clean  a 3-part concatenated text                       forwarded (each part)
   multipart_spam   3 parts, the phishing link only in the last      0x65 (each part)
-  bulk             one text from one source to many recipients      forwarded, then 0x65
+  bulk             a spam-like campaign to many recipients          forwarded, then 0x65
+  notice           a legitimate A2P template to many recipients     forwarded, always
 FastAGI (/inbound, /outbound, then the /ended hangup handler):
   call_clean       ordinary inbound and outbound calls              ALLOW
   call_blocked     caller on blocked_numbers                        BLOCK
@@ -51,10 +52,10 @@ __all__ = [
 ]
 
 DEFAULT_MIX = ("clean=60,blocklisted=8,phishing=6,premium=4,multipart_clean=4,"
-               "multipart_spam=4,bulk=3,call_clean=60,call_blocked=10,call_premium=15,"
-               "wangiri=15")
+               "multipart_spam=4,bulk=3,notice=3,call_clean=60,call_blocked=10,"
+               "call_premium=15,wangiri=15")
 SMPP_SCENARIOS = ("clean", "blocklisted", "phishing", "premium", "multipart_clean",
-                  "multipart_spam", "bulk")
+                  "multipart_spam", "bulk", "notice")
 AGI_SCENARIOS = ("call_clean", "call_blocked", "call_premium", "wangiri")
 HTTP_SCENARIOS = ("clean", "blocklisted", "phishing", "premium", "call_clean",
                   "call_blocked", "call_premium")
@@ -177,28 +178,32 @@ def next_sms(scenario: str, rnd: random.Random) -> Sms:
 class BulkCampaign:
     """One source sends one text to ever more recipients (rules/50-bulk.toml).
 
-    Message k (from 1) reaches k distinct recipients: up to 49 nothing can block it
-    (bulk.same_text_many_recipients needs over 50 recipients in 10 minutes,
-    bulk.source_velocity over 100 a minute: 6 + 4 blocks); from 203 on, while the
-    campaign is younger than 10 minutes, bulk.source_fanout (over 200 recipients in
-    an hour) adds 6 to the same-text 6 and blocks whatever the pace. In between, or
-    for an older campaign, it depends on the pace, and either answer is right.
+    Volume alone never blocks (the bulk counters are hints under WARN): a legitimate
+    template (``spam=False``, an appointment notice) is forwarded to every recipient.
+    A spam-like text (``spam=True``: the classifier scores it, under WARN on its
+    own) is blocked by bulk.spam_campaign once its campaign has reached over 50
+    recipients in 10 minutes. The campaign plugin counts near-duplicates as one, so
+    other users' copies of the same template count too: before message 52 either
+    answer is right; from 52 on, within the window, it must be rejected.
     ``clock`` is the campaign's time (seconds); the user's is the monotonic clock.
     """
 
-    SURE_ALLOW = 49
-    SURE_BLOCK = 203
-    LENGTH = 230
+    SURE_BLOCK = 52
+    LENGTH = 120
 
-    SURE_WITHIN = 540.0  # seconds: the same-text window (600) with a margin
+    SURE_WITHIN = 540.0  # seconds: the campaign window (600) with a margin
 
-    def __init__(self, rnd: random.Random, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
+    SPAM_TEXT = "Mega sale: 50% off everything this weekend, reply STOP to opt out"
+    NOTICE_TEXT = ("Reminder: your appointment at the {} clinic is on {} at 10:30. "
+                   "Reply C to cancel.")
+
+    def __init__(self, rnd: random.Random, clock: Callable[[], float] = time.monotonic,
+                 spam: bool = True) -> None:
         self.rnd = rnd
         self.clock = clock
+        self.spam = spam
         self.started = clock()
         self.src = subscriber(rnd)
-        self.text = f"Mega sale {tag(rnd)}: 50% off everything this weekend, reply STOP to opt out"
         self.k = 0
 
     @property
@@ -207,13 +212,16 @@ class BulkCampaign:
 
     def next(self) -> Sms:
         self.k += 1
-        if self.k <= self.SURE_ALLOW:
-            expect = frozenset((FORWARDED,))
-        elif self.k >= self.SURE_BLOCK and self.clock() - self.started < self.SURE_WITHIN:
+        if not self.spam:
+            text = self.NOTICE_TEXT.format(tag(self.rnd).capitalize(),
+                                           self.rnd.choice(("Monday", "Tuesday", "Friday")))
+            return Sms("notice", self.src, 1, 1, subscriber(self.rnd), text,
+                       frozenset((FORWARDED,)))
+        if self.k >= self.SURE_BLOCK and self.clock() - self.started < self.SURE_WITHIN:
             expect = frozenset((REJECTED,))
         else:
             expect = frozenset((FORWARDED, REJECTED))
-        return Sms("bulk", self.src, 1, 1, subscriber(self.rnd), self.text, expect)
+        return Sms("bulk", self.src, 1, 1, subscriber(self.rnd), self.SPAM_TEXT, expect)
 
 
 def sms_outcome(status: int) -> str:

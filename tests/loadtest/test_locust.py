@@ -26,7 +26,8 @@ pytestmark = pytest.mark.timeout(120)
 # (type, name) rows every run must have, with no failures anywhere
 SMPP_ROWS = ["clean: forwarded", "blocklisted: rejected 0x65", "phishing: rejected 0x65",
              "premium: forwarded", "multipart_clean: forwarded",
-             "multipart_spam: rejected 0x65", "bulk: forwarded", "bulk: rejected 0x65"]
+             "multipart_spam: rejected 0x65", "bulk: forwarded", "bulk: rejected 0x65",
+             "notice: forwarded"]
 AGI_ROWS = ["call_clean: ALLOW", "call_blocked: BLOCK", "call_premium: BLOCK",
             "wangiri: ALLOW", "wangiri: WARN", "wangiri callback: WARN", "/ended: closed"]
 HTTP_ROWS = ["clean: ALLOW", "blocklisted: BLOCK", "phishing: BLOCK", "premium: WARN",

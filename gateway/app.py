@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import gc
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -123,9 +123,28 @@ def _services(config: Config) -> list[ServiceFactory]:
 async def running(core: Core) -> AsyncIterator[Core]:
     """Start every enabled service; on exit stop them in reverse order."""
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(_audit_flusher(core))
         for factory in _services(core.config):
             await stack.enter_async_context(factory(core))
         yield core
+
+
+@contextlib.contextmanager
+def _audit_flusher(core: Core, every: float = 0.5) -> Iterator[None]:
+    """The audit log is written in batches; this writes out what waits when traffic
+    goes quiet, and everything on the way out."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every)
+            core.stats.flush()
+
+    task = asyncio.get_running_loop().create_task(loop(), name="audit-flush")
+    try:
+        yield
+    finally:
+        task.cancel()
+        core.stats.flush()
 
 
 #: gen0 threshold while serving (CPython's default is 700): fewer young collections,

@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import MutableMapping
 from typing import IO, TYPE_CHECKING, Any
 
 import structlog
@@ -61,6 +62,70 @@ class _Bucket:
         self.rules: Counter[str] = Counter()
 
 
+class BufferedLines:
+    """A structlog logger that batches lines: one write per batch, not per verdict.
+
+    A line waits at most ``max_delay`` seconds (checked on each write, and by the
+    periodic ``flush`` the app runs), or until ``max_lines`` are waiting.
+    """
+
+    def __init__(self, out: IO[str], *, own: bool, max_lines: int = 512,
+                 max_delay: float = 0.5) -> None:
+        self._out: IO[str] | None = out
+        self._own = own
+        self._lines: list[str] = []
+        self._max_lines = max_lines
+        self._max_delay = max_delay
+        self._first = 0.0
+
+    def msg(self, message: str) -> None:
+        lines = self._lines
+        if not lines:
+            self._first = time.monotonic()
+        lines.append(message)
+        if len(lines) >= self._max_lines or time.monotonic() - self._first > self._max_delay:
+            self.flush()
+
+    debug = info = warning = error = critical = exception = log = msg
+
+    def flush(self) -> None:
+        if self._lines and self._out is not None:
+            self._out.write("\n".join(self._lines) + "\n")
+            self._out.flush()
+            self._lines.clear()
+
+    def close(self) -> None:
+        self.flush()
+        if self._own and self._out is not None:
+            self._out.close()
+        self._out = None
+
+
+def _level_warning(_logger: Any, _name: str, event: MutableMapping[str, Any]
+                   ) -> MutableMapping[str, Any]:
+    event["level"] = "warning"
+    return event
+
+
+class _SecondStamp:
+    """ISO timestamps, formatted once a second (the audit log writes thousands a second)."""
+
+    def __init__(self) -> None:
+        self._sec = -1
+        self._text = ""
+
+    def __call__(self, _logger: Any, _name: str, event: MutableMapping[str, Any]
+                 ) -> MutableMapping[str, Any]:
+        now = time.time()
+        sec = int(now)
+        if sec != self._sec:
+            self._sec = sec
+            self._text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        event["timestamp"] = f"{self._text}.{int((now - sec) * 1e6):06d}Z"
+        return event
+
+
+
 class Stats:
     """Decision counters since start and over sliding windows. Cheap enough for every
     event: a few dict increments, and a new time slice every ``bucket`` seconds.
@@ -81,24 +146,23 @@ class Stats:
         self._cur = _Bucket(self.started - self.started % bucket)
         self._end = self._cur.start + bucket
         self._ring.append(self._cur)
-        self._audit_file: IO[str] | None = None
-        if audit_path:
-            self._audit_file = open(audit_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
-            self.audit: Any = structlog.wrap_logger(
-                structlog.WriteLogger(self._audit_file),
-                processors=[structlog.processors.add_log_level,
-                            structlog.processors.TimeStamper(fmt="iso", utc=True),
-                            structlog.processors.JSONRenderer()],
-                wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-                cache_logger_on_first_use=True,
-            )
-        else:
-            self.audit = structlog.get_logger("spamgw.audit")
+        self._audit_out = BufferedLines(
+            open(audit_path, "a", encoding="utf-8") if audit_path else sys.stderr,  # noqa: SIM115
+            own=bool(audit_path),
+        )
+        self.audit: Any = structlog.wrap_logger(
+            self._audit_out,
+            processors=[_level_warning, _SecondStamp(), structlog.processors.JSONRenderer()],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+            cache_logger_on_first_use=True,
+        )
+
+    def flush(self) -> None:
+        """Write out buffered audit lines (a periodic task calls this)."""
+        self._audit_out.flush()
 
     def close(self) -> None:
-        if self._audit_file is not None:
-            self._audit_file.close()
-            self._audit_file = None
+        self._audit_out.close()
 
     def _rotate(self, now: float) -> _Bucket:
         b = _Bucket(now - now % self.bucket)

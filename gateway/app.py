@@ -24,7 +24,7 @@ from gateway.engine.plugins import load_plugins
 from gateway.lists.registry import ListRegistry, load_lists
 from gateway.numbers import Numbering
 from gateway.observe import Stats, configure_logging
-from gateway.state import Counters, make_counters
+from gateway.state import Counters, make_counters, running_state
 
 __all__ = ["Core", "build_core", "run"]
 
@@ -109,8 +109,10 @@ def _services(config: Config) -> list[ServiceFactory]:
 
 @contextlib.asynccontextmanager
 async def running(core: Core) -> AsyncIterator[Core]:
-    """Start every enabled service; on exit stop them in reverse order."""
+    """Start every enabled service; on exit stop them in reverse order. The counters'
+    background work (the redis backend's sync) starts first and stops last."""
     async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(running_state(core.state))
         for factory in _services(core.config):
             await stack.enter_async_context(factory(core))
         yield core

@@ -2,7 +2,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
 from redis_support import RedisServer
 
 

@@ -66,3 +66,47 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+
+
+RULES = """
+[[rule]]
+id = "test.velocity"
+channel = "sms"
+direction = "in"
+when.rate = { key = "src", window = 60, over = 5 }
+action = "BLOCK"
+
+[[rule]]
+id = "test.fanout"
+channel = "sms"
+direction = "in"
+when.distinct = { key = "src", of = "dst", window = 60, over = 3 }
+flag = { list = "fanout", ttl = 600 }
+
+[[rule]]
+id = "test.flagged_destination"
+channel = "sms"
+direction = "in"
+when.dst_in = "fanout"
+action = "BLOCK"
+"""
+
+
+def write_gateway_files(root: Path, redis_url: str, prefix: str, **listen: int) -> Path:
+    """A rules dir (a rate, a distinct count that flags, a flag lookup), an empty lists
+    dir, and a config using the redis backend; returns the config's path."""
+    (root / "rules").mkdir(parents=True, exist_ok=True)
+    (root / "lists").mkdir(exist_ok=True)
+    (root / "plugins").mkdir(exist_ok=True)
+    (root / "rules" / "test.toml").write_text(RULES)
+    smpp = (f'[smpp]\nlisten = "127.0.0.1:{listen["smpp"]}"\n'
+            f'[smpp.upstream]\naddress = "127.0.0.1:{listen["upstream"]}"\n'
+            if "smpp" in listen else "[smpp]\nenabled = false\n")
+    cfg = root / "spamgw.toml"
+    cfg.write_text(
+        f'[rules]\ndir = "{root / "rules"}"\n[lists]\ndir = "{root / "lists"}"\n'
+        f'[plugins]\ndir = "{root / "plugins"}"\n'
+        f'[state]\nbackend = "redis"\nredis_url = "{redis_url}"\nredis_prefix = "{prefix}"\n'
+        f'sync_interval = 0.05\n{smpp}[agi]\nenabled = false\n[admin]\nenabled = false\n'
+        '[log]\nlevel = "warning"\n')
+    return cfg

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections import OrderedDict
@@ -56,9 +57,10 @@ class _Sum:
     """One key's sum: the cluster's best-known totals for bucket ``b`` and ``b - 1``,
     and what this process added to ``b`` since the last push."""
 
-    __slots__ = ("b", "cur", "pend", "prev", "window")
+    __slots__ = ("b", "cur", "field", "pend", "prev", "window")
 
     def __init__(self, window: float, b: int) -> None:
+        self.field = ""  # the key as Redis has it, encoded at its first sync
         self.window = window
         self.b = b
         self.cur = 0.0
@@ -70,9 +72,10 @@ class _Set:
     """One key's distinct count: members seen here (insertion order = last-seen order),
     how many members only other processes had at the last pull, unpushed sightings."""
 
-    __slots__ = ("members", "now", "others", "pend", "pulled", "window")
+    __slots__ = ("members", "now", "others", "pend", "pulled", "rkey", "window")
 
     def __init__(self, window: float) -> None:
+        self.rkey = ""  # its sorted set's name, made at its first sync
         self.window = window
         self.members: OrderedDict[Hashable, float] = OrderedDict()
         self.pend: dict[Hashable, float] = {}
@@ -87,11 +90,12 @@ SumKey = tuple[str, Hashable]
 class RedisCounters:
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "spamgw:",
                  interval: float = 0.1, linger: float = 1.0, max_members: int = 4096,
-                 timeout: float = 1.0) -> None:
+                 max_batch: int = 2000, timeout: float = 1.0) -> None:
         self.url = url
         self.prefix = prefix
         self.interval = interval
         self.max_members = max_members
+        self.max_batch = max_batch  # keys of each kind pushed/pulled by one sync
         self.timeout = timeout
         self._linger_cycles = max(1, round(linger / interval))
         self._local = MemoryCounters(max_members=max_members)  # the flags
@@ -113,6 +117,9 @@ class RedisCounters:
         self._need_load = True
         self._client: redis.asyncio.Redis | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._hash_names: dict[tuple[str, float, int], str] = {}
         self._down = False
         self._failures = 0
         # for metrics
@@ -284,39 +291,45 @@ class RedisCounters:
             self.url, decode_responses=True, socket_timeout=self.timeout,
             socket_connect_timeout=self.timeout)
         self._record = True
+        self._stopping = asyncio.Event()
         try:
-            async with asyncio.timeout(2 * self.timeout):
-                await self._load()
+            await self._attempt()
         except _ERRORS as e:
             self._failed(e)
         self._task = asyncio.create_task(self._run(), name="spamgw-state-sync")
 
     async def stop(self) -> None:
-        """Stop syncing after one last push of what is pending (bounded by the timeout)."""
+        """Stop syncing after one last push of what is pending: the task does it and
+        ends; it is cancelled only if that takes longer than the timeout allows."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        client, self._client = self._client, None
-        if client is None:
-            return
-        if not self._down:
+            self._stopping.set()
             try:
-                async with asyncio.timeout(2 * self.timeout):
-                    await self._sync(client)
-            except _ERRORS as e:
-                self._failed(e)
+                await asyncio.wait_for(asyncio.shield(task), 3 * self.timeout)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._record = False
-        await client.aclose()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
 
     async def sync(self) -> None:
         """One sync now (tests, benchmarks); raises what the connection raises."""
         if self._client is None:
             raise RuntimeError("RedisCounters.sync() before start()")
-        if self._need_load:
-            await self._load()
-        await self._sync(self._client)
+        await self._attempt()
+
+    async def _attempt(self) -> None:
+        """One sync (after a load of the flags, if one is due), bounded in time; one
+        at a time."""
+        client = self._client
+        assert client is not None
+        async with self._lock, asyncio.timeout(2 * self.timeout):
+            if self._need_load:
+                await self._load()
+            await self._sync(client)
 
     def preload(self) -> None:
         """For one-shot tools that run no event loop (``spamgw check``): load the live
@@ -354,24 +367,24 @@ class RedisCounters:
                         url=self.url, error=repr(e))
 
     async def _run(self) -> None:
-        while True:
-            delay = self.interval
-            client = self._client
-            if client is None:
-                return
-            try:
-                async with asyncio.timeout(2 * self.timeout):
-                    if self._need_load:
-                        await self._load()
-                    await self._sync(client)
-            except _ERRORS as e:
-                self._failed(e)
-                delay = min(self.interval * 2 ** min(self._failures, 6), 2.0)
-            except Exception as e:  # a bug here must not end sharing silently
-                self.sync_errors += 1
-                log.error("redis sync error", error=repr(e), exc_info=e)
-                delay = 1.0
-            await asyncio.sleep(delay)
+        while not self._stopping.is_set():
+            delay = await self._step()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+        await self._step()  # the last push, of what came in since the one before
+
+    async def _step(self) -> float:
+        """One sync attempt that never raises; returns the delay before the next."""
+        try:
+            await self._attempt()
+        except _ERRORS as e:
+            self._failed(e)
+            return min(self.interval * 2 ** min(self._failures, 6), 2.0)
+        except Exception as e:  # a bug here must not end sharing silently
+            self.sync_errors += 1
+            log.error("redis sync error", error=repr(e), exc_info=e)
+            return 1.0
+        return self.interval
 
     async def _load(self) -> None:
         """Load every live flag; after an outage, reconcile (or write back if Redis
@@ -440,52 +453,63 @@ class RedisCounters:
         oldest = cycle - self._linger_cycles
 
         hashes: dict[str, int] = {}
+        names = self._hash_names
+        if len(names) > 4 * self.max_batch:
+            names.clear()
 
         def hidx(name: str, window: float, b: int) -> int:
-            h = f"{p}s:{name}:{window:g}:{b}"
+            h = names.get((name, window, b))
+            if h is None:
+                h = names[(name, window, b)] = f"{p}s:{name}:{window:g}:{b}"
             i = hashes.get(h)
             if i is None:
                 i = hashes[h] = len(hashes) + 1
             return i
 
-        sum_args: list[Any] = [0]
-        sum_items: list[tuple[_Sum, int, float]] = []  # read back, in order
+        budget = self.max_batch
+        sum_json: list[list[Any]] = []
+        sum_items: list[tuple[_Sum, int]] = []  # read back, in order
         sum_pushed: list[tuple[SumKey, _Sum | None, float, int, float]] = []
-        for k, window, b, amount in spill:
-            sum_args += (hidx(k[0], window, b), 0, encode_key(k[1]), repr(amount),
-                         int((2 * window + _SLACK) * 1000))
+        for k, window, b, amount in spill[:budget]:
+            sum_json.append([hidx(k[0], window, b), 0, encode_key(k[1]), repr(amount),
+                             int((2 * window + _SLACK) * 1000)])
             sum_pushed.append((k, None, window, b, amount))
-        for k, seen in list(pull_s.items()):
+        self._spill[:0] = spill[budget:]
+        for k, _seen in self._rotate(pull_s, oldest, budget):
             e = self._sums.get(k)
-            if e is None or seen < oldest:
+            if e is None:
                 del pull_s[k]
                 continue
             amount, e.pend = e.pend, 0.0
-            sum_args += (hidx(k[0], e.window, e.b), hidx(k[0], e.window, e.b - 1),
-                         encode_key(k[1]), repr(amount) if amount else "0",
-                         int((2 * e.window + _SLACK) * 1000))
-            sum_items.append((e, e.b, amount))
+            if not e.field:
+                e.field = encode_key(k[1])
+            sum_json.append([hidx(k[0], e.window, e.b), hidx(k[0], e.window, e.b - 1),
+                             e.field, repr(amount) if amount else "0",
+                             int((2 * e.window + _SLACK) * 1000)])
+            sum_items.append((e, e.b))
             if amount:
                 sum_pushed.append((k, e, e.window, e.b, amount))
-        sum_args[0] = len(spill) + len(sum_items)
 
-        set_keys: list[str] = []
-        set_args: list[Any] = [0]
+        set_json: list[list[Any]] = []
         set_items: list[tuple[SumKey, _Set, dict[Hashable, float], int, float]] = []
         # (key, set, pushed sightings, members here at the snapshot, its event time)
-        for k, seen in list(pull_d.items()):
+        for k, _seen in self._rotate(pull_d, oldest, budget):
             d = self._sets.get(k)
-            if d is None or seen < oldest:
+            if d is None:
                 del pull_d[k]
                 continue
             pend, d.pend = d.pend, {}
-            set_keys.append(f"{p}d:{k[0]}:{d.window:g}:{encode_key(k[1])}")
-            set_args += (repr(d.now - d.window), self.max_members,
-                         int((d.window + _SLACK) * 1000), len(pend))
+            if len(pend) > self.max_members:  # only the newest can still count
+                pend = dict(sorted(pend.items(), key=lambda kv: kv[1])[-self.max_members:])
+            flat: list[str] = []
             for member, ts in pend.items():
-                set_args += (encode_key(member), repr(ts))
+                flat += (repr(ts), encode_key(member))
+            if not d.rkey:
+                d.rkey = f"{p}d:{k[0]}:{d.window:g}:{encode_key(k[1])}"
+            set_json.append([d.rkey,
+                             repr(d.now - d.window), self.max_members,
+                             int((d.window + _SLACK) * 1000), flat])
             set_items.append((k, d, pend, len(d.members), d.now))
-        set_args[0] = len(set_items)
 
         pipe = client.pipeline(transaction=False)
         for (name, key), exp in flag_ops.items():
@@ -497,10 +521,10 @@ class RedisCounters:
                 pipe.sadd(p + "flists", name)
             pipe.xadd(p + "flog", {"n": name, "k": ek, "e": "" if exp is None else repr(exp),
                                    "o": self._origin}, maxlen=_FLOG_MAXLEN, approximate=True)
-        if sum_args[0]:
-            pipe.eval(SUM_SYNC, len(hashes), *hashes, *sum_args)
-        if set_items:
-            pipe.eval(DISTINCT_SYNC, len(set_keys), *set_keys, *set_args)
+        if sum_json:
+            pipe.eval(SUM_SYNC, 0, json.dumps(list(hashes)), json.dumps(sum_json))
+        if set_json:
+            pipe.eval(DISTINCT_SYNC, 0, json.dumps(set_json))
         pipe.xread({p + "flog": self._flog_id}, count=10_000)
         if cycle % 100 == 0:
             wall = time.time()
@@ -514,10 +538,10 @@ class RedisCounters:
 
         # merge what came back
         i = sum(2 if exp is None else 3 for exp in flag_ops.values())  # replies of flag ops
-        if sum_args[0]:
-            values = results[i]
+        if sum_json:
+            values = json.loads(results[i])
             i += 1
-            for n, (e, b, _) in enumerate(sum_items):
+            for n, (e, b) in enumerate(sum_items):
                 cur, prev = float(values[2 * n]), float(values[2 * n + 1])
                 if e.b == b:
                     if cur + e.pend > e.cur:
@@ -526,8 +550,8 @@ class RedisCounters:
                         e.prev = prev
                 elif e.b == b + 1 and cur > e.prev:
                     e.prev = cur
-        if set_items:
-            counts = results[i]
+        if set_json:
+            counts = json.loads(results[i])
             i += 1
             for (_, d, _, here, now), count in zip(set_items, counts, strict=True):
                 d.others = max(0, int(count) - here)
@@ -543,7 +567,28 @@ class RedisCounters:
             log.warning("redis sync resumed", url=self.url, errors=self.sync_errors)
         self.last_sync = time.time()
         self.last_sync_seconds = time.perf_counter() - t0
-        self.last_batch = len(flag_ops) + sum_args[0] + len(set_items)
+        self.last_batch = len(flag_ops) + len(sum_json) + len(set_json)
+
+    @staticmethod
+    def _rotate(pull: dict[SumKey, int], oldest: int, budget: int
+                ) -> list[tuple[SumKey, int]]:
+        """Up to ``budget`` keys used since cycle ``oldest``, oldest served first; those
+        taken go to the back (round robin when there are more than a batch)."""
+        taken: list[tuple[SumKey, int]] = []
+        stale: list[SumKey] = []
+        for k, seen in pull.items():
+            if seen < oldest:
+                stale.append(k)
+            else:
+                taken.append((k, seen))
+                if len(taken) >= budget:
+                    break
+        for k in stale:
+            del pull[k]
+        for k, seen in taken:
+            del pull[k]
+            pull[k] = seen
+        return taken
 
     def _follow(self, reply: Any) -> None:
         """Apply the flag changes other processes made (the stream since our last id)."""

@@ -47,58 +47,60 @@ def decode_key(s: str) -> Hashable:
         return s
 
 
-#: ARGV: n, then per item: index of the current bucket's hash in KEYS, index of the
-#: previous bucket's hash (0: push only, no read back), field, amount, ttl in ms.
-#: Returns the current and previous sums of each item read back.
+# The scripts take their batch as one JSON argument and answer one JSON string: packing
+# and parsing one string costs the client a few microseconds, where one argument or
+# reply element each would cost several (measured by loadtest/bench_state.py). Being
+# many keys in one script, they suit a standalone Redis (or Sentinel), not Cluster.
+
+#: ARGV[1]: JSON array of hash names; ARGV[2]: JSON array of items
+#: [current hash index, previous hash index (0: push only), field, amount, ttl ms].
+#: Returns JSON [current sum, previous sum, ...] for each item read back.
 SUM_SYNC = """
-local n = tonumber(ARGV[1])
+local hashes = cjson.decode(ARGV[1])
+local items = cjson.decode(ARGV[2])
 local out = {}
-local j = 2
-for i = 1, n do
-  local cur = KEYS[tonumber(ARGV[j])]
-  local prev = tonumber(ARGV[j + 1])
-  local field = ARGV[j + 2]
-  if ARGV[j + 3] ~= '0' then
-    redis.call('HINCRBYFLOAT', cur, field, ARGV[j + 3])
-    redis.call('PEXPIRE', cur, ARGV[j + 4])
+local expiring = {}
+for _, it in ipairs(items) do
+  local cur = hashes[it[1]]
+  if it[4] ~= '0' then
+    redis.call('HINCRBYFLOAT', cur, it[3], it[4])
+    if not expiring[cur] then
+      redis.call('PEXPIRE', cur, it[5])
+      expiring[cur] = true
+    end
   end
-  if prev > 0 then
-    out[#out + 1] = redis.call('HGET', cur, field) or '0'
-    out[#out + 1] = redis.call('HGET', KEYS[prev], field) or '0'
+  if it[2] > 0 then
+    out[#out + 1] = tonumber(redis.call('HGET', cur, it[3]) or '0')
+    out[#out + 1] = tonumber(redis.call('HGET', hashes[it[2]], it[3]) or '0')
   end
-  j = j + 5
 end
-return out
+if #out == 0 then
+  return '[]'
+end
+return cjson.encode(out)
 """
 
-#: KEYS: one sorted set per item. ARGV: n, then per item: horizon (scores at or below
-#: it have left the window), max members, ttl in ms, m, then m pairs member, last seen.
-#: Adds (keeping the latest time of a member), trims, and returns each set's size.
+#: ARGV[1]: JSON array of items [sorted set, horizon (scores at or below it have left
+#: the window), max members, ttl ms, [last seen, member, last seen, member, ...]].
+#: Adds (keeping a member's latest time), trims, and returns JSON [size, ...].
 DISTINCT_SYNC = """
-local n = tonumber(ARGV[1])
+local items = cjson.decode(ARGV[1])
 local out = {}
-local j = 2
-for i = 1, n do
-  local k = KEYS[i]
-  local horizon = ARGV[j]
-  local maxm = tonumber(ARGV[j + 1])
-  local ttl = ARGV[j + 2]
-  local m = tonumber(ARGV[j + 3])
-  j = j + 4
-  for _ = 1, m do
-    redis.call('ZADD', k, 'GT', ARGV[j + 1], ARGV[j])
-    j = j + 2
+for i, it in ipairs(items) do
+  local k, seen = it[1], it[5]
+  for j = 1, #seen, 400 do
+    redis.call('ZADD', k, 'GT', unpack(seen, j, math.min(j + 399, #seen)))
   end
-  redis.call('ZREMRANGEBYSCORE', k, '-inf', horizon)
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', it[2])
   local c = redis.call('ZCARD', k)
-  if c > maxm then
-    redis.call('ZREMRANGEBYRANK', k, 0, c - maxm - 1)
-    c = maxm
+  if c > it[3] then
+    redis.call('ZREMRANGEBYRANK', k, 0, c - it[3] - 1)
+    c = it[3]
   end
-  if m > 0 then
-    redis.call('PEXPIRE', k, ttl)
+  if #seen > 0 then
+    redis.call('PEXPIRE', k, it[4])
   end
   out[i] = c
 end
-return out
+return cjson.encode(out)
 """

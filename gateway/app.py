@@ -26,7 +26,7 @@ from gateway.lists.journal import ListChanges
 from gateway.lists.registry import ListRegistry, load_lists
 from gateway.numbers import Numbering
 from gateway.observe import Stats, configure_logging
-from gateway.state import Counters, make_counters
+from gateway.state import Counters, make_counters, running_state
 
 __all__ = ["Core", "build_core", "run", "settle_heap"]
 
@@ -121,8 +121,10 @@ def _services(config: Config) -> list[ServiceFactory]:
 
 @contextlib.asynccontextmanager
 async def running(core: Core) -> AsyncIterator[Core]:
-    """Start every enabled service; on exit stop them in reverse order."""
+    """Start every enabled service; on exit stop them in reverse order. The counters'
+    background work (the redis backend's sync) starts first and stops last."""
     async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(running_state(core.state))
         stack.enter_context(_audit_flusher(core))
         for factory in _services(core.config):
             await stack.enter_async_context(factory(core))

@@ -48,6 +48,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from gateway.engine.examples import event_from_fields
 
     core = _core(args)
+    preload = getattr(core.state, "preload", None)
+    if preload is not None:  # redis backend: one synchronous read of the live flags
+        preload()
     fields: dict[str, Any] = {"src": args.src, "dst": args.dst, "route": args.route}
     if args.text is not None:
         fields["text"] = args.text

@@ -133,6 +133,10 @@ class QuarantineConfig:
 class StateConfig:
     backend: str = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: namespace of every key the redis backend writes
+    redis_prefix: str = "spamgw:"
+    #: seconds between two syncs of the local view with Redis
+    sync_interval: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,17 +5,23 @@ anything hashable the engine builds (a number key, a sender ID, a text
 fingerprint); ``name`` separates one rule's counter from another's. ``now`` is
 the event's timestamp, so replayed traffic and tests with a clock behave as live
 traffic would.
+
+Every method is synchronous and runs on the event loop for every event: none may
+wait on I/O. A backend with background work (``RedisCounters`` syncing with Redis)
+also has ``async start()`` and ``async stop()``; ``running_state`` calls them when
+they exist, and the gateway enters it before every other service and leaves it last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import contextlib
+from collections.abc import AsyncIterator, Hashable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from gateway.config import StateConfig
 
-__all__ = ["Counters", "make_counters"]
+__all__ = ["Counters", "make_counters", "running_state"]
 
 
 class Counters(Protocol):
@@ -58,4 +64,18 @@ def make_counters(config: StateConfig) -> Counters:
         return MemoryCounters()
     from gateway.state.redis import RedisCounters
 
-    return RedisCounters(config.redis_url)
+    return RedisCounters.from_config(config)
+
+
+@contextlib.asynccontextmanager
+async def running_state(state: Counters) -> AsyncIterator[Counters]:
+    """Start the backend's background work, if it has any, and stop it on exit."""
+    start = getattr(state, "start", None)
+    stop = getattr(state, "stop", None)
+    if start is not None:
+        await start()
+    try:
+        yield state
+    finally:
+        if stop is not None:
+            await stop()

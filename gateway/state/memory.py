@@ -146,6 +146,10 @@ class MemoryCounters:
     def flags(self, name: str, now: float) -> dict[Hashable, float]:
         return {k: e for k, e in self._flags.get(name, {}).items() if e > now}
 
+    def flag_names(self) -> list[str]:
+        """The names of the expiring lists that ever had an entry."""
+        return list(self._flags)
+
     def _sweep_flags(self, now: float) -> int:
         gone = 0
         for flags in self._flags.values():

@@ -106,9 +106,13 @@ class Reassembler(Generic[T]):
         late = [g for g in self._groups.values() if now - g.started >= self.timeout]
         for g in late:
             del self._groups[g.key]
-        if self._settled:
-            for k in [k for k, (t, _v) in self._settled.items() if now - t >= self.remember]:
-                del self._settled[k]
+        # settled verdicts are kept in time order (see settle): expire from the front
+        settled = self._settled
+        while settled:
+            k = next(iter(settled))
+            if now - settled[k][0] < self.remember:
+                break
+            del settled[k]
         return late
 
     def drain(self) -> list[Group[T]]:
@@ -118,6 +122,7 @@ class Reassembler(Generic[T]):
         return groups
 
     def settle(self, key: Hashable, verdict: Any, now: float) -> None:
+        self._settled.pop(key, None)  # re-inserted at the end: the dict stays in time order
         self._settled[key] = (now, verdict)
 
     def settled(self, key: Hashable) -> Any:

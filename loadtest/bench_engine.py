@@ -37,7 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gateway.app import build_core  # noqa: E402
-from gateway.config import Config, ListsConfig, PluginsConfig, RulesConfig  # noqa: E402
+from gateway.config import (  # noqa: E402
+    Config,
+    ListsConfig,
+    LogConfig,
+    PluginsConfig,
+    RulesConfig,
+)
 from gateway.model import Channel, Direction, Event, Phase  # noqa: E402
 
 SPAM_TEXTS = [
@@ -239,7 +245,8 @@ def main() -> None:
         cache_logger_on_first_use=True,
     )
     base = Config(rules=RulesConfig(str(ROOT / "rules")),
-                  lists=ListsConfig(str(ROOT / "rules" / "lists")))
+                  lists=ListsConfig(str(ROOT / "rules" / "lists")),
+                  log=LogConfig(audit=audit.name))
     no_plugins = replace(base, plugins=PluginsConfig(dir=str(ROOT / "no-such-dir")))
     with_plugins = replace(base, plugins=PluginsConfig(dir=str(ROOT / "plugins")))
     with tempfile.TemporaryDirectory() as d:

@@ -167,6 +167,9 @@ def _number_membership(ctx: _Ctx, key: str, names: tuple[str, ...]
     if not dyn and len(numsets) == 1 and not strsets:
         (ns,) = numsets
         return lambda n, ts: ns.contains(n.key)
+    if len(dyn) == 1 and not numsets and not strsets:  # one expiring list alone
+        flagged, only = ctx.state.flagged, dyn[0]
+        return lambda n, ts: flagged(only, n.key or n.text, ts)
     st = ctx.state
 
     def test(n: Number, ts: float) -> bool:
@@ -265,7 +268,17 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
                 ctx.err(key, f"{name!r} is not a domain list (*_domains.txt)")
                 return None
             sets.append(lst)
-        return lambda ev, f: any(d in s for d in f.domains() for s in sets)
+
+        def domain_in(ev: Event, f: Facts) -> bool:
+            domains = f.domains()
+            if domains:
+                for s in sets:
+                    for d in domains:
+                        if s.contains(d):
+                            return True
+            return False
+
+        return domain_in
     if key == "symbol":
         wanted = _names(value)
         # a typo within a loaded plugin's namespace is an error; a symbol of a plugin
@@ -275,7 +288,9 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
         if typos:
             ctx.err(key, f"no loaded plugin emits symbol {typos[0]!r}")
             return None
-        return lambda ev, f: any(s in f.symbols for s in wanted)
+        wanted_set = frozenset(wanted)
+        # no symbols (most events, or no plugins loaded) answers with one truth test
+        return lambda ev, f: bool(f.symbols) and not wanted_set.isdisjoint(f.symbols)
     if key == "ring_under":
         if isinstance(value, bool) or not isinstance(value, int | float):
             ctx.err(key, "ring_under takes seconds")

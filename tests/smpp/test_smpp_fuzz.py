@@ -120,3 +120,69 @@ def test_text_and_udh_never_raise(dc: int, sm: bytes, t: tuple[tuple[int, bytes]
         assert 1 <= concat.seq <= concat.total
     decode_text(data, dc)
     decode_text(sm, dc)
+
+
+# the unrolled submit_sm/deliver_sm decoder checks fixed-width octets as one group and
+# names the group's first field when the group is cut short (same status either way)
+_GROUPED = {"source_addr_npi": "source_addr_ton", "dest_addr_npi": "dest_addr_ton",
+            "protocol_id": "esm_class", "priority_flag": "esm_class",
+            "replace_if_present_flag": "registered_delivery",
+            "data_coding": "registered_delivery", "sm_default_msg_id": "registered_delivery"}
+
+
+def _generic_decode(cid: int, status: int, sq: int, data: bytes) -> P.Pdu:
+    """decode_body through the generic field table only (no fast paths)."""
+    from gateway.smpp.codec import _ADDR_STATUS, _SHORT_MESSAGE, _fields, _Truncated
+
+    cls, layout = LAYOUTS[cid]
+    kw: dict[str, object] = {"sequence_number": sq, "command_status": status}
+    try:
+        pos = _fields(data, 16, len(data), layout, kw)
+    except _Truncated as t:
+        if cid & P.RESPONSE_BIT:
+            return cls(**kw)
+        field = _GROUPED.get(t.field, t.field) if layout is _SHORT_MESSAGE else t.field
+        raise RemoteProtocolError(f"truncated {cls.__name__}.{field}",
+                                  _ADDR_STATUS.get(t.field, P.Status.ESME_RINVCMDLEN),
+                                  data, command_id=cid, sequence_number=sq) from None
+    if pos != len(data) and not cid & P.RESPONSE_BIT:
+        raise RemoteProtocolError(f"{len(data) - pos} stray bytes after {cls.__name__}",
+                                  P.Status.ESME_RINVCMDLEN, data, command_id=cid,
+                                  sequence_number=sq)
+    return cls(**kw)
+
+
+_FAST_PATHS = (P.CommandId.SUBMIT_SM, P.CommandId.DELIVER_SM, P.CommandId.SUBMIT_SM_RESP,
+               P.CommandId.DELIVER_SM_RESP, P.CommandId.DATA_SM_RESP)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_FAST_PATHS), st.integers(0, 0xFFFFFFFF), seq,
+       st.one_of(any_pdu.map(lambda p: encode(p)[16:]), st.binary(max_size=60)),
+       st.integers(-8, 8), st.binary(max_size=6))
+def test_fast_paths_decode_as_the_field_table(cid: int, status: int, sq: int, body: bytes,
+                                              cut: int, extra: bytes) -> None:
+    """submit_sm/deliver_sm and message_id responses have fast decoders: they give the
+    same PDU, or the same error, as the generic table, for any body."""
+    from gateway.smpp.codec import decode_body
+
+    if cut < 0:
+        body = body[:cut]
+    elif cut > 4:
+        body += extra
+    data = struct.pack(">IIII", 16 + len(body), cid, status, sq) + body
+    try:
+        want: P.Pdu | RemoteProtocolError = _generic_decode(cid, status, sq, data)
+    except RemoteProtocolError as e:
+        want = e
+    try:
+        got: P.Pdu | RemoteProtocolError = decode_body(cid, status, sq, data, 16, len(data))
+    except RemoteProtocolError as e:
+        got = e
+    if isinstance(want, RemoteProtocolError):
+        assert isinstance(got, RemoteProtocolError)
+        assert (str(got), got.command_status, got.data, got.command_id, got.sequence_number) \
+            == (str(want), want.command_status, want.data, want.command_id, want.sequence_number)
+    else:
+        assert got == want
+        assert type(got) is type(want)

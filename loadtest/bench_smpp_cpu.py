@@ -7,7 +7,8 @@ The traffic is ``bench_smpp.traffic`` (the same varied stream as the socket
 benchmark). Every stage runs the real code on the same stream, each adding one step,
 and prints microseconds per message (best of ``--repeat``):
 
-- decode: ``Session.receive_data`` on chunks of ``--chunk`` PDUs;
+- decode: ``Session.receive_data`` on chunks of ``--chunk`` PDUs (the other stages run
+  after ``gateway.app.settle_heap``, as the gateway does);
 - +judging/event: a ``Pair`` (fake transports) with an engine that builds nothing
   but answers ALLOW: framing, decoding, text, concatenation, ``build_event``,
   forwarding;
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT / "loadtest"))
 
 from bench_smpp import traffic  # noqa: E402
 
-from gateway.app import build_core  # noqa: E402
+from gateway.app import build_core, settle_heap  # noqa: E402
 from gateway.config import parse_config  # noqa: E402
 from gateway.model import ALLOW, Event, Verdict  # noqa: E402
 from gateway.smpp.pair import Pair  # noqa: E402
@@ -132,7 +133,8 @@ def run_stage(stage: str, data: list[bytes], count: int, tmp: Path) -> float:
     pending = pair.up_pending
     total = 0.0
     perf = time.perf_counter
-    gc.collect()
+    threshold = gc.get_threshold()
+    settle_heap()  # as the gateway does once started
     for chunk in data:
         t0 = perf()
         on_down(chunk)
@@ -148,6 +150,8 @@ def run_stage(stage: str, data: list[bytes], count: int, tmp: Path) -> float:
             pending.clear()
         pair.dout.clear()
         pair.down.data.clear()  # type: ignore[union-attr]
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
     core.stats.close()
     return total
 

@@ -11,11 +11,11 @@ broken TLV stream).
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from collections.abc import Callable
 from typing import Any
 
+from gateway.frozen import constructor
 from gateway.smpp import pdu as P
 from gateway.smpp.pdu import CommandId, Pdu, Status, Tlv
 
@@ -222,28 +222,9 @@ def _fields(data: bytes, pos: int, end: int, layout: Layout, out: dict[str, Any]
     return pos
 
 
-def _constructor(cls: type[Pdu]) -> Callable[..., Pdu]:
-    """A constructor for a frozen slotted PDU class taking every field by keyword: the
-    same object as ``cls(**kwargs)`` (there is no ``__post_init__``), without the
-    keyword dict and the frozen ``__init__``'s ``object.__setattr__`` per field."""
-    assert not hasattr(cls, "__post_init__")
-    names = [f.name for f in dataclasses.fields(cls)]
-    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    lines = [f"def make(*, {', '.join(names)}):", "    o = _new(_cls)"]
-    for i, name in enumerate(names):
-        for klass in cls.__mro__:  # the slot descriptor is on the class that declares it
-            if name in klass.__dict__:
-                env[f"_s{i}"] = klass.__dict__[name].__set__
-                break
-        lines.append(f"    _s{i}(o, {name})")
-    lines.append("    return o")
-    exec("\n".join(lines), env)  # source generated from the dataclass fields only
-    make: Callable[..., Pdu] = env["make"]
-    return make
-
-
-_MAKE_SHORT_MESSAGE = {cls.command_id: _constructor(cls) for cls in (P.SubmitSm, P.DeliverSm)}
-_MAKE_MSGID_RESP = {cls.command_id: _constructor(cls)
+# built field by field without the frozen __init__ (see gateway.frozen)
+_MAKE_SHORT_MESSAGE = {cls.command_id: constructor(cls) for cls in (P.SubmitSm, P.DeliverSm)}
+_MAKE_MSGID_RESP = {cls.command_id: constructor(cls)
                     for cls in (P.SubmitSmResp, P.DeliverSmResp, P.DataSmResp)}
 
 

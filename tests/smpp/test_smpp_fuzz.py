@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -186,3 +187,36 @@ def test_fast_paths_decode_as_the_field_table(cid: int, status: int, sq: int, bo
     else:
         assert got == want
         assert type(got) is type(want)
+
+
+@FAST
+@given(st.one_of(submit_sm, deliver_sm,
+                 st.builds(P.DataSm, sequence_number=seq, source_addr=cstr,
+                           source_addr_ton=octet, source_addr_npi=octet,
+                           destination_addr=cstr, dest_addr_ton=octet, dest_addr_npi=octet,
+                           esm_class=octet, registered_delivery=octet, data_coding=octet,
+                           tlvs=tlvs)),
+       st.one_of(st.none(), st.text(max_size=20)), st.integers(1, 5), st.booleans())
+def test_build_event_fast_path_is_the_event_the_fields_give(
+        pdu: P.Pdu, text: str | None, parts: int, udh: bool) -> None:
+    from gateway.model import Channel, Direction, Event
+    from gateway.numbers import Numbering
+    from gateway.smpp.translate import build_event
+
+    n = Numbering("GB")
+    ev = build_event(pdu, text, numbering=n, direction=Direction.OUT,  # type: ignore[arg-type]
+                     route="r1", parts=parts, udh=udh, now=12.5)
+    p: Any = pdu
+    want = Event(
+        channel=Channel.SMS, direction=Direction.OUT,
+        src=n.from_smpp(p.source_addr, p.source_addr_ton, p.source_addr_npi),
+        dst=n.from_smpp(p.destination_addr, p.dest_addr_ton, p.dest_addr_npi),
+        text=text, route="r1", ts=12.5, parts=parts,
+        details={"command": {P.SubmitSm: "submit_sm", P.DeliverSm: "deliver_sm",
+                             P.DataSm: "data_sm"}[type(p)],
+                 "esm_class": p.esm_class, "data_coding": p.data_coding,
+                 "source_addr_ton": p.source_addr_ton, "source_addr_npi": p.source_addr_npi,
+                 "dest_addr_ton": p.dest_addr_ton, "dest_addr_npi": p.dest_addr_npi,
+                 "registered_delivery": p.registered_delivery, "udh": udh})
+    assert ev == want
+    assert list(ev.details) == list(want.details)

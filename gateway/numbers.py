@@ -22,6 +22,8 @@ from enum import StrEnum
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
+from gateway.frozen import constructor
+
 __all__ = [
     "MAX_DIGITS",
     "SHORT_FLAG",
@@ -88,6 +90,10 @@ class Number:
         if self.kind is NumberKind.E164:
             return "+" + self.digits
         return self.digits or self.raw
+
+
+#: ``Number(...)`` with every field given, without the frozen ``__init__`` (hot path)
+_make_number = constructor(Number)
 
 
 # --- tables built once from libphonenumber metadata --------------------------------
@@ -177,7 +183,7 @@ class Numbering:
             return Number(raw if raw is not None else "+" + digits, NumberKind.INVALID, digits)
         regions = _CC_REGIONS[cc]
         region = regions[0] if len(regions) == 1 else _region_for(cc, national[:6])
-        return Number(
+        return _make_number(
             raw=raw if raw is not None else "+" + digits,
             kind=NumberKind.E164,
             digits=digits,
@@ -201,7 +207,7 @@ class Numbering:
     def short(self, digits: str, raw: str | None = None) -> Number:
         if not digits or not _ascii_digits(digits) or len(digits) > MAX_DIGITS:
             return Number(raw if raw is not None else digits, NumberKind.INVALID, digits)
-        return Number(
+        return _make_number(
             raw=raw if raw is not None else digits,
             kind=NumberKind.SHORT,
             digits=digits,

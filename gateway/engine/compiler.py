@@ -97,12 +97,30 @@ class Facts:
         return self._text_key
 
     def fingerprint(self) -> int:
+        """``gateway.engine.text.fingerprint`` of the text. It ignores digit values and
+        ``text_key`` keeps everything but them, so the key determines the fingerprint:
+        templated texts (codes, amounts) find it in a bounded memo."""
         if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.ev.text or "")
+            text = self.ev.text or ""
+            if len(text) > _FP_MEMO_TEXT:
+                self._fingerprint = fingerprint(text)
+            else:
+                key = self.text_key()
+                fp = _FP_MEMO.get(key)
+                if fp is None:
+                    if len(_FP_MEMO) >= _FP_MEMO_SIZE:
+                        _FP_MEMO.clear()
+                    fp = _FP_MEMO[key] = fingerprint(text)
+                self._fingerprint = fp
         return self._fingerprint
 
 
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+#: text_key -> fingerprint, for texts of up to _FP_MEMO_TEXT characters; cleared whole
+#: when full (at most a few MB)
+_FP_MEMO: dict[bytes, int] = {}
+_FP_MEMO_SIZE = 1 << 14
+_FP_MEMO_TEXT = 320
 
 
 @dataclass(frozen=True, slots=True)

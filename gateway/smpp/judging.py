@@ -56,19 +56,27 @@ class Judging:
         self.reasm: Reassembler[_Held] = Reassembler(pair.proxy.config.concat_timeout)
 
     def message(self, pdu: MessagePdu, raw: bytes | memoryview, direction: Direction) -> None:
-        held = _Held(pdu, raw)
         if isinstance(pdu, ReplaceSm):
             text = decode_text(pdu.short_message, 0)
             self.apply(self.proxy.judge(pdu, text, direction, self.pair.system_id, 1, False),
-                       (held,), direction)
+                       (_Held(pdu, raw),), direction)
             return
         concat, udh, data = message_parts(pdu.esm_class, getattr(pdu, "short_message", b""),
                                           pdu.tlvs)
         text = decode_text(data, pdu.data_coding)
         if concat is None:
-            self.apply(self._decide(pdu, text, direction, 1, udh is not None), (held,),
-                       direction)
+            decision = self._decide(pdu, text, direction, 1, udh is not None)
+            if not isinstance(decision, tuple) and decision.action is not Action.BLOCK:
+                # ``apply`` for the usual case, one message passed on: no _Held for it
+                if direction is Direction.IN:
+                    self.pair.forward_up(raw, pdu.sequence_number, pdu.command_id)
+                else:
+                    self.pair.forward_down(raw, pdu.sequence_number, pdu.command_id)
+                self.proxy.counters.forwarded += 1
+                return
+            self.apply(decision, (_Held(pdu, raw),), direction)
             return
+        held = _Held(pdu, raw)
         to = (tuple(d.destination_addr for d in pdu.dest_addresses)
               if isinstance(pdu, SubmitMulti) else pdu.destination_addr)
         key = (direction, pdu.source_addr, to, concat.ref, concat.total)

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from gateway.model import Channel, Direction, Event, Verdict
+from gateway.frozen import constructor
+from gateway.model import Channel, Direction, Event, Phase, Verdict
 from gateway.numbers import Number
 from gateway.smpp.pdu import DataSm, DeliverSm, DestAddress, ReplaceSm, SubmitMulti, SubmitSm
 
@@ -37,6 +38,10 @@ ESM_TYPE_MASK = 0x3C
 
 _COMMAND = {SubmitSm: "submit_sm", DeliverSm: "deliver_sm", DataSm: "data_sm",
             SubmitMulti: "submit_multi", ReplaceSm: "replace_sm"}
+_ONE_DESTINATION: dict[type, str] = {SubmitSm: "submit_sm", DeliverSm: "deliver_sm",
+                                     DataSm: "data_sm"}
+#: ``Event(...)`` with every field given, without the frozen ``__init__`` (hot path)
+_make_event = constructor(Event)
 
 
 class Normaliser(Protocol):
@@ -68,6 +73,36 @@ def build_event(
 ) -> Event:
     """``destination``: the submit_multi destination this event is for (default: the
     first SME address)."""
+    command = _ONE_DESTINATION.get(type(pdu))
+    if command is not None:  # submit_sm, deliver_sm, data_sm: the hot path, unrolled
+        src_ton, src_npi = pdu.source_addr_ton, pdu.source_addr_npi
+        dst_ton, dst_npi = pdu.dest_addr_ton, pdu.dest_addr_npi  # type: ignore[union-attr]
+        from_smpp = numbering.from_smpp
+        return _make_event(
+            channel=Channel.SMS,
+            direction=direction,
+            src=from_smpp(pdu.source_addr, src_ton, src_npi),
+            dst=from_smpp(pdu.destination_addr, dst_ton, dst_npi),  # type: ignore[union-attr]
+            text=text,
+            route=route,
+            phase=Phase.ATTEMPT,
+            ts=now,
+            duration=None,
+            billsec=None,
+            dialstatus=None,
+            parts=parts,
+            details={
+                "command": command,
+                "esm_class": pdu.esm_class,  # type: ignore[union-attr]
+                "data_coding": pdu.data_coding,  # type: ignore[union-attr]
+                "source_addr_ton": src_ton,
+                "source_addr_npi": src_npi,
+                "dest_addr_ton": dst_ton,
+                "dest_addr_npi": dst_npi,
+                "registered_delivery": pdu.registered_delivery,
+                "udh": udh,
+            },
+        )
     esm_class = data_coding = 0
     if isinstance(pdu, SubmitMulti):
         d = destination or next((d for d in pdu.dest_addresses if d.dest_flag == 1), None)

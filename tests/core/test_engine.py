@@ -5,6 +5,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.app import build_core
 from gateway.config import Config, GatewayConfig, ListsConfig, RulesConfig
@@ -210,3 +212,24 @@ def test_bad_ruleset_never_replaces_a_good_one(rules_copy, core):
         c2.reload_rules()
     assert "20-lists.toml:" in str(e.value) and "list.blocked_source" in str(e.value)
     assert c2.engine.ruleset.version == version
+
+
+# ASCII and other digits, final and other sigmas, dotted and dotless i, a combining accent
+_FP_CHARS = list("0123456789\u0663\u00b9 aA\u03a3\u03c3\u03c2\u0130\u0131\u00e9\u0301.\t\n#xyz")
+
+
+@given(st.text(alphabet=st.sampled_from(_FP_CHARS), max_size=40),
+       st.text(alphabet=st.sampled_from(list("0123456789")), min_size=1, max_size=1))
+@settings(max_examples=400, deadline=None)
+def test_fingerprint_memo_keyed_by_text_key_gives_the_fingerprint(text, digit):
+    """Facts.fingerprint memoises by text_key: texts with one key share a fingerprint."""
+    from gateway.engine.compiler import Facts
+    from gateway.engine.text import fingerprint
+    from gateway.numbers import Numbering
+
+    n = Numbering("GB")
+    other = "".join(digit if c in "0123456789" else c for c in text)  # same text_key
+    for t in (text, other, text):
+        ev = Event(channel=Channel.SMS, direction=Direction.IN, src=n.parse("7726"),
+                   dst=n.parse("7726"), text=t)
+        assert Facts(ev).fingerprint() == fingerprint(t)

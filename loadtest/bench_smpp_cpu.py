@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""SMPP proxy CPU per submit_sm, in process (no sockets): where a message's time goes.
+
+    python3 loadtest/bench_smpp_cpu.py [--messages 100000] [--chunk 32] [--repeat 3]
+
+The traffic is ``bench_smpp.traffic`` (the same varied stream as the socket
+benchmark). Every stage runs the real code on the same stream, each adding one step,
+and prints microseconds per message (best of ``--repeat``):
+
+- decode: ``Session.receive_data`` on chunks of ``--chunk`` PDUs (the other stages run
+  after ``gateway.app.settle_heap``, as the gateway does);
+- +judging/event: a ``Pair`` (fake transports) with an engine that builds nothing
+  but answers ALLOW: framing, decoding, text, concatenation, ``build_event``,
+  forwarding;
+- +evaluate: the real engine and the shipped rules (no plugins), no observer;
+- +stats/audit: with ``Stats.record`` and the audit log (to a temporary file);
+- +responses: plus the SMSC's submit_sm_resp for every forwarded message
+  (``Pair.on_up``): the whole per-message cost of the proxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import struct
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "loadtest"))
+
+from bench_smpp import traffic  # noqa: E402
+
+from gateway.app import build_core, settle_heap  # noqa: E402
+from gateway.config import parse_config  # noqa: E402
+from gateway.model import ALLOW, Event, Verdict  # noqa: E402
+from gateway.smpp.pair import Pair  # noqa: E402
+from gateway.smpp.proxy import Proxy  # noqa: E402
+from gateway.smpp.session import Role, Session, State  # noqa: E402
+
+HDR = struct.Struct(">IIII")
+SEQ = struct.Struct(">I")
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", 1)
+
+
+class AllowAll:
+    def evaluate(self, event: Event) -> Verdict:
+        return ALLOW
+
+
+def chunks(count: int, size: int) -> list[bytes]:
+    pdus = traffic(count)
+    out = []
+    for i in range(0, len(pdus), size):
+        out.append(b"".join(p[:12] + SEQ.pack(i + j + 1) + p[16:]
+                            for j, p in enumerate(pdus[i:i + size])))
+    return out
+
+
+def _core(tmp: Path) -> Any:
+    config = parse_config({
+        "smpp": {"window": 1 << 20},
+        "rules": {"dir": str(ROOT / "rules")},
+        "lists": {"dir": str(ROOT / "rules" / "lists")},
+        "plugins": {"dir": str(tmp / "no-plugins")},
+        "log": {"level": "warning", "audit": str(tmp / "audit.log")},
+    })
+    return config, build_core(config, with_plugins=False)
+
+
+def _pair(config: Any, engine: Any, core: Any) -> tuple[Pair, FakeTransport]:
+    proxy = Proxy(config.smpp, engine, core.numbering)
+    pair = Pair(proxy)
+    up, down = FakeTransport(), FakeTransport()
+    pair.up, pair.down = up, down  # type: ignore[assignment]
+    pair.system_id = "bench"
+    pair.dsess._set_state(State.BOUND_TRX)
+    pair.usess._set_state(State.BOUND_TRX)
+    return pair, up
+
+
+def _responses(sent: list[bytes]) -> bytes:
+    out = []
+    for data in sent:
+        pos, n = 0, len(data)
+        while pos < n:
+            length, _cid, _st, seq = HDR.unpack_from(data, pos)
+            out.append(HDR.pack(26, 0x80000004, 0, seq) + b"msg%06d\x00" % (seq % 1000000))
+            pos += length
+    return b"".join(out)
+
+
+def run_stage(stage: str, data: list[bytes], count: int, tmp: Path) -> float:
+    config, core = _core(tmp)
+    if stage == "decode":
+        sess = Session(Role.SMSC)
+        sess._set_state(State.BOUND_TRX)
+        feed: Callable[[bytes], Any] = sess.receive_data
+        gc.collect()
+        t0 = time.perf_counter()
+        for chunk in data:
+            feed(chunk)
+        return time.perf_counter() - t0
+    if stage == "judging":
+        engine: Any = AllowAll()
+    else:
+        engine = core.engine
+        if stage == "evaluate":
+            engine.observer = None
+    pair, up = _pair(config, engine, core)
+    on_down, on_up = pair.on_down, pair.on_up
+    pending = pair.up_pending
+    total = 0.0
+    perf = time.perf_counter
+    threshold = gc.get_threshold()
+    settle_heap()  # as the gateway does once started
+    for chunk in data:
+        t0 = perf()
+        on_down(chunk)
+        total += perf() - t0
+        if stage == "responses":
+            resp = _responses(up.data)
+            up.data.clear()
+            t0 = perf()
+            on_up(resp)
+            total += perf() - t0
+        else:
+            up.data.clear()
+            pending.clear()
+        pair.dout.clear()
+        pair.down.data.clear()  # type: ignore[union-attr]
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+    core.stats.close()
+    return total
+
+
+STAGES = (("decode", "decode"), ("judging", "+judging/event"), ("evaluate", "+evaluate"),
+          ("stats", "+stats/audit"), ("responses", "+responses"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--chunk", type=int, default=32)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default="", help="one stage: " + ", ".join(s for s, _ in STAGES))
+    args = ap.parse_args()
+    data = chunks(args.messages, args.chunk)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        (tmp / "no-plugins").mkdir()
+        for stage, label in STAGES:
+            if args.only and stage != args.only:
+                continue
+            best = min(run_stage(stage, data, args.messages, tmp) for _ in range(args.repeat))
+            us = best / args.messages * 1e6
+            print(f"{label:<16} {us:7.2f} us/msg  ({1e6 / us:9,.0f} msg/s on one core)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,7 +11,9 @@ binds, a deep window, run in its own process so it has a core to itself):
 - ``direct``: straight to the simulator (the ceiling of generator + simulator);
 - ``socat relay``: through ``socat TCP-LISTEN,fork`` (the limit for any proxy: bytes
   copied, nothing parsed);
-- ``spamgw empty``: ``python3 -m gateway run`` with a ruleset of no rules;
+- ``spamgw empty``: ``python3 -m gateway run`` with a ruleset of no rules and no
+  plugins (the proxy's own cost);
+- ``spamgw rules only``: the shipped rules without the content plugins;
 - ``spamgw default``: ``python3 -m gateway run`` with the shipped rules and lists.
 
 FastAGI (when ``gateway.agi`` is on this branch): screenings/s through a trivial
@@ -148,11 +150,14 @@ def start_sim() -> tuple[subprocess.Popen[str], int]:
 
 def gateway_config(tmp: Path, name: str, *, rules: str, lists: str, smpp: int | None = None,
                    upstream: int = 0, agi: int | None = None, admin: int | None = None,
-                   window: int = 4096, log_level: str = "info") -> Path:
-    """A config for ``gateway run``: only the services asked for, the default log level."""
+                   window: int = 4096, log_level: str = "info", plugins: bool = True
+                   ) -> Path:
+    """A config for ``gateway run``: only the services asked for, the default log level;
+    ``plugins=False`` points the plugins dir nowhere (no content plugins)."""
+    plugin_dir = ROOT / "plugins" if plugins else tmp / "no-plugins"
     lines = ['[gateway]', 'home_country = "GB"',
              '[rules]', f'dir = "{rules}"', '[lists]', f'dir = "{lists}"',
-             '[plugins]', f'dir = "{ROOT / "plugins"}"',
+             '[plugins]', f'dir = "{plugin_dir}"',
              '[log]', f'level = "{log_level}"', 'format = "json"',
              '[smpp]', f'enabled = {"true" if smpp else "false"}']
     if smpp:
@@ -496,12 +501,14 @@ def run_smpp(args: argparse.Namespace, tmp: Path) -> None:
             finally:
                 stop(relay)
         rules, lists = empty_rules(tmp)
-        for name, rdir, ldir in (("spamgw empty", rules, lists),
-                            ("spamgw default", str(ROOT / "rules"),
-                             str(ROOT / "rules" / "lists"))):
+        shipped, shipped_lists = str(ROOT / "rules"), str(ROOT / "rules" / "lists")
+        for name, rdir, ldir, plugins in (("spamgw empty", rules, lists, False),
+                                          ("spamgw rules only", shipped, shipped_lists, False),
+                                          ("spamgw default", shipped, shipped_lists, True)):
             port = free_port()
             with gateway(tmp, name.replace(" ", "-"), rules=rdir, lists=ldir, smpp=port,
-                         upstream=sim_port, log_level=args.log_level) as gw:
+                         upstream=sim_port, log_level=args.log_level,
+                         plugins=plugins) as gw:
                 rows.append(measure(name, gw, "smpp", port, args, rate=args.rate))
     finally:
         stop(sim)

@@ -12,8 +12,6 @@ import redis
 
 from gateway.state.redis import RedisCounters
 
-pytestmark = pytest.mark.asyncio
-
 W = 60.0
 
 

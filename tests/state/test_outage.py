@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 from redis_support import RedisServer, write_gateway_files
 from structlog.testing import capture_logs
 
@@ -15,8 +14,6 @@ from gateway.config import load_config
 from gateway.engine.examples import event_from_fields
 from gateway.model import Action
 from gateway.state.redis import RedisCounters
-
-pytestmark = pytest.mark.asyncio
 
 
 async def until(cond, within: float = 5.0) -> None:

@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import gc
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -43,6 +43,9 @@ class Core:
     engine: Engine
     #: live list changes and their journals (replayed by ``build_core``)
     changes: ListChanges
+    #: service counters for /metrics: a running service registers a snapshot function
+    #: under its name (``smpp``, ``agi``); exported as ``spamgw_<name>_<counter>``
+    sources: dict[str, Callable[[], Mapping[str, float]]] = field(default_factory=dict)
 
     def build_ruleset(self, directory: str | None = None) -> Ruleset:
         """Compile the rules dir against the live lists and counters (call it off the

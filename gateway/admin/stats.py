@@ -156,6 +156,17 @@ class SpamgwCollector:
                                       "(writer behind)", value=q.dropped)
         shadow = engine.shadow
         seen = getattr(shadow, "seen", 0)
+        for source, snapshot in sorted(core.sources.items()):
+            for name, value in sorted(snapshot().items()):
+                yield CounterMetricFamily(f"spamgw_{source}_{name}",
+                                          f"{source} service: {name.replace('_', ' ')}",
+                                          value=float(value))
+        state_metrics = getattr(core.state, "metrics", None)
+        if callable(state_metrics):
+            for name, value in sorted(state_metrics().items()):
+                yield GaugeMetricFamily(f"spamgw_state_{name}",
+                                        f"counters backend: {name.replace('_', ' ')}",
+                                        value=float(value))
         yield CounterMetricFamily("spamgw_shadow_events", "Events the shadow ruleset judged",
                                   value=seen)
         yield CounterMetricFamily("spamgw_shadow_disagreements", "Shadow verdicts that "

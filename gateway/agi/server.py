@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol, cast
 
 import structlog
@@ -207,7 +207,12 @@ async def service(core: CoreLike) -> AsyncIterator[AgiServer]:
     host, port = hostport(config.agi.listen)
     await server.start(host, port)
     log.info("fastagi listening", address=f"{host}:{server.port}")
+    sources = getattr(core, "sources", None)
+    if sources is not None:
+        sources["agi"] = lambda: asdict(server.counters)
     try:
         yield server
     finally:
+        if sources is not None:
+            sources.pop("agi", None)
         await server.close()

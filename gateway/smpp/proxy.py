@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import structlog
@@ -151,7 +151,12 @@ async def service(core: Any) -> AsyncIterator[Proxy]:
     """``gateway.app`` service: listen on ``smpp.listen``; on exit drain and stop."""
     proxy = Proxy(core.config.smpp, core.engine, core.numbering)
     await proxy.start()
+    sources = getattr(core, "sources", None)
+    if sources is not None:
+        sources["smpp"] = lambda: asdict(proxy.counters)
     try:
         yield proxy
     finally:
+        if sources is not None:
+            sources.pop("smpp", None)
         await proxy.stop()

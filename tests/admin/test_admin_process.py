@@ -128,3 +128,46 @@ def test_sighup_reload_shows_in_versions(gateway: Gateway) -> None:
     assert [v["version"] for v in versions][1] == before["version"]
     status, out = gateway.call("POST", "/v1/rules/rollback", {})
     assert status == 200 and out["version"] == before["version"]
+
+
+def test_metrics_export_the_running_services_counters(gateway: Gateway) -> None:
+    """The FastAGI server's counters reach /metrics: one real screening moves them."""
+    import socket
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        agi_port = s.getsockname()[1]
+    gateway.config.write_text(gateway.config.read_text().replace(
+        "[agi]\nenabled = false", f'[agi]\nlisten = "127.0.0.1:{agi_port}"'))
+    gateway.start()
+
+    def scrape() -> dict[str, float]:
+        req = urllib.request.Request(f"http://127.0.0.1:{gateway.port}/metrics", headers=AUTH)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            text = r.read().decode()
+        return {s.name: s.value for fam in text_string_to_metric_families(text)
+                for s in fam.samples}
+
+    before = scrape()
+    assert before["spamgw_agi_screenings_total"] == 0
+    with socket.create_connection(("127.0.0.1", agi_port), timeout=5) as c:
+        c.sendall(b"agi_network: yes\nagi_network_script: outbound\n"
+                  b"agi_request: agi://127.0.0.1/outbound\nagi_channel: PJSIP/sub-1\n"
+                  b"agi_uniqueid: 1.1\nagi_callerid: +447700900123\n"
+                  b"agi_extension: 00882123456789\n\n")
+        got = b""
+        while got.count(b"\n") < 4:  # the four SET VARIABLEs, then the server half-closes
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        assert b"SET VARIABLE SPAMGW_ACTION BLOCK" in got
+        c.sendall(b"200 result=1\n" * 4)
+    deadline = time.time() + 5
+    while scrape()["spamgw_agi_screenings_total"] < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    after = scrape()
+    assert after["spamgw_agi_screenings_total"] == 1
+    assert after["spamgw_agi_block_total"] == 1

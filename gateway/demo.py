@@ -25,7 +25,8 @@ from gateway.smpp.session import PduReceived, Role, Session
 
 __all__ = ["main"]
 
-ROOT = Path(__file__).resolve().parents[1]
+#: the demo runs from a spamgw checkout: its config names rules/ and rules/lists/
+DEMO_CONFIG = Path("examples") / "demo.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,13 @@ async def _demo(config_path: Path, once: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="spamgw demo", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=str(ROOT / "examples" / "demo.toml"))
+    ap.add_argument("--config", default=str(DEMO_CONFIG),
+                    help="default: examples/demo.toml of the spamgw checkout you run it in")
     ap.add_argument("--once", action="store_true", help="stop after the sample traffic")
     args = ap.parse_args(argv)
-    return asyncio.run(_demo(Path(args.config), args.once))
+    config = Path(args.config)
+    if not config.is_file():
+        print(f"spamgw demo: {config} not found: run it from the spamgw checkout "
+              "(the demo uses its examples/, rules/ and plugins/)", file=sys.stderr)
+        return 2
+    return asyncio.run(_demo(config, args.once))

@@ -271,6 +271,30 @@ class RawEsme:
         self.sock.close()
 
 
+def gateway_config(path: Path, smpp_port: int, upstream_port: int) -> Path:
+    """A config for ``python -m gateway run``: the SMPP proxy on ``smpp_port`` in front
+    of the simulator, the shipped rules and lists, no plugins, no admin or FastAGI."""
+    path.write_text(f"""
+[smpp]
+listen = "127.0.0.1:{smpp_port}"
+[smpp.upstream]
+address = "127.0.0.1:{upstream_port}"
+[admin]
+enabled = false
+[agi]
+enabled = false
+[rules]
+dir = "{ROOT / 'rules'}"
+[lists]
+dir = "{ROOT / 'rules' / 'lists'}"
+[plugins]
+dir = "{path.parent / 'no-plugins'}"
+[log]
+level = "warning"
+""")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

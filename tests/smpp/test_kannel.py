@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from smpp_support import ROOT, Sim, free_port, start_sim
+from smpp_support import ROOT, Sim, free_port, gateway_config, start_sim
 
 from gateway.smpp.codec import decode
 from gateway.smpp.pdu import SubmitSm
@@ -160,25 +160,7 @@ def test_kannel_through_spamgw(tmp_path: Path) -> None:
     sim_port, gw_port = free_port(), free_port()
     admin, box, send = free_port(), free_port(), free_port()
     sim = start_sim(tmp_path / "sim1.jsonl", "--latency-ms", "300", port=sim_port)
-    config = tmp_path / "spamgw.toml"
-    config.write_text(f"""
-[smpp]
-listen = "127.0.0.1:{gw_port}"
-[smpp.upstream]
-address = "127.0.0.1:{sim_port}"
-[admin]
-enabled = false
-[agi]
-enabled = false
-[rules]
-dir = "{ROOT / 'rules'}"
-[lists]
-dir = "{ROOT / 'rules' / 'lists'}"
-[plugins]
-dir = "{tmp_path / 'no-plugins'}"
-[log]
-level = "warning"
-""")
+    config = gateway_config(tmp_path / "spamgw.toml", gw_port, sim_port)
     conf = kannel_conf(tmp_path, gw_port, admin, box, send)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:

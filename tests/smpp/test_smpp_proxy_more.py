@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from smpp_support import ROOT, esme, free_port, running_proxy, start_sim
+from smpp_support import ROOT, esme, free_port, gateway_config, running_proxy, start_sim
 
 from gateway.smpp.codec import decode, encode
 from gateway.smpp.pdu import SubmitSm
@@ -81,23 +81,7 @@ def test_gateway_run_process_with_smsc_sim_upstream(tmp_path: Path) -> None:
     """The operator's path: ``python -m gateway run --config X`` with the shipped rules."""
     sim = start_sim(tmp_path / "sim.jsonl", "--dlr")
     port = free_port()
-    config = tmp_path / "spamgw.toml"
-    config.write_text(f"""
-[smpp]
-listen = "127.0.0.1:{port}"
-[smpp.upstream]
-address = "127.0.0.1:{sim.port}"
-[admin]
-enabled = false
-[agi]
-enabled = false
-[rules]
-dir = "{ROOT / 'rules'}"
-[lists]
-dir = "{ROOT / 'rules' / 'lists'}"
-[log]
-level = "warning"
-""")
+    config = gateway_config(tmp_path / "spamgw.toml", port, sim.port)
     gw = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
                           cwd=tmp_path, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -2,7 +2,7 @@
 
 structlog is configured once at start (``configure_logging``); the hot path logs
 nothing per message at INFO. ``Stats`` counts every decision by channel, action,
-route, source country and rule in plain dicts (a few dict increments per event),
+route, source country and rule in plain dicts (one dict increment per event),
 and the audit log gets every non-ALLOW verdict on purpose.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from collections import Counter, deque
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Stats", "configure_logging"]
 
 _dumps = json.dumps  # default arguments: the shared C encoder, no per-call setup
+_str = json.encoder.encode_basestring_ascii  # json.dumps(str), in C
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
@@ -52,13 +54,23 @@ def configure_logging(config: LogConfig) -> None:
     )
 
 
-class _Bucket:
-    """Counts of one time slice (``Stats.bucket`` seconds)."""
+#: what ``Stats.record`` counts an event under: channel, direction, action, route,
+#: source (country or number kind), and the rules that hit
+_Key = tuple[str, str, str, str, str, tuple[str, ...]]
 
-    __slots__ = ("events", "routes", "rules", "sources", "start")
+
+class _Bucket:
+    """Counts of one time slice (``Stats.bucket`` seconds).
+
+    ``record`` adds to ``raw`` only (one dict increment an event); ``Stats._fold``
+    moves ``raw`` into the per-dimension counts when the slice closes or is read.
+    """
+
+    __slots__ = ("events", "raw", "routes", "rules", "sources", "start")
 
     def __init__(self, start: float) -> None:
         self.start = start
+        self.raw: dict[_Key, int] = {}
         self.events: Counter[tuple[str, str]] = Counter()  # channel, action
         self.routes: Counter[tuple[str, str]] = Counter()  # route, action
         self.sources: Counter[tuple[str, str]] = Counter()  # source country, action
@@ -134,7 +146,8 @@ class _SecondStamp:
 
 class Stats:
     """Decision counters since start and over sliding windows. Cheap enough for every
-    event: a few dict increments, and a new time slice every ``bucket`` seconds.
+    event: one dict increment (the slice's raw counts, folded per dimension when the
+    slice closes or is read), and a new time slice every ``bucket`` seconds.
 
     Windows are made of slices (default 5 s, one hour kept): ``window(300)`` sums the
     slices of the last five minutes; ``series`` gives volume and blocks per slice.
@@ -142,10 +155,11 @@ class Stats:
 
     def __init__(self, audit_path: str = "", *, bucket: float = 5.0, keep: int = 720) -> None:
         self.started = time.time()
-        self.events: Counter[tuple[str, str, str]] = Counter()  # channel, direction, action
-        self.routes: Counter[tuple[str, str]] = Counter()  # route, action
-        self.sources: Counter[tuple[str, str]] = Counter()  # source country, action
-        self.rules: Counter[str] = Counter()
+        # lifetime counts, as of the last fold: read them through the properties below
+        self._events: Counter[tuple[str, str, str]] = Counter()  # channel, direction, action
+        self._routes: Counter[tuple[str, str]] = Counter()  # route, action
+        self._sources: Counter[tuple[str, str]] = Counter()  # source country, action
+        self._rules: Counter[str] = Counter()
         self.failed_open = 0
         self.bucket = bucket
         self._ring: deque[_Bucket] = deque(maxlen=keep)
@@ -157,6 +171,7 @@ class Stats:
             own=bool(audit_path),
         )
         self._stamp = _SecondStamp()
+        self._heads: dict[tuple[object, ...], str] = {}
         #: the audit log as a structlog logger (``record`` writes the same lines directly)
         self.audit: Any = structlog.wrap_logger(
             self._audit_out,
@@ -173,41 +188,80 @@ class Stats:
         self._audit_out.close()
 
     def _rotate(self, now: float) -> _Bucket:
+        self._fold(self._cur)
         b = _Bucket(now - now % self.bucket)
         self._ring.append(b)
         self._cur = b
         self._end = b.start + self.bucket
         return b
 
+    def _fold(self, b: _Bucket) -> None:
+        """Move a slice's raw counts into its per-dimension counts and the lifetime
+        ones (once a slice, or when read: the cost is one step per distinct key)."""
+        raw, b.raw = b.raw, {}
+        for (channel, direction, action, route, source, rules), n in raw.items():
+            self._events[(channel, direction, action)] += n
+            self._routes[(route, action)] += n
+            self._sources[(source, action)] += n
+            b.events[(channel, action)] += n
+            b.routes[(route, action)] += n
+            b.sources[(source, action)] += n
+            for r in rules:
+                self._rules[r] += n
+                b.rules[r] += n
+
+    # lifetime counts (``/metrics``), the current slice included
+    @property
+    def events(self) -> Counter[tuple[str, str, str]]:
+        self._fold(self._cur)
+        return self._events
+
+    @property
+    def routes(self) -> Counter[tuple[str, str]]:
+        self._fold(self._cur)
+        return self._routes
+
+    @property
+    def sources(self) -> Counter[tuple[str, str]]:
+        self._fold(self._cur)
+        return self._sources
+
+    @property
+    def rules(self) -> Counter[str]:
+        self._fold(self._cur)
+        return self._rules
+
     def record(self, ev: Event, v: Verdict) -> None:
         # keys are the str-valued enums themselves: they hash and compare as strings
         action = v.action
-        channel = ev.channel
-        route = ev.route
-        source = ev.src.region or ev.src.kind
-        self.events[(channel, ev.direction, action)] += 1
-        self.routes[(route, action)] += 1
-        self.sources[(source, action)] += 1
-        b = self._cur if ev.ts < self._end else self._rotate(ev.ts)
-        b.events[(channel, action)] += 1
-        b.routes[(route, action)] += 1
-        b.sources[(source, action)] += 1
-        if v.rules:
-            for r in v.rules:
-                self.rules[r] += 1
-                b.rules[r] += 1
+        key = (ev.channel, ev.direction, action, ev.route, ev.src.region or ev.src.kind,
+               v.rules)
+        raw = (self._cur if ev.ts < self._end else self._rotate(ev.ts)).raw
+        raw[key] = raw.get(key, 0) + 1
+        if action is not Action.ALLOW:
             if v.failed_open:
                 self.failed_open += 1
-            if action is not Action.ALLOW:
-                # the line structlog's chain (``self.audit``) renders, built directly:
-                # same keys in the same order, one C-encoder call
-                self._audit_out.msg(_dumps({
-                    "action": action.value, "score": v.score, "rules": list(v.rules),
-                    "reason": v.reason, "channel": channel.value,
-                    "direction": ev.direction.value, "src": str(ev.src), "dst": str(ev.dst),
-                    "route": route, "phase": ev.phase.value, "event": "verdict",
-                    "level": "warning", "timestamp": self._stamp.text(),
-                }))
+            self._audit_out.msg(self._audit_line(ev, v))
+        elif v.failed_open:
+            self.failed_open += 1
+
+    def _audit_line(self, ev: Event, v: Verdict) -> str:
+        """The line structlog's chain (``self.audit``) renders for this verdict: the
+        same keys in the same order. The part before ``src`` depends on the verdict
+        and the channel only, and is encoded once."""
+        key = (v.action, v.score, v.rules, v.reason, ev.channel, ev.direction)
+        head = self._heads.get(key)
+        if head is None:
+            if len(self._heads) >= 4096:
+                self._heads.clear()
+            head = self._heads[key] = _dumps({
+                "action": v.action.value, "score": v.score, "rules": list(v.rules),
+                "reason": v.reason, "channel": ev.channel.value,
+                "direction": ev.direction.value})[:-1] + ', "src": '
+        return (f'{head}{_str(str(ev.src))}, "dst": {_str(str(ev.dst))}, '
+                f'"route": {_str(ev.route)}, "phase": "{ev.phase.value}", '
+                f'"event": "verdict", "level": "warning", '
+                f'"timestamp": "{self._stamp.text()}"}}')
 
     # -- reading (admin API, dashboard; never on the hot path) -----------------------
 
@@ -218,6 +272,7 @@ class Stats:
     def window(self, seconds: float, now: float | None = None, top: int = 10) -> dict[str, Any]:
         """Counts over the last ``seconds``: totals, by channel, top routes, sources, rules."""
         now = time.time() if now is None else now
+        self._fold(self._cur)
         events: Counter[tuple[str, str]] = Counter()
         routes: Counter[tuple[str, str]] = Counter()
         sources: Counter[tuple[str, str]] = Counter()
@@ -243,8 +298,10 @@ class Stats:
     def series(self, seconds: float, now: float | None = None) -> list[dict[str, Any]]:
         """Per slice of the last ``seconds``: volume by channel, warns and blocks."""
         now = time.time() if now is None else now
+        self._fold(self._cur)
         by_start = {b.start: b for b in self._slices(seconds, now)}
-        first = now - now % self.bucket - seconds + self.bucket
+        # the slices that overlap the last ``seconds``, on slice boundaries
+        first = now - now % self.bucket - (math.ceil(seconds / self.bucket) - 1) * self.bucket
         out = []
         t = first
         while t <= now:
@@ -261,6 +318,7 @@ class Stats:
 
     def snapshot(self) -> dict[str, Any]:
         """Counts since start."""
+        self._fold(self._cur)
         return {
             "since": self.started,
             "events": [

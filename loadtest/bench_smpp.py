@@ -267,6 +267,13 @@ async def _rate(port: int, args: argparse.Namespace, templates: list[bytes]) -> 
     return conn.lat
 
 
+def _cpu(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def _start_sim() -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen([sys.executable, "-m", "gateway", "smsc-sim", "--listen",
                              "127.0.0.1:0"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
@@ -359,7 +366,9 @@ def main() -> int:
                 input(f"gateway pid {gw.pid}; Enter to start the load ")
             results = {}
             for name, port in (("direct to simulator", sim_port), ("through gateway", gw_port)):
+                cpu0 = _cpu(gw.pid)
                 results[name] = uvloop.run(_throughput(port, args, templates))
+            cpu = [b - a for a, b in zip(cpu0, _cpu(gw.pid), strict=True)]
             paced = {name: uvloop.run(_rate(port, args, templates[7:]))
                      for name, port in (("direct", sim_port), ("gateway", gw_port))}
         finally:
@@ -375,6 +384,9 @@ def main() -> int:
     for name, (rate, lat, rejected, errors) in results.items():
         print(f"{name:<22}{rate:>12,.0f}{_pct(lat, .5):>9.2f}{_pct(lat, .99):>9.2f}"
               f"{_pct(lat, .999):>10.2f}{rejected:>8}{errors:>8}")
+    per = 1e6 / (args.messages // args.connections * args.connections)
+    print(f"gateway CPU per message: {(cpu[0] + cpu[1]) * per:.1f} us "
+          f"({cpu[0] * per:.1f} user, {cpu[1] * per:.1f} system)")
     d, g = paced["direct"], paced["gateway"]
     print(f"\nfixed rate {args.rate:,.0f}/s for {args.rate_seconds:.0f} s, one bind:")
     print(f"{'direct':<22}p50 {_pct(d, .5):.2f} ms  p99 {_pct(d, .99):.2f} ms  "

@@ -51,6 +51,9 @@ class Ruleset:
     loaded_at: float = field(default_factory=time.time)
     #: expiring lists the rules test (counters-backend flags)
     dynamic: frozenset[str] = frozenset()
+    #: verdicts already built, by (rule ids that hit, score): with the ruleset fixed,
+    #: they determine the verdict, and a handful of combinations make most traffic
+    verdicts: dict[tuple[tuple[str, ...], float], Verdict] = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> CompiledRule | None:
         for r in self.rules:
@@ -129,7 +132,11 @@ class Engine:
             if _matches(r, ev, f):
                 if r.flag is not None:
                     r.flag(ev)
-                return Verdict(Action.ALLOW, 0.0, (r.id,), r.reason)
+                key: tuple[tuple[str, ...], float] = ((r.id,), -1.0)  # ids are unique
+                v = rs.verdicts.get(key)
+                if v is None:
+                    v = _remember(rs, key, Verdict(Action.ALLOW, 0.0, (r.id,), r.reason))
+                return v
         score = 0.0
         hits: list[str] = []
         reasons: list[str] = []
@@ -166,6 +173,10 @@ class Engine:
             reasons.append(r.reason)
         if not hits:
             return ALLOW
+        key = (tuple(hits), score)
+        v = rs.verdicts.get(key)
+        if v is not None:
+            return v
         if block_rule is not None or score >= rs.block:
             action = Action.BLOCK
         elif warn or score >= rs.warn:
@@ -174,15 +185,15 @@ class Engine:
             action = Action.ALLOW
         reason = block_rule.reason if block_rule is not None else "; ".join(reasons)
         spec = block_rule.spec if block_rule is not None else None
-        return Verdict(
+        return _remember(rs, key, Verdict(
             action,
             score,
-            tuple(hits),
+            key[0],
             reason[:300],
             sms_status=spec.sms_status if spec is not None and spec.sms_status else 0x65,
             sms_block=SmsBlock(spec.sms_block) if spec is not None and spec.sms_block
             else SmsBlock.REJECT,
-        )
+        ))
 
     def _run_plugins(self, ev: Event, f: Facts, rs: Ruleset, hits: list[str],
                      reasons: list[str]) -> float:
@@ -206,6 +217,17 @@ class Engine:
                 self.plugin_errors += 1
                 log.error("plugin error: skipped", plugin=p.name, error=repr(e), exc_info=e)
         return score
+
+
+#: verdicts a ruleset keeps (cleared whole when full: plugin scores vary freely)
+_VERDICTS = 4096
+
+
+def _remember(rs: Ruleset, key: tuple[tuple[str, ...], float], v: Verdict) -> Verdict:
+    if len(rs.verdicts) >= _VERDICTS:
+        rs.verdicts.clear()
+    rs.verdicts[key] = v
+    return v
 
 
 def _matches(r: CompiledRule, ev: Event, f: Facts) -> bool:

@@ -68,6 +68,10 @@ class SmppConfig:
     window: int = 100
     concat_timeout: float = 2.0
     enquire_link_interval: float = 30.0
+    #: a deliver_sm/data_sm (MO or receipt) or unbind the ESME leaves unanswered this
+    #: long is answered to the SMSC by the proxy: upstream.temporary_error_status (the
+    #: SMSC retries it), or unbind_resp and the pair closed
+    esme_response_timeout: float = 30.0
     #: on shutdown, how long to wait for the SMSC to answer what is in flight
     drain_timeout: float = 10.0
 

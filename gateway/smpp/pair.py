@@ -31,7 +31,7 @@ from gateway.smpp.pdu import (
     UnsuccessSme,
 )
 from gateway.smpp.session import BadPdu, PduReceived, Role, Session
-from gateway.smpp.teardown import BINDS, OWN, close_soon, expire_requests
+from gateway.smpp.teardown import BINDS, OWN, close_soon, expire_down, expire_requests
 from gateway.smpp.translate import is_receipt
 
 if TYPE_CHECKING:
@@ -62,8 +62,10 @@ class Pair:
         # up seq -> (down seq, command, monotonic time sent); insertion order is send
         # order, so the oldest requests are at the front
         self.up_pending: dict[int, tuple[int, int, float]] = {}
-        self.down_pending: dict[int, tuple[int, int]] = {}  # down seq -> (up seq, command)
+        # down seq -> (up seq, command, monotonic time sent); send order, as up_pending
+        self.down_pending: dict[int, tuple[int, int, float]] = {}
         self.timed_out: dict[int, float] = {}  # up seq -> when; reserved until forgotten
+        self.down_timed_out: dict[int, float] = {}  # down seq -> when; the same
         self.multi_failed: dict[int, tuple[UnsuccessSme, ...]] = {}  # up seq -> rejected
         self.dout: list[bytes | memoryview] = []
         self.uout: list[bytes | memoryview] = []
@@ -222,7 +224,10 @@ class Pair:
             return
         entry = self.down_pending.pop(seq, None)
         if entry is None:
-            self.proxy.counters.orphan_responses += 1
+            if self.down_timed_out.pop(seq, None) is not None:
+                self.proxy.counters.esme_late_responses += 1  # answered: never twice
+            else:
+                self.proxy.counters.orphan_responses += 1
             return
         self._put(self.uout, raw, entry[0], seq)
 
@@ -243,7 +248,7 @@ class Pair:
     # -- upstream: the SMSC ----------------------------------------------------------
 
     def on_up(self, data: bytes) -> None:
-        self.last_up = time.monotonic()
+        self.now = self.last_up = time.monotonic()  # now: forward_down's send time
         for ev in self.usess.receive_data(data):
             if isinstance(ev, PduReceived):
                 pdu = ev.pdu
@@ -330,23 +335,27 @@ class Pair:
     def forward_down(self, raw: bytes | memoryview, seq: int, cid: int) -> None:
         pending = self.down_pending
         down_seq = seq
-        while down_seq in pending:
+        while down_seq in pending or down_seq in self.down_timed_out:
             down_seq = self.dsess.next_sequence()
-        pending[down_seq] = (seq, cid)
+        pending[down_seq] = (seq, cid, self.now)
         self._put(self.dout, raw, down_seq, seq)
 
     def tick(self, now: float) -> None:
-        """Periodic work: concat timeouts, response timeouts, upstream keepalive."""
+        """Periodic work: concat timeouts, response timeouts (both legs), upstream
+        keepalive."""
         self.now = now
         self.judging.expire(now)
+        config = self.proxy.config
         if self.up_pending:
             expire_requests(self, now)
+        if self.down_pending:
+            expire_down(self, now)
         if self.timed_out:
-            keep = 2 * self.proxy.config.upstream.response_timeout
-            for s in [s for s, t in self.timed_out.items() if now - t > keep]:
-                del self.timed_out[s]
+            _forget(self.timed_out, now - 2 * config.upstream.response_timeout)
+        if self.down_timed_out:
+            _forget(self.down_timed_out, now - 2 * config.esme_response_timeout)
         if (self.up is not None and self.usess.bound
-                and now - self.last_up >= self.proxy.config.enquire_link_interval):
+                and now - self.last_up >= config.enquire_link_interval):
             self.last_up = now
             seq = self.usess.next_sequence()
             while seq in self.up_pending:
@@ -354,3 +363,9 @@ class Pair:
             self.up_pending[seq] = (OWN, C.ENQUIRE_LINK, now)
             self.uout.append(encode_header(C.ENQUIRE_LINK, Status.ESME_ROK, seq))
         self.flush()
+
+
+def _forget(reserved: dict[int, float], before: float) -> None:
+    """Free the sequence numbers of requests timed out before ``before``."""
+    for s in [s for s, t in reserved.items() if t < before]:
+        del reserved[s]

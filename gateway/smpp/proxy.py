@@ -13,8 +13,10 @@ each leg; this module only moves bytes and asks the engine:
 - responses are routed back by sequence number; enquire_link is answered per leg;
 - a window of outstanding requests per pair, and backpressure both ways;
 - a request the SMSC leaves unanswered for ``upstream.response_timeout`` gets the
-  temporary error; when the upstream drops, every outstanding request gets it and
-  the downstream is unbound; on shutdown the windows drain first.
+  temporary error, and so does (towards the SMSC) a deliver_sm/data_sm the ESME
+  leaves unanswered for ``esme_response_timeout``; when the upstream drops, every
+  outstanding request gets it and the downstream is unbound; on shutdown the
+  windows drain first.
 
 Spam reports (an SMS to 7726, MO or submit_sm) are judged and forwarded like any
 other message; the admin app picks them up from the engine's observer.
@@ -61,6 +63,8 @@ class ProxyCounters:
     orphan_responses: int = 0
     timeouts: int = 0  # requests the SMSC did not answer in upstream.response_timeout
     late_responses: int = 0  # their responses, when they came after all: dropped
+    esme_timeouts: int = 0  # deliver_sm/data_sm/unbind the ESME left unanswered
+    esme_late_responses: int = 0  # its responses to them, when they came after all: dropped
 
 
 class Proxy:

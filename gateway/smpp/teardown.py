@@ -1,4 +1,4 @@
-"""When a leg fails or goes: the pair's teardown, and requests the SMSC leaves
+"""When a leg fails or goes: the pair's teardown, and requests either side leaves
 unanswered.
 
 - ``upstream.response_timeout``: a request the SMSC has not answered in time gets
@@ -6,6 +6,12 @@ unanswered.
   ESME resends it; its sequence number stays reserved for twice the timeout, and a
   response arriving in that time is dropped and counted (``late_responses``), never
   passed on as a second answer. A bind left unanswered gets ESME_RBINDFAIL.
+- ``esme_response_timeout``: the other way round, a deliver_sm or data_sm (MO or
+  receipt) the ESME has not answered in time is answered to the SMSC with the same
+  temporary error, so the SMSC delivers it again; its sequence number is reserved
+  the same way and the ESME's late answer is dropped and counted
+  (``esme_late_responses``). An unbind from the SMSC left unanswered is answered
+  unbind_resp and the pair closed.
 - upstream lost: every outstanding request gets the temporary error, held
   concatenated parts too, and the ESME is unbound cleanly.
 - ESME gone: the upstream is unbound and closed.
@@ -26,7 +32,8 @@ from gateway.smpp.pdu import CommandId, Status, Unbind
 if TYPE_CHECKING:
     from gateway.smpp.pair import Pair
 
-__all__ = ["BINDS", "OWN", "close_soon", "down_lost", "expire_requests", "shutdown", "up_lost"]
+__all__ = ["BINDS", "OWN", "close_soon", "down_lost", "expire_down", "expire_requests",
+           "shutdown", "up_lost"]
 
 log = structlog.get_logger("spamgw.smpp")
 C = CommandId
@@ -66,6 +73,36 @@ def expire_requests(pair: Pair, now: float) -> None:
     if bind_failed and pair.up is not None:
         pair.flush()
         pair.up.close()
+
+
+def expire_down(pair: Pair, now: float) -> None:
+    """Answer the SMSC for what the ESME left unanswered past ``esme_response_timeout``."""
+    timeout = pair.proxy.config.esme_response_timeout
+    cutoff = now - timeout
+    late: list[int] = []
+    for down_seq, (_u, _c, sent) in pair.down_pending.items():
+        if sent > cutoff:
+            break  # send order: everything after is younger
+        late.append(down_seq)
+    if not late:
+        return
+    counters = pair.proxy.counters
+    status = pair.proxy.temp_status
+    unbind = False
+    for down_seq in late:
+        up_seq, cid, _sent = pair.down_pending.pop(down_seq)
+        pair.down_timed_out[down_seq] = now
+        counters.esme_timeouts += 1
+        if cid == C.UNBIND:
+            unbind = True
+            pair.uout.append(response_for(cid, up_seq, Status.ESME_ROK))
+            pair.usess.sent(C.UNBIND_RESP)
+        else:
+            pair.uout.append(response_for(cid, up_seq, status))
+    log.warning("esme did not answer in time", system_id=pair.system_id,
+                requests=len(late), timeout=timeout)
+    if unbind:
+        close_soon(pair, 0.0)
 
 
 def up_lost(pair: Pair, exc: Exception | None) -> None:

@@ -150,7 +150,11 @@ def test_metrics_export_the_running_services_counters(gateway: Gateway) -> None:
         return {s.name: s.value for fam in text_string_to_metric_families(text)
                 for s in fam.samples}
 
-    before = scrape()
+    # the admin service starts first and logs its port before FastAGI is up and has
+    # registered its counters: wait for them
+    deadline = time.time() + 10
+    while "spamgw_agi_screenings_total" not in (before := scrape()) and time.time() < deadline:
+        time.sleep(0.02)
     assert before["spamgw_agi_screenings_total"] == 0
     with socket.create_connection(("127.0.0.1", agi_port), timeout=5) as c:
         c.sendall(b"agi_network: yes\nagi_network_script: outbound\n"

@@ -231,14 +231,18 @@ def esme(port: int, system_id: str = "acme", password: str = "secret") -> Iterat
 
 class RawEsme:
     """An ESME on a plain socket speaking through spamgw's own session, for the PDUs
-    smpplib does not have (submit_multi, replace_sm). Answers deliver_sm itself."""
+    smpplib does not have (submit_multi, replace_sm). Answers deliver_sm itself, unless
+    ``answer`` is false: then they wait in ``read_requests`` for the test to answer."""
 
-    def __init__(self, port: int, system_id: str = "acme") -> None:
+    def __init__(self, port: int, system_id: str = "acme", answer: bool = True) -> None:
         from gateway.smpp.pdu import BindTransceiver
         from gateway.smpp.session import Role, Session
 
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.session = Session(Role.ESME)
+        self.answer = answer
+        self._responses: list[Any] = []
+        self._requests: list[Any] = []
         self.send(BindTransceiver(system_id=system_id, password="secret"))
         (resp,) = self.read(1)
         assert resp.command_status == 0, resp
@@ -250,37 +254,57 @@ class RawEsme:
 
     def read(self, count: int) -> list[Any]:
         """The next ``count`` responses."""
+        while len(self._responses) < count:
+            self._pump()
+        got, self._responses = self._responses[:count], self._responses[count:]
+        return got
+
+    def read_requests(self, count: int) -> list[Any]:
+        """The next ``count`` requests from the proxy (``answer=False``), unanswered."""
+        while len(self._requests) < count:
+            self._pump()
+        got, self._requests = self._requests[:count], self._requests[count:]
+        return got
+
+    def _pump(self) -> None:
         from gateway.smpp.codec import response_for
-        from gateway.smpp.pdu import CommandId
+        from gateway.smpp.pdu import RESPONSE_BIT, CommandId
         from gateway.smpp.session import PduReceived
 
-        got: list[Any] = []
-        while len(got) < count:
-            data = self.sock.recv(65536)
-            assert data, "connection closed"
-            for ev in self.session.receive_data(data):
-                assert isinstance(ev, PduReceived), ev
-                if ev.pdu.command_id == CommandId.DELIVER_SM:
-                    self.sock.sendall(response_for(ev.pdu.command_id,
-                                                   ev.pdu.sequence_number, 0))
-                else:
-                    got.append(ev.pdu)
-        return got
+        data = self.sock.recv(65536)
+        assert data, "connection closed"
+        for ev in self.session.receive_data(data):
+            assert isinstance(ev, PduReceived), ev
+            pdu = ev.pdu
+            if pdu.command_id & RESPONSE_BIT:
+                self._responses.append(pdu)
+            elif pdu.command_id == CommandId.DELIVER_SM and self.answer:
+                self.sock.sendall(response_for(pdu.command_id, pdu.sequence_number, 0))
+            else:
+                self._requests.append(pdu)
 
     def close(self) -> None:
         self.sock.close()
 
 
-def gateway_config(path: Path, smpp_port: int, upstream_port: int) -> Path:
+ADMIN_TOKEN = "smpp-test-token"
+
+
+def gateway_config(path: Path, smpp_port: int, upstream_port: int, *, smpp: str = "",
+                   admin_port: int = 0) -> Path:
     """A config for ``python -m gateway run``: the SMPP proxy on ``smpp_port`` in front
-    of the simulator, the shipped rules and lists, no plugins, no admin or FastAGI."""
+    of the simulator, the shipped rules and lists, no plugins, no FastAGI, and no admin
+    unless ``admin_port`` (token ``ADMIN_TOKEN``); ``smpp``: more ``[smpp]`` keys."""
+    admin = (f'listen = "127.0.0.1:{admin_port}"\ntoken = "{ADMIN_TOKEN}"' if admin_port
+             else "enabled = false")
     path.write_text(f"""
 [smpp]
 listen = "127.0.0.1:{smpp_port}"
+{smpp}
 [smpp.upstream]
 address = "127.0.0.1:{upstream_port}"
 [admin]
-enabled = false
+{admin}
 [agi]
 enabled = false
 [rules]

@@ -1,5 +1,6 @@
 """Drain on shutdown, aiosmpp as an independent asyncio ESME, and the real
-``python -m gateway run`` process with ``python -m gateway smsc-sim`` upstream."""
+``python -m gateway run`` process with ``python -m gateway smsc-sim`` upstream: its
+ordinary path, and an ESME that leaves deliver_sm unanswered."""
 
 from __future__ import annotations
 
@@ -11,13 +12,23 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
-from smpp_support import ROOT, esme, free_port, gateway_config, running_proxy, start_sim
+from smpp_support import (
+    ADMIN_TOKEN,
+    ROOT,
+    RawEsme,
+    esme,
+    free_port,
+    gateway_config,
+    running_proxy,
+    start_sim,
+)
 
-from gateway.smpp.codec import decode, encode
-from gateway.smpp.pdu import SubmitSm
+from gateway.smpp.codec import decode, encode, response_for
+from gateway.smpp.pdu import CommandId, DeliverSm, SubmitSm
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,6 +116,73 @@ def test_gateway_run_process_with_smsc_sim_upstream(tmp_path: Path) -> None:
         assert gw.wait(20) == 0
         assert gw.stderr is not None
         assert "BLOCK" in gw.stderr.read()  # the audit log line of the blocked message
+    finally:
+        if gw.poll() is None:
+            gw.kill()
+            gw.wait(10)
+        if gw.stderr is not None:
+            gw.stderr.close()
+        sim.stop()
+
+
+def test_deliver_sm_the_esme_leaves_unanswered_gets_0x58_to_the_smsc_once(
+        tmp_path: Path) -> None:
+    """``esme_response_timeout``: an MO and a receipt the ESME never answers are
+    answered 0x58 to the SMSC by the gateway, so the SMSC retries them; the ESME's
+    late answer is dropped, never a second answer; both are on /metrics."""
+    sim = start_sim(tmp_path / "sim.jsonl", "--mo-stdin", "--dlr")
+    port, admin_port = free_port(), free_port()
+    config = gateway_config(tmp_path / "spamgw.toml", port, sim.port,
+                            smpp="esme_response_timeout = 0.5", admin_port=admin_port)
+    gw = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                          cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        for _ in range(500):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            assert gw.poll() is None, gw.stderr.read() if gw.stderr else ""
+            time.sleep(0.02)
+        e = RawEsme(port, answer=False)
+        try:
+            start = time.monotonic()
+            sim.mo("+447700900123", "+447700900456", "are you there")
+            (mo,) = e.read_requests(1)
+            assert isinstance(mo, DeliverSm) and mo.short_message == b"are you there"
+            e.send(SubmitSm(source_addr_ton=1, source_addr_npi=1, source_addr="447700900123",
+                            dest_addr_ton=1, dest_addr_npi=1, destination_addr="447700900456",
+                            short_message=b"receipt please", registered_delivery=1))
+            assert [r.command_status for r in e.read(1)] == [0]
+            (receipt,) = e.read_requests(1)
+            assert isinstance(receipt, DeliverSm) and receipt.esm_class & 0x04
+            # neither is answered: the gateway answers the SMSC after the timeout
+            assert [r["status"] for r in sim.wait_for("deliver_resp", 2)] == [0x58, 0x58]
+            assert time.monotonic() - start >= 0.5
+            # the ESME answers the MO after all, then answers the next MO in time: the
+            # SMSC gets the second answer only (the first would have come before it)
+            e.sock.sendall(response_for(CommandId.DELIVER_SM, mo.sequence_number, 0))
+            sim.mo("+447700900123", "+447700900456", "second")
+            (mo2,) = e.read_requests(1)
+            e.sock.sendall(response_for(CommandId.DELIVER_SM, mo2.sequence_number, 0))
+            rows = sim.wait_for("deliver_resp", 3)
+            mo_seqs = [r["seq"] for r in sim.records("mo")]
+            assert [(r["seq"], r["status"]) for r in rows] == [
+                (mo_seqs[0], 0x58), (receipt.sequence_number, 0x58), (mo_seqs[1], 0)]
+        finally:
+            e.close()
+        req = urllib.request.Request(f"http://127.0.0.1:{admin_port}/metrics",
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            metrics = dict(line.rsplit(" ", 1) for line in r.read().decode().splitlines()
+                           if line.startswith("spamgw_smpp_"))
+        assert float(metrics["spamgw_smpp_esme_timeouts_total"]) == 2
+        assert float(metrics["spamgw_smpp_esme_late_responses_total"]) == 1
+        assert float(metrics["spamgw_smpp_orphan_responses_total"]) == 0
+        assert len(sim.records("deliver_resp")) == 3
+        gw.send_signal(signal.SIGTERM)
+        assert gw.wait(20) == 0
+        assert gw.stderr is not None
+        assert "esme did not answer in time" in gw.stderr.read()
     finally:
         if gw.poll() is None:
             gw.kill()

@@ -117,7 +117,26 @@ def _possible_lengths(cc: int) -> frozenset[int]:
     return frozenset(lengths)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+#: every digit string of one to three digits that starts with a calling code ->
+#: (calling code, its length, its regions, the possible national lengths). Calling
+#: codes are prefix-free, so ``digits[:3]`` finds the code with one lookup.
+_CC_OF: dict[str, tuple[int, int, tuple[str, ...], frozenset[int]]] = {}
+for _cc, _regions in _CC_REGIONS.items():
+    _s = str(_cc)
+    _info = (_cc, len(_s), _regions, _possible_lengths(_cc))
+    _CC_OF[_s] = _info
+    for _tail in ("0123456789" if len(_s) < 3 else ""):
+        _CC_OF[_s + _tail] = _info
+        if len(_s) == 1:
+            for _tail2 in "0123456789":
+                _CC_OF[_s + _tail + _tail2] = _info
+
+#: region of a number in a calling code shared by several regions, by its first six
+#: national digits (``digits[:len(cc) + 6]``); cleared whole when full
+_REGIONS: dict[str, str] = {}
+_REGIONS_MAX = 1 << 18
+
+
 def _region_for(cc: int, national: str) -> str:
     """Region of a number in a calling code shared by several regions."""
     try:
@@ -130,11 +149,8 @@ def _region_for(cc: int, national: str) -> str:
 
 def split_cc(digits: str) -> tuple[int, str]:
     """Split E.164 digits into (country calling code, national significant number)."""
-    for n in (1, 2, 3):
-        cc = int(digits[:n]) if len(digits) >= n else -1
-        if cc in _CC_REGIONS:
-            return cc, digits[n:]
-    return 0, digits
+    info = _CC_OF.get(digits[:3])
+    return (0, digits) if info is None else (info[0], digits[info[1]:])
 
 
 def _ascii_digits(s: str) -> bool:
@@ -178,20 +194,28 @@ class Numbering:
         """A number already known to be international (``+`` or TON international)."""
         if not digits or len(digits) > MAX_DIGITS or not _ascii_digits(digits):
             return Number(raw if raw is not None else digits, NumberKind.INVALID, digits)
-        cc, national = split_cc(digits)
-        if cc == 0:
+        info = _CC_OF.get(digits[:3])
+        if info is None:
             return Number(raw if raw is not None else "+" + digits, NumberKind.INVALID, digits)
-        regions = _CC_REGIONS[cc]
-        region = regions[0] if len(regions) == 1 else _region_for(cc, national[:6])
+        cc, cc_len, regions, lengths = info
+        if len(regions) == 1:
+            region = regions[0]
+        else:
+            head = digits[:cc_len + 6]
+            region = _REGIONS.get(head, "")
+            if not region:
+                if len(_REGIONS) >= _REGIONS_MAX:
+                    _REGIONS.clear()
+                region = _REGIONS[head] = _region_for(cc, head[cc_len:])
         return _make_number(
             raw=raw if raw is not None else "+" + digits,
             kind=NumberKind.E164,
             digits=digits,
-            key=key_of(digits),
+            key=(len(digits) << LEN_SHIFT) | int(digits),  # key_of, inlined
             cc=cc,
             region=region,
             international=region != self.home_region,
-            possible=len(national) in _possible_lengths(cc),
+            possible=len(digits) - cc_len in lengths,
             text=digits,
         )
 
@@ -287,6 +311,9 @@ class NumberMemo:
         self.home_region = numbering.home_region
         self.size = size
         self._memo: dict[tuple[str, str, int, int], Number] = {}
+        #: SMPP addresses with TON 1 / NPI 1 (international, E.164: most traffic), by
+        #: the address alone
+        self._intl: dict[str, Number] = {}
 
     def _put(self, key: tuple[str, str, int, int], number: Number) -> Number:
         if len(self._memo) >= self.size:
@@ -295,6 +322,13 @@ class NumberMemo:
         return number
 
     def from_smpp(self, addr: str, ton: int = 0, npi: int = 0) -> Number:
+        if ton == 1 and npi == 1:
+            hit = self._intl.get(addr)
+            if hit is None:
+                if len(self._intl) >= self.size:
+                    self._intl.clear()
+                hit = self._intl[addr] = self.numbering.from_smpp(addr, 1, 1)
+            return hit
         key = ("s", addr, ton, npi)
         hit = self._memo.get(key)
         return hit if hit is not None else self._put(key, self.numbering.from_smpp(addr, ton, npi))

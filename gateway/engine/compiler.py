@@ -437,14 +437,15 @@ def _flag(ctx: _Ctx, spec: dict[str, Any]) -> Flag:
 
 
 #: evaluation order of predicates (all must hold, so order changes cost, not meaning):
-#: attribute tests first, list lookups next, text last
+#: attribute tests first, list lookups next, text last; URL domains before keywords and
+#: regexes, as ``Facts`` extracts them once for every URL predicate of the event
 _COST = {
     "src_class": 0, "dst_class": 0, "src_possible": 0, "dst_possible": 0,
     "src_international": 0, "dst_international": 0, "src_country": 0, "dst_country": 0,
     "src_country_not": 0, "dst_country_not": 0, "has_text": 0, "answered": 0,
     "ring_under": 0, "dialstatus": 0, "symbol": 1, "details": 1, "route": 2,
     "route_not": 2, "src_in": 3, "dst_in": 3, "src_not_in": 3, "dst_not_in": 3,
-    "text_keywords": 5, "has_url": 6, "url_domain_in": 6, "text_regex": 7,
+    "has_url": 4, "url_domain_in": 4, "text_keywords": 5, "text_regex": 7,
 }
 
 

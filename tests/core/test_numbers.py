@@ -11,6 +11,7 @@ from gateway.numbers import (
     NumberKind,
     key_of,
     number_of_key,
+    split_cc,
 )
 
 GB = Numbering("GB")
@@ -103,3 +104,33 @@ def test_never_raises_on_any_address(addr, ton, npi):
 def test_unknown_home_country():
     with pytest.raises(ValueError, match="unknown home country"):
         Numbering("XX")
+
+
+@given(st.text("0123456789", max_size=16))
+def test_split_cc_finds_the_calling_code_the_digits_start_with(digits):
+    import phonenumbers
+
+    cc, national = split_cc(digits)
+    codes = [c for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE if digits.startswith(str(c))]
+    assert len(codes) <= 1  # calling codes are prefix-free
+    if codes:
+        assert (cc, national) == (codes[0], digits[len(str(codes[0])):])
+    else:
+        assert (cc, national) == (0, digits)  # "07...": no calling code starts with 0
+
+
+@given(st.text("0123456789", min_size=4, max_size=15))
+def test_e164_region_and_possible_length_agree_with_libphonenumber(digits):
+    import phonenumbers
+
+    num = Numbering("GB").e164(digits)
+    cc, national = split_cc(digits)
+    if cc == 0:
+        assert num.kind is NumberKind.INVALID
+        return
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[cc]
+    if len(regions) == 1:
+        assert num.region == regions[0]
+    else:  # a shared code: resolved by the first six national digits
+        head = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national[:6] or "0"))
+        assert num.region == (phonenumbers.region_code_for_number(head) or regions[0])

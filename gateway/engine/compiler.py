@@ -12,6 +12,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from gateway.content.normalize import fold, template
@@ -211,13 +212,19 @@ def _number_membership(ctx: _Ctx, key: str, names: tuple[str, ...]
 def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
     kind = PREDICATES[key]
     side = key.split("_", 1)[0]
-    getter: Callable[[Event], Number] = (
-        (lambda ev: ev.src) if side == "src" else (lambda ev: ev.dst)
-    )
+    getter: Callable[[Event], Number] = attrgetter(side)
     if key in ("src_in", "dst_in", "src_not_in", "dst_not_in"):
         test = _number_membership(ctx, key, _names(value))
         if test is None:
             return None
+        one = ctx.lists.get(value) if isinstance(value, str) else None
+        if isinstance(one, NumberSet) and value not in ctx.dynamic:
+            # one static number list (the usual rule): its lookup with no frame between;
+            # ``contains`` is read per call, as the list rebinds it when it changes
+            if key == "src_in":
+                return lambda ev, f: one.contains(ev.src.key)
+            if key == "dst_in":
+                return lambda ev, f: one.contains(ev.dst.key)
         if key == "src_in":
             return lambda ev, f: test(ev.src, ev.ts)
         if key == "dst_in":
@@ -235,20 +242,23 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
             ctx.err(key, f"unknown number class {bad[0]!r}: one of {', '.join(NUMBER_CLASSES)}")
             return None
         kinds = frozenset(NumberKind(c) for c in classes)
-        return lambda ev, f: getter(ev).kind in kinds
+        kind_of = attrgetter(f"{side}.kind")
+        return lambda ev, f: kind_of(ev) in kinds
     if key in ("src_possible", "dst_possible"):
         return lambda ev, f: getter(ev).kind is NumberKind.E164 and getter(ev).possible is value
     if key in ("src_international", "dst_international"):
-        return lambda ev, f: getter(ev).international is value
+        international = attrgetter(f"{side}.international")
+        return lambda ev, f: international(ev) is value
     if key in ("src_country", "dst_country", "src_country_not", "dst_country_not"):
         codes = _names(value)
         if any(not isinstance(c, str) or not (c == "HOME" or len(c) in (2, 3)) for c in codes):
             ctx.err(key, f"{key} takes ISO 3166 codes or \"HOME\", got {value!r}")
             return None
         regions = frozenset(ctx.home if c == "HOME" else c.upper() for c in codes)
+        region_of = attrgetter(f"{side}.region")
         if key.endswith("_not"):
-            return lambda ev, f: getter(ev).region not in regions
-        return lambda ev, f: getter(ev).region in regions
+            return lambda ev, f: region_of(ev) not in regions
+        return lambda ev, f: region_of(ev) in regions
     if key in ("route", "route_not"):
         globs = _names(value)
         if any(not isinstance(g, str) for g in globs):
@@ -387,9 +397,10 @@ def _counter(ctx: _Ctx, kind: str, spec: Any) -> Counter | None:
     st = ctx.state
     limit = float(over)
 
-    def bucket(ev: Event, f: Facts) -> Hashable:
-        k = keyf(ev, f)
-        return (k, int(ev.ts // 86400)) if daily else k
+    def daily_bucket(ev: Event, f: Facts) -> Hashable:
+        return (keyf(ev, f), int(ev.ts // 86400))
+
+    bucket = daily_bucket if daily else keyf
 
     if kind == "rate":
         return lambda ev, f: st.hit(name, bucket(ev, f), ev.ts, window) > limit

@@ -85,10 +85,16 @@ class MemoryCounters:
         gen = self._sums.get(name)
         if gen is None:
             gen = self._sums[name] = _Gen(window, now)
-        s = gen.get(key, now)
+        # _Gen.get, inlined (every rate rule of every event comes here)
+        if now >= gen.rotate_at:
+            gen.rotate(now)
+        s = gen.cur.get(key)
         if s is None:
-            s = gen.cur[key] = _Sum(now)
-        elif now - s.start >= window:
+            s = gen.prev.pop(key, None) if gen.prev else None
+            if s is None:
+                s = _Sum(now)
+            gen.cur[key] = s
+        if now - s.start >= window:
             self._roll(s, now, window)
         s.cur += amount
         overlap = 1.0 - (now - s.start) / window
@@ -110,10 +116,16 @@ class MemoryCounters:
         gen = self._sets.get(name)
         if gen is None:
             gen = self._sets[name] = _Gen(window, now)
-        members: OrderedDict[Hashable, float] | None = gen.get(key, now)
+        # _Gen.get, inlined
+        if now >= gen.rotate_at:
+            gen.rotate(now)
+        members: OrderedDict[Hashable, float] | None = gen.cur.get(key)
         if members is None:
-            members = gen.cur[key] = OrderedDict()
-        elif member in members:
+            members = gen.prev.pop(key, None) if gen.prev else None
+            if members is None:
+                members = OrderedDict()
+            gen.cur[key] = members
+        if member in members:
             members.move_to_end(member)
         members[member] = now
         # expire from the oldest end; the member just added ends the loop

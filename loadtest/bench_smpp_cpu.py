@@ -15,7 +15,8 @@ and prints microseconds per message (best of ``--repeat``):
 - +evaluate: the real engine and the shipped rules (no plugins), no observer;
 - +stats/audit: with ``Stats.record`` and the audit log (to a temporary file);
 - +responses: plus the SMSC's submit_sm_resp for every forwarded message
-  (``Pair.on_up``): the whole per-message cost of the proxy.
+  (``Pair.on_up``): the whole per-message cost of the proxy;
+- +plugins: the same with the shipped content plugins (``plugins/``) loaded.
 """
 
 from __future__ import annotations
@@ -78,15 +79,15 @@ def chunks(count: int, size: int) -> list[bytes]:
     return out
 
 
-def _core(tmp: Path) -> Any:
+def _core(tmp: Path, plugins: bool = False) -> Any:
     config = parse_config({
         "smpp": {"window": 1 << 20},
         "rules": {"dir": str(ROOT / "rules")},
         "lists": {"dir": str(ROOT / "rules" / "lists")},
-        "plugins": {"dir": str(tmp / "no-plugins")},
+        "plugins": {"dir": str(ROOT / "plugins" if plugins else tmp / "no-plugins")},
         "log": {"level": "warning", "audit": str(tmp / "audit.log")},
     })
-    return config, build_core(config, with_plugins=False)
+    return config, build_core(config, with_plugins=plugins)
 
 
 def _pair(config: Any, engine: Any, core: Any) -> tuple[Pair, FakeTransport]:
@@ -112,7 +113,7 @@ def _responses(sent: list[bytes]) -> bytes:
 
 
 def run_stage(stage: str, data: list[bytes], count: int, tmp: Path) -> float:
-    config, core = _core(tmp)
+    config, core = _core(tmp, plugins=stage == "plugins")
     if stage == "decode":
         sess = Session(Role.SMSC)
         sess._set_state(State.BOUND_TRX)
@@ -139,7 +140,7 @@ def run_stage(stage: str, data: list[bytes], count: int, tmp: Path) -> float:
         t0 = perf()
         on_down(chunk)
         total += perf() - t0
-        if stage == "responses":
+        if stage in ("responses", "plugins"):
             resp = _responses(up.data)
             up.data.clear()
             t0 = perf()
@@ -157,7 +158,7 @@ def run_stage(stage: str, data: list[bytes], count: int, tmp: Path) -> float:
 
 
 STAGES = (("decode", "decode"), ("judging", "+judging/event"), ("evaluate", "+evaluate"),
-          ("stats", "+stats/audit"), ("responses", "+responses"))
+          ("stats", "+stats/audit"), ("responses", "+responses"), ("plugins", "+plugins"))
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
@@ -137,14 +138,51 @@ _REGIONS: dict[str, str] = {}
 _REGIONS_MAX = 1 << 18
 
 
+_Desc = tuple[frozenset[int], re.Pattern[str]]  # possible lengths (empty: any), pattern
+_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
+          "uan", "voicemail", "fixed_line", "mobile")
+
+
+def _desc(d: Any) -> _Desc | None:
+    if d is None or not d.national_number_pattern:
+        return None
+    return frozenset(d.possible_length or ()), re.compile(d.national_number_pattern)
+
+
+def _matches(national: str, d: _Desc | None) -> bool:
+    return d is not None and (not d[0] or len(national) in d[0]) \
+        and d[1].fullmatch(national) is not None
+
+
+@functools.cache
+def _region_table(cc: int) -> tuple[tuple[str, re.Pattern[str] | None, _Desc | None,
+                                          tuple[_Desc | None, ...]], ...]:
+    """libphonenumber's test for a number in a shared calling code, compiled once:
+    per region, its leading digits, or its general and per-type patterns."""
+    table = []
+    for region in _CC_REGIONS[cc]:
+        md = PhoneMetadata.metadata_for_region(region)
+        if md is None:
+            continue
+        leading = re.compile(md.leading_digits) if md.leading_digits is not None else None
+        table.append((region, leading, _desc(md.general_desc),
+                      tuple(_desc(getattr(md, t)) for t in _TYPES)))
+    return tuple(table)
+
+
 def _region_for(cc: int, national: str) -> str:
-    """Region of a number in a calling code shared by several regions."""
-    try:
-        pn = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national or "0"))
-        region = phonenumbers.region_code_for_number(pn)
-    except Exception:
-        region = None
-    return region or _CC_REGIONS[cc][0]
+    """Region of a number in a calling code shared by several regions: what
+    ``phonenumbers.region_code_for_number`` answers (the first region whose leading
+    digits match, or for which the number has a type), with precompiled patterns;
+    the code's main region if none does."""
+    national = str(int(national or "0"))  # as libphonenumber reads a PhoneNumber
+    for region, leading, general, types in _region_table(cc):
+        if leading is not None:
+            if leading.match(national):
+                return region
+        elif _matches(national, general) and any(_matches(national, d) for d in types):
+            return region
+    return _CC_REGIONS[cc][0]
 
 
 def split_cc(digits: str) -> tuple[int, str]:

@@ -1,7 +1,7 @@
 """Address normalisation: SMPP TON/NPI and caller-ID strings to numbers and keys."""
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gateway.numbers import (
@@ -134,3 +134,25 @@ def test_e164_region_and_possible_length_agree_with_libphonenumber(digits):
     else:  # a shared code: resolved by the first six national digits
         head = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national[:6] or "0"))
         assert num.region == (phonenumbers.region_code_for_number(head) or regions[0])
+
+
+_SHARED = sorted(cc for cc, r in __import__("phonenumbers").COUNTRY_CODE_TO_REGION_CODE.items()
+                 if len(r) > 1)
+
+
+@given(st.sampled_from(_SHARED), st.text("0123456789", min_size=1, max_size=13))
+@example(44, "7781123456")  # Guernsey
+@example(44, "7624123456")  # Isle of Man (leading digits)
+@example(44, "7797123456")  # Jersey
+@example(1, "2642351234")  # Anguilla
+@example(7, "7012345678")  # Kazakhstan
+@example(39, "0669812345")  # Vatican City: a leading zero libphonenumber does not keep
+def test_shared_calling_code_region_is_libphonenumbers(cc, national):
+    import phonenumbers
+
+    from gateway.numbers import _region_for
+
+    pn = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national))
+    expected = phonenumbers.region_code_for_number(pn) \
+        or phonenumbers.COUNTRY_CODE_TO_REGION_CODE[cc][0]
+    assert _region_for(cc, national) == expected

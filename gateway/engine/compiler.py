@@ -225,6 +225,11 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
                 return lambda ev, f: one.contains(ev.src.key)
             if key == "dst_in":
                 return lambda ev, f: one.contains(ev.dst.key)
+        if isinstance(one, StringSet) and value not in ctx.dynamic:  # sender IDs
+            if key == "src_in":
+                return lambda ev, f: one.contains(ev.src.text)
+            if key == "dst_in":
+                return lambda ev, f: one.contains(ev.dst.text)
         if key == "src_in":
             return lambda ev, f: test(ev.src, ev.ts)
         if key == "dst_in":

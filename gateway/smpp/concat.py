@@ -35,6 +35,8 @@ def message_parts(
 
     The text is in message_payload when short_message is empty (SMPP 3.4 5.3.2.32).
     """
+    if not tlvs and not esm_class & ESM_UDHI:  # most messages: one part, text as is
+        return None, None, short_message
     data = short_message
     sar: dict[int, bytes] = {}
     for tag, value in tlvs:

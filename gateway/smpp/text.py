@@ -10,6 +10,7 @@ Decoding never raises: a message is checked on what can be read of it.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 
 __all__ = [
@@ -84,7 +85,7 @@ def split_udh(sm: bytes) -> tuple[Udh | None, bytes]:
 
 def _gsm(data: bytes) -> str:
     if 0x1B not in data:
-        return data.decode("latin-1").translate(_BASIC_TABLE_MAP)
+        return _charmap_decode(data, "strict", _BASIC_TABLE)[0]
     out: list[str] = []
     esc = False
     for b in data:
@@ -98,8 +99,10 @@ def _gsm(data: bytes) -> str:
     return "".join(out)
 
 
-# str.translate table for the common case with no escapes (octets over 0x7F: bit 7 ignored)
-_BASIC_TABLE_MAP = {i: GSM_BASIC[i & 0x7F] for i in range(256)}
+# the charmap codec's table for the common case with no escapes (one character per
+# octet, in C; octets over 0x7F: bit 7 ignored)
+_BASIC_TABLE = "".join(GSM_BASIC[i & 0x7F] for i in range(256))
+_charmap_decode = codecs.charmap_decode
 
 
 def decode_text(data: bytes, data_coding: int) -> str | None:

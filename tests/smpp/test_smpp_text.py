@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway.smpp.concat import Reassembler, message_parts
 from gateway.smpp.text import Concat, decode_text, encode_gsm, split_udh
 
@@ -57,3 +60,19 @@ def test_reassembler_complete_timeout_and_stragglers() -> None:
     assert r.settled("j") == "BLOCK"
     r.expire(100.0)
     assert r.settled("j") is None
+
+
+@given(st.binary(max_size=300))
+def test_gsm_octets_map_one_to_one_to_the_default_alphabet(data: bytes) -> None:
+    from gateway.smpp.text import GSM_BASIC, GSM_EXTENSION
+
+    expected, esc = [], False  # 3GPP TS 23.038: 0x1B escapes to the extension table
+    for b in data:
+        if esc:
+            expected.append(GSM_EXTENSION.get(b & 0x7F, GSM_BASIC[b & 0x7F]))
+            esc = False
+        elif b == 0x1B:
+            esc = True
+        else:
+            expected.append(GSM_BASIC[b & 0x7F])
+    assert decode_text(data, 0) == "".join(expected)

@@ -211,9 +211,25 @@ async def _pump(conn: Conn, templates: list[bytes], count: int, window: int,
         await conn.space.wait()
 
 
+def _later_part(pdu: bytes) -> bool:
+    """Whether a submit_sm of ``traffic`` is part 2 or later of a concatenated message."""
+    pos = pdu.index(b"\0", 16) + 3  # service_type, source TON/NPI
+    pos = pdu.index(b"\0", pos) + 3  # source_addr, dest TON/NPI
+    pos = pdu.index(b"\0", pos) + 1  # destination_addr
+    if not pdu[pos] & 0x40:  # esm_class: no UDH
+        return False
+    pos = pdu.index(b"\0", pdu.index(b"\0", pos + 3) + 1) + 5  # the times, four octets
+    # sm_length, then the UDH: length 5, IEI 0 (8-bit reference), 3, ref, total, part
+    return pdu[pos + 1:pos + 4] == b"\x05\x00\x03" and pdu[pos + 6] > 1
+
+
 async def _paced(conn: Conn, templates: list[bytes], rate: float, seconds: float) -> None:
+    """``rate`` messages a second in 1 ms steps; the parts of a concatenated message go
+    together, as an ESME sends them (a part held for the next step would wait a step
+    in the gateway for the rest of its message)."""
     transport = conn.transport
     assert transport is not None
+    later = [_later_part(t) for t in templates]
     seq = 0
     start = time.perf_counter()
     sent = 0
@@ -222,7 +238,7 @@ async def _paced(conn: Conn, templates: list[bytes], rate: float, seconds: float
         due = min(total, int((time.perf_counter() - start) * rate) + 1)
         out = []
         now = time.perf_counter_ns()
-        while sent < due:
+        while sent < due or later[(seq + 1) % len(templates)]:
             seq += 1
             sent += 1
             t = templates[seq % len(templates)]
@@ -274,6 +290,11 @@ def _cpu(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def _waited(pid: int) -> float:
+    """Seconds process ``pid`` has spent runnable but waiting for a CPU (schedstat)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
 
 
 def _start_sim() -> tuple[subprocess.Popen[str], int]:
@@ -368,9 +389,11 @@ def main() -> int:
                 input(f"gateway pid {gw.pid}; Enter to start the load ")
             results = {}
             for name, port in (("direct to simulator", sim_port), ("through gateway", gw_port)):
-                cpu0 = _cpu(gw.pid)
+                cpu0, wait0, t0 = _cpu(gw.pid), _waited(gw.pid), time.perf_counter()
                 results[name] = uvloop.run(_throughput(port, args, templates))
             cpu = [b - a for a, b in zip(cpu0, _cpu(gw.pid), strict=True)]
+            busy = sum(cpu) / (time.perf_counter() - t0)
+            waited = (_waited(gw.pid) - wait0) / (time.perf_counter() - t0)
             paced = {name: uvloop.run(_rate(port, args, templates[7:]))
                      for name, port in (("direct", sim_port), ("gateway", gw_port))}
         finally:
@@ -388,7 +411,8 @@ def main() -> int:
               f"{_pct(lat, .999):>10.2f}{rejected:>8}{errors:>8}")
     per = 1e6 / (args.messages // args.connections * args.connections)
     print(f"gateway CPU per message: {(cpu[0] + cpu[1]) * per:.1f} us "
-          f"({cpu[0] * per:.1f} user, {cpu[1] * per:.1f} system)")
+          f"({cpu[0] * per:.1f} user, {cpu[1] * per:.1f} system); busy {busy:.0%} of the "
+          f"run, waiting for a CPU {waited:.0%}")
     d, g = paced["direct"], paced["gateway"]
     print(f"\nfixed rate {args.rate:,.0f}/s for {args.rate_seconds:.0f} s, one bind:")
     print(f"{'direct':<22}p50 {_pct(d, .5):.2f} ms  p99 {_pct(d, .99):.2f} ms  "

@@ -12,7 +12,12 @@ from gateway.smpp import teardown
 if TYPE_CHECKING:
     from gateway.smpp.pair import Pair
 
-__all__ = ["Leg"]
+__all__ = ["WRITE_BUFFER", "Leg"]
+
+#: bytes a leg may queue before its peer stops being read (the transport's default,
+#: 64 KiB, is less than one flush of a 512-PDU window: every batch would pause the
+#: other side)
+WRITE_BUFFER = 1 << 20
 
 
 class Leg(asyncio.Protocol):
@@ -24,6 +29,7 @@ class Leg(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        transport.set_write_buffer_limits(high=WRITE_BUFFER)
         if self.upstream:
             self.pair.up = transport
         else:

@@ -342,16 +342,21 @@ class Numbering:
 class NumberMemo:
     """``Numbering`` behind a bounded memo, for adapters on the hot path: A2P senders
     and popular destinations repeat, and a ``Number`` is immutable. Cleared whole
-    when full (a flood of unique numbers costs one insert each, never memory)."""
+    when full (a flood of unique numbers costs one insert each, never memory).
+
+    International SMPP addresses (TON 1 / NPI 1: most traffic) enter the memo on their
+    second sighting: a first one only goes into a set of strings. Most recipients are
+    seen once, and a ``Number`` kept for them would be an object the cyclic garbage
+    collector walks until the memo is cleared, for nothing (strings it never walks).
+    """
 
     def __init__(self, numbering: Numbering, size: int = 1 << 16) -> None:
         self.numbering = numbering
         self.home_region = numbering.home_region
         self.size = size
         self._memo: dict[tuple[str, str, int, int], Number] = {}
-        #: SMPP addresses with TON 1 / NPI 1 (international, E.164: most traffic), by
-        #: the address alone
-        self._intl: dict[str, Number] = {}
+        self._intl: dict[str, Number] = {}  # TON 1 / NPI 1 addresses, by the address
+        self._seen_once: set[str] = set()  # ... seen once so far
 
     def _put(self, key: tuple[str, str, int, int], number: Number) -> Number:
         if len(self._memo) >= self.size:
@@ -363,9 +368,17 @@ class NumberMemo:
         if ton == 1 and npi == 1:
             hit = self._intl.get(addr)
             if hit is None:
-                if len(self._intl) >= self.size:
-                    self._intl.clear()
-                hit = self._intl[addr] = self.numbering.from_smpp(addr, 1, 1)
+                hit = self.numbering.from_smpp(addr, 1, 1)
+                seen = self._seen_once
+                if addr not in seen:
+                    if len(seen) >= self.size:
+                        seen.clear()
+                    seen.add(addr)
+                else:
+                    seen.discard(addr)
+                    if len(self._intl) >= self.size:
+                        self._intl.clear()
+                    self._intl[addr] = hit
             return hit
         key = ("s", addr, ton, npi)
         hit = self._memo.get(key)

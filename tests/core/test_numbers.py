@@ -156,3 +156,15 @@ def test_shared_calling_code_region_is_libphonenumbers(cc, national):
     expected = phonenumbers.region_code_for_number(pn) \
         or phonenumbers.COUNTRY_CODE_TO_REGION_CODE[cc][0]
     assert _region_for(cc, national) == expected
+
+
+@given(st.lists(st.tuples(st.sampled_from(["447700900123", "33612345678", "1212555", "MyBank",
+                                           "+447700900123", "7726", ""]),
+                          st.sampled_from([0, 1, 2, 5]), st.sampled_from([0, 1])),
+                max_size=40))
+def test_memo_answers_what_numbering_answers(calls):
+    from gateway.numbers import NumberMemo
+
+    memo = NumberMemo(GB, size=3)  # tiny: the memo and its first-sighting set fill and clear
+    for addr, ton, npi in calls:
+        assert memo.from_smpp(addr, ton, npi) == GB.from_smpp(addr, ton, npi)

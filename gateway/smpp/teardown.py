@@ -41,14 +41,20 @@ BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
 OWN = -1  # up_pending marker: a request the proxy itself sent (enquire_link)
 
 
+def _overdue(pending: dict[int, tuple[int, int, float]], cutoff: float) -> list[int]:
+    """Sequence numbers of the requests sent before ``cutoff``. ``pending`` is in send
+    order, so the scan stops at the first younger one."""
+    late: list[int] = []
+    for seq, (_other, _cid, sent) in pending.items():
+        if sent > cutoff:
+            break
+        late.append(seq)
+    return late
+
+
 def expire_requests(pair: Pair, now: float) -> None:
     """Answer what the SMSC left unanswered past ``upstream.response_timeout``."""
-    cutoff = now - pair.proxy.config.upstream.response_timeout
-    late: list[int] = []
-    for up_seq, (_d, _c, sent) in pair.up_pending.items():
-        if sent > cutoff:
-            break  # send order: everything after is younger
-        late.append(up_seq)
+    late = _overdue(pair.up_pending, now - pair.proxy.config.upstream.response_timeout)
     if not late:
         return
     counters = pair.proxy.counters
@@ -78,12 +84,7 @@ def expire_requests(pair: Pair, now: float) -> None:
 def expire_down(pair: Pair, now: float) -> None:
     """Answer the SMSC for what the ESME left unanswered past ``esme_response_timeout``."""
     timeout = pair.proxy.config.esme_response_timeout
-    cutoff = now - timeout
-    late: list[int] = []
-    for down_seq, (_u, _c, sent) in pair.down_pending.items():
-        if sent > cutoff:
-            break  # send order: everything after is younger
-        late.append(down_seq)
+    late = _overdue(pair.down_pending, now - timeout)
     if not late:
         return
     counters = pair.proxy.counters

@@ -319,6 +319,21 @@ level = "warning"
     return path
 
 
+def start_gateway(config: Path, port: int) -> subprocess.Popen[str]:
+    """``python -m gateway run --config config`` in the config's folder, once it
+    accepts connections on ``port`` (its stderr is a pipe, for the test to read)."""
+    gw = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                          cwd=config.parent, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    for _ in range(500):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+            return gw
+        assert gw.poll() is None, gw.stderr.read() if gw.stderr else ""
+        time.sleep(0.02)
+    gw.kill()
+    raise AssertionError(f"the gateway did not listen on {port}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,12 +14,12 @@ from pathlib import Path
 import pytest
 from smpp_support import (
     ADMIN_TOKEN,
-    ROOT,
     RawEsme,
     esme,
     free_port,
     gateway_config,
     running_proxy,
+    start_gateway,
     start_sim,
 )
 
@@ -93,15 +89,8 @@ def test_gateway_run_process_with_smsc_sim_upstream(tmp_path: Path) -> None:
     sim = start_sim(tmp_path / "sim.jsonl", "--dlr")
     port = free_port()
     config = gateway_config(tmp_path / "spamgw.toml", port, sim.port)
-    gw = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
-                          cwd=tmp_path, stderr=subprocess.PIPE, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    gw = start_gateway(config, port)
     try:
-        for _ in range(500):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
-                break
-            assert gw.poll() is None, gw.stderr.read() if gw.stderr else ""
-            time.sleep(0.02)
         with esme(port) as e:
             e.submit("447700900123", "447700900456", b"hello via the real gateway",
                      registered_delivery=1)
@@ -134,15 +123,8 @@ def test_deliver_sm_the_esme_leaves_unanswered_gets_0x58_to_the_smsc_once(
     port, admin_port = free_port(), free_port()
     config = gateway_config(tmp_path / "spamgw.toml", port, sim.port,
                             smpp="esme_response_timeout = 0.5", admin_port=admin_port)
-    gw = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
-                          cwd=tmp_path, stderr=subprocess.PIPE, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    gw = start_gateway(config, port)
     try:
-        for _ in range(500):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
-                break
-            assert gw.poll() is None, gw.stderr.read() if gw.stderr else ""
-            time.sleep(0.02)
         e = RawEsme(port, answer=False)
         try:
             start = time.monotonic()

@@ -4,11 +4,12 @@ simulator, in the same run. Not a test: it prints figures.
 
     python3 loadtest/bench_smpp.py [--connections 4] [--window 512] [--messages 200000]
                                    [--rate 5000] [--rate-seconds 10] [--log-level warning]
-                                   [--no-plugins]
+                                   [--plugins]
 
 It starts ``spamgw smsc-sim`` and the gateway as the operator runs it (``python -m
-gateway run --config X``: the real engine, the shipped rules/, rules/lists/ and
-plugins/ (``--no-plugins``: an empty plugins dir, rules only), audit log on at
+gateway run --config X``: the real engine, the default ruleset (the shipped rules/
+and rules/lists/; ``--plugins`` adds the shipped content plugins of plugins/, which
+a config that does not narrow ``[plugins] enabled`` loads), audit log on at
 ``--log-level warning``, written to a temporary file), then drives both from
 this process with an asyncio load generator that writes pre-encoded submit_sm PDUs
 (only the sequence number is patched) over several binds with a deep window, and
@@ -355,7 +356,7 @@ dir = "{ROOT / 'rules'}"
 [lists]
 dir = "{ROOT / 'rules' / 'lists'}"
 [plugins]
-dir = "{tmp / 'no-plugins' if args.no_plugins else ROOT / 'plugins'}"
+dir = "{ROOT / 'plugins' if args.plugins else tmp / 'no-plugins'}"
 [log]
 level = "{args.log_level}"
 """)
@@ -392,8 +393,9 @@ def main() -> int:
     ap.add_argument("--log-level", default="warning", choices=("warning", "error"),
                     help="gateway log level: warning keeps the audit log of every verdict "
                          "that is not ALLOW (the default, as deployed); error turns it off")
-    ap.add_argument("--no-plugins", action="store_true",
-                    help="run the gateway without the shipped plugins (rules only)")
+    ap.add_argument("--plugins", action="store_true",
+                    help="load the shipped content plugins too (urls, callback_numbers, "
+                         "campaign, classifier)")
     ap.add_argument("--pause", action="store_true",
                     help="print the gateway pid and wait for Enter before the load (py-spy)")
     args = ap.parse_args()
@@ -423,7 +425,7 @@ def main() -> int:
             audit = sum(1 for line in (tmp / "gateway.log").open() if '"verdict"' in line)
     print(f"\nsubmit_sm, {args.messages} messages, {args.connections} binds, window "
           f"{args.window} per bind; gateway: python -m gateway run, shipped rules"
-          f"{' without plugins' if args.no_plugins else ' and plugins'}, "
+          f"{' and content plugins' if args.plugins else ' (no plugins)'}, "
           f"log level {args.log_level} ({audit} audit lines)")
     print(f"{'path':<22}{'submit_sm/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
           f"{'0x65':>8}{'errors':>8}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from content_support import load_plugin_module, sms
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from gateway.content.urls import BrandMatcher, extract_urls, registrable
 from gateway.engine.plugins import PluginEnv
@@ -110,3 +112,27 @@ def test_plugin_symbols(env: PluginEnv) -> None:
     got = set(plugin.check(sms(n, "Verify: https://p\u0430ypal.com/login")))
     assert got == {"url.lookalike", "url.punycode"}
     assert set(plugin.check(sms(n, "See https://www.paypal.com/help"))) == set()
+
+
+_PIECES = st.sampled_from([
+    "http://", "HXXPS://", "h**p://", "www.", "bit", "ly", "Evil", "paypal", "co", "uk",
+    "com", ".", " . ", ". ", " .", "[.]", "(dot)", " dot ", " DOT ", "{.}", "<.>", "-", "--",
+    "/", "/x", ":8080", "@", " ", "\n", "4", "50", "a" * 70, "xn--p1ai", "пример", "\u3002",
+    "\uff0e", "\u200b", ",", ")", "Com", "on", "ok", "so", "file.txt",
+])
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(_PIECES, max_size=16).map("".join))
+@example("Verify at hxxp://secure-login[.]example[.]com/x or www . evil . com today")
+@example("a-b-c-" + "d" * 80 + ".com and x--.com, -a.com")
+def test_atomic_labels_find_what_backtracking_labels_find(text: str) -> None:
+    import re
+
+    from gateway.content import urls
+
+    backtracking = urls._L[3:-1]  # the same label without the atomic group
+    assert f"(?>{backtracking})" == urls._L
+    oracle = re.compile(urls._HOST_RE.pattern.replace(urls._L, backtracking), re.IGNORECASE)
+    assert [m.groups() for m in urls._HOST_RE.finditer(text)] == \
+        [m.groups() for m in oracle.finditer(text)]

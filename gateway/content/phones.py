@@ -28,6 +28,8 @@ _NOT_DIGIT = re.compile(r"\D+")
 # O for 0 and l/I for 1 inside a run of digits
 _LETTER_DIGITS = re.compile(r"(?<![A-Za-z])[\dOoIl]*\d[\dOoIl]*(?![A-Za-z])")
 _LETTER_TABLE = str.maketrans("OoIl", "0011")
+# a run of _LETTER_DIGITS with a letter in it has a letter next to a digit
+_LETTER_BY_DIGIT = re.compile(r"\d[OoIl]|[OoIl]\d")
 _HAS_RUN = re.compile(r"\d(?:\D{0,3}\d){6}")
 _HAS_FOUR = re.compile(r"\d(?:\D{0,4}\d){3}")
 
@@ -51,7 +53,7 @@ def extract_phone_numbers(text: str, numbering: Numbering) -> tuple[Number, ...]
         text = unicodedata.normalize("NFKC", _unicode_digits(text))
     if _HAS_FOUR.search(text) is None:
         return ()
-    if "O" in text or "o" in text or "l" in text or "I" in text:
+    if _LETTER_BY_DIGIT.search(text) is not None:  # else every run is digits only
         text = _LETTER_DIGITS.sub(lambda m: m.group().translate(_LETTER_TABLE), text)
     if _HAS_RUN.search(text) is None:
         return ()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from content_support import load_plugin_module, sms
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.content.phones import extract_phone_numbers
 from gateway.engine.plugins import PluginEnv
@@ -62,3 +64,13 @@ def test_plugin_symbols(env: PluginEnv) -> None:
         "callback.wangiri", "callback.international"}
     assert "callback.wangiri" not in set(
         plugin.check(sms(n, "Call back +371 2234 5678", ts=ts + 7200)))
+
+
+@given(st.text(st.sampled_from("0123456789OoIlx .-()+"), max_size=40))
+def test_letters_for_digits_only_rewritten_next_to_a_digit(text: str) -> None:
+    from gateway.content import phones
+
+    rewritten = phones._LETTER_DIGITS.sub(
+        lambda m: m.group().translate(phones._LETTER_TABLE), text)
+    if phones._LETTER_BY_DIGIT.search(text) is None:  # the precheck skips the rewrite
+        assert rewritten == text

@@ -77,7 +77,9 @@ _HOST_RE = re.compile(
     rf"(?<![\w@.\-]){_SCHEME}?({_L}(?:{_SEP}{_L})+)(:\d{{1,5}})?((?:/|\[/\])[^\s]*)?",
     re.IGNORECASE,
 )
-_SEP_RE = re.compile(_SEP, re.IGNORECASE)
+_SEP_SPLIT = re.compile(f"({_SEP})", re.IGNORECASE)
+# every separator but a plain dot has white space or an opening bracket in it
+_SPACE_OR_BRACKET = re.compile(r"[\s\[({<]")
 _IPV4 = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}")
 _ALL_DIGITS_DOTS = re.compile(r"[\d.]+")
 _DOTLIKE = "\u2024\u3002\uff0e\uff61\u2044\u2215\u29f8"
@@ -120,8 +122,12 @@ def _url_of(m: re.Match[str], hidden: bool) -> Url | None:
     scheme_word = m.group(1)
     raw_host = m.group(2)
     path = m.group(4)
-    seps = _SEP_RE.findall(raw_host)
-    labels = _SEP_RE.split(raw_host)
+    if _SPACE_OR_BRACKET.search(raw_host) is None:  # only plain dots: "a.b.com"
+        labels = raw_host.split(".")
+        seps = ["."] * (len(labels) - 1)
+    else:  # one split, separators kept: label, sep, label, ...
+        parts = _SEP_SPLIT.split(raw_host)
+        labels, seps = parts[::2], parts[1::2]
     if len(labels) < 2 or len(labels) != len(seps) + 1:
         return None
     # a spaced dot joins the public suffix ("evil . com") or follows www or a scheme;

@@ -136,3 +136,15 @@ def test_atomic_labels_find_what_backtracking_labels_find(text: str) -> None:
     oracle = re.compile(urls._HOST_RE.pattern.replace(urls._L, backtracking), re.IGNORECASE)
     assert [m.groups() for m in urls._HOST_RE.finditer(text)] == \
         [m.groups() for m in oracle.finditer(text)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PIECES, max_size=16).map("".join))
+def test_host_split_fast_path_is_the_separator_split(text: str) -> None:
+    from gateway.content import urls
+
+    for m in urls._HOST_RE.finditer(text):
+        raw = m.group(2)
+        if urls._SPACE_OR_BRACKET.search(raw) is None:
+            parts = urls._SEP_SPLIT.split(raw)
+            assert raw.split(".") == parts[::2] and set(parts[1::2]) <= {"."}

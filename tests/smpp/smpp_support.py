@@ -319,19 +319,29 @@ level = "warning"
     return path
 
 
-def start_gateway(config: Path, port: int) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def gateway_process(config: Path, port: int) -> Iterator[subprocess.Popen[str]]:
     """``python -m gateway run --config config`` in the config's folder, once it
-    accepts connections on ``port`` (its stderr is a pipe, for the test to read)."""
+    accepts connections on ``port`` (its stderr is a pipe, for the test to read);
+    killed on the way out if the test did not stop it."""
     gw = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
                           cwd=config.parent, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
-    for _ in range(500):
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
-            return gw
-        assert gw.poll() is None, gw.stderr.read() if gw.stderr else ""
-        time.sleep(0.02)
-    gw.kill()
-    raise AssertionError(f"the gateway did not listen on {port}")
+    try:
+        for _ in range(500):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            assert gw.poll() is None, gw.stderr.read() if gw.stderr else ""
+            time.sleep(0.02)
+        else:
+            raise AssertionError(f"the gateway did not listen on {port}")
+        yield gw
+    finally:
+        if gw.poll() is None:
+            gw.kill()
+            gw.wait(10)
+        if gw.stderr is not None:
+            gw.stderr.close()
 
 
 def free_port() -> int:

@@ -18,8 +18,8 @@ from smpp_support import (
     esme,
     free_port,
     gateway_config,
+    gateway_process,
     running_proxy,
-    start_gateway,
     start_sim,
 )
 
@@ -89,28 +89,23 @@ def test_gateway_run_process_with_smsc_sim_upstream(tmp_path: Path) -> None:
     sim = start_sim(tmp_path / "sim.jsonl", "--dlr")
     port = free_port()
     config = gateway_config(tmp_path / "spamgw.toml", port, sim.port)
-    gw = start_gateway(config, port)
     try:
-        with esme(port) as e:
-            e.submit("447700900123", "447700900456", b"hello via the real gateway",
-                     registered_delivery=1)
-            e.submit("447700900666", "447700900456", b"from a blocked number")
-            e.read_until(lambda: len(e.sent) == 2 and len(e.received) == 1)
-            assert sorted(p.status for p in e.sent) == [0, 0x65]
-            assert b"stat:DELIVRD" in e.received[0].short_message
-        (got,) = sim.records("accepted")
-        sm = decode(bytes.fromhex(got["pdu"]))
-        assert isinstance(sm, SubmitSm) and sm.short_message == b"hello via the real gateway"
-        gw.send_signal(signal.SIGTERM)
-        assert gw.wait(20) == 0
-        assert gw.stderr is not None
-        assert "BLOCK" in gw.stderr.read()  # the audit log line of the blocked message
+        with gateway_process(config, port) as gw:
+            with esme(port) as e:
+                e.submit("447700900123", "447700900456", b"hello via the real gateway",
+                         registered_delivery=1)
+                e.submit("447700900666", "447700900456", b"from a blocked number")
+                e.read_until(lambda: len(e.sent) == 2 and len(e.received) == 1)
+                assert sorted(p.status for p in e.sent) == [0, 0x65]
+                assert b"stat:DELIVRD" in e.received[0].short_message
+            (got,) = sim.records("accepted")
+            sm = decode(bytes.fromhex(got["pdu"]))
+            assert isinstance(sm, SubmitSm) and sm.short_message == b"hello via the real gateway"
+            gw.send_signal(signal.SIGTERM)
+            assert gw.wait(20) == 0
+            assert gw.stderr is not None
+            assert "BLOCK" in gw.stderr.read()  # the audit log line of the blocked message
     finally:
-        if gw.poll() is None:
-            gw.kill()
-            gw.wait(10)
-        if gw.stderr is not None:
-            gw.stderr.close()
         sim.stop()
 
 
@@ -123,52 +118,47 @@ def test_deliver_sm_the_esme_leaves_unanswered_gets_0x58_to_the_smsc_once(
     port, admin_port = free_port(), free_port()
     config = gateway_config(tmp_path / "spamgw.toml", port, sim.port,
                             smpp="esme_response_timeout = 0.5", admin_port=admin_port)
-    gw = start_gateway(config, port)
     try:
-        e = RawEsme(port, answer=False)
-        try:
-            start = time.monotonic()
-            sim.mo("+447700900123", "+447700900456", "are you there")
-            (mo,) = e.read_requests(1)
-            assert isinstance(mo, DeliverSm) and mo.short_message == b"are you there"
-            e.send(SubmitSm(source_addr_ton=1, source_addr_npi=1, source_addr="447700900123",
-                            dest_addr_ton=1, dest_addr_npi=1, destination_addr="447700900456",
-                            short_message=b"receipt please", registered_delivery=1))
-            assert [r.command_status for r in e.read(1)] == [0]
-            (receipt,) = e.read_requests(1)
-            assert isinstance(receipt, DeliverSm) and receipt.esm_class & 0x04
-            # neither is answered: the gateway answers the SMSC after the timeout
-            assert [r["status"] for r in sim.wait_for("deliver_resp", 2)] == [0x58, 0x58]
-            assert time.monotonic() - start >= 0.5
-            # the ESME answers the MO after all, then answers the next MO in time: the
-            # SMSC gets the second answer only (the first would have come before it)
-            e.sock.sendall(response_for(CommandId.DELIVER_SM, mo.sequence_number, 0))
-            sim.mo("+447700900123", "+447700900456", "second")
-            (mo2,) = e.read_requests(1)
-            e.sock.sendall(response_for(CommandId.DELIVER_SM, mo2.sequence_number, 0))
-            rows = sim.wait_for("deliver_resp", 3)
-            mo_seqs = [r["seq"] for r in sim.records("mo")]
-            assert [(r["seq"], r["status"]) for r in rows] == [
-                (mo_seqs[0], 0x58), (receipt.sequence_number, 0x58), (mo_seqs[1], 0)]
-        finally:
-            e.close()
-        req = urllib.request.Request(f"http://127.0.0.1:{admin_port}/metrics",
-                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            metrics = dict(line.rsplit(" ", 1) for line in r.read().decode().splitlines()
-                           if line.startswith("spamgw_smpp_"))
-        assert float(metrics["spamgw_smpp_esme_timeouts_total"]) == 2
-        assert float(metrics["spamgw_smpp_esme_late_responses_total"]) == 1
-        assert float(metrics["spamgw_smpp_orphan_responses_total"]) == 0
-        assert len(sim.records("deliver_resp")) == 3
-        gw.send_signal(signal.SIGTERM)
-        assert gw.wait(20) == 0
-        assert gw.stderr is not None
-        assert "esme did not answer in time" in gw.stderr.read()
+        with gateway_process(config, port) as gw:
+            e = RawEsme(port, answer=False)
+            try:
+                start = time.monotonic()
+                sim.mo("+447700900123", "+447700900456", "are you there")
+                (mo,) = e.read_requests(1)
+                assert isinstance(mo, DeliverSm) and mo.short_message == b"are you there"
+                e.send(SubmitSm(source_addr_ton=1, source_addr_npi=1, source_addr="447700900123",
+                                dest_addr_ton=1, dest_addr_npi=1, destination_addr="447700900456",
+                                short_message=b"receipt please", registered_delivery=1))
+                assert [r.command_status for r in e.read(1)] == [0]
+                (receipt,) = e.read_requests(1)
+                assert isinstance(receipt, DeliverSm) and receipt.esm_class & 0x04
+                # neither is answered: the gateway answers the SMSC after the timeout
+                assert [r["status"] for r in sim.wait_for("deliver_resp", 2)] == [0x58, 0x58]
+                assert time.monotonic() - start >= 0.5
+                # the ESME answers the MO after all, then answers the next MO in time: the
+                # SMSC gets the second answer only (the first would have come before it)
+                e.sock.sendall(response_for(CommandId.DELIVER_SM, mo.sequence_number, 0))
+                sim.mo("+447700900123", "+447700900456", "second")
+                (mo2,) = e.read_requests(1)
+                e.sock.sendall(response_for(CommandId.DELIVER_SM, mo2.sequence_number, 0))
+                rows = sim.wait_for("deliver_resp", 3)
+                mo_seqs = [r["seq"] for r in sim.records("mo")]
+                assert [(r["seq"], r["status"]) for r in rows] == [
+                    (mo_seqs[0], 0x58), (receipt.sequence_number, 0x58), (mo_seqs[1], 0)]
+            finally:
+                e.close()
+            req = urllib.request.Request(f"http://127.0.0.1:{admin_port}/metrics",
+                                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                metrics = dict(line.rsplit(" ", 1) for line in r.read().decode().splitlines()
+                               if line.startswith("spamgw_smpp_"))
+            assert float(metrics["spamgw_smpp_esme_timeouts_total"]) == 2
+            assert float(metrics["spamgw_smpp_esme_late_responses_total"]) == 1
+            assert float(metrics["spamgw_smpp_orphan_responses_total"]) == 0
+            assert len(sim.records("deliver_resp")) == 3
+            gw.send_signal(signal.SIGTERM)
+            assert gw.wait(20) == 0
+            assert gw.stderr is not None
+            assert "esme did not answer in time" in gw.stderr.read()
     finally:
-        if gw.poll() is None:
-            gw.kill()
-            gw.wait(10)
-        if gw.stderr is not None:
-            gw.stderr.close()
         sim.stop()

@@ -53,7 +53,8 @@ class Ruleset:
     dynamic: frozenset[str] = frozenset()
     #: verdicts already built, by (rule ids that hit, score): with the ruleset fixed,
     #: they determine the verdict, and a handful of combinations make most traffic
-    verdicts: dict[tuple[tuple[str, ...], float], Verdict] = field(default_factory=dict)
+    verdicts: dict[tuple[tuple[str, ...], float], Verdict] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def rule(self, rule_id: str) -> CompiledRule | None:
         for r in self.rules:

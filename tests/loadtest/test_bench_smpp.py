@@ -29,9 +29,13 @@ def test_later_parts_are_told_apart_as_the_codec_reads_them() -> None:
 
 def test_every_slice_is_whole_messages() -> None:
     n = len(TRAFFIC)
-    slices = bench_smpp._slices(TRAFFIC, 4, n // 4)
-    for seq0, count in slices:
-        sent = [TRAFFIC[(seq0 + i) % n] for i in range(1, count + 1)]  # as _pump sends
-        assert count >= n // 4
-        assert not _later(sent[0])  # starts with a first part or a single message
-        assert not _later(TRAFFIC[(seq0 + count + 1) % n])  # the next one starts anew
+    later = [_later(p) for p in TRAFFIC]
+    cut = 0
+    for per in range(900, 1000):  # slice edges at many places, some inside messages
+        cut += any(later[(i * per + 1) % n] for i in range(4))
+        for seq0, count in bench_smpp._slices(TRAFFIC, 4, per):
+            # _pump sends TRAFFIC[seq0 + 1] ... TRAFFIC[seq0 + count]
+            assert count >= per
+            assert not later[(seq0 + 1) % n]  # starts with a first part or a single message
+            assert not later[(seq0 + count + 1) % n]  # what follows starts a message
+    assert cut  # the plain slices would have cut messages

@@ -14,10 +14,12 @@ binds, a deep window, run in its own process so it has a core to itself):
 - ``spamgw empty``: ``python3 -m gateway run`` with a ruleset of no rules and no
   plugins (the proxy's own cost);
 - ``spamgw rules only``: the shipped rules without the content plugins;
-- ``spamgw default``: ``python3 -m gateway run`` with the shipped rules and lists.
+- ``spamgw rules+plugins``: the shipped rules and lists and the four content plugins
+  (what a config that does not narrow ``[plugins] enabled`` runs).
 
 FastAGI (when ``gateway.agi`` is on this branch): screenings/s through a trivial
-FastAGI responder that answers without an engine, then through spamgw. HTTP (when
+FastAGI responder that answers without an engine, then through spamgw (``spamgw
+default``: the shipped rules, lists and plugins). HTTP (when
 ``gateway.admin`` is): ``POST /v1/check/sms`` requests/s through a trivial aiohttp
 handler, then through spamgw. Parts whose server is not here are skipped, saying so.
 
@@ -504,7 +506,8 @@ def run_smpp(args: argparse.Namespace, tmp: Path) -> None:
         shipped, shipped_lists = str(ROOT / "rules"), str(ROOT / "rules" / "lists")
         for name, rdir, ldir, plugins in (("spamgw empty", rules, lists, False),
                                           ("spamgw rules only", shipped, shipped_lists, False),
-                                          ("spamgw default", shipped, shipped_lists, True)):
+                                          ("spamgw rules+plugins", shipped, shipped_lists,
+                                           True)):
             port = free_port()
             with gateway(tmp, name.replace(" ", "-"), rules=rdir, lists=ldir, smpp=port,
                          upstream=sim_port, log_level=args.log_level,

@@ -15,7 +15,7 @@ generation, all at once, with no scan on the event path.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 __all__ = ["MemoryCounters"]
@@ -66,6 +66,13 @@ class _Gen:
                 self.cur[key] = entry
         return entry
 
+    def take(self, key: Hashable, now: float, make: Callable[[float], Any]) -> Any:
+        """``get``, adding ``make(now)`` for a key that is in neither generation."""
+        entry = self.get(key, now)
+        if entry is None:
+            entry = self.cur[key] = make(now)
+        return entry
+
     def rotate(self, now: float) -> None:
         # two windows idle: both generations are stale
         self.prev = self.cur if now < self.rotate_at + self.window else {}
@@ -100,17 +107,8 @@ class MemoryCounters:
         gen = self._sums.get(name)
         if gen is None:
             gen = self._sums[name] = _Gen(window, now)
-        # _Gen.get, inlined (every rate rule of every event comes here)
-        if now >= gen.rotate_at:
-            gen.rotate(now)
-        s = gen.cur.get(key)
-        if s is None:
-            s = gen.prev.pop(key, None) if gen.prev else None
-            if s is None:
-                s = _Sum(now)
-            gen.cur[key] = s
-        if now - s.start >= window:
-            self._roll(s, now, window)
+        s: _Sum = gen.take(key, now, _Sum)
+        self._roll(s, now, window)
         s.cur += amount
         overlap = 1.0 - (now - s.start) / window
         return s.cur + s.prev * overlap if overlap > 0 else s.cur
@@ -131,15 +129,7 @@ class MemoryCounters:
         gen = self._sets.get(name)
         if gen is None:
             gen = self._sets[name] = _Gen(window, now)
-        # _Gen.get, inlined
-        if now >= gen.rotate_at:
-            gen.rotate(now)
-        m: _Members | None = gen.cur.get(key)
-        if m is None:
-            m = gen.prev.pop(key, None) if gen.prev else None
-            if m is None:
-                m = _Members(now)
-            gen.cur[key] = m
+        m: _Members = gen.take(key, now, _Members)
         members = m.members
         members.pop(member, None)  # to the end: the dict stays in last-seen order
         members[member] = now

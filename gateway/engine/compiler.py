@@ -218,25 +218,15 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
         if test is None:
             return None
         one = ctx.lists.get(value) if isinstance(value, str) else None
-        if isinstance(one, NumberSet) and value not in ctx.dynamic:
-            # one static number list (the usual rule): its lookup with no frame between;
-            # ``contains`` is read per call, as the list rebinds it when it changes
-            if key == "src_in":
-                return lambda ev, f: one.contains(ev.src.key)
-            if key == "dst_in":
-                return lambda ev, f: one.contains(ev.dst.key)
-        if isinstance(one, StringSet) and value not in ctx.dynamic:  # sender IDs
-            if key == "src_in":
-                return lambda ev, f: one.contains(ev.src.text)
-            if key == "dst_in":
-                return lambda ev, f: one.contains(ev.dst.text)
-        if key == "src_in":
-            return lambda ev, f: test(ev.src, ev.ts)
-        if key == "dst_in":
-            return lambda ev, f: test(ev.dst, ev.ts)
-        if key == "src_not_in":
-            return lambda ev, f: not test(ev.src, ev.ts)
-        return lambda ev, f: not test(ev.dst, ev.ts)
+        if isinstance(one, NumberSet | StringSet) and value not in ctx.dynamic \
+                and not key.endswith("_not_in"):
+            # one static list (the usual rule): its lookup with no frame between;
+            # ``contains`` is read per call, as a number list rebinds it when it changes
+            ident = attrgetter(f"{side}.key" if isinstance(one, NumberSet) else f"{side}.text")
+            return lambda ev, f: one.contains(ident(ev))
+        if key.endswith("_not_in"):
+            return lambda ev, f: not test(getter(ev), ev.ts)
+        return lambda ev, f: test(getter(ev), ev.ts)
     if kind == "bool" and not isinstance(value, bool):
         ctx.err(key, f"{key} takes true or false, got {value!r}")
         return None

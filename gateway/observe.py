@@ -238,12 +238,10 @@ class Stats:
                v.rules)
         raw = (self._cur if ev.ts < self._end else self._rotate(ev.ts)).raw
         raw[key] = raw.get(key, 0) + 1
-        if action is not Action.ALLOW:
-            if v.failed_open:
-                self.failed_open += 1
-            self._audit_out.msg(self._audit_line(ev, v))
-        elif v.failed_open:
+        if v.failed_open:
             self.failed_open += 1
+        if action is not Action.ALLOW:
+            self._audit_out.msg(self._audit_line(ev, v))
 
     def _audit_line(self, ev: Event, v: Verdict) -> str:
         """The line structlog's chain (``self.audit``) renders for this verdict: the

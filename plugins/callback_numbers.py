@@ -22,13 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from gateway.content.facts import Facts
 from gateway.content.phones import extract_phone_numbers
-from gateway.engine.plugins import Hit, PluginEnv, Symbol
-from gateway.lists.numberset import NumberSet
+from gateway.content.plugin import Counters, Hit, Numbering, NumberSet, PluginEnv, Symbol
 from gateway.lists.premium import ITU_SPECIAL
 from gateway.model import Event
-from gateway.numbers import Numbering
-from gateway.state import Counters
 
 SYMBOLS = (
     Symbol("callback.premium", 5.0, "asks to call a premium-rate or shared-cost number"),
@@ -56,7 +54,7 @@ class CallbackPlugin:
         self.wangiri_list = wangiri_list
         self.max_numbers = max_numbers
 
-    def check(self, event: Event) -> Iterable[Hit]:
+    def check(self, event: Event, facts: Facts) -> Iterable[Hit]:
         text = event.text
         if not text:
             return ()

@@ -22,9 +22,9 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
+from gateway.content.facts import Facts
+from gateway.content.plugin import Hit, PluginEnv, StringSet, Symbol
 from gateway.content.urls import BrandMatcher, extract_urls
-from gateway.engine.plugins import Hit, PluginEnv, Symbol
-from gateway.lists.stringset import StringSet
 from gateway.model import Event
 
 SYMBOLS = (
@@ -50,7 +50,7 @@ class UrlPlugin:
         self.shorteners = shorteners
         self.blocked = blocked
 
-    def check(self, event: Event) -> Iterable[Hit]:
+    def check(self, event: Event, facts: Facts) -> Iterable[Hit]:
         text = event.text
         if not text:
             return ()

@@ -27,7 +27,7 @@ from operator import and_, mod, mul, xor
 
 from gateway.content.normalize import fold
 
-__all__ = ["Fingerprinter", "campaign_text"]
+__all__ = ["Fingerprinter", "campaign_text", "fingerprint", "normalize_text"]
 
 _URLISH = re.compile(
     r"(?:(?:h[tx]{2}ps?|ftp)://|www\.)\S*"
@@ -44,6 +44,7 @@ _DIGITS = re.compile(r"\d+(?:[.,:/\- ]\d+)*")
 _WORD = re.compile(r"[^\W\d_]+|[£$€]|\x01|\x02")
 
 _MAX = (1 << 32) - 1
+_DIGIT_RUN = re.compile(r"\d+")
 
 
 def campaign_text(text: str, folded: str | None = None) -> list[str]:
@@ -54,6 +55,17 @@ def campaign_text(text: str, folded: str | None = None) -> list[str]:
         t = _URLISH.sub(" \x01 ", t)
     t = _DIGITS.sub(" \x02 ", t)
     return _WORD.findall(t)
+
+
+def normalize_text(text: str) -> str:
+    """Casefolded, digit runs as '#', white space folded: one form per template."""
+    # str.split() and re's \s agree on what white space is (Py_UNICODE_ISSPACE)
+    return " ".join(_DIGIT_RUN.sub("#", text.casefold()).split())
+
+
+def fingerprint(text: str) -> int:
+    """A 32-bit fingerprint of the normalized text (same-text bulk counting)."""
+    return zlib.crc32(normalize_text(text).encode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True)

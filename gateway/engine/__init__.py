@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -204,10 +204,7 @@ class Engine:
             if channel not in p.channels:
                 continue
             try:
-                found: Iterable[str | tuple[str, float]] = (
-                    p.check(ev, f)  # type: ignore[call-arg]  # declared: see plugins.py
-                    if getattr(p, "wants_facts", False) else p.check(ev))
-                for hit in found:
+                for hit in p.check(ev, f):
                     name, weight = (hit, 1.0) if isinstance(hit, str) else hit
                     s = rs.symbol_scores.get(name, 0.0) * weight
                     f.symbols[name] = s

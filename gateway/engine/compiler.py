@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from gateway.content.normalize import fold, template
+from gateway.content.facts import _DIGITS_TO_ZERO, Facts  # noqa: F401  (re-exported: moved)
 from gateway.engine.schema import (
     COUNTER_KEYS,
     COUNTER_VALUES,
@@ -25,7 +25,6 @@ from gateway.engine.schema import (
     RuleError,
     RuleSpec,
 )
-from gateway.engine.text import extract_domains, fingerprint
 from gateway.lists.numberset import NumberSet
 from gateway.lists.registry import ListRegistry
 from gateway.lists.stringset import StringSet
@@ -38,90 +37,6 @@ __all__ = ["CompiledRule", "Facts", "compile_rule"]
 Pred = Callable[[Event, "Facts"], bool]
 Counter = Callable[[Event, "Facts"], bool]
 Flag = Callable[[Event], None]
-
-
-class Facts:
-    """Per-event facts computed at most once, on first use.
-
-    Rules and plugins that declare ``wants_facts`` share them: the text folded for
-    content checks, its template, and a cache key for per-template results. The
-    campaign plugin sets ``campaign`` (its near-duplicate key), which counters with
-    ``key = "campaign"`` use instead of the exact-text fingerprint.
-    """
-
-    __slots__ = ("_domains", "_fingerprint", "_fold", "_folded", "_template", "_text_key",
-                 "campaign", "ev", "symbols")
-
-    def __init__(self, ev: Event) -> None:
-        self.ev = ev
-        self._domains: tuple[str, ...] | None = None
-        self._fold: str | None = None
-        self._folded: str | None = None
-        self._template: str | None = None
-        self._text_key: bytes | None = None
-        self._fingerprint: int | None = None
-        self.symbols: dict[str, float] = {}
-        self.campaign: Hashable | None = None  # set by a campaign plugin
-
-    def domains(self) -> tuple[str, ...]:
-        if self._domains is None:
-            self._domains = extract_domains(self.ev.text) if self.ev.text else ()
-        return self._domains
-
-    def fold(self) -> str:
-        """The text casefolded (what ``text_keywords`` match)."""
-        if self._fold is None:
-            self._fold = (self.ev.text or "").casefold()
-        return self._fold
-
-    def folded(self) -> str:
-        """The text as content checks see it: ``gateway.content.normalize.fold``
-        (casefolded, accents and invisible characters gone, homoglyphs mapped)."""
-        if self._folded is None:
-            self._folded = fold(self.ev.text or "")
-        return self._folded
-
-    def template(self) -> str:
-        """``folded()`` with URLs as their domain and digit runs as a length class
-        (``gateway.content.normalize.template``)."""
-        if self._template is None:
-            self._template = template(self.ev.text or "", self.folded())
-        return self._template
-
-    def text_key(self) -> bytes:
-        """The UTF-8 text with every ASCII digit as ``0``: texts that differ only in
-        codes, amounts and dates share it. A cache key for anything computed from the
-        text whose patterns treat all digits alike (templates, fingerprints)."""
-        if self._text_key is None:
-            self._text_key = (self.ev.text or "").encode("utf-8", "surrogatepass") \
-                .translate(_DIGITS_TO_ZERO)
-        return self._text_key
-
-    def fingerprint(self) -> int:
-        """``gateway.engine.text.fingerprint`` of the text. It ignores digit values and
-        ``text_key`` keeps everything but them, so the key determines the fingerprint:
-        templated texts (codes, amounts) find it in a bounded memo."""
-        if self._fingerprint is None:
-            text = self.ev.text or ""
-            if len(text) > _FP_MEMO_TEXT:
-                self._fingerprint = fingerprint(text)
-            else:
-                key = self.text_key()
-                fp = _FP_MEMO.get(key)
-                if fp is None:
-                    if len(_FP_MEMO) >= _FP_MEMO_SIZE:
-                        _FP_MEMO.clear()
-                    fp = _FP_MEMO[key] = fingerprint(text)
-                self._fingerprint = fp
-        return self._fingerprint
-
-
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-#: text_key -> fingerprint, for texts of up to _FP_MEMO_TEXT characters; cleared whole
-#: when full (at most a few MB)
-_FP_MEMO: dict[bytes, int] = {}
-_FP_MEMO_SIZE = 1 << 14
-_FP_MEMO_TEXT = 320
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gateway.engine import Ruleset
 from gateway.engine.compiler import CompiledRule, compile_rule, new_context
-from gateway.engine.plugins import Plugin
+from gateway.engine.plugins import Plugin, adapt
 from gateway.engine.schema import RuleError, RuleErrors, RuleFile, parse_rule_file
 from gateway.lists.registry import ListRegistry
 from gateway.state import Counters
@@ -65,6 +65,7 @@ def compile_ruleset(
     extra_dynamic: Iterable[str] = (),
 ) -> Ruleset:
     errors = list(errors)
+    plugins = tuple(adapt(p) for p in plugins)  # every plugin called as check(event, facts)
     specs = [spec for rf in files for spec in rf.rules]
     seen: dict[str, str] = {}
     for spec in specs:

@@ -1,14 +1,9 @@
-"""Plugins: in-process checks the rule language lacks (Rspamd ``register_symbol``).
+"""Plugin loading: modules in ``[plugins] dir`` and the ``spamgw.plugins`` entry points.
 
-A plugin is an object with a ``name``, the ``symbols`` it may emit with default
-scores, the ``channels`` it looks at, and ``check(event)`` returning the symbols
-that hit (a name, or ``(name, weight)`` with weight in 0..1 scaling the score).
-The engine calls it like any other check, on the event, with no serialisation.
-A plugin that sets ``wants_facts = True`` is called as ``check(event, facts)``
-instead: ``facts`` (``gateway.engine.compiler.Facts``) holds what is computed once
-per event and shared (folded text, template, a per-template cache key) and the
-``campaign`` slot counters with ``key = "campaign"`` use. Such a plugin should also
-accept ``check(event)`` alone (``facts=None``) so it can be called directly.
+What a plugin is (``Plugin``, ``Symbol``, ``Hit``, ``PluginEnv``) lives on the
+content floor, ``gateway.content.plugin``; the names are re-exported here so older
+imports keep working. Every plugin is called as ``check(event, facts)``; one whose
+``check`` takes the event alone is wrapped (``gateway.content.plugin.adapt``).
 
 Plugins come from Python modules in ``[plugins] dir`` (each exposing
 ``create(env) -> Plugin``) and from the ``spamgw.plugins`` entry-point group
@@ -19,56 +14,28 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import structlog
+
+from gateway.content.plugin import Hit, Plugin, PluginEnv, Symbol, adapt
 
 if TYPE_CHECKING:
     from gateway.config import PluginsConfig
     from gateway.lists.registry import ListRegistry
-    from gateway.model import Event
     from gateway.numbers import Numbering
     from gateway.state import Counters
 
-__all__ = ["Hit", "Plugin", "PluginEnv", "PluginError", "Symbol", "load_plugins"]
+__all__ = ["Hit", "Plugin", "PluginEnv", "PluginError", "Symbol", "adapt", "load_plugins"]
 
 log = structlog.get_logger("spamgw.plugins")
-
-Hit = str | tuple[str, float]
 
 
 class PluginError(RuntimeError):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class Symbol:
-    name: str
-    score: float
-    description: str = ""
-
-
-@runtime_checkable
-class Plugin(Protocol):
-    name: str
-    symbols: tuple[Symbol, ...]
-    channels: frozenset[str]
-
-    def check(self, event: Event) -> Iterable[Hit]: ...
-
-
-@dataclass(slots=True)
-class PluginEnv:
-    """What a plugin may use: the lists, the counters, the normaliser, its options."""
-
-    lists: ListRegistry
-    state: Counters
-    numbering: Numbering
-    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 Factory = Callable[[PluginEnv], Plugin]
@@ -126,6 +93,6 @@ def load_plugins(config: PluginsConfig, *, lists: ListRegistry, state: Counters,
             raise PluginError(f"plugin {name}: {type(e).__name__}: {e}") from e
         if not isinstance(plugin, Plugin):
             raise PluginError(f"plugin {name}: create() must return a Plugin")
-        plugins.append(plugin)
+        plugins.append(adapt(plugin))
         log.debug("plugin loaded", plugin=plugin.name, symbols=[s.name for s in plugin.symbols])
     return tuple(plugins)

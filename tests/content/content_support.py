@@ -1,11 +1,15 @@
-"""Helpers for the content tests: load a shipped plugin module, build SMS events."""
+"""Helpers for the content tests: load a shipped plugin module, build SMS events,
+call a plugin as the engine does."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+from gateway.content.facts import Facts
+from gateway.content.plugin import Hit
 from gateway.model import Channel, Direction, Event
 from gateway.numbers import Numbering
 
@@ -26,3 +30,8 @@ def sms(numbering: Numbering, text: str | None, src: str = "+447700900500",
         dst: str = "+447700900123", ts: float = 1_790_000_000.0) -> Event:
     source = numbering.parse(src) if src[:1] in "+0123456789" else numbering.alphanumeric(src)
     return Event(Channel.SMS, Direction.IN, source, numbering.parse(dst), text=text, ts=ts)
+
+
+def check(plugin: Any, event: Event) -> tuple[Hit, ...]:
+    """``plugin.check(event, facts)`` with fresh ``Facts``, as the engine calls it."""
+    return tuple(plugin.check(event, Facts(event)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from content_support import load_plugin_module, sms
+from content_support import check, load_plugin_module, sms
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -49,21 +49,21 @@ def test_two_numbers_in_order(numbering: Numbering) -> None:
 def test_plugin_symbols(env: PluginEnv) -> None:
     plugin = load_plugin_module("callback_numbers").create(env)
     n = env.numbering
-    assert plugin.check(sms(n, "see you at 5")) == ()
-    assert plugin.check(sms(n, None)) == ()
-    assert set(plugin.check(sms(n, "Urgent! call 09061749602 from landline"))) == {
+    assert check(plugin, sms(n, "see you at 5")) == ()
+    assert check(plugin, sms(n, None)) == ()
+    assert set(check(plugin, sms(n, "Urgent! call 09061749602 from landline"))) == {
         "callback.premium"}
-    assert set(plugin.check(sms(n, "Your prize: call +882 1234 5678"))) == {
+    assert set(check(plugin, sms(n, "Your prize: call +882 1234 5678"))) == {
         "callback.special_code", "callback.international"}
-    assert set(plugin.check(sms(n, "Missed call, ring back +239 912 3456"))) == {
+    assert set(check(plugin, sms(n, "Missed call, ring back +239 912 3456"))) == {
         "callback.high_risk", "callback.international"}
-    assert set(plugin.check(sms(n, "call me on 07700 900123"))) == set()
+    assert set(check(plugin, sms(n, "call me on 07700 900123"))) == set()
     ts = 1_790_000_000.0
     env.state.flag("wangiri_sources", n.parse("+37122345678").key, ts, 3600)
-    assert set(plugin.check(sms(n, "Missed call? Call back +371 2234 5678", ts=ts + 10))) == {
+    assert set(check(plugin, sms(n, "Missed call? Call back +371 2234 5678", ts=ts + 10))) == {
         "callback.wangiri", "callback.international"}
     assert "callback.wangiri" not in set(
-        plugin.check(sms(n, "Call back +371 2234 5678", ts=ts + 7200)))
+        check(plugin, sms(n, "Call back +371 2234 5678", ts=ts + 7200)))
 
 
 @given(st.text(st.sampled_from("0123456789OoIlx .-()+"), max_size=40))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from content_support import load_plugin_module, sms
+from content_support import check, load_plugin_module, sms
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -103,15 +103,15 @@ def test_not_lookalikes(host: str) -> None:
 def test_plugin_symbols(env: PluginEnv) -> None:
     plugin = load_plugin_module("urls").create(env)
     n = env.numbering
-    assert list(plugin.check(sms(n, "hi there"))) == []
-    assert list(plugin.check(sms(n, ""))) == []
-    got = set(plugin.check(sms(n, "Pay the fee at hxxps://royalmail-redelivery[.]com/pay")))
+    assert list(check(plugin, sms(n, "hi there"))) == []
+    assert list(check(plugin, sms(n, ""))) == []
+    got = set(check(plugin, sms(n, "Pay the fee at hxxps://royalmail-redelivery[.]com/pay")))
     assert got == {"url.lookalike", "url.obfuscated"}
-    got = set(plugin.check(sms(n, "Held parcel: parcel-redelivery[.]example/x, or bit.ly/q")))
+    got = set(check(plugin, sms(n, "Held parcel: parcel-redelivery[.]example/x, or bit.ly/q")))
     assert got == {"url.blocked_domain", "url.obfuscated", "url.shortener"}
-    got = set(plugin.check(sms(n, "Verify: https://p\u0430ypal.com/login")))
+    got = set(check(plugin, sms(n, "Verify: https://p\u0430ypal.com/login")))
     assert got == {"url.lookalike", "url.punycode"}
-    assert set(plugin.check(sms(n, "See https://www.paypal.com/help"))) == set()
+    assert set(check(plugin, sms(n, "See https://www.paypal.com/help"))) == set()
 
 
 _PIECES = st.sampled_from([

@@ -40,17 +40,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.content.cache import LruCache
+from gateway.content.facts import Facts
 from gateway.content.fingerprint import Fingerprinter, campaign_text
-from gateway.engine.compiler import Facts
-from gateway.engine.plugins import Hit, PluginEnv, Symbol
-from gateway.lists.numberset import NumberSet
-from gateway.lists.stringset import StringSet
+from gateway.content.plugin import Counters, Hit, Number, NumberSet, PluginEnv, StringSet, Symbol
 from gateway.model import Event
-from gateway.numbers import Number
-from gateway.state import Counters
 
 SYMBOLS = (
-    Symbol("campaign.bulk", 5.0, "near-identical text sent to many recipients"),
+    Symbol("campaign.bulk", 1.0, "near-identical text sent to many recipients"),
 )
 COUNTER = "campaign.recipients"
 
@@ -59,7 +55,6 @@ class CampaignPlugin:
     name = "campaign"
     symbols = SYMBOLS
     channels = frozenset({"sms"})
-    wants_facts = True
 
     def __init__(self, state: Counters, fingerprinter: Fingerprinter, window: float,
                  over: int, allow_numbers: tuple[NumberSet, ...],

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+__all__ = ["TRUNK_CLASSES", "Config", "ConfigError", "SpendConfig", "TrunkConfig", "load_config",
+           "parse_config"]
 
 
 class ConfigError(ValueError):
@@ -76,10 +77,56 @@ class SmppConfig:
     drain_timeout: float = 10.0
 
 
+#: what a trunk (an Asterisk endpoint the call arrives on or leaves by) is, for the
+#: ``trunk_class`` rule predicate: carrier interconnects (``national``,
+#: ``international``, ``roaming_partner``: a partner network that hands over calls of
+#: our own roaming subscribers, so home caller IDs are expected on it) and customer
+#: trunks (``pbx``, ``call_centre``: busy lines judged against their own thresholds)
+TRUNK_CLASSES = ("national", "international", "roaming_partner", "pbx", "call_centre",
+                 "subscribers", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkConfig:
+    """``[[agi.trunks]]``: ``name`` is the route (the trunk argument of the AGI path,
+    or the endpoint part of the channel name); ``class`` one of ``TRUNK_CLASSES``."""
+
+    name: str = ""
+    trunk_class: str = "unknown"
+    #: spend cap of every call over this trunk together per day (0: none), in the
+    #: rate table's currency; a hacked PBX spends its trunk's money, not one CLI's
+    daily_cap: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SpendConfig:
+    """``[agi.spend]``: outbound spend caps, reserved when a call is screened and
+    settled with the real billsec at ``/ended``."""
+
+    enabled: bool = True
+    #: per calling subscriber (caller ID) per UTC day, in the rate table's currency
+    daily_cap: float = 50.0
+    #: a call the remaining budget allows less than this (seconds) is blocked
+    min_call_seconds: int = 60
+    #: longest call a screening ever reserves for (seconds): SPAMGW_MAXDURATION is
+    #: at most this for priced destinations
+    max_call_seconds: int = 7200
+    #: destinations priced at or above this per minute count as expensive: their
+    #: concurrent calls per subscriber are limited
+    expensive_per_minute: float = 0.5
+    #: expensive calls one subscriber may have up at once (0: no limit)
+    max_concurrent_expensive: int = 2
+
+
 @dataclass(frozen=True, slots=True)
 class AgiConfig:
     enabled: bool = True
     listen: str = "0.0.0.0:4573"
+    #: trunk classes by name (``[[agi.trunks]] name = "intl-gw", class = "international"``)
+    trunks: tuple[TrunkConfig, ...] = ()
+    #: class of a trunk not in ``trunks`` (and of calls with no trunk)
+    default_trunk_class: str = "unknown"
+    spend: SpendConfig = field(default_factory=SpendConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +229,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "state.backend": ("memory", "redis"),
     "log.format": ("json", "console"),
     "log.level": ("debug", "info", "warning", "error"),
+    "agi.default_trunk_class": TRUNK_CLASSES,
 }
+#: TOML keys spelled differently from their field (``class`` is a Python keyword)
+_ALIASES: dict[str, str] = {"class": "trunk_class"}
+_FIELD_ALIASED = frozenset(_ALIASES.values())
 _HOSTPORTS = ("smpp.listen", "smpp.upstream.address", "agi.listen", "admin.listen")
 
 
@@ -228,9 +279,15 @@ def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         path = f"{prefix}.{key}" if prefix else key
+        if key in _FIELD_ALIASED:
+            raise ConfigError(f"{path}: unknown key")
+        key = _ALIASES.get(key, key)
         if key not in names:
             raise ConfigError(f"{path}: unknown key")
         converted = _convert(hints[key], value, path)
+        if key == "trunk_class" and converted not in TRUNK_CLASSES:
+            raise ConfigError(f"{path}: expected one of {', '.join(TRUNK_CLASSES)}, "
+                              f"got {value!r}")
         if path in _CHOICES and converted not in _CHOICES[path]:
             raise ConfigError(f"{path}: expected one of {', '.join(_CHOICES[path])}, got {value!r}")
         if path in _HOSTPORTS:
@@ -241,6 +298,18 @@ def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
 
 def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
     cfg = _build(Config, data, "")
+    seen: set[str] = set()
+    for i, trunk in enumerate(cfg.agi.trunks):
+        if not trunk.name:
+            raise ConfigError(f"agi.trunks[{i}].name: every trunk needs a name")
+        if trunk.name in seen:
+            raise ConfigError(f"agi.trunks[{i}].name: trunk {trunk.name!r} is listed twice")
+        seen.add(trunk.name)
+    spend = cfg.agi.spend
+    for key in ("daily_cap", "min_call_seconds", "max_call_seconds", "expensive_per_minute",
+                "max_concurrent_expensive"):
+        if getattr(spend, key) < 0:
+            raise ConfigError(f"agi.spend.{key}: must not be negative")
     import phonenumbers
 
     if not phonenumbers.country_code_for_region(cfg.gateway.home_country.upper()):

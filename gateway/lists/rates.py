@@ -1,38 +1,71 @@
-"""The rate table: what a call costs, for per-subscriber spend caps.
+"""The rate table: what a call costs, for spend caps and the ``dst_rate_over`` predicate.
 
-``rates.txt`` in the lists dir, one ``+PREFIX PRICE_PER_MINUTE`` a line, ``#``
-comments; the longest matching prefix prices a destination::
+``rates.txt`` in the lists dir, one entry a line, ``#`` comments; the longest
+matching prefix prices a destination, ``*`` prices anything else::
 
-    +44      0.02
-    +449     1.50    # UK premium rate
-    +882     4.00
+    # prefix   per-minute  risk   reviewed    source
+    *          0.30
+    +44        0.02
+    +449       1.50        high   2026-11-25  Ofcom: UK 09 premium rate
+    +252       1.80        high   2026-11-25  ITU-T E.164 CC 252 (Somalia); IRSF lists
+
+A ``high`` entry must carry the date it was last reviewed (``YYYY-MM-DD``) and a
+source (the rest of the line): a price nobody can trace is a price nobody can
+maintain. A ``normal`` entry (or one with just a price) needs neither. Every
+mistake is reported with its line (``rates.txt:12: ...``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.lists.files import ListFileError
 from gateway.numbers import Number, NumberKind
 
-__all__ = ["RateTable", "read_rates"]
+__all__ = ["RateEntry", "RateTable", "read_rates"]
+
+RISKS = ("normal", "high")
+
+
+@dataclass(frozen=True, slots=True)
+class RateEntry:
+    prefix: str  # digits, no "+"; "" for the default
+    per_minute: float
+    risk: str = "normal"
+    reviewed: str = ""
+    source: str = ""
+    line: int = 0
 
 
 class RateTable:
-    def __init__(self, prices: dict[str, float], default: float = 0.0) -> None:
+    def __init__(self, prices: dict[str, float], default: float = 0.0,
+                 entries: tuple[RateEntry, ...] = ()) -> None:
         self._prices = prices
         self._maxlen = max(map(len, prices), default=0)
         self.default = default
+        self.entries = entries
+        self._high = frozenset(e.prefix for e in entries if e.risk == "high")
+
+    def _match(self, dst: Number) -> str | None:
+        if dst.kind is not NumberKind.E164:
+            return None
+        digits = dst.digits
+        prices = self._prices
+        for n in range(min(self._maxlen, len(digits)), 0, -1):
+            if digits[:n] in prices:
+                return digits[:n]
+        return None
 
     def price_per_minute(self, dst: Number) -> float:
-        if dst.kind is not NumberKind.E164:
-            return self.default
-        digits = dst.digits
-        for n in range(min(self._maxlen, len(digits)), 0, -1):
-            price = self._prices.get(digits[:n])
-            if price is not None:
-                return price
-        return self.default
+        prefix = self._match(dst)
+        return self.default if prefix is None else self._prices[prefix]
+
+    def high_risk(self, dst: Number) -> bool:
+        """Whether the entry that prices ``dst`` is marked ``high``."""
+        prefix = self._match(dst)
+        return prefix is not None and prefix in self._high
 
     def cost(self, dst: Number, billsec: float) -> float:
         return self.price_per_minute(dst) * billsec / 60.0
@@ -41,32 +74,70 @@ class RateTable:
         return len(self._prices)
 
 
+def _entry(fields: list[str], lineno: int) -> RateEntry:
+    """One line's fields; raises ``ValueError`` with the reason."""
+    if len(fields) < 2:
+        raise ValueError("expected '+PREFIX PRICE_PER_MINUTE [RISK REVIEWED SOURCE...]'")
+    prefix, price = fields[0], fields[1]
+    try:
+        value = float(price)
+    except ValueError:
+        raise ValueError(f"price {price!r} is not a number") from None
+    if not value >= 0:
+        raise ValueError("price must not be negative")
+    if prefix == "*":
+        digits = ""
+    elif prefix.startswith("+") and prefix[1:].isascii() and prefix[1:].isdigit() \
+            and prefix[1] != "0":
+        digits = prefix[1:]
+    else:
+        raise ValueError(f"prefix {prefix!r} must be +DIGITS or *")
+    risk = fields[2] if len(fields) > 2 else "normal"
+    if risk not in RISKS:
+        raise ValueError(f"risk {risk!r} must be one of {', '.join(RISKS)}")
+    reviewed, source = "", ""
+    if len(fields) > 3:
+        reviewed = fields[3]
+        try:
+            dt.date.fromisoformat(reviewed)
+        except ValueError:
+            raise ValueError(f"reviewed date {reviewed!r} must be YYYY-MM-DD") from None
+        source = " ".join(fields[4:])
+    if risk == "high" and not (reviewed and source):
+        raise ValueError("a high-risk entry needs the date it was reviewed (YYYY-MM-DD) "
+                         "and its source")
+    return RateEntry(digits, value, risk, reviewed, source, lineno)
+
+
 def read_rates(path: Path) -> RateTable:
     prices: dict[str, float] = {}
+    entries: list[RateEntry] = []
     errors: list[str] = []
     default = 0.0
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            text = line.split("#", 1)[0].split()
-            if not text:
-                continue
-            if len(text) != 2:
-                errors.append(f"{path}:{lineno}: expected '+PREFIX PRICE_PER_MINUTE'")
-                continue
-            prefix, price = text
-            try:
-                value = float(price)
-            except ValueError:
-                errors.append(f"{path}:{lineno}: price {price!r} is not a number")
-                continue
-            if value < 0:
-                errors.append(f"{path}:{lineno}: price must not be negative")
-            elif prefix == "*":
-                default = value
-            elif prefix.startswith("+") and prefix[1:].isdigit():
-                prices[prefix[1:]] = value
-            else:
-                errors.append(f"{path}:{lineno}: prefix {prefix!r} must be +DIGITS or *")
+    seen: dict[str, int] = {}
+    try:
+        with path.open(encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                fields = line.split("#", 1)[0].split()
+                if not fields:
+                    continue
+                try:
+                    entry = _entry(fields, lineno)
+                except ValueError as e:
+                    errors.append(f"{path}:{lineno}: {e}")
+                    continue
+                if entry.prefix in seen:
+                    errors.append(f"{path}:{lineno}: {fields[0]} is priced twice "
+                                  f"(first on line {seen[entry.prefix]})")
+                    continue
+                seen[entry.prefix] = lineno
+                entries.append(entry)
+                if entry.prefix:
+                    prices[entry.prefix] = entry.per_minute
+                else:
+                    default = entry.per_minute
+    except UnicodeDecodeError as e:
+        errors.append(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})")
     if errors:
         raise ListFileError(errors)
-    return RateTable(prices, default)
+    return RateTable(prices, default, tuple(entries))

@@ -16,20 +16,32 @@ Paths (DESIGN.md):
 
 The answer is ``SET VARIABLE`` of SPAMGW_ACTION, SPAMGW_SCORE, SPAMGW_RULES,
 SPAMGW_REASON, ACTION first so that the decision is set even if the channel goes
-away half way. A screening finished later than the deadline answers ALLOW.
+away half way; an outbound screening adds SPAMGW_MAXDURATION, the longest call in
+seconds the caller's spend budget allows (empty: no limit), reserved in the
+:class:`~gateway.agi.spend.SpendLedger` and settled at ``/ended``.
+
+Each call's trunk is classified (``[[agi.trunks]]``: national, international,
+roaming_partner, pbx, call_centre...) into ``details["trunk_class"]``, which the
+``trunk_class`` rule predicate tests.
+
+Deadline: before the engine runs, ``handle`` hands its caller (the server) the
+fail-open answer through ``arm``, so the server can send it when the deadline
+passes while the engine is still busy (a slow plugin); a screening finished later
+than the deadline answers ALLOW (and is counted) if the server did not already.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 import structlog
 
 from gateway.agi.codec import AgiCommand, AgiEnvironment
+from gateway.agi.spend import SpendLedger, SpendRefusal
 from gateway.model import Action, Channel, Direction, Event, Phase, Verdict
 from gateway.numbers import Numbering
 
@@ -64,7 +76,13 @@ class AgiCounters:
     warn: int = 0
     block: int = 0
     late: int = 0
+    #: fail-open answers the server sent at the deadline while the engine still ran
+    late_answered: int = 0
+    #: late screenings whose own verdict (not sent) was BLOCK
+    late_block: int = 0
     failed_open: int = 0
+    #: outbound calls refused by the spend ledger (cap reached, too many expensive calls)
+    spend_refused: int = 0
     ended: int = 0
     ended_unmatched: int = 0
     unknown_path: int = 0
@@ -167,9 +185,11 @@ def format_score(score: float) -> str:
     return f"{round(score, 3):g}"
 
 
-def verdict_commands(verdict: Verdict) -> tuple[AgiCommand, ...]:
-    """The four SET VARIABLE commands that carry a verdict, ACTION first."""
-    return (
+def verdict_commands(verdict: Verdict, max_duration: str | None = None
+                     ) -> tuple[AgiCommand, ...]:
+    """The four SET VARIABLE commands that carry a verdict, ACTION first, and
+    SPAMGW_MAXDURATION (seconds, empty for no limit) when ``max_duration`` is given."""
+    commands = (
         AgiCommand.set_variable("SPAMGW_ACTION", verdict.action.value),
         AgiCommand.set_variable("SPAMGW_SCORE", format_score(verdict.score)),
         AgiCommand.set_variable(
@@ -177,6 +197,9 @@ def verdict_commands(verdict: Verdict) -> tuple[AgiCommand, ...]:
         ),
         AgiCommand.set_variable("SPAMGW_REASON", clean_value(verdict.reason, MAX_REASON_BYTES)),
     )
+    if max_duration is None:
+        return commands
+    return (*commands, AgiCommand.set_variable("SPAMGW_MAXDURATION", max_duration))
 
 
 def _seconds(text: str) -> float | None:
@@ -187,11 +210,19 @@ def _seconds(text: str) -> float | None:
     return value if value >= 0 else None
 
 
+Arm = Callable[[tuple[AgiCommand, ...]], None]
+
+#: why the answer was ALLOW although the engine had not finished
+_LATE_REASON = "late: no decision within the deadline (fail-open)"
+
+
 class Screener:
     """Turns one AGI environment into the commands that answer it.
 
     ``clock`` stamps events (wall time, what counters and day boundaries use; a
-    test injects its own); ``monotonic`` measures the deadline.
+    test injects its own); ``monotonic`` measures the deadline. ``trunk_classes``
+    maps a route to its class (``[[agi.trunks]]``), ``default_trunk_class`` is the
+    class of every other route; ``ledger`` reserves outbound spend.
     """
 
     def __init__(
@@ -204,6 +235,9 @@ class Screener:
         monotonic: Callable[[], float] = time.perf_counter,
         memory: CallMemory | None = None,
         counters: AgiCounters | None = None,
+        trunk_classes: Mapping[str, str] | None = None,
+        default_trunk_class: str = "unknown",
+        ledger: SpendLedger | None = None,
     ) -> None:
         self.numbering = numbering
         self.engine = engine
@@ -212,20 +246,26 @@ class Screener:
         self.monotonic = monotonic
         self.memory = memory if memory is not None else CallMemory()
         self.counters = counters if counters is not None else AgiCounters()
+        self.trunk_classes = dict(trunk_classes or {})
+        self.default_trunk_class = default_trunk_class
+        self.ledger = ledger
         #: encoded answers of recent verdicts (most calls get the same few)
-        self._answers: dict[Verdict, tuple[AgiCommand, ...]] = {}
+        self._answers: dict[tuple[Verdict, str | None], tuple[AgiCommand, ...]] = {}
 
-    def handle(self, env: AgiEnvironment, received: float | None = None) -> tuple[AgiCommand, ...]:
+    def handle(self, env: AgiEnvironment, received: float | None = None,
+               arm: Arm | None = None) -> tuple[AgiCommand, ...]:
         """Commands to send for this environment (empty: just close).
 
         ``received`` is the ``monotonic()`` time the environment was complete.
+        ``arm``, if given, is called with the fail-open answer before the engine
+        runs: the server sends it if the deadline passes first.
         """
         path = env.script.rpartition("/")[2]  # agi://host/any/prefix/inbound works too
         try:
             if path == "inbound":
-                return self.screen(env, Direction.IN, received)
+                return self.screen(env, Direction.IN, received, arm)
             if path == "outbound":
-                return self.screen(env, Direction.OUT, received)
+                return self.screen(env, Direction.OUT, received, arm)
             if path == "ended":
                 self.ended(env)
                 return ()
@@ -250,17 +290,31 @@ class Screener:
             env.arg(1) or trunk_of_channel(env.channel),
         )
 
-    @staticmethod
-    def details_of(env: AgiEnvironment) -> dict[str, object]:
+    def trunk_class(self, route: str) -> str:
+        return self.trunk_classes.get(route, self.default_trunk_class)
+
+    def details_of(self, env: AgiEnvironment, route: str) -> dict[str, object]:
         return {
             "channel": env.channel,
             "uniqueid": env.uniqueid,
             "callingpres": env.callingpres,
             "context": env.context,
+            "trunk_class": self.trunk_class(route),
         }
 
+    def _commands(self, verdict: Verdict, max_duration: str | None) -> tuple[AgiCommand, ...]:
+        cache = self._answers
+        key = (verdict, max_duration)
+        commands = cache.get(key)
+        if commands is None:
+            if len(cache) >= 4096:
+                cache.clear()
+            commands = cache[key] = verdict_commands(verdict, max_duration)
+        return commands
+
     def screen(
-        self, env: AgiEnvironment, direction: Direction, received: float | None = None
+        self, env: AgiEnvironment, direction: Direction, received: float | None = None,
+        arm: Arm | None = None,
     ) -> tuple[AgiCommand, ...]:
         start = received if received is not None else self.monotonic()
         call = self.call_of(env, direction)
@@ -272,21 +326,50 @@ class Screener:
             route=call.route,
             phase=Phase.ATTEMPT,
             ts=self.clock(),
-            details=self.details_of(env),
+            details=self.details_of(env, call.route),
         )
+        counters = self.counters
+        # spend first: it is cheap, and the fail-open answer carries its limit
+        max_duration: str | None = None
+        refusal: SpendRefusal | None = None
+        ledger = self.ledger
+        if direction is Direction.OUT and ledger is not None:
+            reserved = ledger.reserve(env.uniqueid, event.src, event.dst, call.route, event.ts)
+            if isinstance(reserved, SpendRefusal):
+                refusal = reserved
+                max_duration = ""
+            else:
+                max_duration = "" if reserved.seconds is None else str(reserved.seconds)
+        if refusal is not None:
+            fallback = Verdict(Action.BLOCK, 0.0, (refusal.rule,), refusal.reason)
+        else:
+            fallback = Verdict(Action.ALLOW, reason=_LATE_REASON, failed_open=True)
+        if arm is not None:
+            arm(self._commands(fallback, max_duration))
         verdict = self.engine.evaluate(event)
         self.memory.remember(env.uniqueid, call)
-        counters = self.counters
         counters.screenings += 1
         elapsed = self.monotonic() - start
         if elapsed > self.deadline:
             counters.late += 1
-            verdict = Verdict(
+            if verdict.action is Action.BLOCK:
+                counters.late_block += 1
+            log.warning("call screening late: answered fail-open",
+                        elapsed_ms=round(elapsed * 1000, 1), would_be=verdict.action.value,
+                        rules=",".join(verdict.rules))
+            verdict = fallback if refusal is not None else Verdict(
                 Action.ALLOW,
                 reason=f"late: screening took {elapsed * 1000:.1f} ms, deadline "
                 f"{self.deadline * 1000:g} ms",
                 failed_open=True,
             )
+        elif refusal is not None and verdict.action is not Action.BLOCK:
+            counters.spend_refused += 1
+            verdict = Verdict(Action.BLOCK, verdict.score, (*verdict.rules, refusal.rule),
+                              refusal.reason)
+        if verdict.action is Action.BLOCK and ledger is not None and refusal is None:
+            ledger.release(env.uniqueid)  # not placed: nothing to reserve
+            max_duration = "" if max_duration is not None else None
         if verdict.failed_open:
             counters.failed_open += 1
         action = verdict.action
@@ -296,21 +379,18 @@ class Screener:
             counters.warn += 1
         else:
             counters.block += 1
-        cache = self._answers
-        commands = cache.get(verdict)
-        if commands is None:
-            if len(cache) >= 4096:
-                cache.clear()
-            commands = cache[verdict] = verdict_commands(verdict)
-        return commands
+        return self._commands(verdict, max_duration)
 
     def ended(self, env: AgiEnvironment) -> Verdict | None:
         """Hand the engine how the call ended, so counters learn (ring time,
-        spend). Unmatched reports (no earlier screening) are counted and dropped."""
+        spend), and settle the call's spend reservation. Unmatched reports (no
+        earlier screening) are counted and dropped."""
         self.counters.ended += 1
         call = self.memory.recall(env.uniqueid)
         if call is None:
             self.counters.ended_unmatched += 1
+            if self.ledger is not None:
+                self.ledger.release(env.uniqueid)
             return None
         dialstatus = env.arg(1).strip().upper()
         event = Event(
@@ -324,6 +404,8 @@ class Screener:
             duration=_seconds(env.arg(2)),
             billsec=_seconds(env.arg(3)),
             dialstatus=dialstatus,
-            details=self.details_of(env),
+            details=self.details_of(env, call.route),
         )
+        if self.ledger is not None and event.direction is Direction.OUT:
+            self.ledger.settle(env.uniqueid, event.dst, event.billsec or 0.0, event.ts)
         return self.engine.evaluate(event)

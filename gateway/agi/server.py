@@ -8,20 +8,33 @@ answers until Asterisk closes, which ends the AGI application with
 AGISTATUS=SUCCESS. Every wait has its own timeout (Asterisk has none), so a peer
 that goes silent never holds a connection for long; garbage, a ``HANGUP`` notice
 or a ``511`` are counted and end the session quietly.
+
+The decision deadline is enforced by a :class:`Watchdog` thread: before the engine
+runs, the screener hands over the fail-open answer; if the engine (a slow plugin, a
+lookup) is still running when the deadline comes, the watchdog writes that answer
+and the half-close to the socket itself, and the server drops the late verdict
+(counted as ``late_answered``). The engine runs on the event loop thread, so only
+the watchdog can speak while it is stuck; the two agree through one lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import os
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Protocol, cast
 
 import structlog
 
 from gateway.agi.codec import (
     NEED_DATA,
+    AgiCommand,
     AgiConnection,
     AgiEnvironment,
     AgiError,
@@ -30,10 +43,13 @@ from gateway.agi.codec import (
     HangupNotice,
 )
 from gateway.agi.screening import AgiCounters, Evaluator, Screener
+from gateway.agi.spend import SpendLedger
 from gateway.config import Config, hostport
+from gateway.lists.registry import ListRegistry
 from gateway.numbers import Numbering
+from gateway.state import Counters
 
-__all__ = ["AgiServer", "FastAgiProtocol", "ServerTimeouts", "service"]
+__all__ = ["AgiServer", "FastAgiProtocol", "ServerTimeouts", "Watchdog", "service"]
 
 log = structlog.get_logger("spamgw.agi")
 
@@ -46,6 +62,75 @@ class ServerTimeouts:
     environment: float = 5.0
     #: for each command's answer (Asterisk answers SET VARIABLE at once)
     response: float = 5.0
+
+
+class Watchdog:
+    """Sends the fail-open answer of a screening still running at its deadline.
+
+    The loop thread ``arm``s it before the engine runs (a deadline and the bytes to
+    send) and ``disarm``s it after: ``disarm`` says whether the watchdog answered
+    meanwhile, so the late verdict is dropped. One screening runs at a time (the
+    engine runs on the loop thread), so one slot is enough. The thread wakes every
+    ``poll`` seconds; it fires ``lead`` seconds before the deadline so that the
+    answer is on the wire by it even when the thread waits for the GIL.
+    """
+
+    def __init__(self, deadline: float, *, clock: Callable[[], float] = time.perf_counter
+                 ) -> None:
+        self.deadline = deadline
+        self.clock = clock
+        self.poll = max(0.0005, min(0.005, deadline / 20))
+        self.lead = min(deadline * 0.2, self.poll + 0.002)
+        self._lock = threading.Lock()
+        self._slot: tuple[float, FastAgiProtocol, tuple[AgiCommand, ...]] | None = None
+        self._fired = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.fired = 0
+        self.failed = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="agi-deadline", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+            self._thread = None
+
+    def arm(self, started: float, proto: FastAgiProtocol,
+            commands: tuple[AgiCommand, ...]) -> None:
+        self._slot = (started + self.deadline - self.lead, proto, commands)
+
+    def disarm(self) -> bool:
+        """True if the watchdog sent the fail-open answer (the verdict is too late)."""
+        if not self._fired:  # the usual case: no lock taken
+            with self._lock:
+                self._slot = None
+                if not self._fired:
+                    return False
+        with self._lock:
+            self._fired = False
+            self._slot = None
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll):
+            slot = self._slot
+            if slot is None or self.clock() < slot[0]:
+                continue
+            with self._lock:
+                if self._slot is not slot:
+                    continue  # disarmed meanwhile: the engine made it
+                self._slot = None
+                self._fired = True
+                try:
+                    slot[1].send_from_thread(slot[2])
+                    self.fired += 1
+                except Exception:  # the socket went away: nothing to answer
+                    self.failed += 1
 
 
 class FastAgiProtocol(asyncio.Protocol):
@@ -99,7 +184,18 @@ class FastAgiProtocol(asyncio.Protocol):
             if event is NEED_DATA:
                 return
             if isinstance(event, AgiEnvironment):
-                commands = server.screener.handle(event, server.screener.monotonic())
+                screener = server.screener
+                watchdog = server.watchdog
+                if watchdog is None:
+                    commands = screener.handle(event, screener.monotonic())
+                else:
+                    started = screener.monotonic()
+                    commands = screener.handle(
+                        event, started, partial(watchdog.arm, started, self))
+                    if watchdog.disarm():  # the fail-open answer went out at the deadline
+                        server.counters.late_answered += 1
+                        self._arm(server.timeouts.response)
+                        continue
                 if not commands:
                     self._close()
                     return
@@ -116,6 +212,31 @@ class FastAgiProtocol(asyncio.Protocol):
                 server.counters.hangups += 1
             elif isinstance(event, ConnectionClosed):
                 self._close()
+
+    def send_from_thread(self, commands: tuple[AgiCommand, ...]) -> None:
+        """The watchdog's answer, written from its own thread while the loop thread
+        is busy in the engine: straight to the socket (nothing is buffered in the
+        transport before the first answer), then the half-close."""
+        transport = self._transport
+        if transport is None:
+            raise ConnectionError("closed")
+        sock = transport.get_extra_info("socket")
+        data = self._conn.send_final(commands)
+        fd = sock.fileno()
+        sent = 0
+        deadline = time.monotonic() + 0.05
+        while sent < len(data):
+            try:
+                sent += os.write(fd, data[sent:])
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.0005)
+        dup = socket.socket(fileno=os.dup(fd))
+        try:
+            dup.shutdown(socket.SHUT_WR)
+        finally:
+            dup.close()
 
     def _arm(self, delay: float) -> None:
         if self._timer is not None:
@@ -154,12 +275,15 @@ class AgiServer:
         *,
         timeouts: ServerTimeouts | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        watchdog: bool = True,
     ) -> None:
         self.screener = screener
         self.counters: AgiCounters = screener.counters
         self.timeouts = timeouts or ServerTimeouts()
         self.loop = loop or asyncio.get_running_loop()
         self.active: set[FastAgiProtocol] = set()
+        #: enforces the screener's deadline while the engine runs (None: after the fact)
+        self.watchdog: Watchdog | None = Watchdog(screener.deadline) if watchdog else None
         self._server: asyncio.Server | None = None
 
     @property
@@ -172,6 +296,8 @@ class AgiServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self, host: str, port: int) -> None:
+        if self.watchdog is not None:
+            self.watchdog.start()
         self._server = await self.loop.create_server(
             lambda: FastAgiProtocol(self), host, port, reuse_address=True, backlog=1024
         )
@@ -184,6 +310,8 @@ class AgiServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        if self.watchdog is not None:
+            self.watchdog.stop()
 
 
 class CoreLike(Protocol):
@@ -195,6 +323,25 @@ class CoreLike(Protocol):
     def numbering(self) -> Numbering: ...
     @property
     def engine(self) -> Evaluator: ...
+    @property
+    def lists(self) -> ListRegistry: ...
+    @property
+    def state(self) -> Counters: ...
+
+
+def make_screener(core: CoreLike) -> Screener:
+    """The screener a gateway runs: deadline, trunk classes and spend ledger from
+    the config; prices from the live lists (a lists reload changes them)."""
+    agi = core.config.agi
+    ledger = SpendLedger(agi.spend, core.state, lambda: core.lists.rates,
+                         {t.name: t.daily_cap for t in agi.trunks if t.daily_cap > 0})
+    return Screener(
+        core.numbering, core.engine,
+        deadline_ms=core.config.gateway.call_deadline_ms,
+        trunk_classes={t.name: t.trunk_class for t in agi.trunks},
+        default_trunk_class=agi.default_trunk_class,
+        ledger=ledger,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -202,7 +349,7 @@ async def service(core: CoreLike) -> AsyncIterator[AgiServer]:
     """The FastAGI service for ``gateway.app.running``: listens on
     ``config.agi.listen`` on entry, stops on exit."""
     config = core.config
-    screener = Screener(core.numbering, core.engine, deadline_ms=config.gateway.call_deadline_ms)
+    screener = make_screener(core)
     server = AgiServer(screener)
     host, port = hostport(config.agi.listen)
     await server.start(host, port)

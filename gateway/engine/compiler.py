@@ -17,19 +17,20 @@ from typing import Any
 
 from gateway.content.facts import _DIGITS_TO_ZERO, Facts  # noqa: F401  (re-exported: moved)
 from gateway.engine.schema import (
-    COUNTER_KEYS,
     COUNTER_VALUES,
     COUNTERS,
     NUMBER_CLASSES,
     PREDICATES,
     RuleError,
     RuleSpec,
+    parse_counter_key,
 )
 from gateway.lists.numberset import NumberSet
 from gateway.lists.registry import ListRegistry
+from gateway.lists.senders import SenderRegistry, SenderStatus
 from gateway.lists.stringset import StringSet
 from gateway.model import Event
-from gateway.numbers import Number, NumberKind
+from gateway.numbers import LEN_SHIFT, Number, NumberKind
 from gateway.state import Counters
 
 __all__ = ["CompiledRule", "Facts", "compile_rule"]
@@ -217,6 +218,16 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
             return False
 
         return domain_in
+    if key in _SENDER_STATUS:
+        if not isinstance(value, str):
+            ctx.err(key, f"{key} takes the name of a sender registry, got {value!r}")
+            return None
+        reg = ctx.lists.registry(value)
+        if reg is None:
+            ctx.err(key, f"unknown sender registry {value!r} (registered_*_senders.txt "
+                    "in the lists dir)")
+            return None
+        return _sender_status(reg, key)
     if key == "symbol":
         wanted = _names(value)
         # a typo within a loaded plugin's namespace is an error; a symbol of a plugin
@@ -255,10 +266,47 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
     return None
 
 
-def _keyfn(ctx: _Ctx, where: str, name: str) -> Callable[[Event, Facts], Hashable] | None:
-    if name not in COUNTER_KEYS:
-        ctx.err(where, f"counter key must be one of {', '.join(COUNTER_KEYS)}, got {name!r}")
-        return None
+_NUM_MASK = (1 << LEN_SHIFT) - 1
+_POW10 = tuple(10 ** i for i in range(16))
+
+
+def _range_of(side: str, digits: int) -> Callable[[Event, Facts], Hashable]:
+    """The first ``digits`` digits of the side's number, keyed as a number of that many
+    digits (``(digits << 50) | prefix``, DESIGN.md "Number keys"); a shorter number is
+    its own range; a sender ID or short code is keyed as itself."""
+    number: Callable[[Event], Number] = attrgetter(side)
+
+    def range_key(ev: Event, f: Facts) -> Hashable:
+        n = number(ev)
+        if n.kind is not NumberKind.E164:
+            return n.key or n.text
+        length = n.key >> LEN_SHIFT
+        if length <= digits:
+            return n.key
+        return (digits << LEN_SHIFT) | ((n.key & _NUM_MASK) // _POW10[length - digits])
+
+    return range_key
+
+
+#: registry predicate -> the status it tests (``sender_not_registered``: any but this)
+_SENDER_STATUS = {
+    "sender_registered": SenderStatus.REGISTERED,
+    "sender_not_registered": SenderStatus.REGISTERED,
+    "sender_spoofed": SenderStatus.SPOOFED,
+    "sender_out_of_scope": SenderStatus.OUT_OF_SCOPE,
+}
+
+
+def _sender_status(reg: SenderRegistry, key: str) -> Pred:
+    """The source against a sender registry: its route and destination country."""
+    wanted = _SENDER_STATUS[key]
+    status = reg.status
+    if key == "sender_not_registered":
+        return lambda ev, f: status(ev.src.text, ev.route, ev.dst.region) is not wanted
+    return lambda ev, f: status(ev.src.text, ev.route, ev.dst.region) is wanted
+
+
+def _atom(name: str, digits: int) -> Callable[[Event, Facts], Hashable]:
     if name == "src":
         return lambda ev, f: ev.src.key or ev.src.text
     if name == "dst":
@@ -267,11 +315,30 @@ def _keyfn(ctx: _Ctx, where: str, name: str) -> Callable[[Event, Facts], Hashabl
         return lambda ev, f: ev.route
     if name == "text":
         return lambda ev, f: f.fingerprint()
-    if name == "src+dst":
-        return lambda ev, f: (ev.src.key or ev.src.text, ev.dst.key or ev.dst.text)
-    if name == "src+text":
-        return lambda ev, f: (ev.src.key or ev.src.text, f.fingerprint())
-    return lambda ev, f: f.campaign if f.campaign is not None else f.fingerprint()
+    if name == "campaign":
+        return lambda ev, f: f.campaign if f.campaign is not None else f.fingerprint()
+    if name == "src_country":
+        return lambda ev, f: ev.src.region
+    if name == "dst_country":
+        return lambda ev, f: ev.dst.region
+    return _range_of(name.split("_", 1)[0], digits)
+
+
+def _keyfn(ctx: _Ctx, where: str, name: Any) -> Callable[[Event, Facts], Hashable] | None:
+    """The key (or member) function of a counter: one part's value, or a tuple of them
+    for a key joined with "+" (``src+dst`` keys as it always did)."""
+    try:
+        parts = parse_counter_key(name)
+    except ValueError as e:
+        ctx.err(where, str(e))
+        return None
+    fns = [_atom(a, n) for a, n in parts]
+    if len(fns) == 1:
+        return fns[0]
+    if len(fns) == 2:
+        a, b = fns
+        return lambda ev, f: (a(ev, f), b(ev, f))
+    return lambda ev, f: tuple([fn(ev, f) for fn in fns])
 
 
 def _window(ctx: _Ctx, where: str, value: Any) -> tuple[float, bool] | None:
@@ -366,7 +433,8 @@ _COST = {
     "src_country_not": 0, "dst_country_not": 0, "has_text": 0, "answered": 0,
     "ring_under": 0, "dialstatus": 0, "symbol": 1, "details": 1, "route": 2,
     "route_not": 2, "src_in": 3, "dst_in": 3, "src_not_in": 3, "dst_not_in": 3,
-    "has_url": 4, "url_domain_in": 4, "text_keywords": 5, "text_regex": 7,
+    "sender_registered": 3, "sender_not_registered": 3, "sender_spoofed": 3,
+    "sender_out_of_scope": 3, "has_url": 4, "url_domain_in": 4, "text_keywords": 5, "text_regex": 7,
 }
 
 

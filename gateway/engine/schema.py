@@ -39,11 +39,13 @@ from typing import Any
 
 __all__ = [
     "COUNTERS",
+    "COUNTER_KEYS",
     "PREDICATES",
     "RuleError",
     "RuleErrors",
     "RuleFile",
     "RuleSpec",
+    "parse_counter_key",
     "parse_rule_file",
 ]
 
@@ -65,6 +67,8 @@ PREDICATES: dict[str, str] = {
     "text_regex": "regexes", "text_keywords": "strings",
     "has_text": "bool", "has_url": "bool", "url_domain_in": "names",
     "symbol": "strings",
+    "sender_registered": "registry", "sender_not_registered": "registry",
+    "sender_spoofed": "registry", "sender_out_of_scope": "registry",
     "ring_under": "number", "answered": "bool", "dialstatus": "strings",
     "details": "table",
 }
@@ -75,8 +79,40 @@ COUNTERS: dict[str, tuple[str, ...]] = {
     "sum": ("key", "value", "window", "over"),
     "count": ("name", "key", "window", "over"),
 }
-COUNTER_KEYS = ("src", "dst", "route", "text", "src+dst", "src+text", "campaign")
+#: what a counter key is made of, joined with "+" ("route+dst_range:9"): the numbers,
+#: the route, the text (exact fingerprint or campaign key), a number range (the first N
+#: digits of the number) and a country (ISO 3166 region of the number)
+COUNTER_KEYS = ("src", "dst", "route", "text", "campaign", "src_range:N", "dst_range:N",
+                "src_country", "dst_country")
+_KEY_ATOMS = frozenset(k for k in COUNTER_KEYS if not k.endswith(":N"))
+_RANGE_RE = re.compile(r"^(src|dst)_range:(\d{1,2})$")
 COUNTER_VALUES = ("one", "billsec", "duration", "parts", "cost")
+
+def parse_counter_key(key: Any) -> tuple[tuple[str, int], ...]:
+    """A counter key's parts as ``(atom, digits)`` (digits only for ``*_range:N``);
+    raises ``ValueError`` saying what is wrong."""
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"counter key must be a string such as 'src' or 'route+dst_range:9', "
+                         f"got {key!r}")
+    parts: list[tuple[str, int]] = []
+    for raw in key.split("+"):
+        atom = raw.strip()
+        m = _RANGE_RE.match(atom)
+        if m:
+            n = int(m.group(2))
+            if not 1 <= n <= 15:
+                raise ValueError(f"{atom!r}: a range is the first 1 to 15 digits")
+            parts.append((f"{m.group(1)}_range", n))
+        elif atom in _KEY_ATOMS:
+            parts.append((atom, 0))
+        else:
+            raise ValueError(f"unknown counter key part {atom!r} in {key!r}: parts are "
+                             f"{', '.join(COUNTER_KEYS)}, joined with '+'")
+    names = [a for a, _ in parts]
+    if len(set(names)) != len(names):
+        raise ValueError(f"counter key {key!r} names a part twice")
+    return tuple(parts)
+
 
 _RULE_KEYS = {
     "id", "description", "channel", "direction", "phase", "action", "score", "reason",

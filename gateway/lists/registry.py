@@ -22,6 +22,7 @@ from gateway.lists.files import (
 from gateway.lists.numberset import NumberSet
 from gateway.lists.premium import load_premium_rate
 from gateway.lists.rates import RateTable, read_rates
+from gateway.lists.senders import SenderRegistry, is_registry_name, read_sender_registry
 from gateway.lists.stringset import StringSet
 from gateway.numbers import Numbering, key_of
 
@@ -40,10 +41,16 @@ AnyList = NumberSet | StringSet
 
 class ListRegistry:
     def __init__(self, lists: dict[str, AnyList], source: str | None = None,
-                 rates: RateTable | None = None) -> None:
+                 rates: RateTable | None = None,
+                 registries: dict[str, SenderRegistry] | None = None) -> None:
         self._lists = lists
         self.source = source
         self.rates = rates  # rates.txt: prices for spend caps
+        #: sender-ID registries (registered_*_senders.txt): sender -> routes, countries
+        self.registries: dict[str, SenderRegistry] = registries or {}
+
+    def registry(self, name: str) -> SenderRegistry | None:
+        return self.registries.get(name)
 
     @property
     def emergency(self) -> NumberSet:
@@ -116,12 +123,19 @@ def load_lists(directory: str | Path, numbering: Numbering,
     d = Path(directory)
     errors: list[str] = []
     rates: RateTable | None = None
+    registries: dict[str, SenderRegistry] = {}
     if d.is_dir():
         for path in sorted(d.glob("*.txt")):
             name = path.stem
             if name == "rates":
                 try:
                     rates = read_rates(path)
+                except ListFileError as e:
+                    errors.extend(e.errors)
+                continue
+            if is_registry_name(name):
+                try:
+                    registries[name] = read_sender_registry(path)
                 except ListFileError as e:
                     errors.extend(e.errors)
                 continue
@@ -149,4 +163,4 @@ def load_lists(directory: str | Path, numbering: Numbering,
         log.warning("lists directory missing: only built-in lists", dir=str(d))
     if errors:
         raise ListFileError(errors)
-    return ListRegistry(lists, str(d), rates)
+    return ListRegistry(lists, str(d), rates, registries)

@@ -95,7 +95,7 @@ def test_counter_mistakes(tmp_path):
         score = 1
     """)
     assert errs[0] == f"{p}:4: v: window must be seconds > 0 or \"day\", got -1"
-    assert errs[1].startswith(f"{p}:9: w: counter key must be one of")
+    assert errs[1].startswith(f"{p}:9: w: unknown counter key part 'moon' in 'moon': parts are")
 
 
 def test_cli_rules_check_exit_codes(spamgw, rules_copy):

@@ -12,8 +12,10 @@ Symbols (default scores; a rule file's ``[symbols]`` table may change them):
   seconds; the weight grows from 0.5 to 1 as it reaches twice that.
 
 Senders on the allowlists (``allowed_numbers``, ``allowed_senders``: a bank's OTPs and
-notices) are neither punished nor counted; the allow rules already end their
-evaluation, and the plugin does not count them when called directly either.
+notices) and senders of the sender-ID registry (``registered_senders``) on a route and
+to a country registered for them are neither punished nor counted: one template to
+many recipients is what a registered A2P sender does. The same sender ID on another
+route is counted like any sender (and blocked by the spoofing rules).
 
 Each message also gets a campaign key (``Facts.campaign``), so rule counters with
 ``key = "campaign"`` count near-duplicates as one text instead of exact ones. Two
@@ -29,7 +31,8 @@ counting runs for every message.
 
 Options (``[plugins.options.campaign]``): ``window`` (seconds, default 600),
 ``over`` (recipients, default 50), ``bands``, ``rows``, ``min_words`` (default 6),
-``allow_lists`` (list names, default the two allowlists), ``cache_size`` (texts
+``allow_lists`` (list and registry names, default the two allowlists and
+``registered_senders``), ``cache_size`` (texts
 remembered, default 16384; 0 turns the cache off).
 """
 
@@ -58,22 +61,31 @@ class CampaignPlugin:
 
     def __init__(self, state: Counters, fingerprinter: Fingerprinter, window: float,
                  over: int, allow_numbers: tuple[NumberSet, ...],
-                 allow_senders: tuple[StringSet, ...], cache_size: int = 16384) -> None:
+                 allow_senders: tuple[StringSet, ...], cache_size: int = 16384,
+                 registries: tuple[Any, ...] = ()) -> None:
         self.state = state
         self.fp = fingerprinter
         self.window = window
         self.over = over
         self.allow_numbers = allow_numbers
         self.allow_senders = allow_senders
+        #: sender registries (``gateway.lists.senders.SenderRegistry``)
+        self.registries = registries
         self.by_text: LruCache[tuple[int, ...]] = LruCache(cache_size)
         self.by_words: LruCache[tuple[int, ...]] = LruCache(cache_size)
         self.links: OrderedDict[int, int] = OrderedDict()  # band key -> campaign key
         self.max_links = max(4 * cache_size, 4096)
 
-    def allowed(self, src: Number) -> bool:
+    def allowed(self, src: Number, event: Event | None = None) -> bool:
         if src.key:
-            return any(src.key in ns for ns in self.allow_numbers)
-        return bool(src.text) and any(src.text in ss for ss in self.allow_senders)
+            if any(src.key in ns for ns in self.allow_numbers):
+                return True
+        elif src.text and any(src.text in ss for ss in self.allow_senders):
+            return True
+        if event is not None and self.registries:
+            return any(r.registered(src.text, event.route, event.dst.region)
+                       for r in self.registries)
+        return False
 
     def keys(self, facts: Facts) -> tuple[int, ...]:
         """The text's LSH band keys (empty for a short text)."""
@@ -117,7 +129,7 @@ class CampaignPlugin:
         return self.count(event, Facts(event))
 
     def check(self, event: Event, facts: Facts | None = None) -> Iterable[Hit]:
-        if not event.text or self.allowed(event.src):
+        if not event.text or self.allowed(event.src, event):
             return ()
         n = self.count(event, facts if facts is not None else Facts(event))
         if n <= self.over:
@@ -127,11 +139,12 @@ class CampaignPlugin:
 
 def create(env: PluginEnv) -> CampaignPlugin:
     opts: dict[str, Any] = dict(env.options)
-    names = opts.get("allow_lists", ("allowed_numbers", "allowed_senders"))
+    names = opts.get("allow_lists", ("allowed_numbers", "allowed_senders", "registered_senders"))
     numbers = tuple(ns for n in names if (ns := env.lists.numbers(str(n))) is not None)
     senders = tuple(ss for n in names if (ss := env.lists.strings(str(n))) is not None)
+    registries = tuple(r for n in names if (r := env.lists.registry(str(n))) is not None)
     fp = Fingerprinter(int(opts.get("bands", 4)), int(opts.get("rows", 3)),
                        int(opts.get("min_words", 6)))
     return CampaignPlugin(env.state, fp, float(opts.get("window", 600)),
                           int(opts.get("over", 50)), numbers, senders,
-                          int(opts.get("cache_size", 16384)))
+                          int(opts.get("cache_size", 16384)), registries)

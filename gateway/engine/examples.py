@@ -3,7 +3,9 @@
 Each example gets a fresh set of counters and a ruleset compiled against them, so
 examples never see each other's traffic. An example is one event (fields as in
 ``spamgw check``) that may be repeated (``repeat``, with ``vary = "dst"`` or
-``"src"`` giving each repetition a different number) after ``setup`` events and
+``"src"`` giving each repetition a different number, spread over many number
+ranges as real recipients are; ``"dst_sequence"``/``"src_sequence"`` give consecutive
+numbers of one range instead, the pattern of number-range pumping) after ``setup`` events and
 with ``given`` expiring-list entries (``given = {srs_listed = ["+4477..."]}``); the
 verdict of the last event must have action ``expect`` and, unless ``hits = false``,
 list the rule's id.
@@ -34,10 +36,12 @@ class ExampleFailure:
     error: RuleError
 
 
-def _vary(n: Number, i: int, numbering: Numbering) -> Number:
+def _vary(n: Number, i: int, numbering: Numbering, sequence: bool = False) -> Number:
     if not n.digits or not i:
         return n
-    digits = str(int(n.digits) + i).zfill(len(n.digits))
+    # spread: each repetition in another range of the first len-3 digits
+    step = 1 if sequence or n.kind.value != "e164" else 10 ** max(0, len(n.digits) - 7) + 1
+    digits = str(int(n.digits) + i * step).zfill(len(n.digits))
     return numbering.e164(digits) if n.kind.value == "e164" else numbering.short(digits)
 
 
@@ -94,8 +98,10 @@ class _Run:
         for i in range(repeat):
             ev = Event(
                 channel=base.channel, direction=base.direction,
-                src=_vary(base.src, i, self.numbering) if vary == "src" else base.src,
-                dst=_vary(base.dst, i, self.numbering) if vary == "dst" else base.dst,
+                src=_vary(base.src, i, self.numbering, vary == "src_sequence")
+                if vary in ("src", "src_sequence") else base.src,
+                dst=_vary(base.dst, i, self.numbering, vary == "dst_sequence")
+                if vary in ("dst", "dst_sequence") else base.dst,
                 text=base.text, route=base.route, phase=base.phase, ts=self.clock,
                 duration=base.duration, billsec=base.billsec, dialstatus=base.dialstatus,
                 details=base.details,

@@ -16,6 +16,8 @@ from operator import attrgetter
 from typing import Any
 
 from gateway.content.facts import _DIGITS_TO_ZERO, Facts  # noqa: F401  (re-exported: moved)
+from gateway.engine.call_predicates import CALL_PREDICATES, call_predicate, home_group
+from gateway.engine.call_predicates import COSTS as CALL_COSTS
 from gateway.engine.schema import (
     COUNTER_VALUES,
     COUNTERS,
@@ -165,7 +167,8 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
         if any(not isinstance(c, str) or not (c == "HOME" or len(c) in (2, 3)) for c in codes):
             ctx.err(key, f"{key} takes ISO 3166 codes or \"HOME\", got {value!r}")
             return None
-        regions = frozenset(ctx.home if c == "HOME" else c.upper() for c in codes)
+        regions = frozenset(r for c in codes  # HOME: GB with GG, IM, JE
+                            for r in (home_group(ctx.home) if c == "HOME" else (c.upper(),)))
         region_of = attrgetter(f"{side}.region")
         if key.endswith("_not"):
             return lambda ev, f: region_of(ev) not in regions
@@ -256,6 +259,8 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
     if key == "dialstatus":
         statuses = frozenset(str(s).upper() for s in _names(value))
         return lambda ev, f: (ev.dialstatus or "").upper() in statuses
+    if key in CALL_PREDICATES:
+        return call_predicate(ctx, key, value)
     if key == "details":
         if not isinstance(value, dict):
             ctx.err(key, "details takes a table of protocol fields")
@@ -436,6 +441,9 @@ _COST = {
     "sender_registered": 3, "sender_not_registered": 3, "sender_spoofed": 3,
     "sender_out_of_scope": 3, "has_url": 4, "url_domain_in": 4, "text_keywords": 5, "text_regex": 7,
 }
+
+
+_COST.update(CALL_COSTS)
 
 
 def compile_rule(spec: RuleSpec, ctx: _Ctx) -> CompiledRule | None:

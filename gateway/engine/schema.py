@@ -71,6 +71,10 @@ PREDICATES: dict[str, str] = {
     "sender_spoofed": "registry", "sender_out_of_scope": "registry",
     "ring_under": "number", "answered": "bool", "dialstatus": "strings",
     "details": "table",
+    # calls (gateway/engine/call_predicates.py)
+    "trunk_class": "trunk_classes", "trunk_class_not": "trunk_classes",
+    "local_hours": "hours", "weekday": "weekdays",
+    "dst_price_min": "number", "dst_risk": "strings",
 }
 #: counter predicate -> required keys
 COUNTERS: dict[str, tuple[str, ...]] = {

@@ -59,6 +59,10 @@ class RateTable:
         return None
 
     def price_per_minute(self, dst: Number) -> float:
+        """Longest prefix's price; the default for other E.164 numbers; 0 for short
+        codes and anything else that is no international number."""
+        if dst.kind is not NumberKind.E164:
+            return 0.0
         prefix = self._match(dst)
         return self.default if prefix is None else self._prices[prefix]
 

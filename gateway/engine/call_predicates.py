@@ -1,0 +1,138 @@
+"""Rule predicates for calls: trunk class, local time, destination price.
+
+Compiled like every other predicate (``compiler._predicate`` hands these names
+here): a closure ``pred(event, facts) -> bool`` over values bound once.
+
+- ``trunk_class = ["international"]`` / ``trunk_class_not``: the class of the trunk
+  the call came in or goes out by (``[[agi.trunks]]``; the FastAGI screener puts it
+  in ``details["trunk_class"]``; an event without one is ``"unknown"``).
+- ``local_hours = [22, 7]``: the event's hour in the home country's time zone is in
+  ``[from, to)``, wrapping past midnight when ``from > to`` (22..7 is night).
+- ``weekday = ["sat", "sun"]``: the event's day in the home country's time zone.
+- ``dst_price_min = 1.0``: the destination costs at least this per minute
+  (rates.txt).
+- ``dst_risk = "high"``: the rates.txt entry pricing the destination is marked high.
+
+``home_group`` is what ``HOME`` means in the country predicates: the home region
+and the territories that share its calling code (GB with GG, IM, JE), except for
+the shared codes of separate countries (+1 NANP, +7 Russia and Kazakhstan).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from gateway.config import TRUNK_CLASSES
+from gateway.model import Event
+
+__all__ = ["CALL_PREDICATES", "COSTS", "call_predicate", "home_group", "home_timezone"]
+
+CALL_PREDICATES = frozenset({
+    "trunk_class", "trunk_class_not", "local_hours", "weekday", "dst_price_min", "dst_risk",
+})
+#: evaluation cost rank (see compiler._COST): attribute tests 0, time 1, rate lookup 3
+COSTS = {"trunk_class": 0, "trunk_class_not": 0, "local_hours": 1, "weekday": 1,
+         "dst_price_min": 3, "dst_risk": 3}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: calling codes shared by separate countries: HOME stays the home region alone
+_SEPARATE_COUNTRIES = frozenset({1, 7})
+
+Pred = Callable[[Event, Any], bool]
+
+
+class Ctx(Protocol):
+    home: str
+    rates: Any
+
+    def err(self, key: str, msg: str) -> None: ...
+
+
+@functools.cache
+def home_group(region: str) -> frozenset[str]:
+    import phonenumbers
+
+    region = region.upper()
+    cc = phonenumbers.country_code_for_region(region)
+    if not cc or cc in _SEPARATE_COUNTRIES:
+        return frozenset({region})
+    return frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ())) | {region}
+
+
+@functools.cache
+def home_timezone(region: str) -> dt.tzinfo:
+    """The home region's time zone (the first libphonenumber gives for its example
+    number: Europe/London for GB); UTC when unknown."""
+    try:
+        import phonenumbers
+        from phonenumbers import timezone
+
+        example = phonenumbers.example_number(region.upper())
+        if example is not None:
+            for name in timezone.time_zones_for_geographical_number(example):
+                try:
+                    return ZoneInfo(name)
+                except (KeyError, ValueError):
+                    continue
+    except ImportError:  # pragma: no cover - phonenumbers ships its timezone data
+        pass
+    return dt.UTC
+
+
+def _local(ts: float, tz: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, tz)
+
+
+def call_predicate(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    if key in ("trunk_class", "trunk_class_not"):
+        classes = value if isinstance(value, list) else [value]
+        bad = [c for c in classes if c not in TRUNK_CLASSES]
+        if not classes or bad:
+            ctx.err(key, f"{key} takes trunk classes ({', '.join(TRUNK_CLASSES)}), "
+                    f"got {bad[0] if bad else value!r}")
+            return None
+        wanted = frozenset(classes)
+        if key == "trunk_class":
+            return lambda ev, f: ev.details.get("trunk_class", "unknown") in wanted
+        return lambda ev, f: ev.details.get("trunk_class", "unknown") not in wanted
+    if key == "local_hours":
+        if not (isinstance(value, list) and len(value) == 2
+                and all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 24
+                        for h in value) and value[0] != value[1]):
+            ctx.err(key, f"local_hours takes [FROM, TO], hours 0..24 (22..7 wraps past "
+                    f"midnight), got {value!r}")
+            return None
+        start, end = value
+        hours = frozenset(range(start, end) if start < end
+                          else (*range(start, 24), *range(0, end)))
+        tz = home_timezone(ctx.home)
+        return lambda ev, f: _local(ev.ts, tz).hour in hours
+    if key == "weekday":
+        days = value if isinstance(value, list) else [value]
+        bad = [d for d in days if not isinstance(d, str) or d.lower()[:3] not in WEEKDAYS]
+        if not days or bad:
+            ctx.err(key, f"weekday takes day names ({', '.join(WEEKDAYS)}), got {value!r}")
+            return None
+        numbers = frozenset(WEEKDAYS.index(d.lower()[:3]) for d in days)
+        tz = home_timezone(ctx.home)
+        return lambda ev, f: _local(ev.ts, tz).weekday() in numbers
+    if key in ("dst_price_min", "dst_risk"):
+        rates = ctx.rates
+        if rates is None:
+            ctx.err(key, f"{key} needs a rate table (rates.txt in the lists dir)")
+            return None
+        if key == "dst_risk":
+            if value != "high":
+                ctx.err(key, f"dst_risk takes \"high\", got {value!r}")
+                return None
+            return lambda ev, f: rates.high_risk(ev.dst)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            ctx.err(key, f"dst_price_min takes a price per minute, got {value!r}")
+            return None
+        floor = float(value)
+        return lambda ev, f: rates.price_per_minute(ev.dst) >= floor
+    ctx.err(key, f"unknown predicate {key!r}")  # pragma: no cover - schema checks names
+    return None

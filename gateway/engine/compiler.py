@@ -275,10 +275,12 @@ _NUM_MASK = (1 << LEN_SHIFT) - 1
 _POW10 = tuple(10 ** i for i in range(16))
 
 
-def _range_of(side: str, digits: int) -> Callable[[Event, Facts], Hashable]:
-    """The first ``digits`` digits of the side's number, keyed as a number of that many
-    digits (``(digits << 50) | prefix``, DESIGN.md "Number keys"); a shorter number is
-    its own range; a sender ID or short code is keyed as itself."""
+def _range_of(side: str, digits: int, block: bool = False
+              ) -> Callable[[Event, Facts], Hashable]:
+    """The first ``digits`` digits of the side's number (``block``: all but its last
+    ``digits`` digits), keyed as a number of that many digits (``(n << 50) | prefix``,
+    DESIGN.md "Number keys"); a number no longer than the range is its own range; a
+    sender ID or short code is keyed as itself."""
     number: Callable[[Event], Number] = attrgetter(side)
 
     def range_key(ev: Event, f: Facts) -> Hashable:
@@ -290,7 +292,16 @@ def _range_of(side: str, digits: int) -> Callable[[Event, Facts], Hashable]:
             return n.key
         return (digits << LEN_SHIFT) | ((n.key & _NUM_MASK) // _POW10[length - digits])
 
-    return range_key
+    def block_key(ev: Event, f: Facts) -> Hashable:
+        n = number(ev)
+        if n.kind is not NumberKind.E164:
+            return n.key or n.text
+        length = n.key >> LEN_SHIFT
+        if length <= digits:
+            return n.key
+        return ((length - digits) << LEN_SHIFT) | ((n.key & _NUM_MASK) // _POW10[digits])
+
+    return block_key if block else range_key
 
 
 #: registry predicate -> the status it tests (``sender_not_registered``: any but this)
@@ -326,7 +337,8 @@ def _atom(name: str, digits: int) -> Callable[[Event, Facts], Hashable]:
         return lambda ev, f: ev.src.region
     if name == "dst_country":
         return lambda ev, f: ev.dst.region
-    return _range_of(name.split("_", 1)[0], digits)
+    side, kind = name.split("_", 1)
+    return _range_of(side, digits, block=kind == "block")
 
 
 def _keyfn(ctx: _Ctx, where: str, name: Any) -> Callable[[Event, Facts], Hashable] | None:

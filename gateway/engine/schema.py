@@ -84,12 +84,14 @@ COUNTERS: dict[str, tuple[str, ...]] = {
     "count": ("name", "key", "window", "over"),
 }
 #: what a counter key is made of, joined with "+" ("route+dst_range:9"): the numbers,
-#: the route, the text (exact fingerprint or campaign key), a number range (the first N
-#: digits of the number) and a country (ISO 3166 region of the number)
+#: the route, the text (exact fingerprint or campaign key), a number range (``range:N``:
+#: the first N digits of the number; ``block:N``: all but its last N digits, a block of
+#: 10^N consecutive numbers whatever the number's length) and a country (ISO 3166
+#: region of the number)
 COUNTER_KEYS = ("src", "dst", "route", "text", "campaign", "src_range:N", "dst_range:N",
-                "src_country", "dst_country")
+                "src_block:N", "dst_block:N", "src_country", "dst_country")
 _KEY_ATOMS = frozenset(k for k in COUNTER_KEYS if not k.endswith(":N"))
-_RANGE_RE = re.compile(r"^(src|dst)_range:(\d{1,2})$")
+_RANGE_RE = re.compile(r"^(src|dst)_(range|block):(\d{1,2})$")
 COUNTER_VALUES = ("one", "billsec", "duration", "parts", "cost")
 
 def parse_counter_key(key: Any) -> tuple[tuple[str, int], ...]:
@@ -103,10 +105,12 @@ def parse_counter_key(key: Any) -> tuple[tuple[str, int], ...]:
         atom = raw.strip()
         m = _RANGE_RE.match(atom)
         if m:
-            n = int(m.group(2))
-            if not 1 <= n <= 15:
+            n = int(m.group(3))
+            if m.group(2) == "range" and not 1 <= n <= 15:
                 raise ValueError(f"{atom!r}: a range is the first 1 to 15 digits")
-            parts.append((f"{m.group(1)}_range", n))
+            if m.group(2) == "block" and not 1 <= n <= 8:
+                raise ValueError(f"{atom!r}: a block drops the last 1 to 8 digits")
+            parts.append((f"{m.group(1)}_{m.group(2)}", n))
         elif atom in _KEY_ATOMS:
             parts.append((atom, 0))
         else:

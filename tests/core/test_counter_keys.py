@@ -124,6 +124,26 @@ def test_range_key_groups_numbers_by_their_first_digits(tmp_path):
         assert eng.evaluate(_sms("r1", dst=f"+3531234{n}", ts=7 + n)).action is Action.ALLOW
 
 
+def test_block_key_is_a_run_of_consecutive_numbers_of_any_length(tmp_path):
+    eng = _engine(tmp_path, """
+        [[rule]]
+        id = "block"
+        channel = "sms"
+        direction = "in"
+        when.distinct = { key = "dst_block:2", of = "dst", window = 600, over = 2 }
+        action = "BLOCK"
+    """)
+    for first in ("+447700900100", "+12025550100", "+3531234500"):  # 12, 11, 10 digits
+        base = int(first[1:])
+        acts = [eng.evaluate(_sms(dst=f"+{base + i}", ts=i)).action for i in (0, 99, 50)]
+        assert acts == [Action.ALLOW, Action.ALLOW, Action.BLOCK], first
+        # the next block is another key
+        assert eng.evaluate(_sms(dst=f"+{base + 100}", ts=9)).action is Action.ALLOW
+    assert parse_counter_key("src_block:3") == (("src_block", 3),)
+    with pytest.raises(ValueError, match="last 1 to 8 digits"):
+        parse_counter_key("dst_block:9")
+
+
 def test_country_keys(tmp_path):
     eng = _engine(tmp_path, """
         [[rule]]

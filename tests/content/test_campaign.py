@@ -7,7 +7,7 @@ import random
 from collections import Counter
 
 import pytest
-from content_support import DATA, load_plugin_module, sms
+from content_support import DATA, check, load_plugin_module, sms
 
 from gateway.content.fingerprint import Fingerprinter, campaign_text
 from gateway.engine.plugins import PluginEnv
@@ -113,6 +113,23 @@ def test_allowlisted_senders_not_counted(env: PluginEnv) -> None:
         assert list(plugin.check(ev)) == []
     # nothing was counted: the first unlisted sender starts from one recipient
     assert plugin.size(sms(n, text, src="+447700900999", ts=1_790_000_100.0)) == 1
+
+
+def test_registered_senders_on_their_routes_not_counted(env: PluginEnv) -> None:
+    """ParcelNow is registered for agg-uk (rules/lists/registered_senders.txt): there its
+    notices are not counted; the same sender ID on another route is."""
+    from dataclasses import replace
+
+    plugin = load_plugin_module("campaign").create(env)
+    n = env.numbering
+    text = ("ParcelNow: your parcel from Argos will arrive today between 10:00-12:00. "
+            "Track or change: https://parcelnow.example/t/AB12")
+    for i in range(80):
+        ev = replace(sms(n, text, src="ParcelNow", dst=f"+4477009{10000 + i}",
+                         ts=1_790_000_000.0 + i), route="agg-uk")
+        assert check(plugin, ev) == ()
+    spoofed = replace(sms(n, text, src="ParcelNow", ts=1_790_000_100.0), route="grey-1")
+    assert plugin.size(spoofed) == 1  # nothing counted before it; it is
 
 
 RULE = """

@@ -1,0 +1,55 @@
+"""loadtest/bench_detection.py at a small size: what it prints holds the detection
+targets (a functional test of the shipped rules and plugins, not a timed one).
+
+- the clean A2P + P2P background: no BLOCK, at most 1% WARN;
+- every fraud scenario: blocked within 20 messages.
+"""
+
+from __future__ import annotations
+
+import bench_detection as bench
+import pytest
+
+
+@pytest.fixture(scope="module")
+def background():
+    bench.quiet()
+    return bench.run_background(scale=0.12, seed=7)
+
+
+@pytest.fixture(scope="module")
+def scenarios():
+    bench.quiet()
+    return bench.run_scenarios(seed=7)
+
+
+def test_background_is_big_and_covers_every_category(background):
+    rows, cost, total = background
+    assert total >= 1000 and cost > 0
+    assert set(rows) == {"otp_hub", "parcel", "appointment", "bank", "marketing", "p2p",
+                         "corporate"}
+
+
+def test_background_gets_no_block_and_at_most_one_percent_warn(background):
+    rows, _, total = background
+    table = "\n".join(bench.format_background(*background))
+    assert sum(r.block for r in rows.values()) == 0, table
+    assert sum(r.warn for r in rows.values()) <= 0.01 * total, table
+
+
+def test_every_scenario_blocked_within_20_messages(scenarios):
+    table = "\n".join(bench.format_scenarios(scenarios))
+    assert set(scenarios) >= {"campaign_many_senders", "sim_farm", "pumping_range",
+                              "pumping_country", "pumping_registered",
+                              "pumping_allowlisted", "spoofed_sender"}
+    for name, (first, _, _) in scenarios.items():
+        assert first is not None and first <= 20, f"{name}\n{table}"
+
+
+def test_the_background_is_the_same_for_a_seed():
+    bench.quiet()
+    rng = bench.random.Random(3)
+    a = bench.Background(rng, 0.02, bench.Subscribers(rng, 100), ["hello there"]).build()
+    rng = bench.random.Random(3)
+    b = bench.Background(rng, 0.02, bench.Subscribers(rng, 100), ["hello there"]).build()
+    assert a == b

@@ -36,7 +36,7 @@ first BLOCK:
 Event time drives every window; events are built (numbers normalised) before timing,
 so the cost is ``Engine.evaluate`` alone, per message, plugins included.
 
-    python3 loadtest/bench_detection.py [--scale 1.0] [--seed 7]
+    python3 loadtest/bench_detection.py [--scale 1.0] [--seed 7] [--disable PLUGIN]
 """
 
 from __future__ import annotations
@@ -385,10 +385,14 @@ def scenarios(rng: random.Random) -> dict[str, Iterator[Fields]]:
 # --- running -------------------------------------------------------------------------------
 
 
+#: plugins left out (``--disable``): to see what the rest does without one of them
+DISABLED: list[str] = []
+
+
 def make_core() -> Core:
     cfg = Config(rules=RulesConfig(str(ROOT / "rules")),
                  lists=ListsConfig(str(ROOT / "rules" / "lists")),
-                 plugins=PluginsConfig(dir=str(ROOT / "plugins")),
+                 plugins=PluginsConfig(dir=str(ROOT / "plugins"), disabled=tuple(DISABLED)),
                  log=LogConfig(level="error", format="console", audit=""))
     core = build_core(cfg, state=MemoryCounters())
     core.engine.observer = None  # no audit log, no live statistics
@@ -475,8 +479,9 @@ def format_background(rows: dict[str, Row], cost: float, total: int) -> list[str
                      f"{100 * r.warn / r.messages:>7.2f}%  {top}")
     lines.append(f"{'all':<14}{tot.messages:>9}{tot.block:>7}{tot.warn:>7}"
                  f"{100 * tot.warn / max(1, tot.messages):>7.2f}%")
+    left_out = f", without {', '.join(DISABLED)}" if DISABLED else ""
     lines.append(f"engine cost: {cost:.1f} us/message over {total} messages "
-                 "(shipped rules and plugins)")
+                 f"(shipped rules and plugins{left_out})")
     return lines
 
 
@@ -494,7 +499,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=1.0,
                    help="background size (1.0: about 10,000 messages)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--disable", action="append", default=[], metavar="PLUGIN",
+                   help="leave a shipped plugin out (repeatable), e.g. classifier")
     args = p.parse_args(argv)
+    DISABLED[:] = args.disable
     quiet()
     rows, cost, total = run_background(args.scale, args.seed)
     print("\n".join(format_background(rows, cost, total)))

@@ -10,7 +10,14 @@ Symbols (default scores; a rule file's ``[symbols]`` table may change them):
   +878, +881, +882, +883, +888), the classic revenue-share ranges;
 - ``callback.wangiri``: a number flagged on the dynamic ``wangiri_sources`` list;
 - ``callback.high_risk``: a number on ``high_risk_destinations`` (IRSF ranges);
-- ``callback.international``: a number outside the home country.
+- ``callback.international``: a number outside the home country;
+- ``callback.shortcode_premium``: the reader is told to text a keyword to a
+  premium-rate short code of the home country ("txt WIN to 87121"; opt-out
+  instructions such as "reply STOP to 60123" are not counted).
+
+Premium-rate numbers include the UK's 084/087/09 ranges, 070 personal numbers, 118
+directory services ("call 118 118"), Spain's 905 and the US 1-NPA-976 exchanges
+(``gateway.lists.premium``). Default scores equal the shipped rules' ``[symbols]``.
 
 Options (``[plugins.options.callback_numbers]``): ``premium_list``,
 ``high_risk_list``, ``wangiri_list`` (list names), ``max_numbers`` (numbers checked
@@ -23,9 +30,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.content.facts import Facts
-from gateway.content.phones import extract_phone_numbers
+from gateway.content.phones import ITU_SPECIAL, numbers, premium_shortcode
 from gateway.content.plugin import Counters, Hit, Numbering, NumberSet, PluginEnv, Symbol
-from gateway.lists.premium import ITU_SPECIAL
 from gateway.model import Event
 
 SYMBOLS = (
@@ -35,6 +41,8 @@ SYMBOLS = (
     Symbol("callback.wangiri", 8.0, "asks to call a number flagged for Wangiri calls"),
     Symbol("callback.high_risk", 6.0, "asks to call a high-risk (IRSF) destination"),
     Symbol("callback.international", 1.5, "asks to call an international number"),
+    Symbol("callback.shortcode_premium", 4.0,
+           "asks to text a keyword to a premium-rate short code"),
 )
 
 SPECIAL_CODES = frozenset(int(code) for code in ITU_SPECIAL)
@@ -55,15 +63,18 @@ class CallbackPlugin:
         self.max_numbers = max_numbers
 
     def check(self, event: Event, facts: Facts) -> Iterable[Hit]:
-        text = event.text
-        if not text:
+        if not event.text:
             return ()
-        numbers = extract_phone_numbers(text, self.numbering)
-        if not numbers:
+        sc = facts.scan()
+        if not (sc.phones or sc.shortcodes or sc.services):
             return ()
         hits: list[Hit] = []
         premium, high_risk, state = self.premium, self.high_risk, self.state
-        for n in numbers[: self.max_numbers]:
+        numbering = self.numbering
+        found = numbers(sc.phones, numbering) if sc.phones else ()
+        if sc.services and numbering.home_region == "GB":  # "call 118 118": UK services
+            found += tuple(numbering.short(s) for s in sc.services)
+        for n in found[: self.max_numbers]:
             if n.cc in SPECIAL_CODES:
                 hits.append("callback.special_code")
             elif premium is not None and n.key in premium:
@@ -74,6 +85,11 @@ class CallbackPlugin:
                 hits.append("callback.wangiri")
             if n.international:
                 hits.append("callback.international")
+        region = numbering.home_region
+        for code in sc.shortcodes:
+            if premium_shortcode(code.code, region):
+                hits.append("callback.shortcode_premium")
+                break
         return tuple(dict.fromkeys(hits))
 
 

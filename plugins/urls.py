@@ -2,8 +2,9 @@
 
 Symbols (default scores; a rule file's ``[symbols]`` table may change them):
 
-- ``url.blocked_domain``: a link to a domain on ``blocked_domains`` (also when
-  obfuscated, which the rule predicate ``url_domain_in`` does not see);
+- ``url.blocked_domain``: a link to a domain on ``blocked_domains``, in any form the
+  scanner reads (``hxxp``, ``[.]``, comma for dot, spaced letters) and also written
+  to look like one (digits for letters: ``evil-bank-l0gin.example``, homoglyphs);
 - ``url.lookalike``: a host imitating a brand of ``brand_domains`` (homoglyphs,
   digit swaps, one edit away, brand name on another domain);
 - ``url.obfuscated``: a link written to dodge detection (``hxxp``, ``x[.]com``,
@@ -14,6 +15,10 @@ Symbols (default scores; a rule file's ``[symbols]`` table may change them):
 
 Options (``[plugins.options.urls]``): ``brands`` (extra brand domains),
 ``brand_list`` / ``shortener_list`` / ``blocked_list`` (list names).
+
+Default scores equal the shipped rules' ``[symbols]``. The links come from the
+event's one scan (``facts.scan()``), shared with the rules' ``has_url`` and
+``url_domain_in``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from gateway.content.facts import Facts
 from gateway.content.plugin import Hit, PluginEnv, StringSet, Symbol
-from gateway.content.urls import BrandMatcher, extract_urls
+from gateway.content.urls import BrandMatcher, DomainSkeletons
 from gateway.model import Event
 
 SYMBOLS = (
@@ -49,18 +54,31 @@ class UrlPlugin:
         self.imitates = functools.lru_cache(maxsize=8192)(brands.imitates)
         self.shorteners = shorteners
         self.blocked = blocked
+        self._blocked_size = -1
+        self._blocked_like: functools._lru_cache_wrapper[str | None] | None = None
+
+    def blocked_like(self, host: str) -> str | None:
+        """The blocked domain ``host`` is or looks like (rebuilt when the list's size
+        changes: an API edit adds or removes entries)."""
+        blocked = self.blocked
+        if blocked is None:
+            return None
+        if len(blocked) != self._blocked_size or self._blocked_like is None:
+            self._blocked_size = len(blocked)
+            self._blocked_like = functools.lru_cache(maxsize=8192)(
+                DomainSkeletons(blocked).match)
+        return self._blocked_like(host)
 
     def check(self, event: Event, facts: Facts) -> Iterable[Hit]:
-        text = event.text
-        if not text:
+        if not event.text:
             return ()
-        urls = extract_urls(text)
+        urls = facts.scan().urls
         if not urls:
             return ()
         hits: list[Hit] = []
         blocked, short = self.blocked, self.shorteners
         for u in urls:
-            if blocked is not None and u.host in blocked:
+            if blocked is not None and (u.host in blocked or self.blocked_like(u.host)):
                 hits.append("url.blocked_domain")
             if self.brands and self.imitates(u.host) is not None:
                 hits.append("url.lookalike")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from gateway.content.domains import extract_domains
 from gateway.content.fingerprint import fingerprint
 from gateway.content.normalize import fold, template
+from gateway.content.scan import Scan, scan
 from gateway.model import Event
 
 __all__ = ["Facts"]
@@ -20,18 +20,18 @@ __all__ = ["Facts"]
 class Facts:
     """Per-event facts computed at most once, on first use.
 
-    Rules and plugins that declare ``wants_facts`` share them: the text folded for
-    content checks, its template, and a cache key for per-template results. The
+    Rules and plugins share them: the scan (links, numbers, short codes), the text
+    folded for content checks, its template, and a cache key for per-template results. The
     campaign plugin sets ``campaign`` (its near-duplicate key), which counters with
     ``key = "campaign"`` use instead of the exact-text fingerprint.
     """
 
-    __slots__ = ("_domains", "_fingerprint", "_fold", "_folded", "_template", "_text_key",
+    __slots__ = ("_fingerprint", "_fold", "_folded", "_scan", "_template", "_text_key",
                  "campaign", "ev", "symbols")
 
     def __init__(self, ev: Event) -> None:
         self.ev = ev
-        self._domains: tuple[str, ...] | None = None
+        self._scan: Scan | None = None
         self._fold: str | None = None
         self._folded: str | None = None
         self._template: str | None = None
@@ -40,10 +40,16 @@ class Facts:
         self.symbols: dict[str, float] = {}
         self.campaign: Hashable | None = None  # set by a campaign plugin
 
+    def scan(self) -> Scan:
+        """The text's links, phone numbers, short codes and service numbers
+        (``gateway.content.scan``): one scan for every rule and plugin."""
+        if self._scan is None:
+            self._scan = scan(self.ev.text)
+        return self._scan
+
     def domains(self) -> tuple[str, ...]:
-        if self._domains is None:
-            self._domains = extract_domains(self.ev.text) if self.ev.text else ()
-        return self._domains
+        """The hosts of the text's links (what ``has_url`` and ``url_domain_in`` test)."""
+        return self.scan().domains
 
     def fold(self) -> str:
         """The text casefolded (what ``text_keywords`` match)."""

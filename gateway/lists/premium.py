@@ -4,7 +4,10 @@ Built from libphonenumber's metadata (the ``phonenumbers`` package): each region
 ``premium_rate`` and ``shared_cost`` national-number patterns are expanded into
 length-exact digit prefixes, then into key ranges of one ``NumberSet``; plus the
 ITU-T international special codes that carry revenue-share fraud (+979 premium,
-+808 shared cost, +881/+882/+883 global networks, +870 Inmarsat, ...).
++808 shared cost, +881/+882/+883 global networks, +870 Inmarsat, ...); plus the
+charged ranges libphonenumber files under another type or not at all
+(``CHARGED_EXTRA``: UK 070 personal numbers, UK 118 directory enquiries, Spanish 905
+televoting, US 1-NPA-976 pay-per-call).
 
 Expansion works on the parsed regular expression (``re._parser``): a pattern is a
 finite language over digits of bounded length, so it is the union of sequences of
@@ -30,7 +33,8 @@ from gateway.lists.intervals import Span, intersect, normalize, subtract
 from gateway.lists.numberset import NumberSet, Prefix
 from gateway.numbers import MAX_DIGITS
 
-__all__ = ["ITU_SPECIAL", "build_premium_rate", "expand_pattern", "load_premium_rate"]
+__all__ = ["CHARGED_EXTRA", "ITU_SPECIAL", "build_premium_rate", "expand_pattern",
+           "load_premium_rate"]
 
 DIGITS = frozenset("0123456789")
 Seq = tuple[frozenset[str], ...]
@@ -46,6 +50,22 @@ ITU_SPECIAL: dict[str, str] = {
     "883": "International Networks",
     "888": "Telecommunications for Disaster Relief (OCHA)",
     "878": "Universal Personal Telecommunications (UPT)",
+}
+
+#: charged ranges libphonenumber does not file as premium-rate or shared-cost: regex
+#: over the full number (no '+'; fully matched; ``short:`` for short numbers as
+#: dialled at home), with what it is. Each is a callback lure of the corpus or a known
+#: pay-per-call range.
+CHARGED_EXTRA: dict[str, str] = {
+    # libphonenumber: personal_number; "follow-me" numbers charged up to premium rates,
+    # written in scam texts because they look like 07 mobiles
+    r"4470\d{8}": "UK 070 personal numbers",
+    # directory enquiries, charged per call and per minute: the E.164 form, and the
+    # short numbers as dialled at home (a 5- or 6-digit key is no E.164 number)
+    r"44118\d{3}": "UK 118 directory enquiries (E.164 form)",
+    r"short:118\d{2,3}": "118 directory enquiries as dialled (UK 118xxx, DE 118xx)",
+    r"34905\d{6}": "Spain 905 televoting / mass-calling",
+    r"1[2-9]\d\d976\d{4}": "US/NANP 976 pay-per-call exchanges",
 }
 
 _MAX_SPELLED = 200_000  # prefixes one sequence may spell out before we give up on it
@@ -177,9 +197,19 @@ def itu_ranges() -> list[Span]:
     return normalize(r for code in ITU_SPECIAL for r in Prefix(code).ranges())
 
 
+def extra_ranges() -> list[Span]:
+    spans: list[Span] = []
+    for entry in CHARGED_EXTRA:
+        short = entry.startswith("short:")
+        pattern = entry.removeprefix("short:")
+        for prefix, length in sequences_to_prefixes(expand_pattern(pattern), frozenset()):
+            spans.extend(Prefix(prefix, lengths=(length,), short=short).ranges())
+    return normalize(spans)
+
+
 def build_premium_rate() -> NumberSet:
     ns = NumberSet("premium_rate")
-    ns.add_ranges(normalize(metadata_ranges() + itu_ranges()))
+    ns.add_ranges(normalize(metadata_ranges() + itu_ranges() + extra_ranges()))
     return ns
 
 

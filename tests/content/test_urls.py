@@ -129,7 +129,7 @@ _PIECES = st.sampled_from([
 def test_atomic_labels_find_what_backtracking_labels_find(text: str) -> None:
     import re
 
-    from gateway.content import urls
+    from gateway.content import scan as urls
 
     backtracking = urls._L[3:-1]  # the same label without the atomic group
     assert f"(?>{backtracking})" == urls._L
@@ -141,7 +141,7 @@ def test_atomic_labels_find_what_backtracking_labels_find(text: str) -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_PIECES, max_size=16).map("".join))
 def test_host_split_fast_path_is_the_separator_split(text: str) -> None:
-    from gateway.content import urls
+    from gateway.content import scan as urls
 
     for m in urls._HOST_RE.finditer(text):
         raw = m.group(2)

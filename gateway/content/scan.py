@@ -1,0 +1,376 @@
+"""The one content scanner: links, phone numbers and short codes of a text, in one pass.
+
+``scan(text)`` returns a ``Scan``: the ``urls`` (plain and obfuscated links, each
+a ``Url`` with its host), the ``phones`` (dialable digit strings as written,
+``+``-prefixed or starting with a trunk/international ``0``), the ``shortcodes``
+a reader is told to text (``text WIN to 87121``) and the ``services`` a reader is
+told to call (``call 118 118``). Every rule predicate (``has_url``,
+``url_domain_in``) and every content plugin reads the same ``Scan``, once per
+event (``Facts.scan``), so what counts as a link is decided here alone, against
+one TLD source (``gateway.content.suffixes``).
+
+Links, the forms recognised:
+
+- ``https://x.example/a``, ``www.x.example``, bare ``x.com``; bare names count when
+  their TLD is a real one (the Public Suffix List's, plus ``example`` and ``test``)
+  and they do not read as prose: a title-cased last label is a sentence
+  (``home.Com on``), and a TLD outside ``STRONG_TLDS`` (``so``, ``it``, ``now``,
+  ``today``) needs a hyphen or digit in the name (``evil-bank.it``,
+  ``prize-draw.win``) or a third label;
+- obfuscated: ``hxxp://``, ``h**p://``, ``x[.]example``, ``x(dot)com``, ``x . com``,
+  ``x dot com``, comma for dot (``evil-bank,com``), spaced letters (``e v i l-bank.com``),
+  full-width dots and zero-width characters inside the host.
+
+Decimals (``3.50``), times (``10.30``), ``e.g.``, abbreviations and sentences
+without a space after the dot are not links (``tests/content/test_scan.py``).
+
+The work is gated by cheap tests (a dot, ``://`` or ``dot``; four digits; a
+text/send verb), so a message with none of them costs a few C-level searches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from gateway.content.normalize import HOMOGLYPHS, INVISIBLE
+from gateway.content.suffixes import SUFFIXES, TLDS
+
+__all__ = ["EMPTY", "Scan", "ShortCode", "Url", "extract_domains", "scan", "scan_urls"]
+
+
+@dataclass(frozen=True, slots=True)
+class Url:
+    host: str  # lower-case, IDNA-encoded (ASCII), no trailing dot
+    unicode_host: str  # the host as a reader sees it (punycode decoded)
+    obfuscated: bool  # written in a form meant to dodge link detection
+    scheme: bool  # written with a scheme or www. (not a bare domain)
+    path: bool  # followed by a path
+
+    @property
+    def punycode(self) -> bool:
+        return "xn--" in self.host
+
+    @property
+    def ip(self) -> bool:
+        return _IPV4.fullmatch(self.host) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ShortCode:
+    code: str  # the digits: "87121"
+    keyword: str  # what to text, upper-case: "WIN" ("" when none is named)
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    urls: tuple[Url, ...] = ()
+    #: dialable candidates, separators gone: "+4490…" or "0906…" (letters for digits
+    #: undone); ``gateway.content.phones`` turns them into numbers
+    phones: tuple[str, ...] = ()
+    #: short codes the reader is told to text, opt-out instructions (STOP) left out
+    shortcodes: tuple[ShortCode, ...] = ()
+    #: national service numbers the reader is told to call ("call 118 118" -> "118118")
+    services: tuple[str, ...] = ()
+    #: the links' hosts, in order (what ``has_url`` and ``url_domain_in`` test)
+    domains: tuple[str, ...] = ()
+
+
+EMPTY = Scan()
+
+# --- links ---------------------------------------------------------------------------
+
+#: bare names with these TLDs are links as written: country and generic codes that are
+#: no English word, spam's favourites, the reserved example names. A name under any
+#: other real TLD ("home.now", "done.today", "ok.so") needs a hyphen or a digit in it
+#: or a third label to count without a scheme, www. or a path.
+STRONG_TLDS = frozenset("""
+com net org info biz edu gov mil int xyz icu pw tk ml ga cf gq ru cn su ua pl nl de fr
+es eu uk ly gl gd gy cc ws io tv ai vip mobi asia co id example test
+""".split())
+#: what a spaced dot ("evil . com", "evil. com") may lead to: prose has "rays. cloud"
+SPACED_TLDS = frozenset("com net org info biz ly uk ru xyz top io gl gd cn tk online site "
+                        "click id example".split())
+#: file names that look like domains: not links when bare ("file.zip", "cv.doc")
+_FILE_EXTS = frozenset("txt pdf jpg jpeg png gif doc docx xls xlsx exe zip mov mp3 mp4 "
+                       "csv".split())
+
+# a label, atomic: a separator can only follow a label that ends where its run of label
+# characters and hyphens ends (no separator starts with either), so the shorter labels
+# a failed match would backtrack to can never succeed; atomic, they are not tried
+# (tests/content/test_scan.py holds it to the backtracking form)
+_L = r"(?>[a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff-]{0,61}[a-z0-9\u00a1-\uffff])?)"
+# obfuscated separators: [.] (.) {.} <.> [dot] (dot) {dot}, " dot ", spaced dots, and a
+# comma between two labels
+_OSEP = (r"(?:\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*|\s+dot\s+|[ \t]+\.[ \t]*"
+         r"|\.[ \t]+(?=[a-z0-9])|,(?=[a-z]))")
+_SEP = rf"(?:{_OSEP}|\.)"
+_SCHEME = r"(?:(h(?:tt|xx|\*\*|\.\.)ps?|fxp|ftp)\s*(?:\[:\]|\(:\)|:)\s*(?:/|\[/\]|\\){2})"
+_HOST_RE = re.compile(
+    rf"(?<![\w@.\-]){_SCHEME}?({_L}(?:{_SEP}{_L})+)(:\d{{1,5}})?((?:/|\[/\])[^\s]*)?",
+    re.IGNORECASE,
+)
+_SEP_SPLIT = re.compile(f"({_SEP})", re.IGNORECASE)
+# every separator but a plain dot has white space, an opening bracket or a comma in it
+_SPACE_OR_BRACKET = re.compile(r"[\s\[({<,]")
+_IPV4 = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}")
+_ALL_DIGITS_DOTS = re.compile(r"[\d.]+")
+_DOTLIKE = "\u2024\u3002\uff0e\uff61\u2044\u2215\u29f8"
+# invisible characters go, dot and slash look-alikes become "." and "/"
+_PREP = MappingProxyType({
+    **{ord(c): None for c in INVISIBLE},
+    **{ord(c): HOMOGLYPHS[c] for c in _DOTLIKE},
+})
+# cheap test before the full scan: a dot (plain, bracketed or spaced) or a comma
+# before letters
+_DOT_HINT = re.compile(
+    r"[.,](?:[\])}>]\s*)?[^\W\d_]{2}|\s\.\s*[^\W\d_]{2}"
+    r"|\.\s+(?:com|net|org|info|biz|ly|uk|ru|xyz|top|io|gl|gd|cn|tk|online|site|click|id"
+    r"|example)\b",
+    re.IGNORECASE,
+)
+# letters written one by one ("e v i l-bank.com"): three or more single characters
+# separated by single spaces, then the rest of a token; collapsed when it holds a dot
+_SPACED = re.compile(r"(?<!\S)(?:\S ){3,}\S+")
+_SPACED_DOT = re.compile(r"[.,]")
+
+
+def _collapse(m: re.Match[str]) -> str:
+    s = m.group()
+    return s.replace(" ", "") if _SPACED_DOT.search(s) is not None else s
+
+
+def scan_urls(text: str) -> tuple[Url, ...]:
+    """Every link in ``text``, in order, one per host. Never raises."""
+    if not text:
+        return ()
+    hidden = False
+    if not text.isascii():
+        prepared = text.translate(_PREP)
+        hidden = len(prepared) != len(text) or any(c in text for c in _DOTLIKE)
+        text = prepared
+    written = ""
+    if ("." in text or "," in text) and " " in text:
+        collapsed = _SPACED.sub(_collapse, text)
+        if collapsed != text:
+            written, text = text.lower(), collapsed
+    if not ((("." in text or "," in text) and _DOT_HINT.search(text) is not None)
+            or "://" in text or "dot" in text.lower()):
+        return ()
+    out: list[Url] = []
+    seen: set[str] = set()
+    for m in _HOST_RE.finditer(text):
+        url = _url_of(m, hidden)
+        if url is not None and url.host not in seen:
+            if written and not url.obfuscated and url.unicode_host not in written:
+                url = Url(url.host, url.unicode_host, True, url.scheme, url.path)  # spaced
+            seen.add(url.host)
+            out.append(url)
+    return tuple(out)
+
+
+def extract_domains(text: str | None) -> tuple[str, ...]:
+    """The hosts of the links in ``text``, in order, unique (``scan(text).domains``)."""
+    return tuple(u.host for u in scan_urls(text)) if text else ()
+
+
+def _suffix_labels(labels: list[str]) -> int:
+    """How many trailing labels form the public suffix (1 if none is listed)."""
+    n = len(labels)
+    for i in range(max(0, n - 4), n - 1):
+        if ".".join(labels[i:]).lower() in SUFFIXES:
+            return n - i
+    return 1
+
+
+def _url_of(m: re.Match[str], hidden: bool) -> Url | None:
+    scheme_word = m.group(1)
+    raw_host = m.group(2)
+    path = m.group(4)
+    if _SPACE_OR_BRACKET.search(raw_host) is None:  # only plain dots: "a.b.com"
+        labels = raw_host.split(".")
+        seps = ["."] * (len(labels) - 1)
+    else:  # one split, separators kept: label, sep, label, ...
+        parts = _SEP_SPLIT.split(raw_host)
+        labels, seps = parts[::2], parts[1::2]
+    if len(labels) < 2 or len(labels) != len(seps) + 1:
+        return None
+    # a spaced dot or a comma joins the public suffix ("evil . com", "evil,com") or
+    # follows www or a scheme; anywhere else it ends a sentence or a clause, and the
+    # link starts after it
+    if scheme_word is None:
+        n_suffix = _suffix_labels(labels)
+        start = 0
+        for i, sep in enumerate(seps):
+            if sep != "." and sep.strip() in (".", ",") and i + 1 < len(labels) - n_suffix \
+                    and labels[i].lower() != "www":
+                start = i + 1
+        if start:
+            labels, seps = labels[start:], seps[start:]
+            if len(labels) < 2:
+                return None
+    host = ".".join(labels).lower()
+    obf = hidden or any(s != "." for s in seps)
+    scheme = scheme_word is not None or labels[0].lower() == "www"
+    if scheme_word is not None and scheme_word.lower() not in ("http", "https", "ftp"):
+        obf = True
+    if host.startswith("www.") and host.count(".") >= 2:
+        host = host[4:]
+    if not _plausible(host, labels, seps, scheme_word is not None, scheme, path is not None):
+        return None
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        ascii_host = host
+    unicode_host = host
+    if "xn--" in ascii_host:
+        try:
+            unicode_host = ascii_host.encode("ascii").decode("idna")
+        except UnicodeError:
+            unicode_host = ascii_host
+    return Url(ascii_host, unicode_host, obf, scheme, path is not None)
+
+
+def _tld(label: str) -> str:
+    low = label.lower()
+    if low.isascii():
+        return low
+    try:
+        return low.encode("idna").decode("ascii")
+    except UnicodeError:
+        return low
+
+
+def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
+               scheme: bool, path: bool) -> bool:
+    """Is this word.word pair a link, not an amount, a time or chat without spaces?"""
+    tld = _tld(labels[-1])
+    if _ALL_DIGITS_DOTS.fullmatch(host):  # "4.50", "10.30"; IPs only as links
+        return _IPV4.fullmatch(host) is not None and (scheme or path)
+    if tld.isdigit() or len(tld) < 2:
+        return False
+    if has_scheme:
+        return True  # anything goes after a scheme
+    if tld not in TLDS:
+        return False
+    if "," in seps and (tld not in STRONG_TLDS or labels[-1].istitle()):
+        return False  # "apples,pears": a list
+    if tld not in SPACED_TLDS and any(s != "." and s.strip() == "." for s in seps):
+        return False  # "rays. cloud": prose
+    if scheme or path:
+        return True
+    # bare: "ok.so", "home.it", "home.Com on" are chat
+    if labels[-1].istitle() or tld in _FILE_EXTS:
+        return False
+    if tld in STRONG_TLDS or tld.startswith("xn--"):
+        return True
+    name = labels[-1 - _suffix_labels(labels)] if len(labels) > _suffix_labels(labels) \
+        else labels[0]
+    return "-" in name or any(c.isdigit() for c in name) or \
+        (len(labels) >= 3 and all(len(x) >= 2 for x in labels))
+
+
+# --- phone numbers -------------------------------------------------------------------
+
+# a digit, then digits and single separators (space, dot, dash, parentheses)
+_CANDIDATE = re.compile(
+    r"(?<![\d+])(\+|\(\+?)?(\d(?:[ \t.\-]?\(?\d\)?|[ \t.\-]?\([ \t]?\d)*)(?!\d)"
+)
+_TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
+_NOT_DIGIT = re.compile(r"\D+")
+# O for 0 and l/I for 1 inside a run of digits
+_LETTER_DIGITS = re.compile(r"(?<![A-Za-z])[\dOoIl]*\d[\dOoIl]*(?![A-Za-z])")
+_LETTER_TABLE = str.maketrans("OoIl", "0011")
+# a run of _LETTER_DIGITS with a letter in it has a letter next to a digit
+_LETTER_BY_DIGIT = re.compile(r"\d[OoIl]|[OoIl]\d")
+_HAS_RUN = re.compile(r"\d(?:\D{0,3}\d){6}")
+_HAS_FOUR = re.compile(r"\d(?:\D{0,4}\d){3}")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # \d is Unicode category Nd, as str.isdecimal
+
+
+def _unicode_digits(text: str) -> str:
+    """Any Unicode decimal digit (full-width, Arabic-Indic, ...) as ASCII."""
+    if _OTHER_DIGIT.search(text) is None:  # "£5": no per-char loop
+        return text
+    import unicodedata
+
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c
+                   for c in text)
+
+
+def _phones(text: str) -> tuple[str, ...]:
+    """Dialable candidates (``+`` and digits, or digits from a leading 0), in order."""
+    if _LETTER_BY_DIGIT.search(text) is not None:  # else every run is digits only
+        text = _LETTER_DIGITS.sub(lambda m: m.group().translate(_LETTER_TABLE), text)
+    if _HAS_RUN.search(text) is None:
+        return ()
+    out: list[str] = []
+    for m in _CANDIDATE.finditer(text):
+        lead, body = m.group(1) or "", m.group(2)
+        if "+" in lead:
+            body = _TRUNK_ZERO.sub("", body, count=1)  # "+44 (0)20 ..." drops the trunk 0
+            digits = _NOT_DIGIT.sub("", body)
+            if 8 <= len(digits) <= 15:
+                out.append("+" + digits)
+        else:
+            digits = _NOT_DIGIT.sub("", body)
+            if 9 <= len(digits) <= 17 and digits[0] == "0":
+                out.append(digits)  # dialable forms start with a trunk or intl prefix
+    return tuple(dict.fromkeys(out))
+
+
+# --- short codes and service numbers -------------------------------------------------
+
+#: a verb that sends a text, a keyword (optional, maybe quoted), "to"/"2"/"on", 4-6 digits
+_TEXT_VERB = re.compile(r"(?i)\b(?:te?xt|send|sms|reply|msg)\b")
+_SHORTCODE = re.compile(
+    r"(?i)\b(?:te?xt|send|sms|reply|msg)[:\s]+(?:(?:the\s+)?(?:word|keyword)\s+)?"
+    r"(?:[\"'\u2018\u201c]?([a-z][a-z0-9]{0,19})[\"'\u2019\u201d]?[\s:,]+)?"
+    r"(?:to|2|on)[:\s]+(\d{4,6})(?![\d.,:/]\d|\d)"
+)
+#: opt-out and service keywords: "Reply STOP to 60000" is what legitimate senders write
+OPT_OUT = frozenset("STOP END CANCEL QUIT UNSUBSCRIBE UNSUB OPTOUT HELP INFO STOPALL "
+                    "NO".split())
+_SERVICE = re.compile(r"(?i)\b(?:call|ring|dial|phone|contact)\s+(?:us\s+)?(?:on\s+|at\s+)?"
+                      r"(118[ \-]?\d{3})(?![\d])")
+
+
+def _shortcodes(text: str) -> tuple[ShortCode, ...]:
+    out: list[ShortCode] = []
+    for m in _SHORTCODE.finditer(text):
+        keyword = (m.group(1) or "").upper()
+        if keyword in OPT_OUT:
+            continue
+        sc = ShortCode(m.group(2), keyword)
+        if sc not in out:
+            out.append(sc)
+    return tuple(out)
+
+
+# --- the one pass ----------------------------------------------------------------------
+
+
+def scan(text: str | None) -> Scan:
+    """Links, phone numbers, short codes and service numbers in ``text``."""
+    if not text:
+        return EMPTY
+    urls = scan_urls(text)
+    phones: tuple[str, ...] = ()
+    shortcodes: tuple[ShortCode, ...] = ()
+    services: tuple[str, ...] = ()
+    digits = text if text.isascii() else _unicode_digits(text)
+    if _HAS_FOUR.search(digits) is not None:
+        if not digits.isascii():
+            import unicodedata
+
+            digits = unicodedata.normalize("NFKC", digits)
+        phones = _phones(digits)
+        if _TEXT_VERB.search(digits) is not None:
+            shortcodes = _shortcodes(digits)
+        if "118" in digits:
+            services = tuple(dict.fromkeys(
+                _NOT_DIGIT.sub("", m.group(1)) for m in _SERVICE.finditer(digits)))
+    if not (urls or phones or shortcodes or services):
+        return EMPTY
+    return Scan(urls, phones, shortcodes, services, tuple(u.host for u in urls))

@@ -1,19 +1,33 @@
-"""The SMS content classifier at run time: pure Python, one dict lookup per feature.
+"""The SMS content classifier at run time: pure Python, a few dict lookups per word.
 
 Features survive the usual tricks: the text is folded (case, accents, homoglyphs,
 invisible characters), URLs become their domain, digit runs a length class, letters
-spaced or dotted one by one (``F R E E``, ``f.r.e.e``) are joined, and then
+spaced or dotted one by one (``F R E E``, ``f.r.e.e``) are joined; the words of that
+text (runs of letters and digits, and currency signs on their own) then give
 
-- character 5-grams (the trained default; 3- and 4-grams add 2.6 times the lookups
-  for half a point of recall) of the text with everything but letters, digits and
-  currency signs squeezed out, so spacing and punctuation do not change them;
-- words of the folded text (``w:`` prefix).
+- character n-grams of each word with a space at either end (``wb``: 3- to
+  5-grams by default; `` fre``, ``free``, ``ree ``...): misspellings and word
+  endings share most of them;
+- the words themselves (``w:`` prefix) and adjacent pairs of words (``a b``: a
+  space inside, where n-grams have them only at their ends), the phrases ("txt
+  stop", "call 0000").
+
+With ``unique`` (the default), each distinct word and word pair counts once, however
+often the message repeats it.
 
 A feature's value is its count divided by the square root of the number of
-features in the message; the score is ``bias + sum(weight * value)``, the decision
-function of the logistic regression ``gateway.content.train`` fitted. The model
-file (gzip'd JSON) holds the weights of the features that matter, the threshold
-chosen by cross-validation and the figures measured there.
+features in the message, so the score ``bias + sum(weight * value)`` (the decision
+function ``gateway.content.train`` fitted) is a sum over words: each word's
+n-gram weights and count are added up once and remembered (``Model.word``; the
+model's own words when it loads, others as they come), and a message costs one
+lookup per word and one per word pair, whatever n-grams the model uses. Models of
+format 1 (character n-grams of the text with everything but letters, digits and
+currency signs squeezed out, ``ngrams``) still load and score.
+
+The model file (gzip'd JSON) holds the weights, the two thresholds chosen by
+cross-validation (``threshold``: at most 0.1% of ham at or above it, the block
+threshold; ``suspect``: the warn band's lower edge, about 0.5% of ham at or above
+it) and the figures measured there.
 """
 
 from __future__ import annotations
@@ -22,19 +36,23 @@ import gzip
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Any
 
 from gateway.content.normalize import squeeze, template
 
 __all__ = ["DEFAULT_MODEL", "MODEL_FORMAT", "Model", "features", "load_model", "prepare",
-           "prepare_template"]
+           "prepare_template", "words"]
 
-MODEL_FORMAT = "spamgw-content-lr/1"
+MODEL_FORMAT = "spamgw-content-lr/2"
+_FORMATS = ("spamgw-content-lr/1", MODEL_FORMAT)
 #: the shipped model, trained on the SMS Spam Collection v.1 (CC BY 4.0)
 DEFAULT_MODEL = Path(__file__).with_name("models") / "sms_lr.json.gz"
+#: words whose n-gram sums a model remembers before it starts over
+WORD_MEMO = 100_000
 
 _SPACED = re.compile(r"(?<!\w)\w([ .\-_*+]{1,2})(?:\w\1)+\w(?!\w)")  # same separator
 _SPACE_CHARS = re.compile(r"[ .\-_*+]")
@@ -55,15 +73,37 @@ def prepare_template(t: str) -> str:
     return _SPACED.sub(_join, t) if len(t) > 6 else t
 
 
-def features(text: str, ngrams: tuple[int, ...] = (5,), words: bool = True) -> list[str]:
-    """Every feature occurrence of ``text`` (training uses this; scoring inlines it)."""
+def words(prepared: str) -> list[str]:
+    """The words of ``prepare``'d text: runs of letters and digits, currency signs."""
+    return _WORDS.findall(prepared)
+
+
+def word_grams(word: str, wb: tuple[int, ...]) -> list[str]:
+    """Character n-grams of `` word ``."""
+    s = " " + word + " "
+    return [s[i:i + n] for n in wb for i in range(len(s) - n + 1)]
+
+
+def features(text: str, ngrams: tuple[int, ...] = (), words_: bool = True, *,
+             wb: tuple[int, ...] = (3, 4, 5), bigrams: bool = True,
+             unique: bool = True) -> list[str]:
+    """Every feature occurrence of ``text`` (training uses this; scoring sums per word).
+    ``unique``: each distinct word and word pair counts once."""
     t = prepare(text)
-    s = squeeze(t)
     out: list[str] = []
-    for n in ngrams:
-        out.extend(s[i:i + n] for i in range(len(s) - n + 1))
-    if words:
-        out.extend("w:" + w for w in _WORDS.findall(t))
+    if ngrams:
+        s = squeeze(t)
+        for n in ngrams:
+            out.extend(s[i:i + n] for i in range(len(s) - n + 1))
+    ws = words(t)
+    for w in dict.fromkeys(ws) if unique else ws:
+        if wb:
+            out.extend(word_grams(w, wb))
+        if words_:
+            out.append("w:" + w)
+    if bigrams:
+        pairs = [f"{a} {b}" for a, b in pairwise(ws)]
+        out.extend(dict.fromkeys(pairs) if unique else pairs)
     return out
 
 
@@ -71,33 +111,73 @@ def features(text: str, ngrams: tuple[int, ...] = (5,), words: bool = True) -> l
 class Model:
     weights: Mapping[str, float]
     bias: float
-    threshold: float  # score at or above: spam (at most the target ham rate blocked)
-    suspect: float  # a lower threshold (a looser ham rate) for a softer symbol
+    threshold: float  # score at or above: spam, blocked (at most 0.1% of ham in CV)
+    suspect: float  # lower edge of the warn band (a looser ham rate)
     spread: float  # score distance over which the symbol weight goes from 0.5 to 1
-    ngrams: tuple[int, ...] = (5,)
+    ngrams: tuple[int, ...] = ()  # squeezed-text n-grams (format 1)
     words: bool = True
+    wb: tuple[int, ...] = (3, 4, 5)
+    bigrams: bool = True
+    unique: bool = True  # each distinct word and word pair counts once
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # word -> sum of its features' weights, and their number; filled as words are met
+    sums: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def score(self, text: str) -> float:
-        """The decision function: > ``threshold`` is spam."""
+        """The decision function: >= ``threshold`` is spam."""
         return self.score_template(template(text))
+
+    def word(self, w: str) -> float:
+        """The weight sum of the features ``w`` brings on its own (remembered, with
+        their number, in ``sums`` and ``counts``)."""
+        get = self.weights.get
+        grams = word_grams(w, self.wb) if self.wb else []
+        if self.words:
+            grams.append("w:" + w)
+        r = self.sums[w] = sum([get(g, 0.0) for g in grams])
+        self.counts[w] = len(grams)
+        return r
+
+    def _learn(self, ws: Iterable[str]) -> None:
+        new = [w for w in ws if w not in self.sums]
+        if len(self.sums) + len(new) > WORD_MEMO:
+            self.sums.clear()
+            self.counts.clear()
+        for w in new:
+            self.word(w)
 
     def score_template(self, template_text: str) -> float:
         """``score`` from ``normalize.template(text)``."""
         t = prepare_template(template_text)
-        s = squeeze(t)
+        ws = _WORDS.findall(t)
         get = self.weights.get
         total = 0.0
         count = 0
-        for n in self.ngrams:
-            m = len(s) - n + 1
-            if m > 0:
-                count += m
-                total += sum([get(s[i:i + n], 0.0) for i in range(m)])
-        if self.words:
-            ws = _WORDS.findall(t)
-            count += len(ws)
-            total += sum([get("w:" + w, 0.0) for w in ws])
+        if self.wb or self.words:
+            uw = dict.fromkeys(ws) if self.unique else ws
+            try:
+                total = sum(map(self.sums.__getitem__, uw))
+            except KeyError:
+                self._learn(uw)
+                total = sum(map(self.sums.__getitem__, uw))
+            count = sum(map(self.counts.__getitem__, uw))
+        if self.bigrams and len(ws) > 1:
+            pairs: Iterable[str] = map(" ".join, pairwise(ws))
+            if self.unique:
+                unique = dict.fromkeys(pairs)
+                count += len(unique)
+                pairs = unique
+            else:
+                count += len(ws) - 1
+            total += sum(map(get, pairs, repeat(0.0)))
+        if self.ngrams:
+            s = squeeze(t)
+            for n in self.ngrams:
+                m = len(s) - n + 1
+                if m > 0:
+                    count += m
+                    total += sum([get(s[i:i + n], 0.0) for i in range(m)])
         if not count:
             return self.bias
         return self.bias + total / math.sqrt(count)
@@ -114,7 +194,10 @@ class Model:
             "suspect": self.suspect,
             "spread": self.spread,
             "ngrams": list(self.ngrams),
+            "wb": list(self.wb),
             "words": self.words,
+            "bigrams": self.bigrams,
+            "unique": self.unique,
             "meta": dict(self.meta),
             "weights": dict(self.weights),
         }
@@ -136,15 +219,22 @@ def load_model(path: str | Path) -> Model:
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     d = json.loads(raw)
-    if d.get("format") != MODEL_FORMAT:
+    if d.get("format") not in _FORMATS:
         raise ValueError(f"{path}: not a {MODEL_FORMAT} model")
-    return Model(
+    model = Model(
         weights={str(k): float(v) for k, v in d["weights"].items()},
         bias=float(d["bias"]),
         threshold=float(d["threshold"]),
         suspect=float(d["suspect"]),
         spread=float(d["spread"]) or 1.0,
-        ngrams=tuple(int(n) for n in d["ngrams"]),
+        ngrams=tuple(int(n) for n in d.get("ngrams", ())),
         words=bool(d["words"]),
+        wb=tuple(int(n) for n in d.get("wb", ())),
+        bigrams=bool(d.get("bigrams", False)),
+        unique=bool(d.get("unique", False)),
         meta=d.get("meta", {}),
     )
+    for k in model.weights:
+        if k.startswith("w:"):
+            model.word(k[2:])
+    return model

@@ -1,0 +1,131 @@
+"""Per-message cost of the content classifier, against the first shipped model.
+
+    python3 loadtest/bench_classifier.py [--data FILE.tsv] [--model M] [--baseline B]
+                                         [--repeat 5]
+
+Prints CPU microseconds per message (this process only, so other load on the
+machine inflates it less) over every text of ``--data`` (default: the shared
+train.tsv), for the model (default: the shipped one) and a baseline in the same
+run (default: the first shipped model, format 1, read from git at ``BASELINE_COMMIT``):
+
+- ``score, first pass``: ``Model.score(text)`` on a freshly loaded model (no
+  template cache; the word memo holds only the model's own words);
+- ``score, uncached``: the best of ``--repeat`` further passes (word memo warm,
+  still no template cache: every text normalised and scored again);
+- ``plugin check, cached``: the plugin's ``check(event, facts)`` once its
+  template cache has seen every text (what repeated templates cost);
+- ``plugin check, cache off``: ``cache_size = 0``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.content.classifier import DEFAULT_MODEL, Model, load_model  # noqa: E402
+from gateway.engine.compiler import Facts  # noqa: E402
+from gateway.model import Channel, Direction, Event  # noqa: E402
+from gateway.numbers import Numbering  # noqa: E402
+
+DEFAULT_DATA = Path("/work/shared/data/sms-spam-collection/train.tsv")
+#: the commit whose gateway/content/models/sms_lr.json.gz is the baseline
+BASELINE_COMMIT = "3f577e8"
+
+
+def messages(path: Path) -> list[str]:
+    if path.exists():
+        return [line.rstrip("\n").split("\t", 1)[1] for line in
+                path.read_text(encoding="utf-8").splitlines() if "\t" in line]
+    ham = ROOT / "tests" / "data" / "ham_200.txt"
+    return [m for m in ham.read_text(encoding="utf-8").splitlines() if not m.startswith("#")]
+
+
+def per_item(fn: Callable[[Any], object], items: Sequence[Any], repeat: int) -> float:
+    """Best CPU microseconds per item over ``repeat`` passes."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        for x in items:
+            fn(x)
+        best = min(best, time.process_time() - t0)
+    return best / len(items) * 1e6
+
+
+def baseline_model(tmp: Path) -> Path | None:
+    try:
+        data = subprocess.run(
+            ["git", "-C", str(ROOT), "show",
+             f"{BASELINE_COMMIT}:gateway/content/models/sms_lr.json.gz"],
+            check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    path = tmp / "baseline.json.gz"
+    path.write_bytes(data)
+    return path
+
+
+def plugin_module() -> Any:
+    spec = importlib.util.spec_from_file_location("spamgw_bench_classifier",
+                                                  ROOT / "plugins" / "classifier.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def measure(path: Path, texts: list[str], events: list[Event], repeat: int) -> list[float]:
+    model: Model = load_model(path)
+    t0 = time.process_time()
+    for t in texts:
+        model.score(t)
+    first = (time.process_time() - t0) / len(texts) * 1e6
+    warm = per_item(model.score, texts, repeat)
+    mod = plugin_module()
+    cached = mod.ClassifierPlugin(load_model(path), cache_size=1 << 20)
+    for ev in events:
+        cached.check(ev, Facts(ev))
+    hit = per_item(lambda ev: cached.check(ev, Facts(ev)), events, repeat)
+    off = mod.ClassifierPlugin(load_model(path), cache_size=0)
+    miss = per_item(lambda ev: off.check(ev, Facts(ev)), events, repeat)
+    return [first, warm, hit, miss]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    ap.add_argument("--baseline", type=Path, help=f"default: the model at {BASELINE_COMMIT}")
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args(argv)
+    texts = messages(args.data)
+    n = Numbering("GB")
+    events = [Event(channel=Channel.SMS, direction=Direction.IN,
+                    src=n.from_caller_id("+447700900001"), dst=n.from_caller_id("+447700900002"),
+                    text=t) for t in texts]
+    with tempfile.TemporaryDirectory() as tmp:
+        base = args.baseline or baseline_model(Path(tmp))
+        columns = [("model", args.model)] + ([("baseline", base)] if base else [])
+        results = {name: measure(path, texts, events, args.repeat) for name, path in columns}
+    print(f"{len(texts)} messages from {args.data}; CPU us per message")
+    rows = ["score, first pass", "score, uncached", "plugin check, cached",
+            "plugin check, cache off"]
+    print(f"  {'':26}" + "".join(f" {name:>10}" for name, _ in columns))
+    for i, row in enumerate(rows):
+        print(f"  {row:26}" + "".join(f" {results[name][i]:10.2f}" for name, _ in columns))
+    for name, path in columns:
+        print(f"  {name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

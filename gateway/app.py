@@ -47,6 +47,15 @@ class Core:
     #: under its name (``smpp``, ``agi``); exported as ``spamgw_<name>_<counter>``
     sources: dict[str, Callable[[], Mapping[str, float]]] = field(default_factory=dict)
 
+    def trunk_class(self, route: str) -> str:
+        """The class of a trunk (``[[agi.trunks]]``), for adapters that build call
+        events (the ``trunk_class`` rule predicate reads ``details["trunk_class"]``)."""
+        agi = self.config.agi
+        for trunk in agi.trunks:
+            if trunk.name == route:
+                return trunk.trunk_class
+        return agi.default_trunk_class
+
     def build_ruleset(self, directory: str | None = None) -> Ruleset:
         """Compile the rules dir against the live lists and counters (call it off the
         event loop: ``await asyncio.to_thread(core.build_ruleset)``)."""

@@ -106,6 +106,9 @@ class SpendConfig:
     enabled: bool = True
     #: per calling subscriber (caller ID) per UTC day, in the rate table's currency
     daily_cap: float = 50.0
+    #: destinations cheaper than this per minute are never capped (national calls
+    #: still go when fraud has used up the day's budget); their cost still counts
+    cap_from_per_minute: float = 0.10
     #: a call the remaining budget allows less than this (seconds) is blocked
     min_call_seconds: int = 60
     #: longest call a screening ever reserves for (seconds): SPAMGW_MAXDURATION is
@@ -306,8 +309,8 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
             raise ConfigError(f"agi.trunks[{i}].name: trunk {trunk.name!r} is listed twice")
         seen.add(trunk.name)
     spend = cfg.agi.spend
-    for key in ("daily_cap", "min_call_seconds", "max_call_seconds", "expensive_per_minute",
-                "max_concurrent_expensive"):
+    for key in ("daily_cap", "cap_from_per_minute", "min_call_seconds", "max_call_seconds",
+                "expensive_per_minute", "max_concurrent_expensive"):
         if getattr(spend, key) < 0:
             raise ConfigError(f"agi.spend.{key}: must not be negative")
     import phonenumbers

@@ -6,6 +6,7 @@ Direction defaults as in ``spamgw check``: ``in`` for SMS (A2P to subscribers),
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -56,6 +57,9 @@ async def check_call(request: web.Request) -> web.Response:
     core = request.app[CORE]
     ev = event_from_fields(body, request.app[MEMO], channel="call",
                            direction=body.get("direction", "out"))
+    # the trunk's class ([[agi.trunks]]), as the FastAGI screener gives it
+    ev = dataclasses.replace(ev, details={**ev.details,
+                                          "trunk_class": core.trunk_class(ev.route)})
     return _verdict(core.engine.evaluate(ev).to_json())
 
 

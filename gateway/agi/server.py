@@ -23,12 +23,13 @@ import asyncio
 import contextlib
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import structlog
 
@@ -80,7 +81,9 @@ class Watchdog:
         self.deadline = deadline
         self.clock = clock
         self.poll = max(0.0005, min(0.005, deadline / 20))
-        self.lead = min(deadline * 0.2, self.poll + 0.002)
+        # the GIL may be held by the loop thread for a switch interval before this
+        # thread runs: fire early enough for the answer to be out by the deadline
+        self.lead = min(deadline * 0.2, self.poll + sys.getswitchinterval() + 0.002)
         self._lock = threading.Lock()
         self._slot: tuple[float, FastAgiProtocol, tuple[AgiCommand, ...]] | None = None
         self._fired = False
@@ -329,7 +332,7 @@ class CoreLike(Protocol):
     def state(self) -> Counters: ...
 
 
-def make_screener(core: CoreLike) -> Screener:
+def make_screener(core: CoreLike, **overrides: Any) -> Screener:
     """The screener a gateway runs: deadline, trunk classes and spend ledger from
     the config; prices from the live lists (a lists reload changes them)."""
     agi = core.config.agi
@@ -341,6 +344,7 @@ def make_screener(core: CoreLike) -> Screener:
         trunk_classes={t.name: t.trunk_class for t in agi.trunks},
         default_trunk_class=agi.default_trunk_class,
         ledger=ledger,
+        **overrides,
     )
 
 

@@ -10,11 +10,12 @@ the cap holds while calls are still up. ``/ended`` settles the reservation with 
 real billsec; a reservation whose ``/ended`` never comes expires once the call
 could no longer be up.
 
-Budgets: per calling subscriber (caller ID) and, for trunks with a ``daily_cap``
-(``[[agi.trunks]]``), per trunk: a hacked PBX spends its trunk's money whatever
-caller IDs it sends. Settled spend lives in the counters backend (shared by every
-worker through Redis); open reservations are this process's own, like the call
-memory that ``/ended`` is matched against.
+Budgets: per calling subscriber (caller ID), or for trunks with a ``daily_cap``
+(``[[agi.trunks]]``: PBXs, call centres) per trunk instead: a busy PBX gets the
+budget its operator gave it, not one subscriber's, and a hacked one spends its
+trunk's money whatever caller IDs it sends. Settled spend lives in the counters
+backend (shared by every worker through Redis); open reservations are this
+process's own, like the call memory that ``/ended`` is matched against.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ _SWEEP_EVERY = 60.0
 @dataclass(frozen=True, slots=True)
 class Reservation:
     """A call let through: ``seconds`` is SPAMGW_MAXDURATION (None: no limit, the
-    destination is free or spend caps are off)."""
+    destination costs less than ``cap_from_per_minute`` or spend caps are off)."""
 
     seconds: int | None
     amount: float = 0.0
@@ -104,13 +105,15 @@ class SpendLedger:
         return self.state.peek("spend.trunk", (route, self._day(now)), now, DAY)
 
     def remaining(self, subscriber: object, route: str, now: float) -> float:
-        """Budget left for one more call: the tighter of subscriber and trunk."""
-        left = self.config.daily_cap - self.spent(subscriber, now) \
-            - self._reserved.get(subscriber, 0.0)
+        """Budget left for one more call: the trunk's when it has a cap of its own (a
+        PBX or call centre spends from its trunk's budget whatever caller IDs it
+        presents), else the calling subscriber's."""
         cap = self.trunk_caps.get(route, 0.0)
         if cap > 0:
-            left = min(left, cap - self.spent_trunk(route, now)
-                       - self._reserved_trunk.get(route, 0.0))
+            left = cap - self.spent_trunk(route, now) - self._reserved_trunk.get(route, 0.0)
+        else:
+            left = self.config.daily_cap - self.spent(subscriber, now) \
+                - self._reserved.get(subscriber, 0.0)
         return max(0.0, left)
 
     # -- reserve and settle -------------------------------------------------------------
@@ -124,7 +127,7 @@ class SpendLedger:
             return Reservation(None)
         per_minute = rates.price_per_minute(dst)
         subscriber = src.key or src.text
-        if per_minute <= 0:
+        if per_minute < config.cap_from_per_minute or per_minute <= 0:
             self._track(uniqueid, subscriber, route, 0.0, False, now + _UNPRICED_TTL)
             return Reservation(None)
         expensive = per_minute >= config.expensive_per_minute

@@ -130,8 +130,7 @@ def test_answer_is_on_the_wire_by_the_deadline(tmp_path: Path) -> None:
         thread.start()
         started.set()
         try:
-            while thread.is_alive():
-                await asyncio.sleep(0.01)
+            await asyncio.to_thread(thread.join)
         finally:
             thread.join()
             await server.close()

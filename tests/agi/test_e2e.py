@@ -13,8 +13,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from agi_support import REPO, asterisk_session, environment_for
 
-from gateway.agi.screening import Screener
-from gateway.agi.server import AgiServer
+from gateway.agi.server import AgiServer, make_screener
 from gateway.app import Core, build_core
 from gateway.config import parse_config
 from gateway.model import Action, Channel, Direction, Event
@@ -35,6 +34,13 @@ def core() -> Core:
         "rules": {"dir": str(REPO / "rules")},
         "lists": {"dir": str(REPO / "rules" / "lists")},
         "plugins": {"dir": str(REPO / "plugins")},
+        "agi": {"trunks": [
+            {"name": "trunk-intl", "class": "international"},
+            {"name": "trunk-national", "class": "national"},
+            {"name": "roam-partner", "class": "roaming_partner"},
+            {"name": "subscribers", "class": "subscribers"},
+            {"name": "pbx-acme", "class": "pbx", "daily_cap": 80.0},
+        ]},
     })
     return build_core(config)
 
@@ -67,8 +73,7 @@ def run(body: Callable[[Gateway], Awaitable[None]]) -> AgiServer:
     c = core()
 
     async def main() -> AgiServer:
-        screener = Screener(c.numbering, c.engine, clock=clock,
-                            deadline_ms=c.config.gateway.call_deadline_ms)
+        screener = make_screener(c, clock=clock)
         server = AgiServer(screener)
         await server.start("127.0.0.1", 0)
         try:
@@ -91,17 +96,21 @@ def test_premium_and_itu_special_destinations() -> None:
         # plays a warning); over the spend cap it is blocked (see below)
         v = await gw.call("outbound", "+447700900123", "09098790000")
         assert v["SPAMGW_ACTION"] == "WARN" and "premium.call_out_national" in v["SPAMGW_RULES"]
+        await gw.ended("ANSWER", 65, 60)  # its reservation settled: 1.50 spent
         v = await gw.call("outbound", "+447700900123", "+449098790000")
         assert v["SPAMGW_ACTION"] == "WARN"
+        await gw.ended("ANSWER", 65, 60)
         v = await gw.call("outbound", "+447700900123", "00441632960123")  # ordinary
         assert v == {"SPAMGW_ACTION": "ALLOW", "SPAMGW_SCORE": "0", "SPAMGW_RULES": "",
-                     "SPAMGW_REASON": ""}
+                     "SPAMGW_REASON": "", "SPAMGW_MAXDURATION": ""}  # national: no limit
+        v = await gw.call("inbound", "+33612345678", "447700900123", "trunk-intl")
+        assert "SPAMGW_MAXDURATION" not in v  # inbound calls cost the subscriber nothing
 
     server = run(body)
     assert server.counters.late == 0 and server.counters.failed_open == 0
 
 
-def test_wangiri_campaign_flags_the_source_and_callbacks_are_warned() -> None:
+def test_wangiri_campaign_flags_the_source_and_callbacks_are_blocked() -> None:
     wangiri = "+2250700000001"
     ordinary = "+33612345678"
 
@@ -113,9 +122,9 @@ def test_wangiri_campaign_flags_the_source_and_callbacks_are_warned() -> None:
             gw.clock.now += 4
             await gw.ended("CANCEL", 4, 0)
             gw.clock.now += 30
-        # flagged after the 11th distinct subscriber: later calls from it are marked
-        assert actions[:11] == ["ALLOW"] * 11
-        assert set(actions[11:]) == {"WARN"}
+        # flagged after the 6th distinct subscriber: later rings from it are blocked
+        assert actions[:6] == ["ALLOW"] * 6
+        assert set(actions[6:]) == {"BLOCK"}
 
         for i in range(20):  # ordinary international calls, answered
             v = await gw.call("inbound", ordinary, f"4477009006{i:02d}", "trunk-intl")
@@ -129,11 +138,15 @@ def test_wangiri_campaign_flags_the_source_and_callbacks_are_warned() -> None:
 
         # a subscriber calls the Wangiri number back, as typed
         v = await gw.call("outbound", "+447700900505", "002250700000001", "subscribers")
-        assert v["SPAMGW_ACTION"] in ("WARN", "BLOCK")
+        assert v["SPAMGW_ACTION"] == "BLOCK"
         assert "wangiri.callback" in v["SPAMGW_RULES"].split(",")
         assert "Wangiri" in v["SPAMGW_REASON"]
         v = await gw.call("outbound", "+447700900506", "+2250700000001")
-        assert v["SPAMGW_ACTION"] in ("WARN", "BLOCK")
+        assert v["SPAMGW_ACTION"] == "BLOCK"
+        # another number of the same range, which never rang anyone: the range is flagged
+        v = await gw.call("outbound", "+447700900507", "+2250700000042")
+        assert v["SPAMGW_ACTION"] == "BLOCK"
+        assert "wangiri.range_callback" in v["SPAMGW_RULES"].split(",")
         # while the ordinary caller is called back untouched
         v = await gw.call("outbound", "+447700900605", "0033612345678", "subscribers")
         assert v["SPAMGW_ACTION"] == "ALLOW" and v["SPAMGW_RULES"] == ""
@@ -144,8 +157,13 @@ def test_wangiri_campaign_flags_the_source_and_callbacks_are_warned() -> None:
                     ts=gw.clock.now)
         verdict = gw.core.engine.evaluate(sms)
         assert verdict.action is Action.WARN and "wangiri.sms_to_flagged" in verdict.rules
-        # a week later the flag has expired
+        # a week later the number's flag has expired; the range's week count (a
+        # sliding window: it fades over the second week) still blocks callbacks
         gw.clock.now += 7 * 86400 + 60
+        v = await gw.call("outbound", "+447700900505", "002250700000001", "subscribers")
+        assert v["SPAMGW_RULES"].split(",") == ["wangiri.range_callback"]
+        # two weeks later both are gone
+        gw.clock.now += 7 * 86400
         v = await gw.call("outbound", "+447700900505", "002250700000001", "subscribers")
         assert v["SPAMGW_ACTION"] == "ALLOW"
 
@@ -153,23 +171,26 @@ def test_wangiri_campaign_flags_the_source_and_callbacks_are_warned() -> None:
     assert server.counters.ended == 43 and server.counters.ended_unmatched == 0
 
 
-def test_spend_cap_blocks_premium_until_the_day_rolls_over() -> None:
+def test_spend_cap_blocks_priced_calls_until_the_day_rolls_over() -> None:
     sub = "+447700900777"
 
     async def body(gw: Gateway) -> None:
         v = await gw.call("outbound", sub, "09098790000")
         assert v["SPAMGW_ACTION"] == "WARN"  # warned, the subscriber goes ahead
+        # 50.00 left at 1.50/min: the dialplan cuts the call after 2000 s
+        assert v["SPAMGW_MAXDURATION"] == "2000"
         gw.clock.now += 2405
-        await gw.ended("ANSWER", 2405, 2400)  # 40 min at 1.50/min = 60.00 > 50.00
+        await gw.ended("ANSWER", 2405, 2400)  # no L() in this dialplan: 60.00 spent
         v = await gw.call("outbound", sub, "09098790000")
         assert v["SPAMGW_ACTION"] == "BLOCK"
-        assert "irsf.spend_cap_premium" in v["SPAMGW_RULES"].split(",")
+        assert "irsf.spend_cap" in v["SPAMGW_RULES"].split(",")
         assert v["SPAMGW_REASON"].startswith("daily spend cap reached")
         await gw.ended("", 1, 0)
         v = await gw.call("outbound", sub, "+23991234567")  # high-risk destination too
         assert v["SPAMGW_ACTION"] == "BLOCK"
-        v = await gw.call("outbound", sub, "07700900123")  # ordinary calls still go
-        assert v["SPAMGW_ACTION"] == "ALLOW"
+        await gw.ended("", 1, 0)
+        v = await gw.call("outbound", sub, "07700900123")  # national calls still go
+        assert v["SPAMGW_ACTION"] == "ALLOW" and v["SPAMGW_MAXDURATION"] == ""
         v = await gw.call("outbound", "+447700900778", "09098790000")  # others unaffected
         assert v["SPAMGW_ACTION"] == "WARN"
         # 23:59 the same day (UTC): still blocked
@@ -181,7 +202,62 @@ def test_spend_cap_blocks_premium_until_the_day_rolls_over() -> None:
         gw.clock.now = (day + 1) * 86400 + 60
         v = await gw.call("outbound", sub, "09098790000")
         assert v["SPAMGW_ACTION"] == "WARN"
-        assert "irsf.spend_cap_premium" not in v["SPAMGW_RULES"].split(",")
+        assert "irsf.spend_cap" not in v["SPAMGW_RULES"].split(",")
+
+    run(body)
+
+
+def test_spend_is_reserved_while_calls_are_up() -> None:
+    """A hacked PBX opens calls to Somalia one after the other without hanging up:
+    the first reserves what the budget allows, the ones behind it are refused at
+    once, not after the first ends; when it ends, the real billsec is settled and
+    the rest of the budget is free again."""
+    pbx = "+441632960100"
+
+    async def body(gw: Gateway) -> None:
+        v = await gw.call("outbound", pbx, "00252612345678", "pbx-acme")
+        assert v["SPAMGW_ACTION"] == "WARN"  # a high-risk destination
+        assert v["SPAMGW_MAXDURATION"] == "2666"  # the trunk's 80.00 at 1.80/min
+        first = gw.uid
+        v = await gw.call("outbound", pbx, "00252612345679", "pbx-acme")
+        assert v["SPAMGW_ACTION"] == "BLOCK" and "irsf.spend_cap" in v["SPAMGW_RULES"]
+        await gw.ended("", 0, 0)
+        ledger = gw.server.screener.ledger
+        assert ledger is not None and ledger.concurrent_trunk == {"pbx-acme": 1}
+        gw.uid = first
+        gw.clock.now += 600
+        await gw.ended("ANSWER", 605, 600)  # 10 minutes: 18.00
+        assert ledger.concurrent_trunk == {}
+        assert ledger.spent_trunk("pbx-acme", gw.clock.now) == pytest.approx(18.0)
+        assert ledger.remaining(0, "pbx-acme", gw.clock.now) == pytest.approx(62.0)
+        gw.uid += 10
+        # the third call to Somalia within the hour: the hacked-PBX rules block it
+        v = await gw.call("outbound", pbx, "00252612345678", "pbx-acme")
+        assert v["SPAMGW_ACTION"] == "BLOCK" and "irsf.high_risk_repeat" in v["SPAMGW_RULES"]
+        assert v["SPAMGW_MAXDURATION"] == "" and ledger.concurrent_trunk == {}
+        gw.clock.now += 86400  # the next day, an ordinary call to Somalia
+        v = await gw.call("outbound", pbx, "00252612345678", "pbx-acme")
+        assert v["SPAMGW_ACTION"] == "WARN" and v["SPAMGW_MAXDURATION"] == "2666"
+
+    run(body)
+
+
+def test_trunk_cap_holds_across_caller_ids() -> None:
+    """The PBX trunk has its own daily cap (80.00): rotating caller IDs does not
+    reset it."""
+
+    async def body(gw: Gateway) -> None:
+        spent = 0.0
+        for i in range(4):
+            v = await gw.call("outbound", f"+44163296020{i}", "+8816123456789", "pbx-acme")
+            if v["SPAMGW_ACTION"] == "BLOCK":
+                break
+            seconds = int(v["SPAMGW_MAXDURATION"])
+            gw.clock.now += seconds
+            await gw.ended("ANSWER", seconds + 5, seconds)  # cut by Dial's L()
+            spent += seconds / 60 * 6.0
+        assert spent <= 80.0 + 1e-9
+        assert v["SPAMGW_ACTION"] == "BLOCK"
 
     run(body)
 
@@ -214,7 +290,12 @@ def test_caller_id_checks() -> None:
         assert v["SPAMGW_ACTION"] == "BLOCK"  # blocked callers list
         assert "callerid.blocked_caller" in v["SPAMGW_RULES"]
         v = await gw.call("inbound", "+447700900321", "447700900123", "trunk-intl")
-        assert v["SPAMGW_ACTION"] == "WARN"  # home-country caller ID on an intl trunk
+        assert v["SPAMGW_ACTION"] == "BLOCK"  # home-country caller ID on an intl trunk
+        assert "spoof.home_cli_on_international_trunk" in v["SPAMGW_RULES"]
+        v = await gw.call("inbound", "+447797712345", "447700900123", "trunk-intl")
+        assert v["SPAMGW_ACTION"] == "BLOCK"  # Jersey shares +44: home too
+        v = await gw.call("inbound", "+447700900321", "447700900123", "roam-partner")
+        assert v["SPAMGW_ACTION"] == "ALLOW"  # our subscriber, roaming
         v = await gw.call("inbound", "+447700900321", "447700900123", "trunk-national")
         assert v["SPAMGW_ACTION"] == "ALLOW"
         v = await gw.call("inbound", "12ab34", "447700900123")

@@ -57,3 +57,35 @@ def test_shipped_example_configs_load(name):
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / name)
     assert cfg.source.endswith(name)
+
+
+def test_trunks_are_classified_and_validated():
+    cfg = parse_config({"agi": {
+        "trunks": [{"name": "intl-gw", "class": "international"},
+                   {"name": "roam-vf", "class": "roaming_partner"},
+                   {"name": "pbx-acme", "class": "pbx", "daily_cap": 80.0}],
+        "default_trunk_class": "national",
+        "spend": {"daily_cap": 20.0, "max_call_seconds": 3600},
+    }})
+    assert [(t.name, t.trunk_class) for t in cfg.agi.trunks] == [
+        ("intl-gw", "international"), ("roam-vf", "roaming_partner"), ("pbx-acme", "pbx")]
+    assert cfg.agi.trunks[2].daily_cap == 80.0 and cfg.agi.spend.daily_cap == 20.0
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"agi": {"trunks": [{"name": "x", "class": "intl"}]}},
+     "agi.trunks[0].class: expected one of national, international"),
+    ({"agi": {"trunks": [{"name": "x", "clas": "pbx"}]}}, "agi.trunks[0].clas: unknown key"),
+    ({"agi": {"trunks": [{"name": "x", "trunk_class": "pbx"}]}},
+     "agi.trunks[0].trunk_class: unknown key"),
+    ({"agi": {"trunks": [{"class": "pbx"}]}}, "agi.trunks[0].name: every trunk needs a name"),
+    ({"agi": {"trunks": [{"name": "x"}, {"name": "x"}]}}, "agi.trunks[1].name: trunk 'x'"),
+    ({"agi": {"trunks": [{"name": "x", "daily_cap": "10"}]}},
+     "agi.trunks[0].daily_cap: expected a number"),
+    ({"agi": {"default_trunk_class": "carrier"}}, "agi.default_trunk_class: expected one of"),
+    ({"agi": {"spend": {"daily_cap": -1}}}, "agi.spend.daily_cap: must not be negative"),
+    ({"agi": {"spend": {"dailycap": 1}}}, "agi.spend.dailycap: unknown key"),
+])
+def test_trunk_and_spend_mistakes_name_their_path(data, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_config(data)

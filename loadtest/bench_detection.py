@@ -7,6 +7,8 @@ of event time, as an operator's SMS edge carries them:
 - ``otp_hub``: global A2P hubs sending one-time codes for many apps to many
   countries (alphanumeric and numeric senders, Android retriever hashes, WebOTP
   ``@domain #code`` lines);
+- ``ride``: a ride-hailing app's notices from a pool of numbers (one template from
+  many senders, with links; now and then "update your card");
 - ``parcel``: delivery notices, one registered brand sending one template to
   thousands, and an unregistered one doing the same with tracking links;
 - ``appointment``: reminders with names, dates and a callback number;
@@ -204,6 +206,25 @@ class Background:
             self.add("otp_hub", src=src, dst=dst, text=text,
                      route=rng.choice(("hub-global-1", "hub-global-2")))
 
+    def ride(self) -> None:
+        """A ride-hailing app's notices from a pool of 30 numbers on a hub: driver on
+        the way, receipts, and now and then a failed payment asking to update the card."""
+        rng = self.rng
+        pool = [mobile(rng) for _ in range(30)]
+        for _ in range(self.n(1500)):
+            ref = token(rng, 8)
+            text = rng.choices((
+                f"Ridely: {rng.choice(FIRST)} is arriving in 3 min in a grey Toyota Prius "
+                f"{token(rng, 2, string.ascii_uppercase)}{code(rng, 2)} "
+                f"{token(rng, 3, string.ascii_uppercase)}. Track: https://ridely.example/t/{ref}",
+                f"Ridely: thanks for riding with {rng.choice(FIRST)}. Your receipt for GBP "
+                f"{rng.randrange(5, 40)}.{code(rng, 2)}: https://ridely.example/r/{ref}",
+                f"Ridely: the payment for your last trip failed. Please update your card "
+                f"in the app or at https://ridely.example/pay/{ref}",
+            ), weights=(60, 39, 1))[0]
+            self.add("ride", src=rng.choice(pool), dst=self.subs.pick(), text=text,
+                     route="hub-global-1")
+
     def parcel(self) -> None:
         rng = self.rng
         for _ in range(self.n(2000)):  # a registered brand: one template to thousands
@@ -308,8 +329,8 @@ class Background:
                          route="agg-uk", ts=t + i * 0.2)
 
     def build(self) -> list[tuple[str, Fields]]:
-        for part in (self.otp_hub, self.parcel, self.appointment, self.bank, self.marketing,
-                     self.p2p, self.corporate):
+        for part in (self.otp_hub, self.ride, self.parcel, self.appointment, self.bank,
+                     self.marketing, self.p2p, self.corporate):
             part()
         self.events.sort(key=lambda e: e[1]["ts"])
         return self.events

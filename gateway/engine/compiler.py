@@ -371,16 +371,22 @@ def _counter(ctx: _Ctx, kind: str, spec: Any) -> Counter | None:
     if not isinstance(spec, dict):
         ctx.err(kind, f"{kind} takes a table {{{', '.join(COUNTERS[kind])}}}")
         return None
-    missing = [k for k in COUNTERS[kind] if k not in spec]
-    extra = set(spec) - set(COUNTERS[kind]) - {"name"}
+    # count reads another rule's counter: it may test it from below (``under``), e.g.
+    # "this sender has sent fewer than 10 messages today"
+    below = kind == "count" and "under" in spec and "over" not in spec
+    required = [k for k in COUNTERS[kind] if not (below and k == "over")]
+    missing = [k for k in required if k not in spec]
+    extra = set(spec) - set(required) - {"name"} - ({"under"} if below else set())
     if missing or extra:
-        ctx.err(kind, f"{kind} takes {{{', '.join(COUNTERS[kind])}}} and optionally name"
+        alt = " (or under instead of over)" if kind == "count" else ""
+        ctx.err(kind, f"{kind} takes {{{', '.join(COUNTERS[kind])}}}{alt} and optionally name"
                 + (f"; missing {', '.join(missing)}" if missing else "")
                 + (f"; unknown {', '.join(sorted(extra))}" if extra else ""))
         return None
-    over = spec["over"]
+    bound = "under" if below else "over"
+    over = spec[bound]
     if isinstance(over, bool) or not isinstance(over, int | float):
-        ctx.err(kind, f"over must be a number, got {over!r}")
+        ctx.err(kind, f"{bound} must be a number, got {over!r}")
         return None
     win = _window(ctx, kind, spec["window"])
     keyf = _keyfn(ctx, kind, spec["key"])
@@ -399,6 +405,8 @@ def _counter(ctx: _Ctx, kind: str, spec: Any) -> Counter | None:
     if kind == "rate":
         return lambda ev, f: st.hit(name, bucket(ev, f), ev.ts, window) > limit
     if kind == "count":
+        if below:
+            return lambda ev, f: st.peek(name, bucket(ev, f), ev.ts, window) < limit
         return lambda ev, f: st.peek(name, bucket(ev, f), ev.ts, window) > limit
     if kind == "distinct":
         memberf = _keyfn(ctx, kind, spec["of"])

@@ -234,3 +234,38 @@ def test_registry_predicates(tmp_path):
     v = eng.evaluate(_sms("acme-direct", src="AcmeBank", dst="+33612345678"))
     assert v.rules == ("elsewhere", "volume") and v.action is Action.WARN
     assert eng.evaluate(_sms("acme-direct", src="Other")).rules == ("volume",)
+
+
+def test_count_under_reads_another_counter_from_below(tmp_path):
+    eng = _engine(tmp_path, """
+        [[rule]]
+        id = "history"
+        channel = "sms"
+        direction = "in"
+        when.rate = { name = "day", key = "src", window = 86400, over = 1e12 }
+        score = 0.0
+
+        [[rule]]
+        id = "new_sender"
+        channel = "sms"
+        direction = "in"
+        when.count = { name = "day", key = "src", window = 86400, under = 3 }
+        score = 5
+    """)
+    acts = [eng.evaluate(_sms(src="+447700900777", ts=i)).action for i in range(4)]
+    assert acts == [Action.WARN, Action.WARN, Action.ALLOW, Action.ALLOW]
+    errs, p = _errors(tmp_path, """
+        [[rule]]
+        id = "both"
+        when.count = { name = "day", key = "src", window = 60, over = 1, under = 3 }
+        score = 1
+
+        [[rule]]
+        id = "rate_under"
+        when.rate = { key = "src", window = 60, under = 3 }
+        score = 1
+    """)
+    assert errs[0].startswith(f"{p}:4: both: count takes {{name, key, window, over}} (or under "
+                              "instead of over) and optionally name; unknown under")
+    assert errs[1] == (f"{p}:9: rate_under: rate takes {{key, window, over}} and optionally "
+                       "name; missing over; unknown under")

@@ -27,7 +27,7 @@ def test_background_is_big_and_covers_every_category(background):
     rows, cost, total = background
     assert total >= 1000 and cost > 0
     assert set(rows) == {"otp_hub", "parcel", "appointment", "bank", "marketing", "p2p",
-                         "corporate"}
+                         "corporate", "ride"}
 
 
 def test_background_gets_no_block_and_at_most_one_percent_warn(background):

@@ -27,7 +27,7 @@ first BLOCK:
   a new number each time, through a grey route;
 - ``hi_mum_many_senders``: the "new phone" scam from many numbers;
 - ``sim_farm``: many home subscribers' phones (MO) sending one template with random
-  tokens and a link;
+  tokens and a link; ``sim_farm_offer``: the same with an offer and no lure wording;
 - ``pumping_range``: an account's OTPs to consecutive numbers of one range;
 - ``pumping_country``: an account's OTPs to random numbers of an unusual country;
 - ``pumping_registered``: the same range walk through a registered sender ID on its
@@ -367,6 +367,17 @@ def _sim_farm(rng: random.Random) -> Iterator[Fields]:
                    f".example/{token(rng, 8)} ref {token(rng, 4)}")}
 
 
+def _sim_farm_offer(rng: random.Random) -> Iterator[Fields]:
+    """No lure wording: an 'offer' whose random words defeat exact-text counters."""
+    sims = [mobile(rng) for _ in range(200)]
+    while True:
+        yield {"src": rng.choice(sims), "dst": mobile(rng), "direction": "out",
+               "route": "smsc-mo", "text": (
+                   f"Hi {token(rng, 5).lower()}, designer watches and bags from 19.99 this "
+                   f"week only, see the new collection at https://luxe-{token(rng, 4).lower()}"
+                   f".example/{token(rng, 6)} and use code {token(rng, 5).upper()}")}
+
+
 def _sequence(start: int, src: str, route: str, text: Callable[[], str]) -> Iterator[Fields]:
     n = start
     while True:
@@ -388,6 +399,7 @@ def scenarios(rng: random.Random) -> dict[str, Iterator[Fields]]:
         "campaign_many_senders": _campaign(rng),
         "hi_mum_many_senders": _hi_mum(rng),
         "sim_farm": _sim_farm(rng),
+        "sim_farm_offer": _sim_farm_offer(rng),
         "pumping_range": _sequence(447700960000, "ShopCo", "shop-otp", otp),
         "pumping_country": _random_in(rng, "UZ", "ShopCo", "shop-otp", otp),
         "pumping_registered": _sequence(447700961000, "+447700900500", "otp-hub-1",

@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
+from zlib import crc32
 
 from gateway.content.facts import _DIGITS_TO_ZERO, Facts  # noqa: F401  (re-exported: moved)
 from gateway.engine.call_predicates import CALL_PREDICATES, call_predicate, home_group
@@ -333,6 +334,10 @@ def _atom(name: str, digits: int) -> Callable[[Event, Facts], Hashable]:
         return lambda ev, f: f.fingerprint()
     if name == "campaign":
         return lambda ev, f: f.campaign if f.campaign is not None else f.fingerprint()
+    if name == "template":
+        # the text with links as their domain and digit runs as a length class: what
+        # is left of a message once a template's codes and links are filled in
+        return lambda ev, f: crc32(f.template().encode("utf-8", "surrogatepass"))
     if name == "src_country":
         return lambda ev, f: ev.src.region
     if name == "dst_country":
@@ -471,9 +476,15 @@ def compile_rule(spec: RuleSpec, ctx: _Ctx) -> CompiledRule | None:
     counters: list[Counter] = []
     for key, value in spec.when.items():
         if key in COUNTERS:
-            c = _counter(ctx, key, value)
-            if c is not None:
-                counters.append(c)
+            # an array of tables is several counters of one kind, all of which must
+            # hold; the second and later are named "<rule id>#2"... unless they say
+            tables = value if isinstance(value, list) and value else [value]
+            for n, table in enumerate(tables, 1):
+                if n > 1 and isinstance(table, dict) and "name" not in table:
+                    table = {**table, "name": f"{spec.id}#{n}"}
+                c = _counter(ctx, key, table)
+                if c is not None:
+                    counters.append(c)
     for key in sorted((k for k in spec.when if k in PREDICATES), key=lambda k: _COST.get(k, 4)):
         p = _predicate(ctx, key, spec.when[key])
         if p is not None:

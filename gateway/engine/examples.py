@@ -5,7 +5,9 @@ examples never see each other's traffic. An example is one event (fields as in
 ``spamgw check``) that may be repeated (``repeat``, with ``vary = "dst"`` or
 ``"src"`` giving each repetition a different number, spread over many number
 ranges as real recipients are; ``"dst_sequence"``/``"src_sequence"`` give consecutive
-numbers of one range instead, the pattern of number-range pumping) after ``setup`` events and
+numbers of one range instead, the pattern of number-range pumping; ``"text"`` fills
+each ``{token}`` of the text with a new random-looking word, as campaigns that
+defeat exact-text counters do; ``vary = ["src", "text"]`` varies both) after ``setup`` events and
 with ``given`` expiring-list entries (``given = {srs_listed = ["+4477..."]}``); the
 verdict of the last event must have action ``expect`` and, unless ``hits = false``,
 list the rule's id.
@@ -43,6 +45,22 @@ def _vary(n: Number, i: int, numbering: Numbering, sequence: bool = False) -> Nu
     step = 1 if sequence or n.kind.value != "e164" else 10 ** max(0, len(n.digits) - 7) + 1
     digits = str(int(n.digits) + i * step).zfill(len(n.digits))
     return numbering.e164(digits) if n.kind.value == "e164" else numbering.short(digits)
+
+
+def _tokens(text: str | None, i: int) -> str | None:
+    """``text`` with each ``{token}`` a word of its own for repetition ``i``."""
+    if not text:
+        return text
+    parts = text.split("{token}")
+    out = [parts[0]]
+    for n, rest in enumerate(parts[1:]):
+        h = (i * 0x9E3779B1 + n * 0x85EBCA6B + 0x27D4EB2F) & 0xFFFFFFFF
+        word = ""
+        for _ in range(5):
+            h, r = divmod(h, 36)
+            word += "abcdefghijklmnopqrstuvwxyz0123456789"[r]
+        out.append(word + rest)
+    return "".join(out)
 
 
 def event_from_fields(fields: dict[str, Any], numbering: Numbering | NumberMemo, *,
@@ -92,17 +110,19 @@ class _Run:
         direction = "in" if "in" in self.spec.directions else "out"
         base = event_from_fields(fields, self.numbering, channel=channel, direction=direction)
         repeat = int(fields.get("repeat", 1))
-        vary = fields.get("vary", "none")
+        vary_f = fields.get("vary", "none")
+        vary = set(vary_f) if isinstance(vary_f, list) else {vary_f}
         interval = float(fields.get("interval", 1.0))
         verdict: Verdict | None = None
         for i in range(repeat):
             ev = Event(
                 channel=base.channel, direction=base.direction,
-                src=_vary(base.src, i, self.numbering, vary == "src_sequence")
-                if vary in ("src", "src_sequence") else base.src,
-                dst=_vary(base.dst, i, self.numbering, vary == "dst_sequence")
-                if vary in ("dst", "dst_sequence") else base.dst,
-                text=base.text, route=base.route, phase=base.phase, ts=self.clock,
+                src=_vary(base.src, i, self.numbering, "src_sequence" in vary)
+                if vary & {"src", "src_sequence"} else base.src,
+                dst=_vary(base.dst, i, self.numbering, "dst_sequence" in vary)
+                if vary & {"dst", "dst_sequence"} else base.dst,
+                text=_tokens(base.text, i) if "text" in vary else base.text,
+                route=base.route, phase=base.phase, ts=self.clock,
                 duration=base.duration, billsec=base.billsec, dialstatus=base.dialstatus,
                 details=base.details,
             )

@@ -84,12 +84,13 @@ COUNTERS: dict[str, tuple[str, ...]] = {
     "count": ("name", "key", "window", "over"),
 }
 #: what a counter key is made of, joined with "+" ("route+dst_range:9"): the numbers,
-#: the route, the text (exact fingerprint or campaign key), a number range (``range:N``:
+#: the route, the text (exact fingerprint, campaign key, or template: the text with
+#: links as their domain and digits as length classes), a number range (``range:N``:
 #: the first N digits of the number; ``block:N``: all but its last N digits, a block of
 #: 10^N consecutive numbers whatever the number's length) and a country (ISO 3166
 #: region of the number)
-COUNTER_KEYS = ("src", "dst", "route", "text", "campaign", "src_range:N", "dst_range:N",
-                "src_block:N", "dst_block:N", "src_country", "dst_country")
+COUNTER_KEYS = ("src", "dst", "route", "text", "campaign", "template", "src_range:N",
+                "dst_range:N", "src_block:N", "dst_block:N", "src_country", "dst_country")
 _KEY_ATOMS = frozenset(k for k in COUNTER_KEYS if not k.endswith(":N"))
 _RANGE_RE = re.compile(r"^(src|dst)_(range|block):(\d{1,2})$")
 COUNTER_VALUES = ("one", "billsec", "duration", "parts", "cost")

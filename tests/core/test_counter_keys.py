@@ -269,3 +269,50 @@ def test_count_under_reads_another_counter_from_below(tmp_path):
                               "instead of over) and optionally name; unknown under")
     assert errs[1] == (f"{p}:9: rate_under: rate takes {{key, window, over}} and optionally "
                        "name; missing over; unknown under")
+
+
+def test_several_counters_of_one_kind_must_all_hold(tmp_path):
+    eng = _engine(tmp_path, """
+        [[rule]]
+        id = "two"
+        channel = "sms"
+        direction = "in"
+        when.distinct = [
+          { key = "text", of = "src", window = 600, over = 2 },
+          { key = "text", of = "dst", window = 600, over = 2 },
+        ]
+        action = "BLOCK"
+    """)
+    text = "the same words every time"
+    # three senders to one recipient: only the first counter is over
+    for n in range(3):
+        assert eng.evaluate(_sms(src=f"+44770090010{n}", text=text, ts=n)).action is Action.ALLOW
+    # one of them to two more recipients: now both are (the counters did not mix)
+    assert eng.evaluate(_sms(src="+447700900100", dst="+447700900200", text=text, ts=4)
+                        ).action is Action.ALLOW
+    assert eng.evaluate(_sms(src="+447700900100", dst="+447700900201", text=text, ts=5)
+                        ).action is Action.BLOCK
+    errs, p = _errors(tmp_path, """
+        [[rule]]
+        id = "bad"
+        when.rate = [{ key = "src", window = 60, over = 1 }, { key = "moon", window = 6, over = 1 }]
+        score = 1
+    """)
+    assert errs[0].startswith(f"{p}:4: bad: unknown counter key part 'moon'")
+
+
+def test_template_key_ignores_links_and_digits_not_words(tmp_path):
+    eng = _engine(tmp_path, """
+        [[rule]]
+        id = "templates"
+        channel = "sms"
+        direction = "in"
+        when.distinct = { key = "src", of = "template", window = 600, over = 1 }
+        action = "BLOCK"
+    """)
+    same = ["Join me at https://app.example/i/ab12 code 1234",
+            "Join me at https://app.example/i/zz99 code 5678"]
+    assert [eng.evaluate(_sms(text=t, ts=i)).action for i, t in enumerate(same)] == \
+        [Action.ALLOW, Action.ALLOW]
+    assert eng.evaluate(_sms(text="Join us at https://app.example/i/ab12 code 1234", ts=3)
+                        ).action is Action.BLOCK

@@ -39,6 +39,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -303,8 +304,8 @@ def simulate(scale: float = 1.0, seed: int = 1) -> Result:
         seq += 1
         heapq.heappush(queue, (t, seq, kind, item))
 
-    for c in [*diaspora_history(clean), *clean, *fraud_calls(r)]:
-        push(c.t, "screen", c)
+    for first in [*diaspora_history(clean), *clean, *fraud_calls(r)]:
+        push(first.t, "screen", first)
     rows: dict[str, Row] = {}
     why: dict[str, int] = {}
     uid = 0
@@ -312,11 +313,11 @@ def simulate(scale: float = 1.0, seed: int = 1) -> Result:
     while queue:
         t, _, kind, item = heapq.heappop(queue)
         clock.now = t
-        if kind == "ended":
-            uid_s, args = item  # type: ignore[misc]
-            screener.handle(environment("ended", "", "s", "", uid_s, args))
+        if not isinstance(item, Call):  # an /ended report: (uniqueid, arguments)
+            ended_uid, ended_args = cast(tuple[str, tuple[str, ...]], item)
+            screener.handle(environment("ended", "", "s", "", ended_uid, ended_args))
             continue
-        c: Call = item  # type: ignore[assignment]
+        c = item
         uid += 1
         uid_s = f"{int(t)}.{uid}"
         commands = screener.handle(environment(c.path, c.src, c.dst, c.trunk, uid_s))

@@ -311,7 +311,7 @@ def simulate(scale: float = 1.0, seed: int = 1) -> Result:
     uid = 0
     started = time.perf_counter()
     while queue:
-        t, _, kind, item = heapq.heappop(queue)
+        t, _seq, _kind, item = heapq.heappop(queue)
         clock.now = t
         if not isinstance(item, Call):  # an /ended report: (uniqueid, arguments)
             ended_uid, ended_args = cast(tuple[str, tuple[str, ...]], item)

@@ -16,7 +16,7 @@ Links, the forms recognised:
   and they do not read as prose: a title-cased last label is a sentence
   (``home.Com on``), and a TLD outside ``STRONG_TLDS`` (``so``, ``it``, ``now``,
   ``today``) needs a hyphen or digit in the name (``evil-bank.it``,
-  ``prize-draw.win``) or a third label;
+  ``prize-draw.win``) or a listed second-level suffix (``dbs.com.sg``);
 - obfuscated: ``hxxp://``, ``h**p://``, ``x[.]example``, ``x(dot)com``, ``x . com``,
   ``x dot com``, comma for dot (``evil-bank,com``), spaced letters (``e v i l-bank.com``),
   full-width dots and zero-width characters inside the host.
@@ -84,7 +84,7 @@ EMPTY = Scan()
 #: bare names with these TLDs are links as written: country and generic codes that are
 #: no English word, spam's favourites, the reserved example names. A name under any
 #: other real TLD ("home.now", "done.today", "ok.so") needs a hyphen or a digit in it
-#: or a third label to count without a scheme, www. or a path.
+#: to count without a scheme, www. or a path.
 STRONG_TLDS = frozenset("""
 com net org info biz edu gov mil int xyz icu pw tk ml ga cf gq ru cn su ua pl nl de fr
 es eu uk ly gl gd gy cc ws io tv ai vip mobi asia co id example test
@@ -130,9 +130,10 @@ _DOT_HINT = re.compile(
     r"|example)\b",
     re.IGNORECASE,
 )
-# letters written one by one ("e v i l-bank.com"): three or more single characters
-# separated by single spaces, then the rest of a token; collapsed when it holds a dot
-_SPACED = re.compile(r"(?<!\S)(?:\S ){3,}\S+")
+# letters written one by one ("e v i l-bank.com", "e v i l . c o m"): single characters
+# separated by single spaces, ending in one more or in a token with a dot or comma
+# glued to them; collapsed when the run holds a dot or comma
+_SPACED = re.compile(r"(?<!\S)(?:\S ){2,}(?:\S*[.,]\S*|\S[^\w\s]*)(?!\S)")
 _SPACED_DOT = re.compile(r"[.,]")
 
 
@@ -265,10 +266,12 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
         return False
     if tld in STRONG_TLDS or tld.startswith("xn--"):
         return True
-    name = labels[-1 - _suffix_labels(labels)] if len(labels) > _suffix_labels(labels) \
-        else labels[0]
-    return "-" in name or any(c.isdigit() for c in name) or \
-        (len(labels) >= 3 and all(len(x) >= 2 for x in labels))
+    n_suffix = _suffix_labels(labels)
+    if n_suffix >= 2:
+        return True  # under a listed second-level suffix: "dbs.com.sg", "x.co.uk"
+    name = labels[-1 - n_suffix] if len(labels) > n_suffix else labels[0]
+    return ("-" in name or any(c.isdigit() for c in name)) and not name.isdigit() \
+        and any(c.isalpha() for c in name)
 
 
 # --- phone numbers -------------------------------------------------------------------

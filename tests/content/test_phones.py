@@ -74,3 +74,57 @@ def test_letters_for_digits_only_rewritten_next_to_a_digit(text: str) -> None:
         lambda m: m.group().translate(phones._LETTER_TABLE), text)
     if phones._LETTER_BY_DIGIT.search(text) is None:  # the precheck skips the rewrite
         assert rewritten == text
+
+
+# --- premium ranges, short codes and services (the callback lures of the corpus) ------
+
+
+@pytest.mark.parametrize("text", [
+    "URGENT! Call 07046744435 to claim your prize",  # UK 070 personal number
+    "Call 0871 872 7868 now",  # 087
+    "ring 0844 847 2222",  # 084
+    "You have won! Call 118 811 to claim",  # 118 directory service
+])
+def test_callback_premium_lures(env: PluginEnv, text: str) -> None:
+    plugin = load_plugin_module("callback_numbers").create(env)
+    assert "callback.premium" in check(plugin, sms(env.numbering, text))
+
+
+@pytest.mark.parametrize(("text", "hit"), [
+    ("WINNER!! To claim txt CLAIM to 81010", True),
+    ("Text the word WIN to 87121 for entry", True),
+    ("Send 'GO' to 69888 for ringtones", True),
+    ("TXT: MUSIC 2 87066", True),
+    ("sms YES to 70123", True),
+    ("Reply STOP to 60123 to opt out", False),  # an opt-out instruction
+    ("Text HELP to 80080 for help", False),
+    ("Text WIN to 54321", False),  # UK 5-digit code outside 6xxxx-8xxxx
+    ("Text me when you get to 80 Park Lane", False),
+    ("The flat sold for 85000, postcode 90210", False),  # prices and postcodes
+    ("call me on 07700 900123", False),
+])
+def test_premium_shortcodes(env: PluginEnv, text: str, hit: bool) -> None:
+    plugin = load_plugin_module("callback_numbers").create(env)
+    assert ("callback.shortcode_premium" in check(plugin, sms(env.numbering, text))) is hit
+
+
+def test_premium_shortcodes_of_other_countries() -> None:
+    from gateway.content.phones import premium_shortcode
+
+    # libphonenumber's short-number metadata knows their cost
+    assert premium_shortcode("81212", "FR") and premium_shortcode("25555", "ES")
+    assert premium_shortcode("57000", "IE")
+    # the UK's metadata leaves costs unknown: the 6xxxx/7xxxx/8xxxx rule
+    assert premium_shortcode("87121", "GB") and not premium_shortcode("12345", "GB")
+    assert not premium_shortcode("7726", "GB")  # the spam-reporting short code
+
+
+def test_extra_premium_ranges(numbering: Numbering) -> None:
+    from gateway.lists.premium import load_premium_rate
+
+    ps = load_premium_rate()
+    for n in ("+447012345678", "+34905123456", "+12129761234", "+44118118", "118118", "11880",
+              "+448431234567", "+448712345678"):
+        assert numbering.parse(n).key in ps, n
+    for n in ("+447700900123", "+12125551234", "+34605123456", "7726", "999"):
+        assert numbering.parse(n).key not in ps, n

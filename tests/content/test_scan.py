@@ -1,0 +1,212 @@
+"""The one scanner: every written form of every listed domain is a link to it, clean
+prose is not a link, and phone numbers, short codes and service numbers come out of
+the same pass."""
+
+from __future__ import annotations
+
+import pytest
+from content_support import ROOT, check, load_plugin_module, sms
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from gateway.content.plugin import PluginEnv
+from gateway.content.scan import SPACED_TLDS, STRONG_TLDS, ShortCode, scan, scan_urls
+from gateway.content.suffixes import SUFFIXES, TLDS, public_suffix, registrable
+from gateway.lists.registry import load_lists
+from gateway.numbers import Numbering
+from gateway.state.memory import MemoryCounters
+
+
+def _listed(name: str) -> list[str]:
+    path = ROOT / "rules" / "lists" / f"{name}.txt"
+    return [line.split("#")[0].strip() for line in path.read_text().splitlines()
+            if line.split("#")[0].strip()]
+
+
+NUMBERING = Numbering("GB")
+URLS = load_plugin_module("urls").create(
+    PluginEnv(load_lists(ROOT / "rules" / "lists", NUMBERING), MemoryCounters(), NUMBERING, {}))
+BLOCKED = _listed("blocked_domains")
+BRANDS = _listed("brand_domains")
+SHORTENERS = _listed("shortener_domains")
+
+# --- the public-suffix source ---------------------------------------------------------
+
+
+def test_one_tld_source() -> None:
+    assert {"com", "uk", "ly", "id", "example", "test", "xn--p1ai"} <= TLDS
+    assert {"co.uk", "gov.uk", "com.sg"} <= SUFFIXES
+    assert registrable("login.paypal.co.uk") == "paypal.co.uk"
+    assert registrable("gov.uk") == "gov.uk"
+    assert public_suffix("a.b.example") == "example"
+
+
+# --- every form of every listed domain --------------------------------------------------
+
+_SWAPS = str.maketrans({"o": "0", "l": "1", "i": "1", "e": "3", "a": "4", "s": "5"})
+
+
+def _name_and_suffix(domain: str) -> tuple[str, str]:
+    suffix = public_suffix(domain)
+    if suffix == domain:  # gov.uk, nhs.uk: a public suffix listed whole
+        suffix = domain.split(".", 1)[1]
+    return domain[: len(domain) - len(suffix) - 1], suffix
+
+
+def form(domain: str, how: str, swap: bool) -> str:
+    """``domain`` as a spammer writes it: ``how`` hides the dots, ``swap`` writes digits
+    for letters in the name (never in the public suffix)."""
+    name, suffix = _name_and_suffix(domain)
+    if swap:
+        name = name.translate(_SWAPS)
+    d = f"{name}.{suffix}"
+    tld = suffix.rsplit(".", 1)[-1]
+    if how == "plain":
+        return d
+    if how == "upper":
+        return d.upper()
+    if how == "scheme":
+        return f"https://{d}/verify"
+    if how == "hxxp":
+        return f"hxxps://{d}/verify"
+    if how == "www":
+        return f"www.{d}"
+    if how in ("[.]", "(.)", "{.}", "(dot)", "[dot]"):
+        return d.replace(".", how)
+    if how == "dot":
+        return d.replace(".", " dot ")
+    if how == "spaced dot":
+        return d.replace(".", " . ") if tld in SPACED_TLDS else d
+    if how == "comma":
+        return d.replace(".", ",") if tld in STRONG_TLDS else d
+    if how == "spaced letters":
+        return " ".join(d)
+    if how == "zero width":
+        return d[0] + "\u200b" + d[1:]
+    if how == "full-width dot":
+        return d.replace(".", "\uff0e")
+    if how == "ideographic dot":
+        return d.replace(".", "\u3002")
+    raise AssertionError(how)
+
+
+FORMS = ["plain", "upper", "scheme", "hxxp", "www", "[.]", "(.)", "{.}", "(dot)", "[dot]",
+         "dot", "spaced dot", "comma", "spaced letters", "zero width", "full-width dot",
+         "ideographic dot"]
+CONTEXTS = [("{} ", ""), ("Your parcel is held, pay the fee at {} today", ""),
+            ("URGENT: verify your account now: {}", ""), ("Visit {}, then reply", ""),
+            ("Claim at {}!", ""), ("{}\nThanks", "")]
+
+
+def urls_check(text: str) -> set[object]:
+    return set(check(URLS, sms(NUMBERING, text)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(BLOCKED), st.sampled_from(FORMS), st.booleans(), st.sampled_from(CONTEXTS))
+@example("evil-bank-login.example", "spaced letters", False, CONTEXTS[0])
+@example("evil-bank-login.example", "comma", True, CONTEXTS[1])
+def test_every_form_of_a_blocked_domain_hits(domain: str, how: str, swap: bool,
+                                             context: tuple[str, str]) -> None:
+    text = context[0].format(form(domain, how, swap))
+    assert "url.blocked_domain" in urls_check(text), text
+
+
+_LOOKALIKE_BRANDS = [b for b in BRANDS if b not in SUFFIXES
+                     and len(_name_and_suffix(b)[0].split(".")[-1]) >= 5
+                     and _name_and_suffix(b)[0].translate(_SWAPS) != _name_and_suffix(b)[0]]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(BRANDS), st.sampled_from(FORMS), st.booleans(), st.sampled_from(CONTEXTS))
+def test_every_form_of_a_brand_domain_is_a_link_to_it(domain: str, how: str, swap: bool,
+                                                      context: tuple[str, str]) -> None:
+    """Written any way, a brand's domain is read as a link to it: obfuscated forms of
+    its own domain hit ``url.obfuscated``; digits for letters hit ``url.lookalike``."""
+    text = context[0].format(form(domain, how, swap))
+    hosts = [u.host for u in scan_urls(text)]
+    name, suffix = _name_and_suffix(domain)
+    written = (name.translate(_SWAPS) if swap else name) + "." + suffix
+    assert hosts[-1:] == [written] or hosts[:1] == [written], (text, hosts)
+    got = urls_check(text)
+    if how not in ("plain", "upper", "scheme", "www") and \
+            form(domain, how, swap) != form(domain, "plain", swap):
+        assert "url.obfuscated" in got, text
+    if swap and domain in _LOOKALIKE_BRANDS:
+        assert "url.lookalike" in got, text
+
+
+@pytest.mark.parametrize("text", ["see t.ly/abc", "go to s.id/x1", "tap https://t.ly/Ab3",
+                                  "s[.]id/win", "claim at T.LY/free", "v.gd/xyz now"])
+def test_shorteners(text: str) -> None:
+    assert "url.shortener" in urls_check(text)
+
+
+def test_every_listed_shortener_is_read_with_a_path() -> None:
+    for d in SHORTENERS:
+        assert [u.host for u in scan_urls(f"see {d}/a1B2")] == [d]
+
+
+@pytest.mark.parametrize(("text", "host"), [
+    ("go to parcel-redelivery.example now", "parcel-redelivery.example"),
+    ("see secure-login.test", "secure-login.test"),
+    ("pay at evil-bank,com", "evil-bank.com"),
+    ("e v i l-bank.com", "evil-bank.com"),
+    ("E V I L - B A N K . C O M", "evil-bank.com"),
+    ("prize-draw.win", "prize-draw.win"),
+    ("claim at my-prize.it", "my-prize.it"),
+    ("www.parcel.delivery", "parcel.delivery"),
+])
+def test_valid_tlds_without_a_scheme(text: str, host: str) -> None:
+    assert [u.host for u in scan_urls(text)] == [host]
+
+
+# --- clean prose is not a link ------------------------------------------------------------
+
+_WORDS = ["home", "ok", "so", "it", "now", "today", "love", "see", "you", "late", "done",
+          "sorry", "work", "party", "fun", "live", "news", "world", "call", "me", "in",
+          "to", "is", "at", "be", "no", "go", "win", "top", "shop", "online", "date",
+          "bye", "thanks", "there", "soon", "tomorrow", "tonight", "then", "back", "all",
+          "the", "and", "we", "are", "will", "cu", "night", "lunch", "care", "one"]
+_CLEAN = st.one_of(
+    st.sampled_from(_WORDS),
+    st.sampled_from(_WORDS).map(str.title),
+    st.builds("{}.{:02d}".format, st.integers(0, 999), st.integers(0, 99)),  # 3.50, 10.30
+    st.sampled_from(["e.g.", "i.e.", "etc.", "a.m.", "p.m.", "U.S.", "Mr.", "Dr.", "St.",
+                     "approx.", "vs.", "no.1", "v1.2", "ver.2.0", "£4.50", "$3.99", "4.5%",
+                     "...", "1.", "!", "?", ","]),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.tuples(_CLEAN, st.sampled_from([" ", ".", ". ", ", ", ",", "  ", "\n"])),
+                max_size=14))
+@example([("home", "."), ("it", " ")])
+@example([("done", "."), ("today", " ")])
+@example([("I'm", " "), ("home", "."), ("Com", " ")])
+def test_clean_prose_is_not_a_link(parts: list[tuple[str, str]]) -> None:
+    text = "".join(w + sep for w, sep in parts)
+    assert scan_urls(text) == (), text
+
+
+@pytest.mark.parametrize("text", [
+    "It costs 3.50, see you at 10.30", "e.g. the one on the left, i.e. this one",
+    "I am home.See you at 5", "ok.so what now", "got home.now sleeping", "Mr.Smith called",
+    "U.S.A. trip at 9 a.m.", "done.today was long", "apples,pears,plums", "yes,it is",
+    "the file.zip and cv.doc", "meet at St.John's", "v2.0.1 is out",
+])
+def test_clean_texts(text: str) -> None:
+    assert scan(text).urls == ()
+
+
+# --- numbers, short codes, services in the same pass ------------------------------------
+
+
+def test_one_pass_finds_all_kinds() -> None:
+    sc = scan("WIN! txt CLAIM to 81010 or call 09061749602 or 118 811, see bit.ly/x")
+    assert sc.domains == ("bit.ly",)
+    assert sc.phones == ("09061749602",)
+    assert sc.shortcodes == (ShortCode("81010", "CLAIM"),)
+    assert sc.services == ()  # "or 118 811": not after a call verb
+    assert scan("call 118 811 now").services == ("118811",)
+    assert scan("").urls == () and scan(None).phones == ()

@@ -17,6 +17,15 @@ binds, a deep window, run in its own process so it has a core to itself):
 - ``spamgw rules+plugins``: the shipped rules and lists and the four content plugins
   (what a config that does not narrow ``[plugins] enabled`` runs).
 
+Both spamgw rows with rules run on two kinds of text (``--texts``): ``mix``, the
+realistic stream of ``bench_smpp.traffic`` (templated A2P, marketing, lures: the
+content caches hit as they do in production), and ``unique``, texts that never
+repeat (words drawn from the SMS Spam Collection, or tests/data/ham_200.txt, in a
+new order each time, with fresh links and numbers now and then; the warm-up uses
+other texts): every content check runs in full for every message. A last table
+prints, per kind, rules+plugins against rules only: the rate ratio and the CPU per
+message (the figure issue 11's throughput target is stated in: >= 0.80).
+
 FastAGI (when ``gateway.agi`` is on this branch): screenings/s through a trivial
 FastAGI responder that answers without an engine, then through spamgw (``spamgw
 default``: the shipped rules, lists and plugins). HTTP (when
@@ -218,6 +227,43 @@ def mark(what: str) -> None:
     print(what, flush=True)
 
 
+def _unique_words() -> list[str]:
+    data = Path("/work/shared/data/sms-spam-collection/train.tsv")
+    if data.exists():
+        texts = [line.split("\t", 1)[1] for line in data.read_text("utf-8").splitlines()
+                 if "\t" in line]
+    else:
+        texts = [line for line in (ROOT / "tests" / "data" / "ham_200.txt")
+                 .read_text("utf-8").splitlines() if not line.startswith("#")]
+    return [w for t in texts for w in t.split() if w.isascii()]
+
+
+def unique_traffic(count: int, seed: int) -> list[bytes]:
+    """``count`` submit_sm PDUs whose texts never repeat: 6-24 corpus words in a new
+    order, every fifth with a fresh link, every seventh with a fresh number."""
+    import random
+
+    sys.path.insert(0, str(HERE))
+    import bench_smpp
+
+    rng = random.Random(seed)
+    words = _unique_words()
+    senders = [s for s in bench_smpp._senders(rng) if s[0] == 1][:5000]
+    out: list[bytes] = []
+    for i in range(count):
+        parts = rng.choices(words, k=rng.randint(6, 24))
+        if i % 5 == 0:
+            parts.insert(rng.randrange(len(parts) + 1),
+                         f"http://{rng.choice(parts).strip('.,!?').lower() or 'x'}"
+                         f"-{rng.getrandbits(20):05x}.example/{i:x}")
+        if i % 7 == 0:
+            parts.insert(rng.randrange(len(parts) + 1), f"0{rng.randint(10**9, 10**10 - 1)}")
+        text = " ".join(parts).encode()[:160]
+        dst = f"447{rng.randint(100000000, 999999999)}".encode()
+        out.append(bench_smpp._sm(rng, rng.choice(senders), dst, 0, 0, text))
+    return out
+
+
 def generate_smpp(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
     import bench_smpp
@@ -232,7 +278,11 @@ def generate_smpp(args: argparse.Namespace) -> dict[str, Any]:
     # fixed templates
     traffic = getattr(bench_smpp, "traffic", None)
     extra = (traffic(args.messages),) if traffic is not None else ()
-    uvloop.run(bench_smpp._throughput(args.port, warm, *extra))
+    warm_extra = extra
+    if args.texts == "unique":  # texts never seen, the warm-up's included
+        extra = (unique_traffic(args.messages, seed=1),)
+        warm_extra = (unique_traffic(warm.messages, seed=2),)
+    uvloop.run(bench_smpp._throughput(args.port, warm, *warm_extra))
     mark("start")
     cpu0 = time.process_time()
     t0 = time.perf_counter()
@@ -345,7 +395,8 @@ def run_generator(kind: str, port: int, args: argparse.Namespace,
            str(port), "--connections", str(args.connections), "--window", str(args.window),
            "--messages", str(args.messages), "--rate", str(extra.get("rate", 0)),
            "--rate-seconds", str(args.rate_seconds), "--seconds", str(args.seconds),
-           "--concurrency", str(args.concurrency), "--token", extra.get("token", "")]
+           "--concurrency", str(args.concurrency), "--token", extra.get("token", ""),
+           "--texts", extra.get("texts", "mix")]
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -466,7 +517,7 @@ def measure(name: str, proc: subprocess.Popen[Any] | None, kind: str, port: int,
 def print_table(title: str, unit: str, rows: list[Row], baseline: str) -> None:
     base = next((r.result["rate"] for r in rows if r.name == baseline), float("nan"))
     print(f"\n{title}")
-    print(f"{'path':<18}{unit:>12}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
+    print(f"{'path':<30}{unit:>12}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
           f"{'peak RSS MB':>13}{'CPU us/req':>12}{'per core/s':>12}{'gen CPU':>9}"
           f"{'0x65':>8}{'errors':>8}  vs {baseline}")
     base_cpu = next((r.result.get("cpu_us") for r in rows if r.name == baseline), None)
@@ -478,7 +529,7 @@ def print_table(title: str, unit: str, rows: list[Row], baseline: str) -> None:
         ratio = f"{x['rate'] / base:.2f}"
         if us and base_cpu:
             ratio += f" (per core {base_cpu / us:.2f})"
-        print(f"{r.name:<18}{x['rate']:>12,.0f}{x['p50']:>9.2f}{x['p99']:>9.2f}"
+        print(f"{r.name:<30}{x['rate']:>12,.0f}{x['p50']:>9.2f}{x['p99']:>9.2f}"
               f"{x['p999']:>10.2f}{rss:>13}{cpu}{x['gen_cpu']:>9.0%}"
               f"{x.get('rejected', 0):>8}{x['errors']:>8}  {ratio}")
 
@@ -504,15 +555,18 @@ def run_smpp(args: argparse.Namespace, tmp: Path) -> None:
                 stop(relay)
         rules, lists = empty_rules(tmp)
         shipped, shipped_lists = str(ROOT / "rules"), str(ROOT / "rules" / "lists")
-        for name, rdir, ldir, plugins in (("spamgw empty", rules, lists, False),
-                                          ("spamgw rules only", shipped, shipped_lists, False),
-                                          ("spamgw rules+plugins", shipped, shipped_lists,
-                                           True)):
+        paths = [("spamgw empty", rules, lists, False, "mix")]
+        for texts in args.texts.split(","):
+            suffix = "" if texts == "mix" else f" ({texts})"
+            paths += [(f"spamgw rules only{suffix}", shipped, shipped_lists, False, texts),
+                      (f"spamgw rules+plugins{suffix}", shipped, shipped_lists, True, texts)]
+        for name, rdir, ldir, plugins, texts in paths:
             port = free_port()
-            with gateway(tmp, name.replace(" ", "-"), rules=rdir, lists=ldir, smpp=port,
-                         upstream=sim_port, log_level=args.log_level,
-                         plugins=plugins) as gw:
-                rows.append(measure(name, gw, "smpp", port, args, rate=args.rate))
+            with gateway(tmp, name.replace(" ", "-").replace("(", "").replace(")", ""),
+                         rules=rdir, lists=ldir, smpp=port, upstream=sim_port,
+                         log_level=args.log_level, plugins=plugins) as gw:
+                rows.append(measure(name, gw, "smpp", port, args, rate=args.rate,
+                                    texts=texts))
     finally:
         stop(sim)
     print_table(f"SMPP submit_sm, {args.messages:,} messages after a warm-up, "
@@ -520,11 +574,26 @@ def run_smpp(args: argparse.Namespace, tmp: Path) -> None:
                 "submit_sm/s", rows, "socat relay" if shutil.which("socat") else "direct")
     print(f"\nSMPP latency at a fixed {args.rate:,.0f} submit_sm/s for "
           f"{args.rate_seconds:g} s, one bind:")
-    print(f"{'path':<18}{'answered':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}")
+    print(f"{'path':<30}{'answered':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}")
     for r in rows:
         p = r.result.get("paced")
         if p:
-            print(f"{r.name:<18}{p['n']:>10,}{p['p50']:>9.2f}{p['p99']:>9.2f}{p['p999']:>10.2f}")
+            print(f"{r.name:<30}{p['n']:>10,}{p['p50']:>9.2f}{p['p99']:>9.2f}{p['p999']:>10.2f}")
+    by_name = {r.name: r.result for r in rows}
+    print("\nContent plugins against the rules alone (issue 11 target: rate ratio >= 0.80):")
+    print(f"{'texts':<8}{'rules/s':>10}{'+plugins/s':>12}{'ratio':>7}"
+          f"{'rules us/msg':>14}{'+plugins us/msg':>17}{'per-core ratio':>16}")
+    for texts in args.texts.split(","):
+        suffix = "" if texts == "mix" else f" ({texts})"
+        a, b = by_name.get(f"spamgw rules only{suffix}"), by_name.get(
+            f"spamgw rules+plugins{suffix}")
+        if not a or not b:
+            continue
+        ua, ub = a.get("cpu_us"), b.get("cpu_us")
+        cpu = (f"{ua:>14.1f}{ub:>17.1f}{ua / ub:>16.2f}" if ua and ub
+               else f"{'-':>14}{'-':>17}{'-':>16}")
+        print(f"{texts:<8}{a['rate']:>10,.0f}{b['rate']:>12,.0f}"
+              f"{b['rate'] / a['rate']:>7.2f}{cpu}")
 
 
 def run_agi(args: argparse.Namespace, tmp: Path) -> None:
@@ -574,6 +643,8 @@ def main() -> int:
     ap.add_argument("--rate-seconds", type=float, default=5.0)
     ap.add_argument("--seconds", type=float, default=10.0, help="FastAGI/HTTP per path")
     ap.add_argument("--concurrency", type=int, default=32, help="FastAGI/HTTP sessions")
+    ap.add_argument("--texts", default="mix,unique",
+                    help="SMPP text kinds for the rules rows: mix (realistic), unique")
     ap.add_argument("--log-level", default="info", choices=("info", "warning", "error"),
                     help="the gateway's log level: info (the shipped default) and warning "
                          "write the audit line of every verdict that is not ALLOW; error "

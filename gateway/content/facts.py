@@ -11,7 +11,7 @@ from collections.abc import Hashable
 
 from gateway.content.fingerprint import fingerprint
 from gateway.content.normalize import fold, template
-from gateway.content.scan import Scan, scan
+from gateway.content.scan import Scan, Url, scan, scan_urls
 from gateway.model import Event
 
 __all__ = ["Facts"]
@@ -26,12 +26,14 @@ class Facts:
     ``key = "campaign"`` use instead of the exact-text fingerprint.
     """
 
-    __slots__ = ("_fingerprint", "_fold", "_folded", "_scan", "_template", "_text_key",
-                 "campaign", "ev", "symbols")
+    __slots__ = ("_domains", "_fingerprint", "_fold", "_folded", "_scan", "_template",
+                 "_text_key", "_urls", "campaign", "ev", "symbols")
 
     def __init__(self, ev: Event) -> None:
         self.ev = ev
         self._scan: Scan | None = None
+        self._urls: tuple[Url, ...] | None = None
+        self._domains: tuple[str, ...] | None = None
         self._fold: str | None = None
         self._folded: str | None = None
         self._template: str | None = None
@@ -44,12 +46,21 @@ class Facts:
         """The text's links, phone numbers, short codes and service numbers
         (``gateway.content.scan``): one scan for every rule and plugin."""
         if self._scan is None:
-            self._scan = scan(self.ev.text)
+            self._scan = scan(self.ev.text, self._urls)
         return self._scan
+
+    def urls(self) -> tuple[Url, ...]:
+        """The links alone (the scan's first part; the rules need no more)."""
+        if self._urls is None:
+            self._urls = self._scan.urls if self._scan is not None else \
+                scan_urls(self.ev.text or "")
+        return self._urls
 
     def domains(self) -> tuple[str, ...]:
         """The hosts of the text's links (what ``has_url`` and ``url_domain_in`` test)."""
-        return self.scan().domains
+        if self._domains is None:
+            self._domains = tuple(u.host for u in self.urls())
+        return self._domains
 
     def fold(self) -> str:
         """The text casefolded (what ``text_keywords`` match)."""

@@ -326,7 +326,6 @@ def _phones(text: str) -> tuple[str, ...]:
 # --- short codes and service numbers -------------------------------------------------
 
 #: a verb that sends a text, a keyword (optional, maybe quoted), "to"/"2"/"on", 4-6 digits
-_TEXT_VERB = re.compile(r"(?i)\b(?:te?xt|send|sms|reply|msg)\b")
 _SHORTCODE = re.compile(
     r"(?i)\b(?:te?xt|send|sms|reply|msg)[:\s]+(?:(?:the\s+)?(?:word|keyword)\s+)?"
     r"(?:[\"'\u2018\u201c]?([a-z][a-z0-9]{0,19})[\"'\u2019\u201d]?[\s:,]+)?"
@@ -354,11 +353,13 @@ def _shortcodes(text: str) -> tuple[ShortCode, ...]:
 # --- the one pass ----------------------------------------------------------------------
 
 
-def scan(text: str | None) -> Scan:
-    """Links, phone numbers, short codes and service numbers in ``text``."""
+def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
+    """Links, phone numbers, short codes and service numbers in ``text``; ``urls``, if
+    given, is ``scan_urls(text)`` already computed."""
     if not text:
         return EMPTY
-    urls = scan_urls(text)
+    if urls is None:
+        urls = scan_urls(text)
     phones: tuple[str, ...] = ()
     shortcodes: tuple[ShortCode, ...] = ()
     services: tuple[str, ...] = ()
@@ -369,7 +370,9 @@ def scan(text: str | None) -> Scan:
 
             digits = unicodedata.normalize("NFKC", digits)
         phones = _phones(digits)
-        if _TEXT_VERB.search(digits) is not None:
+        low = digits.lower()  # substring tests in C: a text verb before the pattern
+        if "txt" in low or "text" in low or "send" in low or "sms" in low or "reply" in low \
+                or "msg" in low:
             shortcodes = _shortcodes(digits)
         if "118" in digits:
             services = tuple(dict.fromkeys(

@@ -5,7 +5,9 @@
 Prints microseconds per message (best of ``--repeat`` passes over every message;
 CPU time of this process, so other load on the machine inflates it less) for:
 a bare loop and ``str.casefold`` (baselines), the classifier's score, the campaign
-fingerprint, URL and phone-number extraction; then each shipped plugin's
+fingerprint, the one scan (links, numbers, short codes) and its link part; the shipped
+``text_regex`` rules on Python's ``re`` and on RE2 (``gateway.content.regex``), and
+``(a+)+$`` on a text made to stall ``re``; then each shipped plugin's
 ``check(event, facts)`` and the whole default pipeline (``Engine.evaluate`` with the
 shipped rules), with and without the content plugins.
 """
@@ -26,8 +28,8 @@ from gateway.config import LogConfig, PluginsConfig  # noqa: E402
 from gateway.content.classifier import DEFAULT_MODEL, load_model  # noqa: E402
 from gateway.content.facts import Facts  # noqa: E402
 from gateway.content.fingerprint import Fingerprinter  # noqa: E402
-from gateway.content.phones import extract_phone_numbers  # noqa: E402
-from gateway.content.urls import extract_urls  # noqa: E402
+from gateway.content.regex import compile_operator_regex  # noqa: E402
+from gateway.content.scan import scan, scan_urls  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
 from gateway.engine.loader import load_ruleset  # noqa: E402
 from gateway.engine.plugins import load_plugins  # noqa: E402
@@ -78,11 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         ("baseline: str.casefold", str.casefold),
         ("classifier score", model.score),
         ("campaign fingerprint (4 band keys)", fp.keys),
-        ("URL extraction", extract_urls),
-        ("phone number extraction", lambda t: extract_phone_numbers(t, numbering)),
+        ("scan: links, numbers, short codes", scan),
+        ("scan: links only (the rules' has_url)", scan_urls),
     ]
     for name, fn in rows:
         print(f"  {name:40s} {per_item(fn, texts, r):8.2f}")
+    regex_rows(texts, r)
 
     lists = load_lists(ROOT / "rules" / "lists", numbering)
     src = numbering.parse("+447700900500")
@@ -93,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     plugins = load_plugins(PluginsConfig(dir=str(ROOT / "plugins")), lists=lists, state=state,
                            numbering=numbering)
     for p in plugins:
-        check = p.check
-        print(f"  {p.name:40s} {per_item(lambda ev: check(ev, Facts(ev)), events, r):8.2f}")
+        def run(ev: Event, check: Any = p.check) -> object:
+            return check(ev, Facts(ev))
+
+        print(f"  {p.name:40s} {per_item(run, events, r):8.2f}")
     for label, plugs in (("without content plugins", ()), ("with content plugins", plugins)):
         state = MemoryCounters()
         rs = load_ruleset(ROOT / "rules", lists=lists, state=state, plugins=plugs,
@@ -104,6 +109,31 @@ def main(argv: list[str] | None = None) -> int:
         engine = Engine(rs, emergency=lists.emergency, numbering=numbering)
         print(f"  Engine.evaluate, {label:24s} {per_item(engine.evaluate, events, r):8.2f}")
     return 0
+
+
+def regex_rows(texts: list[str], r: int) -> None:
+    """The shipped text_regex rules, each as the compiler joins them, on re and RE2."""
+    import re
+    import tomllib
+
+    patterns = []
+    for f in sorted((ROOT / "rules").glob("*.toml")):
+        for rule in tomllib.loads(f.read_text("utf-8")).get("rule", []):
+            v = rule.get("when", {}).get("text_regex")
+            if v:
+                patterns.append(v if isinstance(v, list) else [v])
+    py = [re.compile("|".join(f"(?:{p})" for p in ps), re.IGNORECASE) for ps in patterns]
+    ops = [compile_operator_regex(ps) for ps in patterns]
+    t_re = sum(per_item(rx.search, texts, r) for rx in py)
+    t_re2 = sum(per_item(op.search, texts, r) for op in ops)
+    print(f"  {len(patterns)} shipped text_regex rules, re {'':19s} {t_re:8.2f}")
+    print(f"  {len(patterns)} shipped text_regex rules, RE2 ({', '.join(o.engine for o in ops)})"
+          f" {t_re2:8.2f}")
+    bad = "a" * 22 + "!"
+    for name, rx in (("re", re.compile(r"(a+)+$")), ("RE2", compile_operator_regex([r"(a+)+$"]))):
+        t0 = time.perf_counter()
+        rx.search(bad)
+        print(f"  (a+)+$ on 22 a's and '!', {name:4s} {(time.perf_counter() - t0) * 1e6:26,.0f} us")
 
 
 def _ruleset_without_content(lists: Any, state: Any) -> Any:

@@ -16,7 +16,10 @@ from operator import attrgetter
 from typing import Any
 from zlib import crc32
 
+import structlog
+
 from gateway.content.facts import _DIGITS_TO_ZERO, Facts  # noqa: F401  (re-exported: moved)
+from gateway.content.regex import compile_operator_regex
 from gateway.engine.call_predicates import CALL_PREDICATES, call_predicate, home_group
 from gateway.engine.call_predicates import COSTS as CALL_COSTS
 from gateway.engine.schema import (
@@ -183,14 +186,18 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
         if key == "route":
             return lambda ev, f: rx.match(ev.route) is not None
         return lambda ev, f: rx.match(ev.route) is None
-    if key == "text_regex":
+    if key == "text_regex":  # RE2 (gateway.content.regex): no pattern can stall the loop
         try:
-            rxs = [re.compile(p, re.IGNORECASE) for p in _names(value)]
+            operator_rx = compile_operator_regex(_names(value))
         except (re.error, TypeError) as e:
             ctx.err(key, f"bad regular expression: {e}")
             return None
-        combined = re.compile("|".join(f"(?:{r.pattern})" for r in rxs), re.IGNORECASE)
-        return lambda ev, f: bool(ev.text) and combined.search(ev.text or "") is not None
+        if operator_rx.engine != "re2":
+            structlog.get_logger("spamgw.rules").warning(
+                "text_regex matched with Python re, which backtracks", engine=operator_rx.engine,
+                rule=f"{ctx.spec.file}:{ctx.spec.line_of(key)}: {ctx.spec.id}")
+        search = operator_rx.search
+        return lambda ev, f: bool(ev.text) and search(ev.text or "")
     if key == "text_keywords":
         words = _names(value)
         if not words or any(not isinstance(w, str) or not w.strip() for w in words):

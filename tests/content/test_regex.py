@@ -1,0 +1,72 @@
+"""Operator regexes (``text_regex``) run on RE2: a catastrophic pattern cannot stall the
+loop; patterns RE2 cannot compile still work (with Python's ``re``)."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.content.regex import compile_operator_regex
+
+
+def test_catastrophic_pattern_answers_at_once() -> None:
+    rx = compile_operator_regex([r"(a+)+$", r"(x|xx)+y"])
+    assert rx.engine == "re2"
+    t0 = time.perf_counter()
+    assert not rx.search("a" * 5000 + "!")
+    assert not rx.search("x" * 5000 + "z")
+    assert time.perf_counter() - t0 < 0.5  # Python's re would take longer than the universe
+
+
+def test_rule_with_a_catastrophic_pattern_through_the_engine(tmp_path, lists, numbering) -> None:  # type: ignore[no-untyped-def]
+    from content_support import sms
+
+    from gateway.engine import Engine
+    from gateway.engine.loader import load_ruleset
+    from gateway.state.memory import MemoryCounters
+
+    (tmp_path / "r.toml").write_text(textwrap.dedent("""
+        [[rule]]
+        id = "bad.regex"
+        channel = "sms"
+        when.text_regex = '(a+)+$'
+        score = 1
+    """))
+    rs = load_ruleset(tmp_path, lists=lists, state=MemoryCounters(), plugins=())
+    engine = Engine(rs, emergency=lists.emergency, numbering=numbering)
+    t0 = time.perf_counter()
+    v = engine.evaluate(sms(numbering, "a" * 2000 + "!"))
+    assert time.perf_counter() - t0 < 0.5 and v.rules == ()
+
+
+def test_same_answers_as_python_re_on_ascii() -> None:
+    pats = [r"\b(verify|confirm)\b.{0,40}\b(account|card)\b", r"\b(tax|hmrc)\b.{0,40}\brefund\b"]
+    rx, py = compile_operator_regex(pats), re.compile("|".join(f"(?:{p})" for p in pats), re.I)
+    for text in ["Please VERIFY your Card now", "HMRC: your tax refund", "verified accounts",
+                 "nothing here", "confirm the account"]:
+        assert rx.search(text) is (py.search(text) is not None), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("abcVERIFYaccount card.-! \n"), max_size=80))
+def test_agrees_with_re_on_shipped_style_patterns(text: str) -> None:
+    pats = [r"\b(verify|confirm)\b.{0,40}\b(account|card)\b"]
+    rx = compile_operator_regex(pats)
+    assert rx.search(text) is (re.search(pats[0], text, re.I) is not None)
+
+
+def test_lookaround_falls_back_to_python_re() -> None:
+    rx = compile_operator_regex([r"(?<!no )refund"])
+    assert rx.engine.startswith("re (RE2 cannot compile it")
+    assert rx.search("your REFUND") and not rx.search("no refund")
+
+
+def test_bad_pattern_is_an_error_and_lone_surrogates_are_read() -> None:
+    with pytest.raises(re.error):
+        compile_operator_regex(["(unclosed"])
+    assert compile_operator_regex([r"verify"]).search("x\ud800 verify")

@@ -48,7 +48,7 @@ def test_blocked_number_blocked_and_allowlist_wins(core):
     v = core.engine.evaluate(ev(core, direction="in", src="+447700900666", dst="+4477009004"))
     assert v.action is Action.BLOCK
     v = core.engine.evaluate(ev(core, src="+447700900100", dst="+882123456789"))
-    assert v.action is Action.ALLOW and v.rules == ("allow.numbers",)
+    assert v.action is Action.ALLOW and v.rules == ("allow.numbers_call",)
 
 
 @pytest.mark.parametrize("dst", ["112", "999", "911", "+44999", "+44112"])

@@ -17,7 +17,7 @@ Options (``[plugins.options.urls]``): ``brands`` (extra brand domains),
 ``brand_list`` / ``shortener_list`` / ``blocked_list`` (list names).
 
 Default scores equal the shipped rules' ``[symbols]``. The links come from the
-event's one scan (``facts.scan()``), shared with the rules' ``has_url`` and
+event's one scan (``facts.urls()``), shared with the rules' ``has_url`` and
 ``url_domain_in``.
 """
 
@@ -72,7 +72,7 @@ class UrlPlugin:
     def check(self, event: Event, facts: Facts) -> Iterable[Hit]:
         if not event.text:
             return ()
-        urls = facts.scan().urls
+        urls = facts.urls()
         if not urls:
             return ()
         hits: list[Hit] = []

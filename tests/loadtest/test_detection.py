@@ -37,6 +37,22 @@ def test_background_gets_no_block_and_at_most_one_percent_warn(background):
     assert sum(r.warn for r in rows.values()) <= 0.01 * total, table
 
 
+def test_rules_and_other_plugins_alone_spare_the_background_and_block_every_scenario():
+    """Without the classifier (the rules, lists and the other plugins): what the A2P,
+    campaign and pumping rules do, apart from the model's own errors."""
+    bench.quiet()
+    bench.DISABLED[:] = ["classifier"]
+    try:
+        rows, _, total = bench.run_background(scale=0.12, seed=11)
+        scen = bench.run_scenarios(seed=11)
+    finally:
+        bench.DISABLED.clear()
+    table = "\n".join(bench.format_background(rows, 0.0, total)
+                      + bench.format_scenarios(scen))
+    assert sum(r.block + r.warn for r in rows.values()) == 0, table
+    assert all(first is not None and first <= 20 for first, _, _ in scen.values()), table
+
+
 def test_every_scenario_blocked_within_20_messages(scenarios):
     table = "\n".join(bench.format_scenarios(scenarios))
     assert set(scenarios) >= {"campaign_many_senders", "sim_farm", "pumping_range",

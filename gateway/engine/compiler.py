@@ -324,10 +324,10 @@ _SENDER_STATUS = {
 def _sender_status(reg: SenderRegistry, key: str) -> Pred:
     """The source against a sender registry: its route and destination country."""
     wanted = _SENDER_STATUS[key]
-    status = reg.status
+    status = reg.status_of
     if key == "sender_not_registered":
-        return lambda ev, f: status(ev.src.text, ev.route, ev.dst.region) is not wanted
-    return lambda ev, f: status(ev.src.text, ev.route, ev.dst.region) is wanted
+        return lambda ev, f: status(ev) is not wanted
+    return lambda ev, f: status(ev) is wanted
 
 
 def _atom(name: str, digits: int) -> Callable[[Event, Facts], Hashable]:

@@ -33,6 +33,7 @@ from pathlib import Path
 import phonenumbers
 
 from gateway.lists.files import ListFileError
+from gateway.model import Event
 
 __all__ = ["SenderRegistry", "SenderStatus", "is_registry_name", "read_sender_registry"]
 
@@ -74,6 +75,9 @@ class SenderRegistry:
     def __init__(self, name: str, entries: dict[str, Registration]) -> None:
         self.name = name
         self._entries = entries
+        #: (event, its status): several rules ask about the same event in a row; one
+        #: attribute, so a reader never pairs one event with another's status
+        self._memo: tuple[object, SenderStatus] = (None, SenderStatus.UNREGISTERED)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -87,6 +91,16 @@ class SenderRegistry:
     def registered(self, sender: str, route: str, region: str) -> bool:
         """Whether the sender is on one of its routes, to one of its countries."""
         return self.status(sender, route, region) is SenderStatus.REGISTERED
+
+    def status_of(self, ev: Event) -> SenderStatus:
+        """``status`` of an event's source, route and destination country, remembered
+        for the event the rules are judging."""
+        memo = self._memo
+        if memo[0] is ev:
+            return memo[1]
+        st = self.status(ev.src.text, ev.route, ev.dst.region)
+        self._memo = (ev, st)
+        return st
 
     def status(self, sender: str, route: str, region: str) -> SenderStatus:
         """``sender`` as ``Number.text`` has it: casefolded sender ID or bare digits."""

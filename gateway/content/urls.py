@@ -44,7 +44,8 @@ def _deletes(s: str) -> set[str]:
 class BrandMatcher:
     """Look-alikes of brand domains (``paypal.com``, ``hsbc.co.uk``)."""
 
-    __slots__ = ("_by_deletion", "_by_skeleton", "_domains", "_long_skeletons", "_names")
+    __slots__ = ("_by_deletion", "_by_skeleton", "_domains", "_long_skeletons", "_names",
+                 "_near", "_words")
 
     def __init__(self, brand_domains: Iterable[str], min_fuzzy: int = 5) -> None:
         self._domains: frozenset[str] = frozenset(d.casefold().strip(".") for d in brand_domains)
@@ -65,6 +66,12 @@ class BrandMatcher:
                 for d in _deletes(sk):
                     by_del.setdefault(d, n)
         self._by_deletion = by_del
+        #: what a one-letter deletion of a word must be to lead anywhere (one set
+        #: intersection in C instead of two lookups per deletion)
+        self._near = frozenset(self._by_skeleton) | frozenset(by_del)
+        #: words already judged: hosts are often unique ("secure-3f9a1c.example") while
+        #: their words repeat ("secure"); cleared whole when full
+        self._words: dict[str, str | None] = {}
 
     def __bool__(self) -> bool:
         return bool(self._names)
@@ -84,10 +91,13 @@ class BrandMatcher:
         """The brand ``host`` imitates, or None (also None for the brand's own hosts)."""
         if not self._domains or self.own(host):
             return None
-        dotted = "." + host + "."
-        for d in self._domains:  # "paypal.com.login.example", "gov.uk.refund.example"
-            if "." + d + "." in dotted:
-                return d
+        parts = host.split(".")
+        domains = self._domains
+        for i in range(len(parts) - 1):  # "paypal.com.login.example", "gov.uk.refund.example"
+            for j in range(i + 2, min(len(parts), i + 4) + 1):
+                d = ".".join(parts[i:j])
+                if d in domains:
+                    return d
         uhost = host
         if "xn--" in host:
             try:
@@ -108,6 +118,15 @@ class BrandMatcher:
         return None
 
     def _match(self, word: str) -> str | None:
+        words = self._words
+        if word in words:
+            return words[word]
+        if len(words) >= 1 << 15:
+            words.clear()
+        brand = words[word] = self._judge(word)
+        return brand
+
+    def _judge(self, word: str) -> str | None:
         if len(word) < 3:
             return None
         if word in self._names:
@@ -120,7 +139,7 @@ class BrandMatcher:
             brand = self._by_deletion.get(sk)  # one letter added
             if brand is not None:
                 return brand
-            for d in _deletes(sk):  # one letter dropped, changed or swapped
+            for d in self._near.intersection(_deletes(sk)):  # one dropped, changed, swapped
                 brand = self._by_skeleton.get(d) or self._by_deletion.get(d)
                 if brand is not None and len(brand) >= 5:
                     return brand

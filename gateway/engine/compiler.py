@@ -14,7 +14,6 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
-from zlib import crc32
 
 import structlog
 
@@ -22,6 +21,7 @@ from gateway.content.facts import _DIGITS_TO_ZERO, Facts  # noqa: F401  (re-expo
 from gateway.content.regex import compile_operator_regex
 from gateway.engine.call_predicates import CALL_PREDICATES, call_predicate, home_group
 from gateway.engine.call_predicates import COSTS as CALL_COSTS
+from gateway.engine.keys import KeyFn, key_function
 from gateway.engine.schema import (
     COUNTER_VALUES,
     COUNTERS,
@@ -36,7 +36,7 @@ from gateway.lists.registry import ListRegistry
 from gateway.lists.senders import SenderRegistry, SenderStatus
 from gateway.lists.stringset import StringSet
 from gateway.model import Event
-from gateway.numbers import LEN_SHIFT, Number, NumberKind
+from gateway.numbers import Number, NumberKind
 from gateway.state import Counters
 
 __all__ = ["CompiledRule", "Facts", "compile_rule"]
@@ -279,39 +279,6 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
     return None
 
 
-_NUM_MASK = (1 << LEN_SHIFT) - 1
-_POW10 = tuple(10 ** i for i in range(16))
-
-
-def _range_of(side: str, digits: int, block: bool = False
-              ) -> Callable[[Event, Facts], Hashable]:
-    """The first ``digits`` digits of the side's number (``block``: all but its last
-    ``digits`` digits), keyed as a number of that many digits (``(n << 50) | prefix``,
-    DESIGN.md "Number keys"); a number no longer than the range is its own range; a
-    sender ID or short code is keyed as itself."""
-    number: Callable[[Event], Number] = attrgetter(side)
-
-    def range_key(ev: Event, f: Facts) -> Hashable:
-        n = number(ev)
-        if n.kind is not NumberKind.E164:
-            return n.key or n.text
-        length = n.key >> LEN_SHIFT
-        if length <= digits:
-            return n.key
-        return (digits << LEN_SHIFT) | ((n.key & _NUM_MASK) // _POW10[length - digits])
-
-    def block_key(ev: Event, f: Facts) -> Hashable:
-        n = number(ev)
-        if n.kind is not NumberKind.E164:
-            return n.key or n.text
-        length = n.key >> LEN_SHIFT
-        if length <= digits:
-            return n.key
-        return ((length - digits) << LEN_SHIFT) | ((n.key & _NUM_MASK) // _POW10[digits])
-
-    return block_key if block else range_key
-
-
 #: registry predicate -> the status it tests (``sender_not_registered``: any but this)
 _SENDER_STATUS = {
     "sender_registered": SenderStatus.REGISTERED,
@@ -330,44 +297,14 @@ def _sender_status(reg: SenderRegistry, key: str) -> Pred:
     return lambda ev, f: status(ev) is wanted
 
 
-def _atom(name: str, digits: int) -> Callable[[Event, Facts], Hashable]:
-    if name == "src":
-        return lambda ev, f: ev.src.key or ev.src.text
-    if name == "dst":
-        return lambda ev, f: ev.dst.key or ev.dst.text
-    if name == "route":
-        return lambda ev, f: ev.route
-    if name == "text":
-        return lambda ev, f: f.fingerprint()
-    if name == "campaign":
-        return lambda ev, f: f.campaign if f.campaign is not None else f.fingerprint()
-    if name == "template":
-        # the text with links as their domain and digit runs as a length class: what
-        # is left of a message once a template's codes and links are filled in
-        return lambda ev, f: crc32(f.template().encode("utf-8", "surrogatepass"))
-    if name == "src_country":
-        return lambda ev, f: ev.src.region
-    if name == "dst_country":
-        return lambda ev, f: ev.dst.region
-    side, kind = name.split("_", 1)
-    return _range_of(side, digits, block=kind == "block")
-
-
-def _keyfn(ctx: _Ctx, where: str, name: Any) -> Callable[[Event, Facts], Hashable] | None:
-    """The key (or member) function of a counter: one part's value, or a tuple of them
-    for a key joined with "+" (``src+dst`` keys as it always did)."""
+def _keyfn(ctx: _Ctx, where: str, name: Any) -> KeyFn | None:
+    """The key (or member) function of a counter (``gateway.engine.keys``)."""
     try:
         parts = parse_counter_key(name)
     except ValueError as e:
         ctx.err(where, str(e))
         return None
-    fns = [_atom(a, n) for a, n in parts]
-    if len(fns) == 1:
-        return fns[0]
-    if len(fns) == 2:
-        a, b = fns
-        return lambda ev, f: (a(ev, f), b(ev, f))
-    return lambda ev, f: tuple([fn(ev, f) for fn in fns])
+    return key_function(parts)
 
 
 def _window(ctx: _Ctx, where: str, value: Any) -> tuple[float, bool] | None:

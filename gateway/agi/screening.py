@@ -318,28 +318,37 @@ class Screener:
     ) -> tuple[AgiCommand, ...]:
         start = received if received is not None else self.monotonic()
         call = self.call_of(env, direction)
-        event = Event(
-            channel=Channel.CALL,
-            direction=direction,
-            src=self.numbering.from_caller_id(call.src),
-            dst=self.numbering.from_caller_id(call.dst),
-            route=call.route,
-            phase=Phase.ATTEMPT,
-            ts=self.clock(),
-            details=self.details_of(env, call.route),
-        )
+        src = self.numbering.from_caller_id(call.src)
+        dst = self.numbering.from_caller_id(call.dst)
+        ts = self.clock()
+        details = self.details_of(env, call.route)
         counters = self.counters
-        # spend first: it is cheap, and the fail-open answer carries its limit
+        # spend first: it is cheap, the fail-open answer carries its limit, and a
+        # refusal is a fact the rules judge (irsf.spend_cap in calls.toml blocks it)
         max_duration: str | None = None
         refusal: SpendRefusal | None = None
         ledger = self.ledger
         if direction is Direction.OUT and ledger is not None:
-            reserved = ledger.reserve(env.uniqueid, event.src, event.dst, call.route, event.ts)
+            reserved = ledger.reserve(env.uniqueid, src, dst, call.route, ts)
             if isinstance(reserved, SpendRefusal):
                 refusal = reserved
                 max_duration = ""
+                details["spend_refused"] = refusal.rule
+                counters.spend_refused += 1
+                log.debug("spend refused", rule=refusal.rule, reason=refusal.reason,
+                         src=str(src), dst=str(dst), route=call.route)
             else:
                 max_duration = "" if reserved.seconds is None else str(reserved.seconds)
+        event = Event(
+            channel=Channel.CALL,
+            direction=direction,
+            src=src,
+            dst=dst,
+            route=call.route,
+            phase=Phase.ATTEMPT,
+            ts=ts,
+            details=details,
+        )
         if refusal is not None:
             fallback = Verdict(Action.BLOCK, 0.0, (refusal.rule,), refusal.reason)
         else:
@@ -363,10 +372,6 @@ class Screener:
                 f"{self.deadline * 1000:g} ms",
                 failed_open=True,
             )
-        elif refusal is not None and verdict.action is not Action.BLOCK:
-            counters.spend_refused += 1
-            verdict = Verdict(Action.BLOCK, verdict.score, (*verdict.rules, refusal.rule),
-                              refusal.reason)
         if verdict.action is Action.BLOCK and ledger is not None and refusal is None:
             ledger.release(env.uniqueid)  # not placed: nothing to reserve
             max_duration = "" if max_duration is not None else None

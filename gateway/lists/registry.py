@@ -31,6 +31,8 @@ __all__ = ["BUILTIN", "ListRegistry", "emergency_set", "load_lists"]
 log = structlog.get_logger("spamgw.lists")
 
 BUILTIN = ("premium_rate", "emergency")
+#: the sender-ID registry the shipped rules test (registered_senders.txt)
+SENDER_REGISTRY = "registered_senders"
 
 #: emergency numbers protected everywhere, whatever the home country
 UNIVERSAL_EMERGENCY = ("112", "911", "999", "000", "08", "110", "118", "119", "100", "101",
@@ -163,4 +165,7 @@ def load_lists(directory: str | Path, numbering: Numbering,
         log.warning("lists directory missing: only built-in lists", dir=str(d))
     if errors:
         raise ListFileError(errors)
+    # the shipped rules name it: a lists dir without the file has an empty registry
+    # (nothing registered, nothing trusted), not a broken ruleset
+    registries.setdefault(SENDER_REGISTRY, SenderRegistry(SENDER_REGISTRY, {}))
     return ListRegistry(lists, str(d), rates, registries)

@@ -316,3 +316,11 @@ def test_template_key_ignores_links_and_digits_not_words(tmp_path):
         [Action.ALLOW, Action.ALLOW]
     assert eng.evaluate(_sms(text="Join us at https://app.example/i/ab12 code 1234", ts=3)
                         ).action is Action.BLOCK
+
+
+def test_a_lists_dir_without_the_registry_has_an_empty_one(tmp_path):
+    lists = load_lists(tmp_path / "nolists", GB)
+    reg = lists.registry("registered_senders")
+    assert reg is not None and len(reg) == 0
+    assert reg.status("examplebank", "any", "GB") is SenderStatus.UNREGISTERED
+    assert lists.registry("registered_sendrs") is None

@@ -359,11 +359,22 @@ async def service(core: CoreLike) -> AsyncIterator[AgiServer]:
     await server.start(host, port)
     log.info("fastagi listening", address=f"{host}:{server.port}")
     sources = getattr(core, "sources", None)
+    ledger = screener.ledger
+    watchdog = server.watchdog
     if sources is not None:
         sources["agi"] = lambda: asdict(server.counters)
+        if ledger is not None:  # spamgw_agi_spend_*: what is up and reserved right now
+            sources["agi_spend"] = lambda: {
+                "open_calls": len(ledger),
+                "reserved": round(ledger.reserved, 2),
+                "settled": ledger.settled, "refused": ledger.refused,
+                "expired": ledger.expired,
+                "watchdog_fired": watchdog.fired if watchdog is not None else 0,
+            }
     try:
         yield server
     finally:
         if sources is not None:
             sources.pop("agi", None)
+            sources.pop("agi_spend", None)
         await server.close()

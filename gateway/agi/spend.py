@@ -209,6 +209,11 @@ class SpendLedger:
     def __len__(self) -> int:
         return len(self._open)
 
+    @property
+    def reserved(self) -> float:
+        """Everything reserved by calls that are up."""
+        return sum(self._reserved.values())
+
 
 def _dec(table: dict[Any, Any], key: object, amount: float) -> None:
     value = table.get(key, 0) - amount

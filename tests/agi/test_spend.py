@@ -75,3 +75,28 @@ def test_reservations_without_an_ended_report_expire() -> None:
 def test_spend_caps_off() -> None:
     led = ledger(enabled=False)
     assert led.reserve("a", SUB, SOMALIA, "", T) == Reservation(None)
+
+
+def test_the_service_exports_spend_gauges() -> None:
+    import asyncio
+
+    from agi_support import REPO
+
+    from gateway.agi.server import service
+    from gateway.app import build_core
+    from gateway.config import parse_config
+
+    core = build_core(parse_config({
+        "rules": {"dir": str(REPO / "rules")},
+        "lists": {"dir": str(REPO / "rules" / "lists")},
+        "agi": {"listen": "127.0.0.1:0"},
+    }), with_plugins=False)
+
+    async def main() -> dict[str, float]:
+        async with service(core):
+            return dict(core.sources["agi_spend"]())
+
+    gauges = asyncio.run(main())
+    assert gauges == {"open_calls": 0, "reserved": 0.0, "settled": 0, "refused": 0,
+                      "expired": 0, "watchdog_fired": 0}
+    assert "agi_spend" not in core.sources  # gone with the service

@@ -13,7 +13,9 @@ of event time, as an operator's SMS edge carries them:
   thousands, and an unregistered one doing the same with tracking links;
 - ``appointment``: reminders with names, dates and a callback number;
 - ``bank``: alerts and passcodes from registered bank sender IDs on their routes;
-- ``marketing``: opted-in retail offers with a link and STOP wording;
+- ``marketing``: a retailer's offers to its opted-in customers, with a link and STOP
+  wording, from its registered sender ID (unregistered bulk offers are what the
+  content classifier is trained to call spam);
 - ``corporate``: a company alerting its staff, whose phones are 40 consecutive
   numbers, all at once;
 - ``p2p``: person-to-person texts between home subscribers (MO) and from other
@@ -289,13 +291,13 @@ class Background:
         rng = self.rng
         for _ in range(self.n(500)):
             text = rng.choice((
-                f"ShopCo: {rng.choice(FIRST)}, our spring sale starts {rng.choice(DAYS)} - "
-                f"up to 30% off garden furniture. https://shopco.example/s/{token(rng, 6)} "
+                f"StyleHub: {rng.choice(FIRST)}, our spring sale starts {rng.choice(DAYS)} - "
+                f"up to 30% off garden furniture. https://stylehub.example/s/{token(rng, 6)} "
                 f"Reply STOP to opt out",
-                f"ShopCo: your {rng.randrange(5, 20)} GBP voucher expires this weekend. Use "
-                f"it in store or online at https://shopco.example/v. STOP to 60123",
+                f"StyleHub: your {rng.randrange(5, 20)} GBP voucher expires this weekend. Use "
+                f"it in store or online at https://stylehub.example/v. STOP to 60123",
             ))
-            self.add("marketing", src="ShopCo", dst=self.subs.pick(), text=text,
+            self.add("marketing", src="StyleHub", dst=self.subs.pick(), text=text,
                      route="agg-uk")
 
     def p2p(self) -> None:

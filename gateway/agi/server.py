@@ -109,7 +109,7 @@ class Watchdog:
 
     def disarm(self) -> bool:
         """True if the watchdog sent the fail-open answer (the verdict is too late)."""
-        if not self._fired:  # the usual case: no lock taken
+        if not self._fired:  # the usual case: one uncontended lock, no answer sent
             with self._lock:
                 self._slot = None
                 if not self._fired:

@@ -2,11 +2,11 @@
 
 Symbols (default scores; a rule file's ``[symbols]`` table may change them):
 
-- ``content.spam``: the model's score reached its threshold (chosen by
-  cross-validation so that at most 0.1% of ham would be blocked); the weight grows
-  from 0.5 at the threshold to 1 at the typical spam score;
-- ``content.suspect``: the score reached the looser threshold (about 1% of ham)
-  but not the strict one.
+- ``content.spam`` (10, the block score: the classifier may decide on its own): the
+  model's score reached its block threshold, chosen by cross-validation so that at
+  most 0.1% of ham would be blocked;
+- ``content.suspect`` (5, the warn score, never a block on its own): the score is in
+  the warn band below it (chosen for about 0.5% of ham warned or blocked).
 
 Options (``[plugins.options.classifier]``): ``model`` (a file written by
 ``spamgw train``; default the shipped model trained on the SMS Spam Collection),
@@ -32,8 +32,8 @@ from gateway.engine.plugins import Hit, PluginEnv, Symbol
 from gateway.model import Event
 
 SYMBOLS = (
-    Symbol("content.spam", 6.0, "text classified as spam"),
-    Symbol("content.suspect", 0.5, "text looks like spam"),
+    Symbol("content.spam", 10.0, "text classified as spam"),
+    Symbol("content.suspect", 5.0, "text looks like spam"),
 )
 
 
@@ -68,7 +68,7 @@ class ClassifierPlugin:
         m = self.model
         score = self.score(facts if facts is not None else Facts(event))
         if score >= m.threshold:
-            return (("content.spam", m.weight(score)),)
+            return ("content.spam",)
         if score >= m.suspect:
             return ("content.suspect",)
         return ()

@@ -13,16 +13,21 @@ text (runs of letters and digits, and currency signs on their own) then give
   stop", "call 0000").
 
 With ``unique`` (the default), each distinct word and word pair counts once, however
-often the message repeats it.
+often the message repeats it. Numbers count as words only from 8 digits on (phone
+numbers), unless ``digits``: the training corpus's ham is person-to-person chat, so
+any code or amount would read as spam, and one-time passwords and delivery notices
+would be blocked.
 
 A feature's value is its count divided by the square root of the number of
-features in the message, so the score ``bias + sum(weight * value)`` (the decision
-function ``gateway.content.train`` fitted) is a sum over words: each word's
-n-gram weights and count are added up once and remembered (``Model.word``; the
-model's own words when it loads, others as they come), and a message costs one
-lookup per word and one per word pair, whatever n-grams the model uses. Models of
-format 1 (character n-grams of the text with everything but letters, digits and
-currency signs squeezed out, ``ngrams``) still load and score.
+features in the message (at least ``min_count``: a short text cannot carry much
+evidence, "Yup next stop." is no spam however spammy "stop" is), so the score
+``bias + sum(weight * value)`` (the decision function ``gateway.content.train``
+fitted) is a sum over words: each word's n-gram weights and count are added up
+once and remembered (``Model.word``; the model's own words when it loads, others as
+they come), and a message costs one lookup per word and one per word pair, whatever
+n-grams the model uses. Models of format 1 (character n-grams of the text with
+everything but letters, digits and currency signs squeezed out, ``ngrams``) still
+load and score.
 
 The model file (gzip'd JSON) holds the weights, the two thresholds chosen by
 cross-validation (``threshold``: at most 0.1% of ham at or above it, the block
@@ -57,6 +62,8 @@ WORD_MEMO = 100_000
 _SPACED = re.compile(r"(?<!\w)\w([ .\-_*+]{1,2})(?:\w\1)+\w(?!\w)")  # same separator
 _SPACE_CHARS = re.compile(r"[ .\-_*+]")
 _WORDS = re.compile(r"[^\W_]+|[£$€]")
+# the same without the numbers shorter than a phone number (1-7 digits: codes, amounts)
+_LETTER_WORDS = re.compile(r"0000|\d*[^\W\d_][^\W_]*|[£$€]")
 
 
 def _join(m: re.Match[str]) -> str:
@@ -73,9 +80,10 @@ def prepare_template(t: str) -> str:
     return _SPACED.sub(_join, t) if len(t) > 6 else t
 
 
-def words(prepared: str) -> list[str]:
-    """The words of ``prepare``'d text: runs of letters and digits, currency signs."""
-    return _WORDS.findall(prepared)
+def words(prepared: str, digits: bool = True) -> list[str]:
+    """The words of ``prepare``'d text: runs of letters and digits, currency signs;
+    without ``digits``, of the numbers (digits only) just those of 8 or more digits."""
+    return (_WORDS if digits else _LETTER_WORDS).findall(prepared)
 
 
 def word_grams(word: str, wb: tuple[int, ...]) -> list[str]:
@@ -86,16 +94,17 @@ def word_grams(word: str, wb: tuple[int, ...]) -> list[str]:
 
 def features(text: str, ngrams: tuple[int, ...] = (), words_: bool = True, *,
              wb: tuple[int, ...] = (3, 4, 5), bigrams: bool = True,
-             unique: bool = True) -> list[str]:
+             unique: bool = True, digits: bool = False) -> list[str]:
     """Every feature occurrence of ``text`` (training uses this; scoring sums per word).
-    ``unique``: each distinct word and word pair counts once."""
+    ``unique``: each distinct word and word pair counts once; ``digits``: numbers
+    shorter than 8 digits (as their length class) are words too."""
     t = prepare(text)
     out: list[str] = []
     if ngrams:
         s = squeeze(t)
         for n in ngrams:
             out.extend(s[i:i + n] for i in range(len(s) - n + 1))
-    ws = words(t)
+    ws = words(t, digits)
     for w in dict.fromkeys(ws) if unique else ws:
         if wb:
             out.extend(word_grams(w, wb))
@@ -119,6 +128,8 @@ class Model:
     wb: tuple[int, ...] = (3, 4, 5)
     bigrams: bool = True
     unique: bool = True  # each distinct word and word pair counts once
+    digits: bool = False  # numbers shorter than 8 digits (their length class) are words
+    min_count: int = 0  # the feature count divides by at least the root of this
     meta: Mapping[str, Any] = field(default_factory=dict)
     # word -> sum of its features' weights, and their number; filled as words are met
     sums: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
@@ -150,7 +161,7 @@ class Model:
     def score_template(self, template_text: str) -> float:
         """``score`` from ``normalize.template(text)``."""
         t = prepare_template(template_text)
-        ws = _WORDS.findall(t)
+        ws = (_WORDS if self.digits else _LETTER_WORDS).findall(t)
         get = self.weights.get
         total = 0.0
         count = 0
@@ -180,7 +191,7 @@ class Model:
                     total += sum([get(s[i:i + n], 0.0) for i in range(m)])
         if not count:
             return self.bias
-        return self.bias + total / math.sqrt(count)
+        return self.bias + total / math.sqrt(max(count, self.min_count))
 
     def weight(self, score: float) -> float:
         """Symbol weight in 0.5..1 for a score at or above the threshold."""
@@ -198,6 +209,8 @@ class Model:
             "words": self.words,
             "bigrams": self.bigrams,
             "unique": self.unique,
+            "digits": self.digits,
+            "min_count": self.min_count,
             "meta": dict(self.meta),
             "weights": dict(self.weights),
         }
@@ -232,6 +245,8 @@ def load_model(path: str | Path) -> Model:
         wb=tuple(int(n) for n in d.get("wb", ())),
         bigrams=bool(d.get("bigrams", False)),
         unique=bool(d.get("unique", False)),
+        digits=bool(d.get("digits", True)),
+        min_count=int(d.get("min_count", 0)),
         meta=d.get("meta", {}),
     )
     for k in model.weights:

@@ -39,7 +39,7 @@ __all__ = ["Figures", "Params", "choose_threshold", "format_table", "judge", "ma
 
 @dataclass(frozen=True, slots=True)
 class Params:
-    Cs: tuple[float, ...] = (30.0, 100.0)  # chosen from by inner cross-validation
+    Cs: tuple[float, ...] = (30.0, 100.0, 300.0)  # chosen from by inner cross-validation
     folds: int = 5
     max_ham: float = 0.001  # ham rate the block threshold may block
     suspect_ham: float = 0.005  # ham rate warned or blocked at the warn band's edge
@@ -49,11 +49,13 @@ class Params:
     words: bool = True
     bigrams: bool = True
     unique: bool = True
+    digits: bool = False
+    min_count: int = 60
     seed: int = 0
 
     def features(self, text: str) -> list[str]:
         return features(text, self.ngrams, self.words, wb=self.wb, bigrams=self.bigrams,
-                        unique=self.unique)
+                        unique=self.unique, digits=self.digits)
 
 
 def read_tsv(path: str | Path) -> tuple[list[str], list[int]]:
@@ -72,7 +74,8 @@ def read_tsv(path: str | Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def _matrix(docs: Sequence[list[str]], vocab: dict[str, int], grow: bool) -> Any:
+def _matrix(docs: Sequence[list[str]], vocab: dict[str, int], grow: bool,
+            min_count: int) -> Any:
     from scipy.sparse import csr_matrix
 
     indptr = [0]
@@ -82,7 +85,7 @@ def _matrix(docs: Sequence[list[str]], vocab: dict[str, int], grow: bool) -> Any
         counts: dict[str, int] = {}
         for g in grams:
             counts[g] = counts.get(g, 0) + 1
-        norm = 1.0 / math.sqrt(len(grams)) if grams else 0.0
+        norm = 1.0 / math.sqrt(max(len(grams), min_count)) if grams else 0.0
         for g, c in counts.items():
             j = vocab.get(g)
             if j is None:
@@ -101,7 +104,7 @@ def _fit(docs: Sequence[list[str]], labels: Sequence[int], C: float, p: Params
     from sklearn.linear_model import LogisticRegression
 
     vocab: dict[str, int] = {}
-    X = _matrix(docs, vocab, grow=True)
+    X = _matrix(docs, vocab, grow=True, min_count=p.min_count)
     lr = LogisticRegression(C=C, class_weight="balanced", max_iter=5000,
                             solver="liblinear", random_state=p.seed)
     lr.fit(X, list(labels))
@@ -112,11 +115,12 @@ def _fit(docs: Sequence[list[str]], labels: Sequence[int], C: float, p: Params
     return weights, float(lr.intercept_[0])
 
 
-def _score(weights: dict[str, float], bias: float, grams: list[str]) -> float:
+def _score(weights: dict[str, float], bias: float, grams: list[str], min_count: int = 0
+           ) -> float:
     if not grams:
         return bias
     get = weights.get
-    return bias + sum(get(g, 0.0) for g in grams) / math.sqrt(len(grams))
+    return bias + sum(get(g, 0.0) for g in grams) / math.sqrt(max(len(grams), min_count))
 
 
 def _folds(labels: Sequence[int], k: int, seed: int) -> list[list[int]]:
@@ -135,7 +139,7 @@ def oof_scores(docs: Sequence[list[str]], labels: Sequence[int], C: float, p: Pa
         train_idx = [i for i in range(len(labels)) if i not in held]
         w, b = _fit([docs[i] for i in train_idx], [labels[i] for i in train_idx], C, p)
         for i in test:
-            scores[i] = _score(w, b, docs[i])
+            scores[i] = _score(w, b, docs[i], p.min_count)
     return scores
 
 
@@ -247,7 +251,8 @@ def train_model(texts: Sequence[str], labels: Sequence[int], p: Params,
         "cv_warn_counts": [cv.spam_warned, cv.ham_warned],
     }
     return Model(weights, bias, threshold, suspect, spread, ngrams=p.ngrams, words=p.words,
-                 wb=p.wb, bigrams=p.bigrams, unique=p.unique, meta=info)
+                 wb=p.wb, bigrams=p.bigrams, unique=p.unique, digits=p.digits,
+                 min_count=p.min_count, meta=info)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +394,7 @@ def _model_params(model: Model) -> Params:
     return Params(Cs=Cs, folds=int(m.get("folds", 5)), max_ham=float(m.get("max_ham", 0.001)),
                   suspect_ham=float(m.get("suspect_ham", 0.005)), ngrams=model.ngrams,
                   wb=model.wb, words=model.words, bigrams=model.bigrams, unique=model.unique,
+                  digits=model.digits, min_count=model.min_count,
                   max_features=max(len(model.weights), 1))
 
 

@@ -20,7 +20,8 @@ of event time, as an operator's SMS edge carries them:
   numbers, all at once;
 - ``p2p``: person-to-person texts between home subscribers (MO) and from other
   networks, from ``tests/data/ham_200.txt`` and the ham of the shared training split,
-  and an app's invite text that many subscribers send to their friends.
+  an app's invite text that many subscribers send to their friends, and a petition
+  link forwarded from friend to friend.
 
 Scenarios (each on fresh counters, as if the fraud started now), messages until the
 first BLOCK:
@@ -310,6 +311,13 @@ class Background:
             else:  # from another network, over the interconnect
                 self.add("p2p", src=mobile(rng), dst=self.subs.pick(), text=text,
                          route="interconnect-uk")
+        # a chain message: friends forward one petition link to each other, in an hour
+        start = self.at()
+        for _ in range(self.n(30)):
+            self.add("p2p", src=self.subs.pick(), dst=self.subs.pick(), direction="out",
+                     route="smsc-mo", ts=start + self.rng.random() * 3600, text=(
+                         "Please sign the petition to keep our library open, it only takes "
+                         "a minute and every name counts http://bit.ly/savelib22"))
         # an app asks its users to invite friends by SMS: many phones, one template
         for _ in range(self.n(40)):
             text = (f"Hey, I'm using Splitly to share bills with friends and it's great. "

@@ -23,14 +23,15 @@ FastAGI (/inbound, /outbound, then the /ended hangup handler):
   call_clean       ordinary inbound and outbound calls              ALLOW
   call_blocked     caller on blocked_numbers                        BLOCK
   call_premium     dialling 00882…/00979… (BLOCK) or 09… (WARN)      BLOCK / WARN
-  wangiri          12 short unanswered calls from one international
-                   source to 12 subscribers, then a callback        ALLOW…, WARN
+  wangiri          7 short unanswered calls from one international
+                   source to 7 subscribers, then a callback         ALLOW…, BLOCK
 HTTP (POST /v1/check/sms, /v1/check/call): every SMPP and call scenario but
   the multipart and Wangiri ones, with the exact action expected.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import string
 import time
@@ -275,25 +276,31 @@ def next_call(scenario: str, rnd: random.Random) -> Call:
 class WangiriCampaign:
     """Wangiri (rules/calls.toml): one international source rings ``RINGS``
     subscribers for a few seconds, unanswered (each call screened on /inbound and
-    reported on /ended as CANCEL); past 10 distinct subscribers in an hour the
-    source is flagged, so the last ring is warned (wangiri.flagged_source_calls) and
+    reported on /ended as CANCEL); past 5 distinct subscribers in an hour the
+    source is flagged, so the last ring is blocked (wangiri.flagged_source_calls) and
     so is a subscriber's callback (wangiri.callback), dialled as 00 + the number.
+    Each campaign's source is in a number range (first 9 digits) of its own: the
+    range counters (wangiri.range_rings) must not see two campaigns as one.
     """
 
-    RINGS = 12
+    RINGS = 7
 
     def __init__(self, rnd: random.Random) -> None:
         self.rnd = rnd
-        self.source = f"+22507{rnd.randrange(10**8):08d}"
+        self.source = f"+22507{next(_campaign_ranges) % 10_000:04d}{rnd.randrange(10**4):04d}"
 
     def calls(self) -> Iterator[Call]:
         for k in range(1, self.RINGS + 1):
-            expect = ("ALLOW",) if k <= 11 else ("WARN",)
+            expect = ("ALLOW",) if k <= 6 else ("BLOCK",)
             yield Call("wangiri", "inbound", self.source, subscriber(self.rnd), "trunk-intl",
                        frozenset(expect), "CANCEL", self.rnd.randint(2, 5), 0)
         yield Call("wangiri callback", "outbound", "+" + subscriber(self.rnd),
-                   "00" + self.source[1:], "subscribers", frozenset(("WARN",)), "ANSWER",
+                   "00" + self.source[1:], "subscribers", frozenset(("BLOCK",)), "ANSWER",
                    40, 35)
+
+
+#: a distinct number range for each Wangiri campaign of this process
+_campaign_ranges = itertools.count(random.randrange(10_000))
 
 
 # --- HTTP checks -------------------------------------------------------------------------

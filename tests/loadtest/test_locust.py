@@ -29,7 +29,7 @@ SMPP_ROWS = ["clean: forwarded", "blocklisted: rejected 0x65", "phishing: reject
              "multipart_spam: rejected 0x65", "bulk: forwarded", "bulk: rejected 0x65",
              "notice: forwarded"]
 AGI_ROWS = ["call_clean: ALLOW", "call_blocked: BLOCK", "call_premium: BLOCK",
-            "wangiri: ALLOW", "wangiri: WARN", "wangiri callback: WARN", "/ended: closed"]
+            "wangiri: ALLOW", "wangiri: BLOCK", "wangiri callback: BLOCK", "/ended: closed"]
 HTTP_ROWS = ["clean: ALLOW", "blocklisted: BLOCK", "phishing: BLOCK", "premium: WARN",
              "call_clean: ALLOW", "call_blocked: BLOCK", "call_premium: BLOCK"]
 

@@ -134,6 +134,15 @@ class Model:
     # word -> sum of its features' weights, and their number; filled as words are met
     sums: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # the word-pair weights ("a b") keyed by the pair ("a", "b"), as pairwise() gives it
+    pairs: dict[tuple[str, str], float] = field(default_factory=dict, compare=False,
+                                                repr=False)
+
+    def __post_init__(self) -> None:
+        for k, v in self.weights.items():
+            if " " in k and k[0] != " " and k[-1] != " ":  # n-grams have spaces at ends
+                a, _, b = k.partition(" ")
+                self.pairs[a, b] = v
 
     def score(self, text: str) -> float:
         """The decision function: >= ``threshold`` is spam."""
@@ -174,14 +183,14 @@ class Model:
                 total = sum(map(self.sums.__getitem__, uw))
             count = sum(map(self.counts.__getitem__, uw))
         if self.bigrams and len(ws) > 1:
-            pairs: Iterable[str] = map(" ".join, pairwise(ws))
+            pairs: Iterable[tuple[str, str]] = pairwise(ws)
             if self.unique:
                 unique = dict.fromkeys(pairs)
                 count += len(unique)
                 pairs = unique
             else:
                 count += len(ws) - 1
-            total += sum(map(get, pairs, repeat(0.0)))
+            total += sum(map(self.pairs.get, pairs, repeat(0.0)))
         if self.ngrams:
             s = squeeze(t)
             for n in self.ngrams:

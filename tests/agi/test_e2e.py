@@ -296,6 +296,15 @@ def test_caller_id_checks() -> None:
         assert v["SPAMGW_ACTION"] == "BLOCK"  # Jersey shares +44: home too
         v = await gw.call("inbound", "+447700900321", "447700900123", "roam-partner")
         assert v["SPAMGW_ACTION"] == "ALLOW"  # our subscriber, roaming
+        # the roaming feed says +447700900322 is abroad (POST /v1/lists/roaming_subscribers
+        # puts it on this expiring list): its home CLI on an international carrier passes
+        roamer = gw.core.numbering.from_caller_id("+447700900322")
+        gw.core.state.flag("roaming_subscribers", roamer.key, gw.clock.now, 86400)
+        v = await gw.call("inbound", "+447700900322", "447700900123", "trunk-intl")
+        assert v["SPAMGW_ACTION"] == "ALLOW"
+        gw.clock.now += 86400 + 1  # the entry expired: a spoofer again
+        v = await gw.call("inbound", "+447700900322", "447700900123", "trunk-intl")
+        assert v["SPAMGW_ACTION"] == "BLOCK"
         v = await gw.call("inbound", "+447700900321", "447700900123", "trunk-national")
         assert v["SPAMGW_ACTION"] == "ALLOW"
         v = await gw.call("inbound", "12ab34", "447700900123")

@@ -11,7 +11,7 @@ SPAMGW_MAXDURATION as ``Dial(...,L())`` would.
 Traffic (``--scale`` multiplies the clean volumes):
 
 - clean: subscriber lines (national, international, 084/087, a few to high-risk
-  countries with a history of such calls), busy PBXs and call centres on their own
+  countries with a history of such calls, a few first calls ever to one), busy PBXs and call centres on their own
   trunks, roamers calling home over a roaming partner, inbound national and
   international calls (answered, unanswered, callers giving up);
 - fraud: Wangiri from one number and from a rotating range (half the subscribers
@@ -161,6 +161,11 @@ def clean_calls(r: random.Random, scale: float) -> Iterator[Call]:
                         f"+23480{r.randrange(10**8):08d}"])
         yield Call(daytime(r), "clean: diaspora to high-risk", True, "outbound", src,
                    dialled(dst, r), "subscribers", billsec=r.uniform(300, 1800))
+    for _ in range(n(60)):  # a first call ever to a high-risk country (no history)
+        dst = r.choice([f"+1876{r.randrange(2, 9)}{r.randrange(10**6):06d}",
+                        f"+2526{r.randrange(10**7):07d}", f"+535{r.randrange(10**7):07d}"])
+        yield Call(daytime(r), "clean: first call to a high-risk country", True, "outbound",
+                   uk_mobile(r), dialled(dst, r), "subscribers", billsec=r.uniform(60, 900))
     for i in range(6):  # busy business PBXs: one main number, many destinations
         main = f"+44203{i}{r.randrange(10**6):06d}"
         for _ in range(n(400)):

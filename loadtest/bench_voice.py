@@ -11,9 +11,10 @@ SPAMGW_MAXDURATION as ``Dial(...,L())`` would.
 Traffic (``--scale`` multiplies the clean volumes):
 
 - clean: subscriber lines (national, international, 084/087, a few to high-risk
-  countries with a history of such calls, a few first calls ever to one), busy PBXs and call centres on their own
-  trunks, roamers calling home over a roaming partner, inbound national and
-  international calls (answered, unanswered, callers giving up);
+  countries with a history of such calls, a few first calls ever to one), busy
+  PBXs and call centres on their own trunks, roamers calling home over a roaming
+  partner, inbound national and international calls (answered, unanswered,
+  callers giving up);
 - fraud: Wangiri from one number and from a rotating range (half the subscribers
   whose phone rang call back), IRSF from a hacked PBX to many numbers (on a weekday
   afternoon and on a Saturday night) and from a hacked line to a few numbers, home

@@ -50,8 +50,11 @@ def find_asterisk() -> Path | None:
 ASTERISK = find_asterisk()
 pytestmark = pytest.mark.skipif(
     ASTERISK is None,
-    reason="no Asterisk built: run shared/tools/build-asterisk .ci/asterisk (as .ci/run "
-           "does) or set SPAMGW_ASTERISK to an asterisk binary")
+    reason=f"no Asterisk built (looked at $SPAMGW_ASTERISK="
+           f"{os.environ.get('SPAMGW_ASTERISK', '')!r} and "
+           f"{', '.join(str(p / 'sbin' / 'asterisk') for p in PREFIXES)}): run "
+           "shared/tools/build-asterisk .ci/asterisk (as .ci/run does) or set "
+           "SPAMGW_ASTERISK to an asterisk binary")
 
 TEST_CONTEXTS = """
 ; --- test contexts (tests/agi/test_asterisk.py) -------------------------------------

@@ -305,12 +305,10 @@ def judge(texts: Sequence[str], *, model: str | Path | None = None, config: str 
     ``config``'s, with in-memory counters and no audit); its classifier ``model``
     if given. Returns the actions, ``BLOCK``/``WARN``/``ALLOW``."""
     from gateway.app import build_core
-    from gateway.config import LogConfig, load_config
+    from gateway.config import load_config
     from gateway.engine.examples import EPOCH, event_from_fields
-    from gateway.observe import configure_logging
     from gateway.state.memory import MemoryCounters
 
-    configure_logging(LogConfig(level="error", format="console"))
     cfg = load_config(config)
     root = Path(__file__).resolve().parents[2]
     if config is None and (root / "rules").is_dir():  # a source tree: its shipped rules
@@ -406,6 +404,10 @@ def _model_params(model: Model) -> Params:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from gateway.config import LogConfig
+    from gateway.observe import configure_logging
+
+    configure_logging(LogConfig(level="error", format="console"))  # the gateway's, quiet
     texts, labels = read_tsv(args.data)
     model = load_model(args.model) if args.model else None
     same = model is not None and model.meta.get("data_sha256") == _sha256(args.data)

@@ -170,7 +170,10 @@ def test_format_1_models_still_score(tmp_path: Path) -> None:
         assert m.score(t) == pytest.approx(_score(weights, -1.5, d))
 
 
-def test_cli_train_and_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_train_and_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # eval configures the gateway's logging; here it would bind it to pytest's capture
+    monkeypatch.setattr("gateway.observe.configure_logging", lambda config: None)
     texts, labels = subset(600, seed=5)
     data = tmp_path / "d.tsv"
     data.write_text("".join(f"{'spam' if y else 'ham'}\t{t}\n" for t, y in
@@ -262,3 +265,16 @@ def test_a2p_is_not_blocked_for_its_numbers(model: Model) -> None:
     model reading them would block every one-time password)."""
     for text in A2P:
         assert model.score(text) < model.threshold, text
+
+
+def test_short_texts_and_reports_are_not_blocked_by_the_classifier(env: PluginEnv,
+                                                                   model: Model) -> None:
+    plugin = load_plugin_module("classifier").create(env)
+    n = env.numbering
+    short = "WIN a £900 prize, claim"
+    assert len(short.split()) < plugin.min_words <= len(KNOWN_SPAM[1].split())
+    assert model.score(short) >= model.threshold
+    assert list(plugin.check(sms(n, short))) == ["content.suspect"]
+    assert list(plugin.check(sms(n, KNOWN_SPAM[1]))) == ["content.spam"]
+    # a subscriber forwarding spam to the reporting short code is reporting it
+    assert list(plugin.check(sms(n, KNOWN_SPAM[1], dst="7726"))) == []

@@ -392,13 +392,6 @@ def main() -> int:
     print(f"clean total: {total.calls} calls, {total.block} BLOCK "
           f"({100 * total.block / max(1, total.calls):.2f}%), {total.warn} WARN "
           f"({100 * total.warn / max(1, total.calls):.2f}%)")
-    other = Row()
-    for name, row in rows.items():
-        if name.startswith("clean") and "084/087" not in name:
-            other.calls += row.calls
-            other.warn += row.warn
-    print(f"clean without 084/087: {other.calls} calls, {other.warn} WARN "
-          f"({100 * other.warn / max(1, other.calls):.2f}%)")
     for key, count in sorted(result.why.items(), key=lambda kv: -kv[1]):
         print(f"  clean {key} x{count}")
     print("screener counters:", ", ".join(f"{k}={v}" for k, v in result.counters.items()))

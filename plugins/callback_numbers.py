@@ -41,7 +41,7 @@ SYMBOLS = (
     Symbol("callback.wangiri", 8.0, "asks to call a number flagged for Wangiri calls"),
     Symbol("callback.high_risk", 6.0, "asks to call a high-risk (IRSF) destination"),
     Symbol("callback.international", 1.5, "asks to call an international number"),
-    Symbol("callback.shortcode_premium", 4.0,
+    Symbol("callback.shortcode_premium", 7.0,
            "asks to text a keyword to a premium-rate short code"),
 )
 

@@ -5,7 +5,7 @@ Symbols (default scores; a rule file's ``[symbols]`` table may change them):
 - ``content.spam`` (10, the block score: the classifier may decide on its own): the
   model's score reached its block threshold, chosen by cross-validation so that at
   most 0.1% of ham would be blocked;
-- ``content.suspect`` (5, the warn score, never a block on its own): the score is in
+- ``content.suspect`` (3: with one more signal it warns, never alone): the score is in
   the warn band below it (chosen for about 0.5% of ham warned or blocked).
 
 Options (``[plugins.options.classifier]``): ``model`` (a file written by
@@ -38,7 +38,7 @@ from gateway.model import Event
 
 SYMBOLS = (
     Symbol("content.spam", 10.0, "text classified as spam"),
-    Symbol("content.suspect", 5.0, "text looks like spam"),
+    Symbol("content.suspect", 3.0, "text looks like spam"),
 )
 
 

@@ -228,27 +228,28 @@ def band_texts(model: Model, n: int) -> list[str]:
 
 
 def test_scores_let_the_classifier_decide() -> None:
-    """content.spam reaches the block score on its own, content.suspect the warn score
-    but not the block score, in the plugin's defaults and in the shipped rules."""
+    """content.spam reaches the block score on its own; content.suspect stays under the
+    warn score alone (the A2P templates the corpus never saw fall in its band) but
+    reaches it with any signal of 2 or more, in the plugin's defaults and the shipped
+    rules."""
     root = Path(__file__).resolve().parents[2]
     settings = tomllib.loads((root / "rules" / "00-settings.toml").read_text())["settings"]
     symbols = tomllib.loads((root / "rules" / "70-content.toml").read_text())["symbols"]
     defaults = {s.name: s.score for s in load_plugin_module("classifier").SYMBOLS}
     for scores in (symbols, defaults):
         assert scores["content.spam"] >= settings["block"]
-        assert settings["warn"] <= scores["content.suspect"] < settings["block"]
+        assert 0 < scores["content.suspect"] < settings["warn"]
+        assert scores["content.suspect"] + 2.0 >= settings["warn"]
 
 
 def test_the_gateway_blocks_what_the_classifier_blocks(model: Model) -> None:
     """Through the shipped rules and plugins, a text at or above the block threshold
-    is blocked and one in the warn band is at least warned."""
+    is blocked (the band below it is a hint: test_scores_let_the_classifier_decide)."""
     texts, _ = subset(1500, seed=17)
     spam = [t for t in texts if model.score(t) >= model.threshold
             and len(t.split()) >= 6][:40]  # the plugin blocks no shorter text
-    band = band_texts(model, 20)
-    assert spam and band
+    assert spam
     assert set(judge(spam)) == {"BLOCK"}
-    assert "ALLOW" not in judge(band)
 
 
 A2P = [

@@ -22,7 +22,9 @@ Each message also gets a campaign key (``Facts.campaign``), so rule counters wit
 messages of one template need not share the same band (only one of the four, most
 of the time), so band keys are linked: a message takes the smallest campaign key
 already given to any of its band keys (its own smallest band key if none was), and
-gives it to all of them. The links live in this process (LRU-bounded); keys are
+gives it to all of them. A campaign keeps the key its first message gave it (a later
+message's own smaller band key does not rename it, which would restart the rule
+counters that count it). The links live in this process (LRU-bounded); keys are
 band keys, so processes that see the same campaign settle on the same key.
 
 Band keys depend only on the normalised words, so they are cached (LRU-bounded) by
@@ -116,7 +118,8 @@ class CampaignPlugin:
         """The campaign key of a message with these band keys (see the module doc)."""
         links = self.links
         get = links.get
-        campaign = min([get(k, k) for k in keys])
+        linked = [c for k in keys if (c := get(k)) is not None]
+        campaign = min(linked) if linked else min(keys)
         for k in keys:
             links[k] = campaign
             links.move_to_end(k)

@@ -3,10 +3,10 @@ gives the same campaign keys.
 
 The text is normalised (``fold``: case, accents, homoglyphs, invisible characters;
 every URL becomes one token, every digit run another, punctuation goes), cut into
-word shingles (single words and word pairs), and summarised by a MinHash sketch
-computed with one-permutation hashing: each shingle's stable 32-bit hash (CRC-32,
-the same in every process, so a Redis-backed cluster agrees) picks one of
-``bins`` bins by its low bits and competes for that bin's minimum; empty bins
+word shingles (single words and word pairs, each hashed once, in C), and summarised
+by a MinHash sketch computed with one-permutation hashing: each shingle's stable
+32-bit hash (CRC-32, the same in every process, so a Redis-backed cluster agrees)
+picks one of ``bins`` bins by its low bits and competes for that bin's minimum; empty bins
 borrow from the next filled one (densification). The sketch is cut into ``bands``
 of ``rows`` bins (LSH): two messages whose shingle sets have Jaccard similarity J
 share at least one band key with probability 1 - (1 - J^rows)^bands: 0.995 for
@@ -23,7 +23,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from itertools import repeat
-from operator import and_, mod, mul, xor
+from operator import mod
 
 from gateway.content.normalize import fold
 
@@ -83,9 +83,11 @@ class Fingerprinter:
         if len(words) < self.min_words:
             return None
         k = self.bands * self.rows
-        hs = list(map(zlib.crc32, " ".join(words).encode("utf-8", "surrogatepass").split()))
-        # word pairs: (a * 0x9E3779B1 ^ b) & _MAX for consecutive hashes a, b
-        hs += map(and_, map(xor, map(mul, hs, repeat(0x9E3779B1)), hs[1:]), repeat(_MAX))
+        parts = " ".join(words).encode("utf-8", "surrogatepass").split()
+        hs = list(map(zlib.crc32, parts))
+        # word pairs: the CRC-32 of "a b", continued from the CRC of "a" (no big-int
+        # arithmetic, no pair strings built)
+        hs += map(zlib.crc32, parts[1:], map(zlib.crc32, repeat(b" "), hs[:-1]))
         hs.sort(reverse=True)
         # hashes by bin; the last, smallest, of each bin wins
         best = dict(zip(map(mod, hs, repeat(k)), hs, strict=True))

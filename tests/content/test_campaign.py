@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 from content_support import DATA, check, load_plugin_module, sms
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.content.fingerprint import Fingerprinter, campaign_text
 from gateway.engine.plugins import PluginEnv
@@ -183,3 +186,51 @@ def test_text_key_is_digit_blind_for_cached_results() -> None:
         z = t.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO).decode("utf-8")
         assert prepare(z) == prepare(t)
         assert campaign_text(z) == campaign_text(t)
+
+
+def _reference_sketch(fp: Fingerprinter, words: list[str]) -> list[int] | None:
+    """The one-permutation MinHash of words and word pairs, spelt out: every shingle
+    ("a" and "a b") hashed as its own UTF-8 string, every bin's minimum by a loop."""
+    import zlib
+
+    if len(words) < fp.min_words:
+        return None
+    parts = words
+    shingles = parts + [f"{a} {b}" for a, b in pairwise(parts)]
+    hs = [zlib.crc32(s.encode("utf-8", "surrogatepass")) for s in shingles]
+    k = fp.bands * fp.rows
+    mins: list[int | None] = [None] * k
+    for h in hs:
+        b = h % k
+        if mins[b] is None or h < mins[b]:  # type: ignore[operator]
+            mins[b] = h
+    if all(m is None for m in mins):
+        return None
+    # densified in place, in bin order: a bin wrapping round takes a densified value
+    for i in range(k):
+        if mins[i] is None:
+            j = (i + 1) % k
+            while mins[j] is None:
+                j = (j + 1) % k
+            mins[i] = (mins[j] * 0x9E3779B1 + i) & 0xFFFFFFFF  # type: ignore[operator]
+    out = [m for m in mins if m is not None]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl",
+                                                                     "Zp")),
+                        min_size=1, max_size=8), min_size=0, max_size=30))
+def test_sketch_equals_the_spelt_out_minhash(words: list[str]) -> None:
+    """For words as ``campaign_text`` gives them (no white space in a word),
+    sketch_words' C-level pass (pair hashes continued from the first word's CRC,
+    bins by a dict of sorted hashes) is the plain MinHash of words and pairs."""
+    fp = Fingerprinter()
+    assert fp.sketch_words(words) == _reference_sketch(fp, words)
+
+
+def test_sketch_of_campaign_texts_equals_the_spelt_out_minhash() -> None:
+    fp = Fingerprinter()
+    for text in campaign(50) + ham():
+        words = campaign_text(text)
+        assert fp.sketch_words(words) == _reference_sketch(fp, words)

@@ -507,7 +507,10 @@ def run_scenarios(seed: int) -> dict[str, tuple[int | None, float, Counter[str]]
 
 def quiet() -> None:
     logging.disable(logging.CRITICAL)
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
+    # not cached: a logger bound now would stay silenced for whoever runs next in
+    # this process (the test suite runs the benchmark in process)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL),
+                        cache_logger_on_first_use=False)
 
 
 def format_background(rows: dict[str, Row], cost: float, total: int) -> list[str]:

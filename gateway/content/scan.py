@@ -304,9 +304,22 @@ def _unicode_digits(text: str) -> str:
                    for c in text)
 
 
+# ASCII text as one byte a class: digits "0", O o I l "L", anything else a space;
+# what the two prechecks below ask of it is a substring test and a count, in C
+_CLASSES = bytes(48 if 48 <= b <= 57 else 76 if b in b"OoIl" else 32 for b in range(256))
+
+
 def _phones(text: str) -> tuple[str, ...]:
     """Dialable candidates (``+`` and digits, or digits from a leading 0), in order."""
-    if _LETTER_BY_DIGIT.search(text) is not None:  # else every run is digits only
+    if text.isascii():
+        # _LETTER_BY_DIGIT and _HAS_RUN's first need (seven digits) on the byte classes,
+        # four times cheaper than the two searches (tests/content/test_phones.py)
+        classes = text.encode("ascii").translate(_CLASSES)
+        if b"0L" in classes or b"L0" in classes:
+            text = _LETTER_DIGITS.sub(lambda m: m.group().translate(_LETTER_TABLE), text)
+        elif classes.count(48) < 7:  # no letters to rewrite, too few digits for a run
+            return ()
+    elif _LETTER_BY_DIGIT.search(text) is not None:  # else every run is digits only
         text = _LETTER_DIGITS.sub(lambda m: m.group().translate(_LETTER_TABLE), text)
     if _HAS_RUN.search(text) is None:
         return ()

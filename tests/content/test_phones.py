@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from content_support import check, load_plugin_module, sms
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.content.phones import extract_phone_numbers
@@ -128,3 +128,45 @@ def test_extra_premium_ranges(numbering: Numbering) -> None:
         assert numbering.parse(n).key in ps, n
     for n in ("+447700900123", "+12125551234", "+34605123456", "7726", "999"):
         assert numbering.parse(n).key not in ps, n
+
+
+def _phones_by_searches(text: str) -> tuple[str, ...]:
+    """``scan._phones`` as it was: the two regex prechecks, then the candidates."""
+    from gateway.content import scan as phones
+
+    if phones._LETTER_BY_DIGIT.search(text) is not None:
+        text = phones._LETTER_DIGITS.sub(
+            lambda m: m.group().translate(phones._LETTER_TABLE), text)
+    if phones._HAS_RUN.search(text) is None:
+        return ()
+    return _phones_unchecked(text)
+
+
+def _phones_unchecked(text: str) -> tuple[str, ...]:
+    """``scan._phones``' candidate loop, copied."""
+    from gateway.content import scan as phones
+
+    out: list[str] = []
+    for m in phones._CANDIDATE.finditer(text):
+        lead, body = m.group(1) or "", m.group(2)
+        if "+" in lead:
+            digits = phones._NOT_DIGIT.sub("", phones._TRUNK_ZERO.sub("", body, count=1))
+            if 8 <= len(digits) <= 15:
+                out.append("+" + digits)
+        else:
+            digits = phones._NOT_DIGIT.sub("", body)
+            if 9 <= len(digits) <= 17 and digits[0] == "0":
+                out.append(digits)
+    return tuple(dict.fromkeys(out))
+
+
+@settings(max_examples=500)
+@given(st.one_of(
+    st.text(st.sampled_from("0123456789OoIlx .-()+\n\t:"), max_size=60),
+    st.text(max_size=60),
+))
+def test_byte_class_prechecks_equal_the_searches(text: str) -> None:
+    """The ASCII fast path of ``_phones`` finds what the regex prechecks find."""
+    from gateway.content import scan as phones
+
+    assert phones._phones(text) == _phones_by_searches(text)

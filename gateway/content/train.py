@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import math
 import os
-import random
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.content.classifier import Model, features, load_model
+from gateway.content.evaluate import format_table, judge, tally
 
 __all__ = ["Figures", "Params", "choose_threshold", "format_table", "judge", "main", "read_tsv",
            "tally", "train_model"]
@@ -290,67 +290,6 @@ def nested_cv(texts: Sequence[str], labels: Sequence[int], p: Params,
             finally:
                 Path(tmp).unlink(missing_ok=True)
     return Nested(total, tally(actions, labels) if gateway is not None else {})
-
-
-def _uk_mobiles(rng: random.Random, n: int) -> list[str]:
-    """``n`` distinct UK mobile numbers (07[4-9]xx xxxxxx, never 070 or 076)."""
-    return ["+447" + str(k // 10**8 + 4) + f"{k % 10**8:08d}"
-            for k in rng.sample(range(6 * 10**8), n)]
-
-
-def judge(texts: Sequence[str], *, model: str | Path | None = None, config: str | None = None,
-          seed: int = 0, first: int = 0) -> list[str]:
-    """Each text as an inbound SMS from its own UK mobile to its own recipient, 30 s
-    apart, through a fresh gateway (the shipped rules, lists and plugins, or
-    ``config``'s, with in-memory counters and no audit); its classifier ``model``
-    if given. Returns the actions, ``BLOCK``/``WARN``/``ALLOW``."""
-    from gateway.app import build_core
-    from gateway.config import load_config
-    from gateway.engine.examples import EPOCH, event_from_fields
-    from gateway.state.memory import MemoryCounters
-
-    cfg = load_config(config)
-    root = Path(__file__).resolve().parents[2]
-    if config is None and (root / "rules").is_dir():  # a source tree: its shipped rules
-        cfg = replace(cfg, rules=replace(cfg.rules, dir=str(root / "rules")),
-                      lists=replace(cfg.lists, dir=str(root / "rules" / "lists")),
-                      plugins=replace(cfg.plugins, dir=str(root / "plugins")))
-    if model is not None:
-        options = dict(cfg.plugins.options)
-        options["classifier"] = {**options.get("classifier", {}), "model": str(model)}
-        cfg = replace(cfg, plugins=replace(cfg.plugins, options=options))
-    cfg = replace(cfg, log=replace(cfg.log, audit=""))
-    core = build_core(cfg, state=MemoryCounters())
-    core.engine.observer = None
-    rng = random.Random(seed * 1_000_003 + first)
-    numbers = _uk_mobiles(rng, 2 * len(texts))
-    out: list[str] = []
-    for i, text in enumerate(texts):
-        ev = event_from_fields({"src": numbers[2 * i], "dst": numbers[2 * i + 1],
-                                "text": text}, core.numbering, ts=EPOCH + 30.0 * i)
-        out.append(core.engine.evaluate(ev).action.value)
-    return out
-
-
-ACTIONS = ("BLOCK", "WARN", "ALLOW")
-
-
-def tally(actions: Sequence[str], labels: Sequence[int]) -> dict[str, dict[str, int]]:
-    """label (``spam``, ``ham``) -> action -> messages."""
-    t = {label: dict.fromkeys(ACTIONS, 0) for label in ("spam", "ham")}
-    for a, y in zip(actions, labels, strict=True):
-        t["spam" if y else "ham"][a] += 1
-    return t
-
-
-def format_table(t: dict[str, dict[str, int]]) -> str:
-    lines = [f"  {'label':6} {'messages':>9}" + "".join(f" {a:>16}" for a in ACTIONS)]
-    for label, row in t.items():
-        n = sum(row.values())
-        cells = "".join(f" {f'{row[a]} ({100 * row[a] / n if n else 0.0:.2f}%)':>16}"
-                        for a in ACTIONS)
-        lines.append(f"  {label:6} {n:>9}{cells}")
-    return "\n".join(lines)
 
 
 def _sha256(path: str | Path) -> str:

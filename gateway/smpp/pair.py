@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 import structlog
@@ -67,6 +68,10 @@ class Pair:
         self.timed_out: dict[int, float] = {}  # up seq -> when; reserved until forgotten
         self.down_timed_out: dict[int, float] = {}  # down seq -> when; the same
         self.multi_failed: dict[int, tuple[UnsuccessSme, ...]] = {}  # up seq -> rejected
+        # requests judged and due upstream while the window is full, in order:
+        # (raw, down seq, command, rejected destinations); reading waits meanwhile
+        self.waiting: deque[tuple[bytes | memoryview, int, int, tuple[UnsuccessSme, ...]]] \
+            = deque()
         self.dout: list[bytes | memoryview] = []
         self.uout: list[bytes | memoryview] = []
         self.judging = Judging(self)
@@ -115,7 +120,15 @@ class Pair:
                 self.up.resume_reading()
 
     def update_window(self) -> None:
-        full = len(self.up_pending) >= self.proxy.config.window
+        """Send what waits for room in the window; stop reading the ESME while
+        anything still waits or the window is full."""
+        window = self.proxy.config.window
+        waiting = self.waiting
+        if waiting and self.up is not None and len(self.up_pending) < window:
+            while waiting and len(self.up_pending) < window:
+                self._send_up(*waiting.popleft())
+            self.flush()
+        full = bool(waiting) or len(self.up_pending) >= window
         if full != ("window" in self._holds):
             self.hold("window", full)
 
@@ -144,7 +157,7 @@ class Pair:
                 self._bad(ev, self.dout)
         self.flush()
         self.update_window()
-        if proxy.draining and not self.up_pending:
+        if proxy.draining and not self.up_pending and not self.waiting:
             proxy.wake()
 
     def refuse(self, cid: int, seq: int, status: int | None = None) -> None:
@@ -274,7 +287,7 @@ class Pair:
                 self._bad(ev, self.uout)
         self.flush()
         self.update_window()
-        if self.proxy.draining and not self.up_pending:
+        if self.proxy.draining and not self.up_pending and not self.waiting:
             self.proxy.wake()
 
     def _up_response(self, pdu: Pdu, raw: bytes | memoryview) -> None:
@@ -321,8 +334,19 @@ class Pair:
 
     def forward_up(self, raw: bytes | memoryview, seq: int, cid: int,
                    multi_failed: tuple[UnsuccessSme, ...] = ()) -> None:
-        """Send a request to the SMSC; ``multi_failed``: destinations of a submit_multi
-        the proxy rejected, added to the SMSC's response."""
+        """Send a request to the SMSC, or queue it while the window is full (every
+        PDU counts: a whole read, or a concatenated message released at once, never
+        takes the SMSC past ``[smpp] window``); ``multi_failed``: destinations of a
+        submit_multi the proxy rejected, added to the SMSC's response."""
+        if self.waiting or len(self.up_pending) >= self.proxy.config.window:
+            self.waiting.append((raw, seq, cid, multi_failed))
+            if "window" not in self._holds:
+                self.hold("window", True)
+            return
+        self._send_up(raw, seq, cid, multi_failed)
+
+    def _send_up(self, raw: bytes | memoryview, seq: int, cid: int,
+                 multi_failed: tuple[UnsuccessSme, ...]) -> None:
         pending = self.up_pending
         up_seq = seq
         while up_seq in pending or up_seq in self.timed_out:

@@ -130,7 +130,7 @@ class Proxy:
         self._server.close()
         self.draining = True
         deadline = time.monotonic() + self.config.drain_timeout
-        while any(p.up_pending for p in self.pairs) and time.monotonic() < deadline:
+        while any(p.up_pending or p.waiting for p in self.pairs) and time.monotonic() < deadline:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())

@@ -13,7 +13,8 @@ unanswered.
   (``esme_late_responses``). An unbind from the SMSC left unanswered is answered
   unbind_resp and the pair closed.
 - upstream lost: every outstanding request gets the temporary error, held
-  concatenated parts too, and the ESME is unbound cleanly.
+  concatenated parts and requests waiting for room in the window too, and the ESME
+  is unbound cleanly.
 - ESME gone: the upstream is unbound and closed.
 - shutdown (after the drain): whatever is left gets the temporary error, both legs
   are unbound and closed.
@@ -123,6 +124,7 @@ def up_lost(pair: Pair, exc: Exception | None) -> None:
         else:
             pair.refuse(cid, down_seq)
     pair.up_pending.clear()
+    _refuse_waiting(pair)
     pair.down_pending.clear()
     pair.multi_failed.clear()
     pair.judging.release()
@@ -136,8 +138,17 @@ def up_lost(pair: Pair, exc: Exception | None) -> None:
         pair.proxy.wake()
 
 
+def _refuse_waiting(pair: Pair) -> None:
+    """The requests still waiting for room in the window get the temporary error."""
+    waiting = pair.waiting
+    while waiting:
+        _raw, down_seq, cid, _failed = waiting.popleft()
+        pair.refuse(cid, down_seq)
+
+
 def down_lost(pair: Pair, exc: Exception | None) -> None:
     pair.closed = True
+    pair.waiting.clear()
     pair.proxy.pairs.discard(pair)
     pair.uncount()
     if pair.connecting is not None:
@@ -173,6 +184,7 @@ def shutdown(pair: Pair) -> None:
         if down_seq != OWN:
             pair.refuse(cid, down_seq)
     pair.up_pending.clear()
+    _refuse_waiting(pair)
     if pair.dsess.bound:
         pair.unbind_seq = pair.dsess.next_sequence()
         pair.dout.append(pair.dsess.send(Unbind(sequence_number=pair.unbind_seq)))

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,28 +36,11 @@ from gateway.engine.compiler import Facts  # noqa: E402
 from gateway.model import Channel, Direction, Event  # noqa: E402
 from gateway.numbers import Numbering  # noqa: E402
 
-DEFAULT_DATA = Path("/work/shared/data/sms-spam-collection/train.tsv")
+sys.path.insert(0, str(ROOT / "loadtest"))
+from bench_content import DEFAULT_DATA, messages, per_item  # noqa: E402
+
 #: the commit whose gateway/content/models/sms_lr.json.gz is the baseline
 BASELINE_COMMIT = "3f577e8"
-
-
-def messages(path: Path) -> list[str]:
-    if path.exists():
-        return [line.rstrip("\n").split("\t", 1)[1] for line in
-                path.read_text(encoding="utf-8").splitlines() if "\t" in line]
-    ham = ROOT / "tests" / "data" / "ham_200.txt"
-    return [m for m in ham.read_text(encoding="utf-8").splitlines() if not m.startswith("#")]
-
-
-def per_item(fn: Callable[[Any], object], items: Sequence[Any], repeat: int) -> float:
-    """Best CPU microseconds per item over ``repeat`` passes."""
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.process_time()
-        for x in items:
-            fn(x)
-        best = min(best, time.process_time() - t0)
-    return best / len(items) * 1e6
 
 
 def baseline_model(tmp: Path) -> Path | None:

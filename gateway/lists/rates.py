@@ -28,6 +28,9 @@ __all__ = ["RateEntry", "RateTable", "read_rates"]
 
 RISKS = ("normal", "high")
 
+#: number heads a rate table remembers (``RateTable._match``)
+_MEMO_SIZE = 1 << 16
+
 
 @dataclass(frozen=True, slots=True)
 class RateEntry:
@@ -47,11 +50,27 @@ class RateTable:
         self.default = default
         self.entries = entries
         self._high = frozenset(e.prefix for e in entries if e.risk == "high")
+        #: a number's first ``_maxlen`` digits -> its longest listed prefix: the rules
+        #: ask for every SMS and call (``dst_risk``, ``dst_price_min``, cost sums), and
+        #: destinations share their first digits; cleared whole when full
+        self._memo: dict[str, str | None] = {}
 
     def _match(self, dst: Number) -> str | None:
         if dst.kind is not NumberKind.E164:
             return None
-        digits = dst.digits
+        head = dst.digits[: self._maxlen]
+        memo = self._memo
+        try:
+            return memo[head]
+        except KeyError:
+            pass
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        prefix = memo[head] = self._longest(head)
+        return prefix
+
+    def _longest(self, digits: str) -> str | None:
+        """The longest listed prefix of ``digits`` (the table's own walk)."""
         prices = self._prices
         for n in range(min(self._maxlen, len(digits)), 0, -1):
             if digits[:n] in prices:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.lists.files import ListFileError, read_number_list
 from gateway.lists.rates import read_rates
-from gateway.numbers import Numbering
+from gateway.numbers import Numbering, NumberKind
 
 LISTS = Path(__file__).resolve().parents[2] / "rules" / "lists"
 N = Numbering("GB")
@@ -88,3 +90,20 @@ def test_rate_file_errors_name_the_line(tmp_path: Path, line: str, message: str)
         read_rates(path)
     assert e.value.errors[0].startswith(f"{path}:3: ")
     assert message in e.value.errors[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text("0123456789", min_size=4, max_size=15), min_size=1, max_size=40))
+def test_remembered_prefix_is_the_table_walk(numbers: list[str]) -> None:
+    """``RateTable._match`` remembers by a number's first digits what the longest-prefix
+    walk finds for the whole number (the shipped table; numbers twice, the memo warm)."""
+    from gateway.lists.rates import RateTable
+
+    rates = read_rates(Path(__file__).resolve().parents[2] / "rules" / "lists" / "rates.txt")
+    assert isinstance(rates, RateTable)
+    numbering = Numbering("GB")
+    for digits in numbers + numbers:
+        n = numbering.e164(digits)
+        expected = rates._longest(n.digits) if n.kind is NumberKind.E164 else None
+        assert rates._match(n) == expected
+        assert rates.high_risk(n) == (expected is not None and expected in rates._high)

@@ -107,7 +107,16 @@ class MemoryCounters:
         gen = self._sums.get(name)
         if gen is None:
             gen = self._sums[name] = _Gen(window, now)
-        s: _Sum = gen.take(key, now, _Sum)
+        # gen.take(key, now, _Sum), inlined
+        if now >= gen.rotate_at:
+            gen.rotate(now)
+        s: _Sum | None = gen.cur.get(key)
+        if s is None:
+            if gen.prev:
+                s = gen.prev.pop(key, None)
+            if s is None:
+                s = _Sum(now)
+            gen.cur[key] = s
         self._roll(s, now, window)
         s.cur += amount
         overlap = 1.0 - (now - s.start) / window
@@ -129,7 +138,16 @@ class MemoryCounters:
         gen = self._sets.get(name)
         if gen is None:
             gen = self._sets[name] = _Gen(window, now)
-        m: _Members = gen.take(key, now, _Members)
+        # gen.take(key, now, _Members), inlined: this runs for most rules of every event
+        if now >= gen.rotate_at:
+            gen.rotate(now)
+        m: _Members | None = gen.cur.get(key)
+        if m is None:
+            if gen.prev:
+                m = gen.prev.pop(key, None)
+            if m is None:
+                m = _Members(now)
+            gen.cur[key] = m
         members = m.members
         members.pop(member, None)  # to the end: the dict stays in last-seen order
         members[member] = now

@@ -48,12 +48,14 @@ from gateway.content.cache import LruCache
 from gateway.content.facts import Facts
 from gateway.content.fingerprint import Fingerprinter, campaign_text
 from gateway.content.plugin import Counters, Hit, Number, NumberSet, PluginEnv, StringSet, Symbol
+from gateway.lists.senders import SenderStatus
 from gateway.model import Event
 
 SYMBOLS = (
     Symbol("campaign.bulk", 1.0, "near-identical text sent to many recipients"),
 )
 COUNTER = "campaign.recipients"
+REGISTERED = SenderStatus.REGISTERED
 
 
 class CampaignPlugin:
@@ -80,13 +82,23 @@ class CampaignPlugin:
 
     def allowed(self, src: Number, event: Event | None = None) -> bool:
         if src.key:
-            if any(src.key in ns for ns in self.allow_numbers):
-                return True
-        elif src.text and any(src.text in ss for ss in self.allow_senders):
-            return True
-        if event is not None and self.registries:
-            return any(r.registered(src.text, event.route, event.dst.region)
-                       for r in self.registries)
+            for ns in self.allow_numbers:
+                if src.key in ns:
+                    return True
+        elif src.text:
+            for ss in self.allow_senders:
+                if src.text in ss:
+                    return True
+        if event is not None and src is event.src:
+            # status_of remembers the event's status: the rules' sender predicates,
+            # which run after the plugins, find it there
+            for r in self.registries:
+                if r.status_of(event) is REGISTERED:
+                    return True
+        elif event is not None:
+            for r in self.registries:
+                if r.registered(src.text, event.route, event.dst.region):
+                    return True
         return False
 
     def keys(self, facts: Facts) -> tuple[int, ...]:

@@ -234,3 +234,24 @@ def test_sketch_of_campaign_texts_equals_the_spelt_out_minhash() -> None:
     for text in campaign(50) + ham():
         words = campaign_text(text)
         assert fp.sketch_words(words) == _reference_sketch(fp, words)
+
+
+@pytest.mark.parametrize(("src", "route", "dst"), [
+    ("ParcelNow", "agg-uk", "+447700900123"),  # registered on its route
+    ("ParcelNow", "grey-1", "+447700900123"),  # spoofed
+    ("ParcelNow", "agg-uk", "+33612345678"),  # out of its countries, if it has any
+    ("NoSuchBrand", "agg-uk", "+447700900123"),
+    ("+447700900100", "agg-uk", "+447700900123"),
+])
+def test_allowed_reads_the_registry_memo_as_registered_would(env: PluginEnv, src: str,
+                                                             route: str, dst: str) -> None:
+    """``allowed(event.src, event)`` asks ``status_of`` (remembered for the rules);
+    any other source asks ``registered``: the same answer."""
+    from dataclasses import replace
+
+    plugin = load_plugin_module("campaign").create(env)
+    ev = replace(sms(env.numbering, "hello there", src=src, dst=dst), route=route)
+    other = replace(ev.src)  # equal, not the event's own: the general path
+    assert other is not ev.src
+    assert plugin.allowed(ev.src, ev) == plugin.allowed(other, ev)
+    assert plugin.allowed(ev.src, ev) == plugin.allowed(ev.src, ev)  # memo warm

@@ -75,6 +75,17 @@ class SmppConfig:
     esme_response_timeout: float = 30.0
     #: on shutdown, how long to wait for the SMSC to answer what is in flight
     drain_timeout: float = 10.0
+    #: a connection not bound this many seconds after it opened is closed (a silent
+    #: socket, a bind sent a byte at a time)
+    bind_timeout: float = 10.0
+    #: a bound ESME silent this long gets an enquire_link; silent for
+    #: ``esme_response_timeout`` more, it is closed (and its upstream unbound)
+    idle_timeout: float = 60.0
+    #: open connections on the listener, in all (0: no limit); over it a new
+    #: connection is closed at once (logged at most every 10 s)
+    max_connections: int = 1000
+    #: open connections from one peer address (0: no limit)
+    max_connections_per_ip: int = 100
 
 
 #: what a trunk (an Asterisk endpoint the call arrives on or leaves by) is, for the

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import IO, TYPE_CHECKING, Any
 
 import structlog
@@ -25,13 +26,56 @@ if TYPE_CHECKING:
     from gateway.config import LogConfig
     from gateway.model import Event, Verdict
 
-__all__ = ["Stats", "configure_logging"]
+__all__ = ["LogLimiter", "Stats", "configure_logging", "redact_secrets", "redact_url"]
 
 _dumps = json.dumps  # default arguments: the shared C encoder, no per-call setup
 _str = json.encoder.encode_basestring_ascii  # json.dumps(str), in C
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:)[^/@\s]*@")
+
+
+def redact_url(url: str) -> str:
+    """A URL with its password replaced: ``redis://:***@host:6379/0``."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", url)
+
+
+def redact_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]
+                   ) -> MutableMapping[str, Any]:
+    """structlog processor: no URL in a log line carries its password (a Redis URL
+    with ``:password@`` is logged as ``:***@``). Only lines that are written pay."""
+    for key, value in event.items():
+        if isinstance(value, str) and "://" in value and "@" in value:
+            event[key] = redact_url(value)
+    return event
+
+
+class LogLimiter:
+    """At most one log line per ``key`` every ``every`` seconds (a flood of bad PDUs or
+    refused connections must not write more log than input). ``allow`` says whether to
+    log now, and how many lines were held back since the last one."""
+
+    def __init__(self, every: float = 10.0, *, max_keys: int = 1024,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every
+        self.max_keys = max_keys
+        self.clock = clock
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def allow(self, key: str) -> int | None:
+        """``None``: stay quiet (counted); else the count suppressed before this line."""
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last[0] < self.every:
+            self._last[key] = (last[0], last[1] + 1)
+            return None
+        if last is None and len(self._last) >= self.max_keys:
+            self._last.clear()
+        self._last[key] = (now, 0)
+        return last[1] if last is not None else 0
 
 
 def configure_logging(config: LogConfig) -> None:
@@ -46,6 +90,7 @@ def configure_logging(config: LogConfig) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            redact_secrets,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

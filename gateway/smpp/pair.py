@@ -31,11 +31,12 @@ from gateway.smpp.pdu import (
     Status,
     UnsuccessSme,
 )
-from gateway.smpp.session import BadPdu, PduReceived, Role, Session
+from gateway.smpp.session import BadPdu, PduReceived, Role, Session, State
 from gateway.smpp.teardown import BINDS, OWN, close_soon, expire_down, expire_requests
 from gateway.smpp.translate import is_receipt
 
 if TYPE_CHECKING:
+    from gateway.config import SmppConfig
     from gateway.smpp.proxy import Proxy
 
 __all__ = ["Pair"]
@@ -78,6 +79,10 @@ class Pair:
         self.now = self.last_up = time.monotonic()
         self.unbind_seq = 0
         self.closed = False
+        self.admitted = False  # counted in the proxy's connection caps
+        self.opened = self.last_down = self.now  # last_down: when the ESME last spoke
+        self.probe_seq = 0  # an enquire_link the proxy sent a silent ESME
+        self.probe_sent = 0.0
         self._holds: set[str] = set()
         self._reading = True
 
@@ -87,7 +92,16 @@ class Pair:
         self.down = transport
         peer = transport.get_extra_info("peername")
         self.peer_ip = peer[0] if peer else ""
-        self.proxy.pairs.add(self)
+        proxy = self.proxy
+        reason = proxy.admit(self.peer_ip)
+        if reason is not None:  # over a connection cap: closed before a byte is read
+            self.closed = True
+            proxy.counters.connections_refused += 1
+            proxy.warn("refused", "smpp connection refused", peer=self.peer_ip, reason=reason)
+            transport.abort()
+            return
+        self.admitted = True
+        proxy.pairs.add(self)
 
     def flush(self) -> None:
         if self.dout:
@@ -136,7 +150,8 @@ class Pair:
 
     def on_down(self, data: bytes) -> None:
         proxy = self.proxy
-        self.now = time.monotonic()
+        self.now = self.last_down = time.monotonic()
+        self.probe_sent = 0.0
         for ev in self.dsess.receive_data(data):
             if isinstance(ev, PduReceived):
                 pdu = ev.pdu
@@ -172,8 +187,10 @@ class Pair:
 
     def _bad(self, ev: BadPdu, out: list[bytes | memoryview]) -> None:
         self.proxy.counters.bad_pdus += 1
-        log.warning("bad pdu", system_id=self.system_id, error=str(ev.error),
-                    status=ev.error.command_status, pdu=ev.error.data[:64].hex())
+        err = ev.error
+        self.proxy.warn(f"bad pdu {self.system_id}", "bad pdu", system_id=self.system_id,
+                        error=str(err), status=err.command_status,
+                        command_id=hex(err.command_id), pdu=_loggable(err.data))
         if ev.reply is not None:
             out.append(ev.reply)
         if ev.error.fatal:
@@ -234,6 +251,9 @@ class Pair:
         seq = pdu.sequence_number
         if pdu.command_id == C.UNBIND_RESP and seq == self.unbind_seq and self.unbind_seq:
             close_soon(self, 0.0)
+            return
+        if pdu.command_id == C.ENQUIRE_LINK_RESP and seq == self.probe_seq and seq:
+            self.probe_seq = 0  # the answer to the proxy's own probe
             return
         entry = self.down_pending.pop(seq, None)
         if entry is None:
@@ -368,8 +388,10 @@ class Pair:
         """Periodic work: concat timeouts, response timeouts (both legs), upstream
         keepalive."""
         self.now = now
-        self.judging.expire(now)
         config = self.proxy.config
+        if self.down is not None and not self.closed and self._silent(now, config):
+            return
+        self.judging.expire(now)
         if self.up_pending:
             expire_requests(self, now)
         if self.down_pending:
@@ -387,6 +409,47 @@ class Pair:
             self.up_pending[seq] = (OWN, C.ENQUIRE_LINK, now)
             self.uout.append(encode_header(C.ENQUIRE_LINK, Status.ESME_ROK, seq))
         self.flush()
+
+
+    def _silent(self, now: float, config: SmppConfig) -> bool:
+        """Close a connection that never bound in ``bind_timeout``, or a bound ESME
+        that answered nothing for ``esme_response_timeout`` after ``idle_timeout`` of
+        silence and an enquire_link; True when closed."""
+        if self.dsess.bound:
+            if now - self.last_down < config.idle_timeout:
+                return False
+            if not self.probe_sent:
+                self.probe_sent = now
+                self.probe_seq = seq = self.dsess.next_sequence()
+                self.dout.append(encode_header(C.ENQUIRE_LINK, Status.ESME_ROK, seq))
+                return False
+            if now - self.probe_sent < config.esme_response_timeout:
+                return False
+            self.proxy.counters.idle_closed += 1
+            self.proxy.warn("idle", "smpp esme silent: closed", system_id=self.system_id,
+                            peer=self.peer_ip, silent=round(now - self.last_down, 1))
+        else:
+            if (self.up is not None or self.connecting is not None
+                    or self.dsess.state is not State.OPEN
+                    or now - self.opened < config.bind_timeout):
+                return False
+            self.proxy.counters.bind_timeouts += 1
+            self.proxy.warn("bind timeout", "smpp connection not bound in time: closed",
+                            peer=self.peer_ip, timeout=config.bind_timeout)
+        close_soon(self, 0.0)
+        return True
+
+
+#: bind PDUs carry a password: logged as their header only
+_SECRET = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER, C.OUTBIND})
+
+
+def _loggable(data: bytes) -> str:
+    """The hex of a bad PDU for the log: at most 64 bytes, and of a bind (or outbind)
+    the 16-byte header only: its body has the password."""
+    if len(data) < 8 or int.from_bytes(data[4:8], "big") in _SECRET:
+        return data[:16].hex()
+    return data[:64].hex()
 
 
 def _forget(reserved: dict[int, float], before: float) -> None:

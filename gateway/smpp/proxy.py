@@ -36,6 +36,7 @@ import structlog
 from gateway.config import SmppConfig, hostport
 from gateway.model import Direction, Verdict
 from gateway.numbers import Numbering, NumberMemo
+from gateway.observe import LogLimiter
 from gateway.smpp import teardown
 from gateway.smpp.leg import Leg
 from gateway.smpp.limits import ClientLimits
@@ -65,6 +66,9 @@ class ProxyCounters:
     late_responses: int = 0  # their responses, when they came after all: dropped
     esme_timeouts: int = 0  # deliver_sm/data_sm/unbind the ESME left unanswered
     esme_late_responses: int = 0  # its responses to them, when they came after all: dropped
+    connections_refused: int = 0  # over max_connections or max_connections_per_ip
+    bind_timeouts: int = 0  # connections closed for not binding in bind_timeout
+    idle_closed: int = 0  # bound ESMEs closed for silence (idle_timeout, enquire_link)
 
 
 class Proxy:
@@ -85,6 +89,8 @@ class Proxy:
         self._ticker: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._msgid = 0
+        self.per_ip: dict[str, int] = {}  # open connections by peer address
+        self._quiet = LogLimiter(10.0)
 
     @property
     def port(self) -> int:
@@ -98,6 +104,32 @@ class Proxy:
 
     def wake(self) -> None:
         self._changed.set()
+
+    def admit(self, peer_ip: str) -> str | None:
+        """Why a new connection must be closed at once (a cap reached), or ``None``:
+        then it is counted until ``left``."""
+        config = self.config
+        if config.max_connections and len(self.pairs) >= config.max_connections:
+            return f"max_connections {config.max_connections} reached"
+        n = self.per_ip.get(peer_ip, 0)
+        if config.max_connections_per_ip and n >= config.max_connections_per_ip:
+            return f"max_connections_per_ip {config.max_connections_per_ip} reached"
+        self.per_ip[peer_ip] = n + 1
+        return None
+
+    def left(self, peer_ip: str) -> None:
+        n = self.per_ip.get(peer_ip, 0) - 1
+        if n > 0:
+            self.per_ip[peer_ip] = n
+        else:
+            self.per_ip.pop(peer_ip, None)
+
+    def warn(self, key: str, message: str, **fields: Any) -> None:
+        """A warning logged at most once every 10 s per ``key`` (floods of bad PDUs,
+        refused or timed-out connections), with the count held back meanwhile."""
+        held = self._quiet.allow(key)
+        if held is not None:
+            log.warning(message, suppressed=held, **fields)
 
     def judge(self, pdu: MessagePdu, text: str | None, direction: Direction, route: str,
               parts: int, udh: bool, destination: DestAddress | None = None) -> Verdict:

@@ -149,6 +149,9 @@ def _refuse_waiting(pair: Pair) -> None:
 def down_lost(pair: Pair, exc: Exception | None) -> None:
     pair.closed = True
     pair.waiting.clear()
+    if pair.admitted:
+        pair.admitted = False
+        pair.proxy.left(pair.peer_ip)
     pair.proxy.pairs.discard(pair)
     pair.uncount()
     if pair.connecting is not None:

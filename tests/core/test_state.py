@@ -62,3 +62,21 @@ def test_idle_keys_go_with_their_generation():
     c.hit("r", "recent", 10.5, 1.0)
     c.hit("r", "live", 11.2, 1.0)
     assert c.peek("r", "recent", 11.2, 1.0) > 0
+
+
+@given(st.lists(st.tuples(st.lists(st.integers(0, 6), min_size=1, max_size=4),
+                          st.integers(0, 20), st.floats(0, 400)), max_size=150),
+       st.integers(2, 8))
+@settings(max_examples=100)
+def test_distinct_max_is_the_calls_one_by_one(ops, max_members):
+    """``distinct_max`` (the campaign plugin's band keys in one call) counts and answers
+    as ``distinct`` for each key in turn, the largest; windows, generations and the
+    member bound included."""
+    one, many = MemoryCounters(max_members), MemoryCounters(max_members)
+    now = 0.0
+    for keys, member, step in ops:
+        now += step
+        expected = max(one.distinct("c", k, member, now, 600.0) for k in keys)
+        assert many.distinct_max("c", tuple(keys), member, now, 600.0) == expected
+    for k in range(7):  # the same state afterwards
+        assert one.distinct("c", k, -1, now, 600.0) == many.distinct("c", k, -1, now, 600.0)

@@ -22,16 +22,20 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass
+from functools import cache
 from itertools import repeat
-from operator import mod
+from operator import mod, or_
 
 from gateway.content.normalize import fold
 
 __all__ = ["Fingerprinter", "campaign_text", "fingerprint", "normalize_text"]
 
+# a label is possessive ([a-z0-9-]++): no separator starts with a label character, so
+# the shorter labels a failed match would backtrack to never succeed (a third of the
+# cost; tests/content/test_campaign.py holds it to the backtracking form)
 _URLISH = re.compile(
     r"(?:(?:h[tx]{2}ps?|ftp)://|www\.)\S*"
-    r"|\b(?:[a-z0-9-]+(?:\.|\[\.\]|\(\.\)|\s?\(dot\)\s?|\s?\[dot\]\s?))+"
+    r"|\b(?:[a-z0-9-]++(?:\.|\[\.\]|\(\.\)|\s?\(dot\)\s?|\s?\[dot\]\s?))+"
     r"(?:com|net|org|info|biz|co|uk|us|io|ly|me|gl|gd|cc|gy|to|ws|tk|ml|ga|cf|gq|xyz|top|"
     r"online|site|club|app|link|click|shop|icu|live|ru|cn|de|fr|in|sg|my|au|ca|eu)\b\S*"
 )
@@ -66,6 +70,16 @@ def normalize_text(text: str) -> str:
 def fingerprint(text: str) -> int:
     """A 32-bit fingerprint of the normalized text (same-text bulk counting)."""
     return zlib.crc32(normalize_text(text).encode("utf-8"))
+
+
+@cache
+def _layout(bands: int, rows: int) -> tuple[struct.Struct, tuple[slice, ...], range,
+                                             tuple[int, ...]]:
+    """The packer of a sketch and its bands' byte slices, seeds and tags."""
+    step = 4 * rows
+    return (struct.Struct(f"<{bands * rows}I"),
+            tuple(slice(i * step, (i + 1) * step) for i in range(bands)),
+            range(bands), tuple(i << 32 for i in range(bands)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +126,13 @@ class Fingerprinter:
         return self.keys_of_sketch(self.sketch_words(words))
 
     def keys_of_sketch(self, mins: list[int] | None) -> tuple[int, ...]:
+        """Band ``i``'s key: the CRC-32 (seeded with ``i``) of its ``rows`` values as
+        little-endian 32-bit words, with ``i`` above bit 32."""
         if mins is None:
             return ()
-        r = self.rows
-        packed = struct.pack(f"<{len(mins)}I", *mins)
-        step = 4 * r
-        return tuple(zlib.crc32(packed[i * step:(i + 1) * step], i) | (i << 32)
-                     for i in range(self.bands))
+        packer, bands, seeds, tags = _layout(self.bands, self.rows)
+        packed = packer.pack(*mins)
+        return tuple(map(or_, map(zlib.crc32, map(packed.__getitem__, bands), seeds), tags))
 
     def similar(self, a: str, b: str) -> bool:
         """Do ``a`` and ``b`` share a band (would they count as one campaign)?"""

@@ -255,3 +255,30 @@ def test_allowed_reads_the_registry_memo_as_registered_would(env: PluginEnv, src
     assert other is not ev.src
     assert plugin.allowed(ev.src, ev) == plugin.allowed(other, ev)
     assert plugin.allowed(ev.src, ev) == plugin.allowed(ev.src, ev)  # memo warm
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 5), st.data())
+def test_band_keys_are_the_spelt_out_crcs(bands: int, rows: int, data: st.DataObject) -> None:
+    import struct
+    import zlib
+
+    mins = data.draw(st.lists(st.integers(0, 0xFFFFFFFF), min_size=bands * rows,
+                              max_size=bands * rows))
+    packed = struct.pack(f"<{len(mins)}I", *mins)
+    step = 4 * rows
+    expected = tuple(zlib.crc32(packed[i * step:(i + 1) * step], i) | (i << 32)
+                     for i in range(bands))
+    assert Fingerprinter(bands, rows).keys_of_sketch(mins) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(st.sampled_from("abcom.-[]()dot x0/:wh\n"), max_size=60))
+def test_possessive_url_pattern_is_the_backtracking_one(text: str) -> None:
+    import re
+
+    from gateway.content import fingerprint
+
+    backtracking = re.compile(fingerprint._URLISH.pattern.replace("[a-z0-9-]++", "[a-z0-9-]+"))
+    assert backtracking.pattern != fingerprint._URLISH.pattern
+    assert fingerprint._URLISH.sub(" \x01 ", text) == backtracking.sub(" \x01 ", text)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from gateway.config import Config
+from gateway.config import Config, preflight
 from gateway.engine import Engine, Ruleset
 from gateway.engine.loader import load_ruleset
 from gateway.engine.plugins import load_plugins
@@ -217,6 +217,7 @@ async def serve(config: Config) -> None:
 
 
 def run(config: Config) -> int:
+    preflight(config)  # a ConfigError naming the key, before anything listens
     configure_logging(config.log)
     try:
         import uvloop

@@ -2,12 +2,18 @@
 
 Every section is optional and has a working default. An unknown or mistyped key is
 an error naming its path (``smpp.upstream.address: expected str, got int``).
-Relative paths are taken from the current working directory.
+Relative paths in a config file (``rules.dir``, ``lists.dir``, ``plugins.dir``,
+``quarantine.path``, ``log.audit``, ``admin.shadow_dir``, ``admin.token_file``)
+resolve against the file's directory, never the working directory; defaults
+without a file stay relative to the working directory. ``preflight`` is what
+``spamgw run`` checks before it starts: directories that must exist, the admin token.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import os
 import tomllib
 import types
 import typing
@@ -15,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TRUNK_CLASSES", "Config", "ConfigError", "SpendConfig", "TrunkConfig", "load_config",
-           "parse_config"]
+__all__ = ["KNOWN_DEFAULT_TOKENS", "TRUNK_CLASSES", "Config", "ConfigError", "SpendConfig",
+           "TrunkConfig", "load_config", "parse_config", "preflight"]
 
 
 class ConfigError(ValueError):
@@ -135,7 +141,13 @@ class SpendConfig:
 @dataclass(frozen=True, slots=True)
 class AgiConfig:
     enabled: bool = True
-    listen: str = "0.0.0.0:4573"
+    #: loopback by default: FastAGI has no authentication, so an Asterisk on another
+    #: host needs an explicit address here and ``allowed_peers``
+    listen: str = "127.0.0.1:4573"
+    #: peer networks allowed to connect (``["10.1.2.0/24", "::1"]``); empty: any
+    allowed_peers: tuple[str, ...] = ()
+    #: open connections at most (0: no limit); over it a new one is closed at once
+    max_connections: int = 1000
     #: trunk classes by name (``[[agi.trunks]] name = "intl-gw", class = "international"``)
     trunks: tuple[TrunkConfig, ...] = ()
     #: class of a trunk not in ``trunks`` (and of calls with no trunk)
@@ -147,7 +159,11 @@ class AgiConfig:
 class AdminConfig:
     enabled: bool = True
     listen: str = "127.0.0.1:8080"
-    token: str = "change-me"
+    #: ``Authorization: Bearer <token>``; empty or a known default (``change-me``) and
+    #: the gateway refuses to start with the admin API enabled
+    token: str = ""
+    #: a file holding the token (read at load; its surrounding whitespace dropped)
+    token_file: str = ""
     #: largest JSON request body, bytes (bulk list imports stream and have no limit)
     max_body: int = 1 << 20
     #: default candidate rules dir for shadow mode (a request may name another)
@@ -249,6 +265,12 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 _ALIASES: dict[str, str] = {"class": "trunk_class"}
 _FIELD_ALIASED = frozenset(_ALIASES.values())
 _HOSTPORTS = ("smpp.listen", "smpp.upstream.address", "agi.listen", "admin.listen")
+#: tokens from examples and habit: a gateway refuses to start with one of them
+KNOWN_DEFAULT_TOKENS = frozenset({"change-me", "changeme", "change_me", "secret", "token",
+                                  "admin", "password", "test", "default"})
+#: (section, key) of the paths a config file's relative values resolve against
+_PATHS = (("rules", "dir"), ("lists", "dir"), ("plugins", "dir"), ("quarantine", "path"),
+          ("log", "audit"), ("admin", "shadow_dir"), ("admin", "token_file"))
 
 
 def _convert(tp: Any, value: Any, path: str) -> Any:
@@ -319,6 +341,12 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
         if trunk.name in seen:
             raise ConfigError(f"agi.trunks[{i}].name: trunk {trunk.name!r} is listed twice")
         seen.add(trunk.name)
+    for i, net in enumerate(cfg.agi.allowed_peers):
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ConfigError(f"agi.allowed_peers[{i}]: not an address or network: "
+                              f"{net!r}") from None
     spend = cfg.agi.spend
     for key in ("daily_cap", "cap_from_per_minute", "min_call_seconds", "max_call_seconds",
                 "expensive_per_minute", "max_concurrent_expensive"):
@@ -332,7 +360,8 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
 
 
 def load_config(path: str | Path | None) -> Config:
-    """Load a TOML config file; ``None`` gives the defaults."""
+    """Load a TOML config file; ``None`` gives the defaults. Relative paths resolve
+    against the file's directory; ``admin.token_file`` is read."""
     if path is None:
         return Config()
     p = Path(path)
@@ -344,9 +373,54 @@ def load_config(path: str | Path | None) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: {e}") from e
     try:
-        return parse_config(data, str(p))
+        return _read_token(_resolve(parse_config(data, str(p)), p.resolve().parent))
     except ConfigError as e:
         raise ConfigError(f"{p}: {e}") from e
+
+
+def _resolve(cfg: Config, base: Path) -> Config:
+    for section, key in _PATHS:
+        sub = getattr(cfg, section)
+        value = getattr(sub, key)
+        if value and not Path(value).is_absolute():
+            cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(
+                sub, **{key: os.path.normpath(base / value)})})
+    return cfg
+
+
+def _read_token(cfg: Config) -> Config:
+    admin = cfg.admin
+    if not admin.token_file:
+        return cfg
+    if admin.token:
+        raise ConfigError("admin.token_file: give token or token_file, not both")
+    try:
+        token = Path(admin.token_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"admin.token_file: {admin.token_file}: "
+                          f"{getattr(e, 'strerror', None) or e}") from None
+    return dataclasses.replace(cfg, admin=dataclasses.replace(admin, token=token))
+
+
+def preflight(cfg: Config) -> None:
+    """What ``spamgw run`` refuses to start with, each named by its key: a rules,
+    lists or plugins dir that does not exist (a gateway started from elsewhere would
+    run without its content plugins and say nothing), and with the admin API on, an
+    empty or known default token."""
+    for section, key in (("rules", "dir"), ("lists", "dir"), ("plugins", "dir")):
+        value = getattr(getattr(cfg, section), key)
+        if not Path(value).is_dir():
+            where = f" (from {cfg.source})" if cfg.source else ""
+            raise ConfigError(f"{section}.{key}: {Path(value).absolute()}: no such "
+                              f"directory{where}")
+    if cfg.admin.enabled:
+        token = cfg.admin.token
+        if not token:
+            raise ConfigError("admin.token: empty: set [admin] token or token_file (or "
+                              "[admin] enabled = false)")
+        if token.lower() in KNOWN_DEFAULT_TOKENS:
+            raise ConfigError(f"admin.token: {token!r} is a known default: set a token "
+                              "of your own")
 
 
 def hostport(value: str) -> tuple[str, int]:

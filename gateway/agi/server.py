@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import socket
 import sys
@@ -48,6 +49,7 @@ from gateway.agi.spend import SpendLedger
 from gateway.config import Config, hostport
 from gateway.lists.registry import ListRegistry
 from gateway.numbers import Numbering
+from gateway.observe import LogLimiter
 from gateway.state import Counters
 
 __all__ = ["AgiServer", "FastAgiProtocol", "ServerTimeouts", "Watchdog", "service"]
@@ -155,6 +157,10 @@ class FastAgiProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
         server = self._server
+        if server.refuse(self._transport):  # a peer not allowed, or the cap reached
+            self._transport.abort()
+            self._transport = None
+            return
         server.counters.connections += 1
         server.active.add(self)
         self._arm(server.timeouts.environment)
@@ -279,6 +285,8 @@ class AgiServer:
         timeouts: ServerTimeouts | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         watchdog: bool = True,
+        max_connections: int = 0,
+        allowed_peers: Sequence[str] = (),
     ) -> None:
         self.screener = screener
         self.counters: AgiCounters = screener.counters
@@ -288,6 +296,38 @@ class AgiServer:
         #: enforces the screener's deadline while the engine runs (None: after the fact)
         self.watchdog: Watchdog | None = Watchdog(screener.deadline) if watchdog else None
         self._server: asyncio.Server | None = None
+        #: open connections at most (0: no limit); peer networks allowed (empty: any)
+        self.max_connections = max_connections
+        self.allowed = tuple(ipaddress.ip_network(a, strict=False) for a in allowed_peers)
+        self.refused = 0
+        self._quiet = LogLimiter(10.0)
+
+    def refuse(self, transport: asyncio.Transport) -> bool:
+        """True (counted, logged at most every 10 s) for a connection to close at once:
+        from a peer outside ``allowed_peers``, or past ``max_connections``."""
+        reason = ""
+        if self.max_connections and len(self.active) >= self.max_connections:
+            reason = f"max_connections {self.max_connections} reached"
+        peer = transport.get_extra_info("peername")
+        host = str(peer[0]) if peer else ""
+        if not reason and self.allowed:
+            try:
+                ip = ipaddress.ip_address(host)
+            except ValueError:
+                reason = f"unparsable peer address {host!r}"
+            else:
+                if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                    ip = ip.ipv4_mapped
+                if not any(ip in net for net in self.allowed):
+                    reason = "peer not in [agi] allowed_peers"
+        if not reason:
+            return False
+        self.refused += 1
+        held = self._quiet.allow(reason)
+        if held is not None:
+            log.warning("fastagi connection refused", peer=host, reason=reason,
+                        suppressed=held)
+        return True
 
     @property
     def sockets(self) -> Sequence[object]:
@@ -354,7 +394,8 @@ async def service(core: CoreLike) -> AsyncIterator[AgiServer]:
     ``config.agi.listen`` on entry, stops on exit."""
     config = core.config
     screener = make_screener(core)
-    server = AgiServer(screener)
+    server = AgiServer(screener, max_connections=config.agi.max_connections,
+                       allowed_peers=config.agi.allowed_peers)
     host, port = hostport(config.agi.listen)
     await server.start(host, port)
     log.info("fastagi listening", address=f"{host}:{server.port}")
@@ -362,7 +403,7 @@ async def service(core: CoreLike) -> AsyncIterator[AgiServer]:
     ledger = screener.ledger
     watchdog = server.watchdog
     if sources is not None:
-        sources["agi"] = lambda: asdict(server.counters)
+        sources["agi"] = lambda: {**asdict(server.counters), "refused": server.refused}
         if ledger is not None:  # spamgw_agi_spend_*: what is up and reserved right now
             sources["agi_spend"] = lambda: {
                 "open_calls": len(ledger),

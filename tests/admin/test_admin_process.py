@@ -25,6 +25,7 @@ class Gateway:
     def __init__(self, site: Site) -> None:
         self.site = site
         self.config = site.dir / "spamgw.toml"
+        (site.dir / "no-plugins").mkdir(exist_ok=True)
         self.config.write_text(f"""
 [admin]
 listen = "127.0.0.1:0"

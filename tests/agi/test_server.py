@@ -37,9 +37,11 @@ BLOCK = Verdict(Action.BLOCK, 12.5, ("irsf.premium", "wangiri.callback"),
 
 
 def run(engine: Any, body: Callable[[AgiServer], Awaitable[None]], *,
-        timeouts: ServerTimeouts | None = None, **screener: Any) -> AgiServer:
+        timeouts: ServerTimeouts | None = None, server_options: dict[str, Any] | None = None,
+        **screener: Any) -> AgiServer:
     async def main() -> AgiServer:
-        server = AgiServer(Screener(NUMBERING, engine, **screener), timeouts=timeouts)
+        server = AgiServer(Screener(NUMBERING, engine, **screener), timeouts=timeouts,
+                           **(server_options or {}))
         await server.start("127.0.0.1", 0)
         try:
             async with asyncio.timeout(20):
@@ -268,3 +270,40 @@ def test_an_engine_that_raises_still_gets_the_call_allowed() -> None:
 
     server = run(Broken(), body)
     assert server.counters.failed_open == 1
+
+
+def test_peers_outside_allowed_peers_are_closed_unanswered() -> None:
+    engine = RecordingEngine(BLOCK)
+    env = environment_for("inbound", "+447700900123", "+447700900456")
+
+    async def refused(server: AgiServer) -> None:
+        assert await raw_session(server.port, env) == b""
+
+    server = run(engine, refused, server_options={"allowed_peers": ("10.0.0.0/8", "::1")})
+    assert server.refused == 1 and not engine.events
+
+    async def allowed(server: AgiServer) -> None:
+        assert await raw_session(server.port, env, b"200 result=1\n" * 4) == VERDICT_BYTES
+
+    server = run(engine, allowed, server_options={"allowed_peers": ("127.0.0.0/8",)})
+    assert server.refused == 0 and len(engine.events) == 1
+
+
+def test_connections_past_max_connections_are_closed_at_once() -> None:
+    engine = RecordingEngine(BLOCK)
+    env = environment_for("inbound", "+447700900123", "+447700900456")
+
+    async def body(server: AgiServer) -> None:
+        idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        async with asyncio.timeout(2):  # closed at once, not after the 5 s timeout
+            assert await reader.read() == b""
+        writer.close()
+        for _r, w in idle:
+            w.close()
+        await asyncio.sleep(0.1)  # the slots are free again
+        assert await raw_session(server.port, env, b"200 result=1\n" * 4) == VERDICT_BYTES
+
+    server = run(engine, body, server_options={"max_connections": 3})
+    assert server.refused == 1

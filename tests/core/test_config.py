@@ -89,3 +89,58 @@ def test_trunks_are_classified_and_validated():
 def test_trunk_and_spend_mistakes_name_their_path(data, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_config(data)
+
+
+def test_fastagi_listens_on_loopback_and_takes_an_allowlist():
+    assert Config().agi.listen == "127.0.0.1:4573"
+    cfg = parse_config({"agi": {"allowed_peers": ["10.1.2.0/24", "::1"], "max_connections": 5}})
+    assert cfg.agi.allowed_peers == ("10.1.2.0/24", "::1") and cfg.agi.max_connections == 5
+    with pytest.raises(ConfigError, match=r"agi.allowed_peers\[1\]: not an address"):
+        parse_config({"agi": {"allowed_peers": ["10.0.0.1", "asterisk.local"]}})
+
+
+def test_relative_paths_resolve_against_the_config_files_directory(tmp_path, monkeypatch):
+    conf = tmp_path / "etc" / "spamgw.toml"
+    conf.parent.mkdir()
+    conf.write_text('[rules]\ndir = "rules"\n[plugins]\ndir = "../plugins"\n'
+                    '[quarantine]\npath = "q.sqlite3"\n[log]\naudit = "/var/log/a.jsonl"\n')
+    monkeypatch.chdir(tmp_path.parent)  # started from somewhere else
+    cfg = load_config(conf)
+    assert cfg.rules.dir == str(tmp_path / "etc" / "rules")
+    assert cfg.plugins.dir == str(tmp_path / "plugins")
+    assert cfg.lists.dir == str(tmp_path / "etc" / "rules" / "lists")  # the default too
+    assert cfg.quarantine.path == str(tmp_path / "etc" / "q.sqlite3")
+    assert cfg.log.audit == "/var/log/a.jsonl"
+
+
+def test_preflight_names_a_missing_dir_and_refuses_default_or_empty_tokens(tmp_path):
+    from gateway.config import preflight
+
+    for d in ("rules", "rules/lists", "plugins"):
+        (tmp_path / d).mkdir(parents=True)
+    conf = tmp_path / "spamgw.toml"
+
+    def check(text):
+        conf.write_text(text)
+        preflight(load_config(conf))
+
+    check('[admin]\ntoken = "s3cret-enough-4u"\n')
+    check('[admin]\nenabled = false\n')
+    for text, message in (
+        ("", "admin.token: empty"),
+        ('[admin]\ntoken = "change-me"\n', "admin.token: 'change-me' is a known default"),
+        ('[admin]\ntoken = "s3cret-enough-4u"\n[plugins]\ndir = "plugins-typo"\n',
+         f"plugins.dir: {tmp_path / 'plugins-typo'}: no such directory"),
+        ('[admin]\ntoken = "s3cret-enough-4u"\n[rules]\ndir = "/nowhere/rules"\n',
+         "rules.dir: /nowhere/rules: no such directory"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            check(text)
+    (tmp_path / "admin.token").write_text("from-a-file-123\n")
+    conf.write_text('[admin]\ntoken_file = "admin.token"\n')
+    cfg = load_config(conf)
+    assert cfg.admin.token == "from-a-file-123"
+    preflight(cfg)
+    conf.write_text('[admin]\ntoken_file = "missing.token"\n')
+    with pytest.raises(ConfigError, match=r"admin\.token_file: .*missing\.token"):
+        load_config(conf)

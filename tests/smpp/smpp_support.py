@@ -297,6 +297,7 @@ def gateway_config(path: Path, smpp_port: int, upstream_port: int, *, smpp: str 
     unless ``admin_port`` (token ``ADMIN_TOKEN``); ``smpp``: more ``[smpp]`` keys."""
     admin = (f'listen = "127.0.0.1:{admin_port}"\ntoken = "{ADMIN_TOKEN}"' if admin_port
              else "enabled = false")
+    (path.parent / "no-plugins").mkdir(exist_ok=True)
     path.write_text(f"""
 [smpp]
 listen = "127.0.0.1:{smpp_port}"

@@ -99,6 +99,10 @@ def configure_logging(config: LogConfig) -> None:
     )
 
 
+#: distinct route labels counted by name (``Stats.max_routes``); the rest are OTHER_ROUTE
+MAX_ROUTES = 1000
+OTHER_ROUTE = "other"
+
 #: what ``Stats.record`` counts an event under: channel, direction, action, route,
 #: source (country or number kind), and the rules that hit
 _Key = tuple[str, str, str, str, str, tuple[str, ...]]
@@ -198,8 +202,14 @@ class Stats:
     slices of the last five minutes; ``series`` gives volume and blocks per slice.
     """
 
-    def __init__(self, audit_path: str = "", *, bucket: float = 5.0, keep: int = 720) -> None:
+    def __init__(self, audit_path: str = "", *, bucket: float = 5.0, keep: int = 720,
+                 max_routes: int = MAX_ROUTES) -> None:
         self.started = time.time()
+        #: route labels (SMPP system_id, trunk) as counted: the first ``max_routes``
+        #: seen keep their name, later ones count as ``other`` (a label set that only
+        #: grows would make /metrics as large as the trunks an attacker can name)
+        self.max_routes = max_routes
+        self._route_names: dict[str, str] = {}
         # lifetime counts, as of the last fold: read them through the properties below
         self._events: Counter[tuple[str, str, str]] = Counter()  # channel, direction, action
         self._routes: Counter[tuple[str, str]] = Counter()  # route, action
@@ -244,7 +254,12 @@ class Stats:
         """Move a slice's raw counts into its per-dimension counts and the lifetime
         ones (once a slice, or when read: the cost is one step per distinct key)."""
         raw, b.raw = b.raw, {}
+        names = self._route_names
         for (channel, direction, action, route, source, rules), n in raw.items():
+            label = names.get(route)
+            if label is None:
+                label = self._route_label(route)
+            route = label
             self._events[(channel, direction, action)] += n
             self._routes[(route, action)] += n
             self._sources[(source, action)] += n
@@ -254,6 +269,20 @@ class Stats:
             for r in rules:
                 self._rules[r] += n
                 b.rules[r] += n
+
+    def _route_label(self, route: str) -> str:
+        """A new route's label: valid UTF-8 (an undecodable byte from a protocol,
+        kept as a surrogate escape, becomes U+FFFD) and within ``max_routes``."""
+        names = self._route_names
+        try:
+            raw = route.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate that escapes no byte
+            raw = route.encode("utf-8", "surrogatepass")
+        label = raw.decode("utf-8", "replace")
+        if len(names) >= self.max_routes:
+            return OTHER_ROUTE  # not remembered: the map stays bounded
+        names[route] = label
+        return label
 
     # lifetime counts (``/metrics``), the current slice included
     @property

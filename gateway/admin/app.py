@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -81,17 +82,24 @@ async def _quarantine(app: web.Application) -> AsyncIterator[None]:
         return
     await asyncio.to_thread(q.open)
 
+    async def flush() -> None:
+        rows = q.take()
+        try:
+            await asyncio.to_thread(q.write, rows)
+        except sqlite3.Error as e:  # a lock, a full disk: kept for the next round
+            q.failed(rows, e)
+
     async def writer() -> None:
         while True:
             await asyncio.sleep(0.5)
-            await asyncio.to_thread(q.write, q.take())
+            await flush()
 
     task = asyncio.get_running_loop().create_task(writer())
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await asyncio.to_thread(q.write, q.take())
+    await flush()
     await asyncio.to_thread(q.close)
 
 

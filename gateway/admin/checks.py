@@ -33,6 +33,12 @@ def _event_fields(body: dict[str, Any], optional: tuple[str, ...]) -> dict[str, 
             raise ApiError(400, f"{k} must be a string")
     if "text" in body and body["text"] is not None and not isinstance(body["text"], str):
         raise ApiError(400, "text must be a string")
+    for k in ("src", "dst", "text", "route"):
+        v = body.get(k)
+        if isinstance(v, str) and not _encodable(v):
+            raise ApiError(400, f"{k} is not valid Unicode (a lone surrogate escape)")
+    if body.get("route") is not None and not isinstance(body["route"], str):
+        raise ApiError(400, "route must be a string")
     if body.get("direction", "in") not in ("in", "out"):
         raise ApiError(400, "direction must be 'in' or 'out'")
     if body.get("phase", "attempt") not in ("attempt", "ended"):
@@ -42,6 +48,14 @@ def _event_fields(body: dict[str, Any], optional: tuple[str, ...]) -> dict[str, 
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
             raise ApiError(400, f"{k} must be a number")
     return body
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def check_sms(request: web.Request) -> web.Response:

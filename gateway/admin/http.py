@@ -36,13 +36,17 @@ class ApiError(Exception):
 
 def guard(token: str) -> Any:
     """Middleware: auth first (so unknown paths do not leak), then JSON errors."""
-    expected = f"Bearer {token}".encode()
+    # no token, no access (``spamgw run`` refuses to start without one anyway)
+    expected = f"Bearer {token}".encode() if token else b"\x00"
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
         if path not in PUBLIC and not path.startswith(PUBLIC_PREFIX):
-            got = request.headers.get("Authorization", "").encode()
+            try:
+                got = request.headers.get("Authorization", "").encode()
+            except UnicodeError:  # undecodable bytes in the header: not our token
+                got = b""
             if not hmac.compare_digest(got, expected):
                 return web.json_response(
                     {"error": "missing or wrong bearer token"}, status=401,
@@ -74,6 +78,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise ApiError(400, f"body is not JSON: {e}") from None
+    except RecursionError:
+        raise ApiError(400, "body is not JSON this gateway reads: nested too deep") from None
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object")
     return body

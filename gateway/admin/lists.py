@@ -14,6 +14,7 @@ them, then compacts, so traffic keeps flowing.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -28,6 +29,9 @@ from gateway.lists.stringset import StringSet
 
 __all__ = ["apply_change", "routes"]
 
+#: control characters (and the Unicode line separators) in an entry: "EVIL\nPAYPAL"
+#: would be two entries once the list is compacted to its file, one a line
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_TTL = 10 * 366 * 86400.0
 APPLY_BATCH = 5000
 PARSE_BATCH = 50000
@@ -153,6 +157,11 @@ async def change(request: web.Request) -> web.Response:
     ttl = _ttl(body.get("ttl"), dynamic, request.app[CORE].config.reports.list_ttl)
     if ttl is not None and not add_raw:
         raise ApiError(400, "ttl applies to added entries")
+    bad = [f"{e!r}: control characters are not allowed in an entry"
+           for e in (*add_raw, *remove_raw) if isinstance(e, str) and _CONTROL.search(e)]
+    if bad:
+        raise ApiError(400, "bad entries: nothing was applied", entries=bad[:SHOW_ERRORS],
+                       count=len(bad))
     big = len(add_raw) + len(remove_raw) > 2000
     parse = changes.parse
     add, bad_add = await asyncio.to_thread(parse, name, add_raw) if big else parse(name, add_raw)
@@ -189,6 +198,9 @@ async def bulk_import(request: web.Request) -> web.Response:
         good: list[Entry] = []
         errs: list[str] = []
         for n, text in batch:
+            if _CONTROL.search(text):
+                errs.append(f"line {n}: {text!r}: control characters are not allowed")
+                continue
             e, err = changes.parse(name, [text])
             good.extend(e)
             errs.extend(f"line {n}: {x}" for x in err)

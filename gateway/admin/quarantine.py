@@ -16,15 +16,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from gateway.admin.http import ApiError, fields, read_json
 from gateway.admin.keys import CORE, QUARANTINE
 from gateway.admin.lists import apply_change
-from gateway.config import QuarantineConfig
+from gateway.config import ConfigError, QuarantineConfig
 from gateway.model import Event, Verdict
+from gateway.observe import LogLimiter
 
 __all__ = ["Quarantine"]
+
+log = structlog.get_logger("spamgw.admin")
 
 PENDING_MAX = 50000
 
@@ -46,10 +50,13 @@ class Quarantine:
         self.config = config
         self.path = Path(config.path)
         self._pending: list[tuple[Any, ...]] = []
+        self._retry: list[tuple[Any, ...]] = []  # a batch SQLite refused
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self.kept = 0
         self.dropped = 0
+        self.write_errors = 0  # batches SQLite refused (kept and retried)
+        self._quiet = LogLimiter(30.0)
 
     # -- hot path -------------------------------------------------------------------
 
@@ -64,11 +71,17 @@ class Quarantine:
     # -- worker thread --------------------------------------------------------------
 
     def open(self) -> None:
+        """Open (or create) the database; a path that cannot be is a ``ConfigError``
+        naming it, so the gateway does not start."""
         with self._lock:
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
+            try:
+                db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+            except (sqlite3.Error, OSError) as e:
+                raise ConfigError(f"quarantine.path: {self.path.absolute()}: cannot open "
+                                  f"it: {e} (or [quarantine] enabled = false)") from None
             self._db = db
 
     def close(self) -> None:
@@ -78,8 +91,11 @@ class Quarantine:
                 self._db = None
 
     def take(self) -> list[tuple[Any, ...]]:
-        """The rows waiting (on the event loop: one list swap)."""
+        """The rows waiting (on the event loop: one list swap), after a batch SQLite
+        refused last time, if any."""
         rows, self._pending = self._pending, []
+        if self._retry:
+            rows, self._retry = self._retry + rows, []
         return rows
 
     def write(self, rows: list[tuple[Any, ...]], now: float | None = None) -> None:
@@ -88,17 +104,38 @@ class Quarantine:
             db = self._db
             if db is None:
                 return
-            db.execute("BEGIN")
-            if rows:
-                db.executemany(
-                    "INSERT INTO quarantine (ts, direction, src, src_kind, dst, route, text,"
-                    " score, rules, reason) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-            db.execute("DELETE FROM quarantine WHERE ts < ?",
-                       (now - self.config.retention_days * 86400,))
-            db.execute("DELETE FROM quarantine WHERE id <= "
-                       "(SELECT MAX(id) FROM quarantine) - ?", (self.config.max_rows,))
-            db.execute("COMMIT")
+            try:
+                db.execute("BEGIN")
+                if rows:
+                    db.executemany(
+                        "INSERT INTO quarantine (ts, direction, src, src_kind, dst, route,"
+                        " text, score, rules, reason) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                db.execute("DELETE FROM quarantine WHERE ts < ?",
+                           (now - self.config.retention_days * 86400,))
+                db.execute("DELETE FROM quarantine WHERE id <= "
+                           "(SELECT MAX(id) FROM quarantine) - ?", (self.config.max_rows,))
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
         self.kept += len(rows)
+
+    def failed(self, rows: list[tuple[Any, ...]], error: Exception) -> None:
+        """A batch SQLite refused (a lock, a full disk): counted, logged (at most every
+        30 s), and kept for the next ``take``, bounded by ``PENDING_MAX`` (the oldest
+        dropped and counted past it)."""
+        self.write_errors += 1
+        over = len(rows) - PENDING_MAX
+        if over > 0:
+            self.dropped += over
+            rows = rows[over:]
+        held = self._quiet.allow("write")
+        if held is not None:
+            log.error("quarantine write failed: retrying", path=str(self.path),
+                      error=str(error), waiting=len(rows), errors=self.write_errors,
+                      suppressed=held)
+        self._retry = rows
 
     def search(self, *, q: str = "", src: str = "", dst: str = "", rule: str = "",
                since: float = 0.0, limit: int = 50, before_id: int = 0) -> list[dict[str, Any]]:

@@ -154,6 +154,8 @@ class SpamgwCollector:
                                       value=q.kept)
             yield CounterMetricFamily("spamgw_quarantine_dropped", "Blocked SMS not kept "
                                       "(writer behind)", value=q.dropped)
+            yield CounterMetricFamily("spamgw_quarantine_write_errors", "Quarantine batches "
+                                      "SQLite refused (retried)", value=q.write_errors)
         shadow = engine.shadow
         seen = getattr(shadow, "seen", 0)
         for source, snapshot in sorted(core.sources.items()):

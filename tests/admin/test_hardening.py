@@ -1,0 +1,184 @@
+"""The admin API and the gateway's start-up under hostile input and operator mistakes
+(issue 13): the real app on a loopback socket, and ``python -m gateway run`` as a
+process for what must stop it from starting."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from admin_support import AUTH, ROOT, Site
+from aiohttp.test_utils import TestClient
+
+from gateway.admin.keys import CORE, QUARANTINE
+from gateway.engine.examples import event_from_fields
+from gateway.model import Action, Verdict
+
+pytestmark = pytest.mark.timeout(60)
+
+
+# -- the HTTP API ---------------------------------------------------------------------
+
+@pytest.mark.asyncio
+async def test_list_entries_with_control_characters_are_refused_by_name(
+        client: TestClient[Any, Any]) -> None:
+    for name, entry in (("blocked_senders", "EVIL\nPAYPAL"), ("blocked_senders", "A\x00B"),
+                        ("blocked_domains", "evil.example\r\npaypal.com"),
+                        ("blocked_numbers", "+447700900111\n+447700900123")):
+        r = await client.post(f"/v1/lists/{name}", json={"add": [entry]}, headers=AUTH)
+        body = await r.json()
+        assert r.status == 400, (name, body)
+        assert any(repr(entry) in e for e in body["entries"]), body  # named, escaped
+    r = await client.get("/v1/lists/blocked_senders/PAYPAL", headers=AUTH)
+    assert not (await r.json())["listed"]
+
+
+@pytest.mark.asyncio
+async def test_odd_json_and_headers_are_4xx_not_500(client: TestClient[Any, Any]) -> None:
+    cases = [
+        (b'{"src": "+447700900555", "dst": "+447700900123", "text": "hi \\ud800 there"}',
+         "text"),
+        (b'{"src": {"a": [1, {"b": 2}]}, "dst": "+447700900123"}', "src"),
+        (b'{"src": "+447700900555", "dst": "+447700900123", "text": ["x", {"y": 1}]}',
+         "text"),
+        (b'{"src": "+4477\\udfff00900555", "dst": "+447700900123"}', "src"),
+        (b"[" * 100000 + b"]" * 100000, "JSON"),
+    ]
+    for body, word in cases:
+        r = await client.post("/v1/check/sms", data=body, headers=AUTH)
+        assert 400 <= r.status < 500, (body[:60], r.status)
+        assert word in (await r.json())["error"]
+    for value in ("Bearer t\u00e9st-token", "Bearer \u2603"):
+        r = await client.get("/v1/stats", headers={"Authorization": value})
+        assert r.status == 401
+
+
+@pytest.mark.asyncio
+async def test_metrics_survive_odd_route_bytes_and_route_labels_are_bounded(
+        client: TestClient[Any, Any]) -> None:
+    app = client.server.app
+    assert app is not None
+    core = app[CORE]
+    memo = core.numbering
+    odd = b"trunk-\xff\xfe".decode("utf-8", "surrogateescape")  # as the AGI codec reads it
+    for route in [odd, *(f"trunk-{i}" for i in range(3000))]:
+        ev = event_from_fields({"src": "+447700900555", "dst": "+447700900123", "route": route},
+                               memo, channel="call", direction="in")
+        core.stats.record(ev, Verdict(Action.ALLOW, 0.0, (), ""))
+    r = await client.get("/metrics", headers=AUTH)
+    assert r.status == 200
+    text = await r.text()
+    routes = [line for line in text.splitlines() if line.startswith("spamgw_route_events")]
+    assert len(routes) <= 1001
+    assert any('route="other"' in line for line in routes)
+    assert any('route="trunk-\ufffd\ufffd"' in line for line in routes)
+    r = await client.get("/v1/stats", headers=AUTH)
+    assert r.status == 200
+
+
+@pytest.mark.asyncio
+async def test_quarantine_writer_survives_a_locked_database(
+        client: TestClient[Any, Any], site: Site) -> None:
+    app = client.server.app
+    assert app is not None
+    q = app[QUARANTINE]
+    assert q is not None
+    ev = event_from_fields({"src": "+447700900666", "dst": "+447700900123", "text": "held"},
+                           app[CORE].numbering, channel="sms", direction="in")
+    v = Verdict(Action.BLOCK, 10.0, ("list.blocked_source",), "blocked")
+    lock = sqlite3.connect(site.dir / "quarantine.sqlite3", isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        q.add(ev, v)
+        for _ in range(200):  # SQLite waits 5 s for the lock, then refuses
+            if q.write_errors:
+                break
+            await asyncio.sleep(0.05)
+        assert q.write_errors >= 1 and q.kept == 0
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    q.add(ev, v)
+    for _ in range(200):
+        if q.kept == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert q.kept == 2 and q.dropped == 0
+    r = await client.get("/v1/quarantine?src=%2B447700900666", headers=AUTH)
+    assert len((await r.json())["items"]) == 2
+    r = await client.get("/metrics", headers=AUTH)
+    assert "spamgw_quarantine_write_errors_total" in await r.text()
+
+
+# -- start-up ---------------------------------------------------------------------------
+
+def _run(config: Path, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """``python -m gateway run`` expected to refuse to start."""
+    return subprocess.run([sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                          cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def _config(site: Site, admin: str, extra: str = "") -> Path:
+    (site.dir / "plugins").mkdir(exist_ok=True)
+    path = site.dir / "etc" / "spamgw.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(f"""
+[admin]
+listen = "127.0.0.1:0"
+{admin}
+[smpp]
+enabled = false
+[agi]
+enabled = false
+[rules]
+dir = "../rules"
+[lists]
+dir = "../rules/lists"
+[plugins]
+dir = "../plugins"
+{extra}
+""")
+    return path
+
+
+def test_known_default_or_empty_token_refuses_to_start(site: Site) -> None:
+    for admin, message in (('token = "change-me"', "admin.token: 'change-me' is a known default"),
+                           ("", "admin.token: empty")):
+        res = _run(_config(site, admin), site.dir)
+        assert res.returncode == 2, res.stderr
+        assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_unwritable_quarantine_path_is_a_clear_start_up_error(site: Site) -> None:
+    (site.dir / "a-file").write_text("not a directory")
+    config = _config(site, 'token = "a-real-token-4242"',
+                     '[quarantine]\npath = "../a-file/q.sqlite3"')
+    res = _run(config, site.dir)
+    assert res.returncode == 2, res.stderr
+    assert f"quarantine.path: {site.dir / 'a-file' / 'q.sqlite3'}: cannot open" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_paths_resolve_against_the_config_and_a_missing_dir_is_named(site: Site,
+                                                                    tmp_path: Path) -> None:
+    config = _config(site, 'token = "a-real-token-4242"')
+    text = config.read_text().replace('dir = "../plugins"', 'dir = "../plugin"')
+    config.write_text(text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    res = _run(config, elsewhere)
+    assert res.returncode == 2, res.stderr
+    assert f"plugins.dir: {site.dir / 'plugin'}: no such directory" in res.stderr
+    # relative to the config, from another working directory: the rules check passes
+    res = subprocess.run([sys.executable, "-m", "gateway", "rules", "check", "--config",
+                          str(_config(site, 'token = "a-real-token-4242"'))], cwd=elsewhere,
+                         capture_output=True, text=True, timeout=60,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0, res.stderr
+    assert str(site.rules) in res.stdout

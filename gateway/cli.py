@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -260,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         return _die(str(e))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader left (``spamgw replay ... | head``): no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush at exit either
+        os.close(devnull)
+        return 0
     except Exception as e:  # startup errors that name their file and line
         from gateway.engine.plugins import PluginError
         from gateway.engine.schema import RuleErrors

@@ -6,7 +6,9 @@ examples use (``channel``, ``direction``, ``src``, ``dst``, ``text``, ``route``,
 Events run in file order through the ruleset with fresh in-memory counters (a
 configured Redis is never touched), their own timestamps driving the windows.
 Prints what would have been blocked or warned, then a summary. Exit 0; 1 if the
-rules are broken or a line is not an event; 2 on usage errors.
+rules are broken or a line is not an event (one without ``dst`` is not: each bad
+line is named by its number); 2 on usage errors. Output cut short by its reader
+(``spamgw replay FILE | head``) ends quietly.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ def main(argv: list[str]) -> int:
                 fields: Any = json.loads(line)
                 if not isinstance(fields, dict):
                     raise ValueError("not a JSON object")
+                if not isinstance(fields.get("dst"), str) or not fields["dst"].strip():
+                    raise ValueError("no dst: every event needs a destination")
                 ev = event_from_fields(fields, core.numbering)
             except (ValueError, TypeError, KeyError) as e:
                 bad.append(f"{args.file}:{lineno}: {e}")

@@ -416,6 +416,9 @@ class Pair:
         that answered nothing for ``esme_response_timeout`` after ``idle_timeout`` of
         silence and an enquire_link; True when closed."""
         if self.dsess.bound:
+            if not self._reading:  # not read by choice (window, backpressure): not silent
+                self.last_down = now
+                return False
             if now - self.last_down < config.idle_timeout:
                 return False
             if not self.probe_sent:

@@ -243,3 +243,24 @@ redis_url = "redis://:hunter2redis@127.0.0.1:{dead}/0"
         assert log.count('"bad pdu"') <= 2
     finally:
         sim.stop()
+
+
+def test_an_esme_waiting_on_a_full_window_is_not_idle(tmp_path: Path) -> None:
+    """Reading paused by the window is the proxy's choice: the ESME is not silent, and
+    is not closed by idle_timeout while its requests wait for the SMSC."""
+    sim = start_sim(tmp_path / "sim.jsonl", "--latency-ms", "500")
+    try:
+        with running_proxy(sim.port, window=1, idle_timeout=0.3,
+                           esme_response_timeout=0.3) as gw:
+            esme = RawEsme(gw.port)
+            try:
+                _burst(esme, [SubmitSm(source_addr_ton=1, source_addr=SRC, dest_addr_ton=1,
+                                       destination_addr=DST, short_message=f"q {i}".encode())
+                              for i in range(5)])
+                resps = esme.read(5)
+            finally:
+                esme.close()
+            assert [r.command_status for r in resps] == [0] * 5
+            assert gw.proxy.counters.idle_closed == 0
+    finally:
+        sim.stop()

@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,13 +24,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+TOKEN = "agi-process-token"
+
+
 @contextlib.contextmanager
-def gateway(tmp_path: Path) -> Iterator[int]:
+def gateway(tmp_path: Path, admin_port: int = 0) -> Iterator[int]:
     port = free_port()
     config = tmp_path / "spamgw.toml"
+    admin = (f'listen = "127.0.0.1:{admin_port}"\ntoken = "{TOKEN}"\n' if admin_port
+             else "enabled = false\n")
     config.write_text(
         f'[agi]\nlisten = "127.0.0.1:{port}"\n'
-        "[admin]\nenabled = false\n"
+        f"[admin]\n{admin}"
+        f'[quarantine]\npath = "{tmp_path / "q.sqlite3"}"\n'
         "[smpp]\nenabled = false\n"
         f'[rules]\ndir = "{REPO / "rules"}"\n'
         f'[lists]\ndir = "{REPO / "rules" / "lists"}"\n'
@@ -75,3 +83,26 @@ def test_running_gateway_screens_asterisk_calls(tmp_path: Path) -> None:
             assert (await asterisk_session(port, ended.environment)).commands == []
 
         asyncio.run(calls())
+
+
+def test_an_undecodable_trunk_byte_leaves_metrics_working(tmp_path: Path) -> None:
+    """An AGI argument with a 0xFF byte is a route label /metrics can still write."""
+    admin_port = free_port()
+    with gateway(tmp_path, admin_port) as port:
+        async def call() -> None:
+            env = environment_for("inbound", "+447700900123", "+447700900456", "trunk-X")
+            env = env.replace(b"trunk-X", b"trunk-\xff")
+            assert (await asterisk_session(port, env)).variables["SPAMGW_ACTION"]
+
+        asyncio.run(call())
+        req = urllib.request.Request(f"http://127.0.0.1:{admin_port}/metrics",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+        for _ in range(50):  # the admin app may start after the FastAGI port
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    assert r.status == 200
+                    text = r.read().decode()
+                break
+            except ConnectionError:
+                time.sleep(0.1)
+        assert 'route="trunk-\ufffd"' in text

@@ -22,6 +22,7 @@ from gateway.config import Config, preflight
 from gateway.engine import Engine, Ruleset
 from gateway.engine.loader import load_ruleset
 from gateway.engine.plugins import load_plugins
+from gateway.engine.schema import RuleErrors
 from gateway.lists.journal import ListChanges
 from gateway.lists.registry import ListRegistry, load_lists
 from gateway.numbers import Numbering
@@ -46,6 +47,9 @@ class Core:
     #: service counters for /metrics: a running service registers a snapshot function
     #: under its name (``smpp``, ``agi``); exported as ``spamgw_<name>_<counter>``
     sources: dict[str, Callable[[], Mapping[str, float]]] = field(default_factory=dict)
+    #: the rules dir reloads read: ``[rules] dir``, or the dir of a promoted shadow
+    #: ruleset (so the next SIGHUP or reload keeps what was promoted)
+    rules_dir: str = ""
 
     def trunk_class(self, route: str) -> str:
         """The class of a trunk (``[[agi.trunks]]``), for adapters that build call
@@ -60,12 +64,38 @@ class Core:
         """Compile the rules dir against the live lists and counters (call it off the
         event loop: ``await asyncio.to_thread(core.build_ruleset)``)."""
         return load_ruleset(
-            directory or self.config.rules.dir,
+            directory or self.rules_dir or self.config.rules.dir,
             lists=self.lists,
             state=self.state,
             plugins=self.engine.plugins,
             home_region=self.numbering.home_region,
         )
+
+    def candidate(self, directory: str | None = None) -> Ruleset:
+        """A ruleset to reload or promote: ``build_ruleset``, then ``check_examples``
+        (so a reload never swaps in rules that contradict their own examples). Off
+        the event loop."""
+        ruleset = self.build_ruleset(directory)
+        self.check_examples(directory)
+        return ruleset
+
+    def check_examples(self, directory: str | None = None) -> None:
+        """Run the rules dir's inline examples with fresh counters and plugins
+        (nothing live is touched); raises ``RuleErrors`` naming the failing ones.
+        A core without plugins skips them: examples are written for the plugins'
+        symbols, which it cannot judge."""
+        from gateway.engine.examples import run_examples
+        from gateway.state.memory import MemoryCounters
+
+        if not self.engine.plugins:
+            return
+        d = directory or self.rules_dir or self.config.rules.dir
+        plugins = load_plugins(self.config.plugins, lists=self.lists, state=MemoryCounters(),
+                               numbering=self.numbering)
+        _count, failures = run_examples(d, lists=self.lists, numbering=self.numbering,
+                                        plugins=plugins)
+        if failures:
+            raise RuleErrors(failures)
 
     def reload_rules(self) -> Ruleset:
         """Build a new ruleset and swap it in; raises ``RuleErrors`` and leaves the
@@ -192,9 +222,12 @@ async def serve(config: Config) -> None:
 
     async def _reload() -> None:
         try:  # compiled off the event loop, swapped on it
-            ruleset = await asyncio.to_thread(core.build_ruleset)
+            ruleset = await asyncio.to_thread(core.candidate)
+            previous = core.engine.ruleset.version
             core.activate(ruleset)
             log.info("rules reloaded", trigger="SIGHUP", version=ruleset.version)
+            core.stats.audit.info("admin", action="rules.reload", who="SIGHUP",
+                                  version=ruleset.version, previous=previous)
         except Exception as e:  # a broken ruleset never replaces a good one
             log.error("rules reload refused", trigger="SIGHUP", error=str(e))
 

@@ -15,7 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["ApiError", "guard", "read_json"]
+from gateway.admin.keys import CORE
+
+__all__ = ["ApiError", "audit", "guard", "read_json"]
 
 PUBLIC = frozenset({"/healthz", "/", "/index.html", "/favicon.ico"})
 PUBLIC_PREFIX = "/static/"
@@ -97,3 +99,10 @@ def fields(body: dict[str, Any], *, required: tuple[str, ...], optional: tuple[s
         if unknown:
             parts.append("unknown " + ", ".join(unknown))
         raise ApiError(400, "fields: " + "; ".join(parts))
+
+
+def audit(request: web.Request, action: str, **facts: Any) -> None:
+    """An admin action as an audit log line: who (the bearer of the admin token, from
+    which address), what, and the versions or entries it changed."""
+    request.app[CORE].stats.audit.info("admin", action=action,
+                                       who=f"admin-token@{request.remote or '-'}", **facts)

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.admin.http import ApiError, fields, read_json
+from gateway.admin.http import ApiError, audit, fields, read_json
 from gateway.admin.keys import CORE, LIST_LOCK
 from gateway.lists.journal import Entry, ListChanges
 from gateway.lists.numberset import NumberSet
@@ -171,6 +171,9 @@ async def change(request: web.Request) -> web.Response:
         raise ApiError(400, "bad entries: nothing was applied",
                        entries=(bad_add + bad_rm)[:SHOW_ERRORS], count=len(bad_add + bad_rm))
     result = await apply_change(request.app, name, add, remove, ttl)
+    audit(request, "lists.change", list=name, add=[e.text for e in add[:SHOW_ERRORS]],
+          remove=[e.text for e in remove[:SHOW_ERRORS]], added=result["added"],
+          removed=result["removed"], ttl=ttl, seq=result["seq"])
     return web.json_response(result)
 
 
@@ -238,6 +241,8 @@ async def bulk_import(request: web.Request) -> web.Response:
     add, remove = (entries, []) if mode == "add" else ([], entries)
     result = await apply_change(request.app, name, add, remove, ttl)
     result["lines"] = lineno
+    audit(request, "lists.import", list=name, mode=mode, entries=len(entries),
+          added=result["added"], removed=result["removed"], ttl=ttl, seq=result["seq"])
     if result["compacted"] is None and not dynamic:
         async with request.app[LIST_LOCK]:
             result["compacted"] = await asyncio.to_thread(changes.compact, name)
@@ -249,6 +254,7 @@ async def compact(request: web.Request) -> web.Response:
     changes = _changes(request, name, edit=True)
     async with request.app[LIST_LOCK]:
         result = await asyncio.to_thread(changes.compact, name)
+    audit(request, "lists.compact", list=name)
     return web.json_response(result)
 
 

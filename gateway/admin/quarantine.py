@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gateway.admin.http import ApiError, fields, read_json
+from gateway.admin.http import ApiError, audit, fields, read_json
 from gateway.admin.keys import CORE, QUARANTINE
 from gateway.admin.lists import apply_change
 from gateway.config import ConfigError, QuarantineConfig
@@ -252,5 +252,7 @@ async def release_allowlist(request: web.Request) -> web.Response:
         raise ApiError(422, f"sender {item['src']!r} cannot go on {name}: {errors[0]}")
     result = await apply_change(request.app, name, entries, [], None)
     await asyncio.to_thread(store.mark_released, item["id"], f"{name}:{entries[0].text}")
+    audit(request, "quarantine.release_allowlist", id=item["id"], list=name,
+          entry=entries[0].text, seq=result["seq"])
     return web.json_response({"id": item["id"], "list": name, "entry": entries[0].text,
                               "change": result})

@@ -1,8 +1,10 @@
 """Rule management: the active ruleset, reload, versions, rollback, shadow mode.
 
-A reload compiles off the event loop and swaps one reference; a broken ruleset is
-refused (422, ``file:line: rule-id: message`` errors) and the running one stays.
-Versions are the engine's history, which SIGHUP reloads share.
+A reload compiles off the event loop and swaps one reference; a broken ruleset, or
+one whose inline examples fail, is refused (422, ``file:line: rule-id: message``
+errors) and the running one stays. Versions are the engine's history, which SIGHUP
+reloads share; a promoted shadow ruleset's dir is what later reloads read. Every
+change is an audit log line (who, what, versions).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.admin.http import ApiError, fields, read_json
+from gateway.admin.http import ApiError, audit, fields, read_json
 from gateway.admin.keys import CORE, RULES_LOCK
 from gateway.engine import Ruleset
 from gateway.engine.loader import load_ruleset
@@ -54,11 +56,16 @@ async def reload_rules(request: web.Request) -> web.Response:
         active = core.engine.ruleset
         try:
             rs = await asyncio.to_thread(core.build_ruleset)
+            if rs.version != active.version:  # its own examples must pass
+                await asyncio.to_thread(core.check_examples)
         except RuleErrors as e:
+            audit(request, "rules.reload", refused=True, version=active.version,
+                  errors=len(e.errors))
             raise _refused(e, active.version) from None
         if rs.version == active.version:
             return web.json_response({"version": rs.version, "changed": False})
         core.activate(rs)
+        audit(request, "rules.reload", version=rs.version, previous=active.version)
     return web.json_response({"version": rs.version, "previous": active.version,
                               "changed": True, "rules": len(rs.rules)})
 
@@ -86,6 +93,7 @@ async def rollback(request: web.Request) -> web.Response:
         previous = engine.ruleset
         engine.history.remove(target)
         core.activate(target)
+        audit(request, "rules.rollback", version=target.version, previous=previous.version)
     return web.json_response({"version": target.version, "previous": previous.version})
 
 
@@ -118,6 +126,8 @@ async def start_shadow(request: web.Request) -> web.Response:
             raise _refused(e, core.engine.ruleset.version) from None
         shadow = Shadow(rs, emergency=core.lists.emergency, numbering=core.numbering, source=d)
         core.engine.shadow = shadow
+        audit(request, "rules.shadow.start", shadow=rs.version, dir=d,
+              version=core.engine.ruleset.version)
     return web.json_response({"shadow": rs.version, "active": core.engine.ruleset.version,
                               "dir": d, "rules": len(rs.rules)})
 
@@ -138,6 +148,7 @@ async def shadow_report(request: web.Request) -> web.Response:
 async def stop_shadow(request: web.Request) -> web.Response:
     report = _current(request).report()
     request.app[CORE].engine.shadow = None
+    audit(request, "rules.shadow.stop", shadow=report.get("version"))
     return web.json_response({"stopped": True, "report": report})
 
 
@@ -147,12 +158,15 @@ async def promote_shadow(request: web.Request) -> web.Response:
     shadow = _current(request)
     async with request.app[RULES_LOCK]:
         try:
-            rs = await asyncio.to_thread(core.build_ruleset, shadow.source)
+            rs = await asyncio.to_thread(core.candidate, shadow.source)
         except RuleErrors as e:
             raise _refused(e, core.engine.ruleset.version) from None
         previous = core.engine.ruleset
         core.activate(rs)
+        core.rules_dir = shadow.source  # what the next reload (or SIGHUP) reads
         core.engine.shadow = None
+        audit(request, "rules.promote", version=rs.version, previous=previous.version,
+              dir=shadow.source)
     return web.json_response({"version": rs.version, "previous": previous.version,
                               "report": shadow.report()})
 

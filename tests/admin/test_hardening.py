@@ -5,6 +5,8 @@ process for what must stop it from starting."""
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,9 +15,11 @@ from typing import Any
 
 import pytest
 from admin_support import AUTH, ROOT, Site
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.admin.app import make_app
 from gateway.admin.keys import CORE, QUARANTINE
+from gateway.app import build_core
 from gateway.engine.examples import event_from_fields
 from gateway.model import Action, Verdict
 
@@ -113,6 +117,77 @@ async def test_quarantine_writer_survives_a_locked_database(
     assert len((await r.json())["items"]) == 2
     r = await client.get("/metrics", headers=AUTH)
     assert "spamgw_quarantine_write_errors_total" in await r.text()
+
+
+LOTTERY = """
+[[rule]]
+id = "test.lottery"
+channel = "sms"
+direction = "in"
+when.text_keywords = ["lottery"]
+action = "BLOCK"
+
+[[rule.example]]
+channel = "sms"
+src = "+447700900555"
+dst = "+447700900123"
+text = "you won the lottery"
+expect = "EXPECTED"
+"""
+LOTTERY_CHECK = {"src": "+447700900555", "dst": "+447700900123", "text": "a lottery"}
+
+
+def _audit(site: Site) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in (site.dir / "audit.jsonl").read_text().splitlines()]
+    return [r for r in rows if r.get("event") == "admin"]
+
+
+@pytest.mark.asyncio
+async def test_reload_runs_the_examples_promotion_survives_reload_actions_are_audited(
+        site: Site) -> None:
+    """With the plugins loaded (the examples are written for them): a reload whose
+    inline examples fail is refused naming them; a promoted shadow dir is what the
+    next reload reads; reloads, promotions, rollbacks and list edits are audit lines."""
+    core = build_core(site.config(plugins={"dir": str(ROOT / "plugins")}))
+    async with TestClient(TestServer(make_app(core))) as client:
+        extra = site.rules / "90-lottery.toml"
+        extra.write_text(LOTTERY.replace("EXPECTED", "ALLOW"))  # contradicts its rule
+        v0 = core.engine.ruleset.version
+        r = await client.post("/v1/rules/reload", headers=AUTH)
+        body = await r.json()
+        assert r.status == 422, body
+        assert any(e.startswith(f"{extra}:") and "test.lottery: example 1: expected ALLOW"
+                   in e for e in body["errors"]), body["errors"]
+        assert core.engine.ruleset.version == v0
+        extra.write_text(LOTTERY.replace("EXPECTED", "BLOCK"))
+        r = await client.post("/v1/rules/reload", headers=AUTH)
+        assert r.status == 200, await r.json()
+        v1 = core.engine.ruleset.version
+
+        cand = site.dir / "candidate"
+        shutil.copytree(site.rules, cand)
+        (cand / "90-lottery.toml").unlink()
+        assert (await client.post("/v1/rules/shadow", json={"dir": str(cand)},
+                                  headers=AUTH)).status == 200
+        r = await client.post("/v1/rules/shadow/promote", headers=AUTH)
+        assert r.status == 200
+        v2 = core.engine.ruleset.version
+        r = await client.post("/v1/rules/reload", headers=AUTH)  # reads the promoted dir
+        assert (await r.json())["changed"] is False and core.engine.ruleset.version == v2
+        r = await client.post("/v1/check/sms", json=LOTTERY_CHECK, headers=AUTH)
+        assert (await r.json())["action"] == "ALLOW"
+        assert (await client.post("/v1/rules/rollback", headers=AUTH)).status == 200
+        r = await client.post("/v1/lists/blocked_numbers", json={"add": ["+447700900777"]},
+                              headers=AUTH)
+        assert r.status == 200
+    core.stats.flush()
+    got = [(a["action"], a.get("version"), a.get("previous")) for a in _audit(site)]
+    assert got[:5] == [("rules.reload", v0, None), ("rules.reload", v1, v0),
+                       ("rules.shadow.start", v1, None), ("rules.promote", v2, v1),
+                       ("rules.rollback", v1, v2)]
+    (change,) = [a for a in _audit(site) if a["action"] == "lists.change"]
+    assert change["list"] == "blocked_numbers" and change["add"] == ["+447700900777"]
+    assert all(a["who"].startswith("admin-token@127.0.0.1") for a in _audit(site))
 
 
 # -- start-up ---------------------------------------------------------------------------

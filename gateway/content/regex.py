@@ -25,6 +25,21 @@ try:
 except ImportError:  # pragma: no cover - google-re2 is a dependency
     _re2 = None
 
+# google-re2's Python layer (``re2.compile(...).search``) runs a generator and builds a
+# match object with decoded offsets for every call; a yes/no needs neither. Its C
+# extension's ``RE2.Match`` on a pattern compiled with ``never_capture`` answers at half
+# the cost (the shipped text_regex rules: 2.2 -> 1.0 us). Private names, so looked up
+# here once: if google-re2 moves them, the public interface is used as before.
+try:
+    from re2 import _re2 as _re2_ext
+
+    _UNANCHORED = _re2._Anchor.UNANCHORED
+    _NO_MATCH = _re2._NULL_SPAN
+    _raw_ok = callable(_re2_ext.RE2)
+except (ImportError, AttributeError):  # pragma: no cover - depends on google-re2
+    _re2_ext = None
+    _raw_ok = False
+
 __all__ = ["OperatorRegex", "compile_operator_regex"]
 
 
@@ -35,13 +50,22 @@ class OperatorRegex:
     __slots__ = ("engine", "pattern", "python", "search")
 
     def __init__(self, pattern: str, python: re.Pattern[str], rx2: Any | None,
-                 why_not: str = "") -> None:
+                 why_not: str = "", raw: Any | None = None) -> None:
         self.pattern = pattern
         self.python = python
         self.engine = "re2" if rx2 is not None else f"re ({why_not})" if why_not else "re"
         self.search: Callable[[str], bool]
         if rx2 is None:
             self.search = lambda text: python.search(text) is not None
+            return
+        if raw is not None:
+            match = raw.Match
+
+            def search_raw(text: str) -> bool:
+                b = text.encode("utf-8", "surrogatepass")
+                return match(_UNANCHORED, b, 0, len(b))[0] != _NO_MATCH
+
+            self.search = search_raw
             return
         search2 = rx2.search
 
@@ -62,12 +86,30 @@ def compile_operator_regex(patterns: Sequence[str]) -> OperatorRegex:
     python = re.compile(joined, re.IGNORECASE)
     if _re2 is None:
         return OperatorRegex(joined, python, None, "google-re2 is not installed")
-    options = _re2.Options()
-    options.case_sensitive = False
-    options.log_errors = False
     try:
-        rx2 = _re2.compile(joined.encode("utf-8"), options)
+        rx2 = _re2.compile(joined.encode("utf-8"), _options())
     except _re2.error as e:
         msg = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
         return OperatorRegex(joined, python, None, f"RE2 cannot compile it: {msg}")
-    return OperatorRegex(joined, python, rx2)
+    raw = None
+    if _raw_ok:
+        options = _options()
+        options.never_capture = True  # a yes/no: no groups to fill
+        raw = _re2_ext.RE2(joined.encode("utf-8"), options)
+        if not raw.ok():  # pragma: no cover - the same pattern compiled above
+            raw = None
+    return OperatorRegex(joined, python, rx2, raw=raw)
+
+
+def _options() -> Any:
+    assert _re2 is not None
+    options = _re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    return options
+
+
+def _public_search(pattern: str) -> Callable[[str], bool]:
+    assert _re2 is not None
+    search2 = _re2.compile(pattern.encode("utf-8"), _options()).search
+    return lambda text: search2(text.encode("utf-8", "surrogatepass")) is not None

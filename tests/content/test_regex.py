@@ -70,3 +70,37 @@ def test_bad_pattern_is_an_error_and_lone_surrogates_are_read() -> None:
     with pytest.raises(re.error):
         compile_operator_regex(["(unclosed"])
     assert compile_operator_regex([r"verify"]).search("x\ud800 verify")
+
+
+def _shipped_patterns() -> list[list[str]]:
+    import tomllib
+    from pathlib import Path
+
+    out = []
+    for f in sorted((Path(__file__).resolve().parents[2] / "rules").glob("*.toml")):
+        for rule in tomllib.loads(f.read_text(encoding="utf-8")).get("rule", []):
+            rx = rule.get("when", {}).get("text_regex")
+            if rx:
+                out.append([rx] if isinstance(rx, str) else list(rx))
+    return out
+
+
+SHIPPED = _shipped_patterns()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    st.text(st.sampled_from("verify account parcel fee tax refund won lost phone .,!\n\u00e9"),
+            max_size=120),
+    st.text(max_size=80),
+))
+def test_raw_re2_call_answers_as_the_public_interface(text: str) -> None:
+    """The C extension's Match on a never-capture pattern says what google-re2's public
+    search says, for every shipped text_regex rule (lone surrogates included)."""
+    from gateway.content import regex
+
+    assert SHIPPED
+    for pats in SHIPPED:
+        rx = compile_operator_regex(pats)
+        assert rx.engine == "re2"
+        assert rx.search(text) is regex._public_search(rx.pattern)(text), (pats, text)

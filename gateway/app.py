@@ -249,9 +249,35 @@ async def serve(config: Config) -> None:
         core.stats.close()
 
 
+def raise_fd_limit(config: Config) -> tuple[int, int]:
+    """Raise the soft limit on open files to the hard one (a shell's 1024 is less than
+    the connection caps allow: at the limit, accept fails for SMPP, FastAGI and admin
+    together); warn when even that is below what the caps can open. Returns (before,
+    after)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return (0, 0)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    smpp, agi = config.smpp, config.agi
+    need = ((2 * smpp.max_connections if smpp.enabled else 0)
+            + (agi.max_connections if agi.enabled else 0) + 256)
+    if now != resource.RLIM_INFINITY and now < need:
+        log.warning("open files limit below what the connection caps allow", limit=now,
+                    needed=need, hint="raise the hard limit (ulimit -Hn, LimitNOFILE) or "
+                    "lower [smpp] / [agi] max_connections")
+    return soft, now
+
+
 def run(config: Config) -> int:
     preflight(config)  # a ConfigError naming the key, before anything listens
     configure_logging(config.log)
+    raise_fd_limit(config)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a hard dependency off Windows

@@ -257,3 +257,33 @@ def test_paths_resolve_against_the_config_and_a_missing_dir_is_named(site: Site,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert res.returncode == 0, res.stderr
     assert str(site.rules) in res.stdout
+
+
+def test_the_open_files_limit_is_raised_to_the_hard_limit(site: Site) -> None:
+    """A shell's soft limit (1024, here 256) is below what the connection caps open:
+    the gateway raises it to the hard limit at start."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip(f"hard limit {hard}: nothing to raise")
+    config = _config(site, 'token = "a-real-token-4242"')
+    proc = subprocess.Popen(["bash", "-c", f"ulimit -Sn 256 && exec {sys.executable} -m gateway "
+                             f"run --config {config}"], cwd=site.dir, stderr=subprocess.PIPE,
+                            text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "admin listening" in line:
+                break
+        else:
+            raise AssertionError(f"gateway exited with {proc.wait()}")
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        (row,) = [r for r in limits.splitlines() if r.startswith("Max open files")]
+        soft = row.split()[3]
+        assert soft == "unlimited" or int(soft) > 256, row
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()

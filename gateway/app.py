@@ -265,8 +265,10 @@ def raise_fd_limit(config: Config) -> tuple[int, int]:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     smpp, agi = config.smpp, config.agi
+    admin = config.admin
     need = ((2 * smpp.max_connections if smpp.enabled else 0)
-            + (agi.max_connections if agi.enabled else 0) + 256)
+            + (agi.max_connections if agi.enabled else 0)
+            + (admin.max_connections if admin.enabled else 0) + 256)
     if now != resource.RLIM_INFINITY and now < need:
         log.warning("open files limit below what the connection caps allow", limit=now,
                     needed=need, hint="raise the hard limit (ulimit -Hn, LimitNOFILE) or "

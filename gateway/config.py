@@ -166,6 +166,8 @@ class AdminConfig:
     token_file: str = ""
     #: largest JSON request body, bytes (bulk list imports stream and have no limit)
     max_body: int = 1 << 20
+    #: open connections at most (0: no limit); over it a new one is closed at once
+    max_connections: int = 256
     #: default candidate rules dir for shadow mode (a request may name another)
     shadow_dir: str = ""
 

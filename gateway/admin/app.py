@@ -29,6 +29,7 @@ from gateway.config import hostport
 from gateway.lists.journal import Entry
 from gateway.model import Action, Channel, Event, Verdict
 from gateway.numbers import NumberMemo
+from gateway.observe import LogLimiter
 
 __all__ = ["make_app", "service"]
 
@@ -180,11 +181,43 @@ async def service(core: Any) -> AsyncIterator[web.Application]:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     host, port = hostport(core.config.admin.listen)
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    addr = runner.addresses[0] if runner.addresses else (host, port)
-    log.info("admin listening", listen=f"{addr[0]}:{addr[1]}", port=addr[1])
+    handler = runner.server
+    assert handler is not None
+    cap = core.config.admin.max_connections
+    quiet = LogLimiter(10.0)
+    refused = 0
+
+    def protocol() -> asyncio.BaseProtocol:
+        """aiohttp's protocol, or past ``[admin] max_connections`` one that closes."""
+        nonlocal refused
+        if cap and len(handler.connections) >= cap:
+            refused += 1
+            held = quiet.allow("refused")
+            if held is not None:
+                log.warning("admin connection refused", reason=f"max_connections {cap} "
+                            "reached", suppressed=held)
+            return _Refuse()
+        return handler()
+
+    server = await asyncio.get_running_loop().create_server(protocol, host, port,
+                                                            reuse_address=True)
+    bound = server.sockets[0].getsockname()
+    log.info("admin listening", listen=f"{bound[0]}:{bound[1]}", port=bound[1])
+    sources = getattr(core, "sources", None)
+    if sources is not None:
+        sources["admin"] = lambda: {"connections": len(handler.connections),
+                                    "refused": refused}
     try:
         yield app
     finally:
+        if sources is not None:
+            sources.pop("admin", None)
+        server.close()
         await runner.cleanup()
+
+
+class _Refuse(asyncio.Protocol):
+    """A connection over the admin cap: closed before a byte is read."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.abort()  # type: ignore[attr-defined]

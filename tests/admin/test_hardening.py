@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +285,45 @@ def test_the_open_files_limit_is_raised_to_the_hard_limit(site: Site) -> None:
         (row,) = [r for r in limits.splitlines() if r.startswith("Max open files")]
         soft = row.split()[3]
         assert soft == "unlimited" or int(soft) > 256, row
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_admin_connections_past_max_connections_are_closed_at_once(site: Site) -> None:
+    config = _config(site, 'token = "a-real-token-4242"\nmax_connections = 5')
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                            cwd=site.dir, stderr=subprocess.PIPE, text=True,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if '"admin listening"' in line:
+                port = int(json.loads(line)["port"])
+                break
+        else:
+            raise AssertionError(f"gateway exited with {proc.wait()}")
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
+        extra = socket.create_connection(("127.0.0.1", port))
+        extra.settimeout(2)
+        try:
+            assert extra.recv(1) == b""  # closed at once
+        except ConnectionResetError:
+            pass
+        idle.pop().close()
+        for _ in range(50):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    assert r.status == 200
+                break
+            except OSError:  # the slot is freed when the server sees the close
+                time.sleep(0.05)
+        else:
+            raise AssertionError("no slot came free")
+        for s in [*idle, extra]:
+            s.close()
     finally:
         proc.kill()
         proc.wait(10)

@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -22,9 +22,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from gateway.admin.http import ApiError
 from gateway.admin.keys import CORE, QUARANTINE, REPORTS
-from gateway.app import Core
 from gateway.lists.numberset import NumberSet
 from gateway.lists.stringset import StringSet
+
+if TYPE_CHECKING:
+    from gateway.app import Core
 
 __all__ = ["SpamgwCollector", "routes"]
 

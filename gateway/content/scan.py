@@ -269,8 +269,9 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
     if tld in STRONG_TLDS or tld.startswith("xn--"):
         return True
     n_suffix = _suffix_labels(labels)
-    if n_suffix >= 2:
+    if n_suffix >= 2 and len(labels) > n_suffix:
         return True  # under a listed second-level suffix: "dbs.com.sg", "x.co.uk"
+    # a listed suffix alone ("me.so", "co.uk") names nobody's host: judged by its name
     name = labels[-1 - n_suffix] if len(labels) > n_suffix else labels[0]
     return ("-" in name or any(c.isdigit() for c in name)) and not name.isdigit() \
         and any(c.isalpha() for c in name)

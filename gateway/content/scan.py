@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from gateway.content.normalize import HOMOGLYPHS, INVISIBLE
 from gateway.content.suffixes import SUFFIXES, TLDS
@@ -163,14 +164,29 @@ def scan_urls(text: str) -> tuple[Url, ...]:
         return ()
     out: list[Url] = []
     seen: set[str] = set()
+    memo = _URL_MEMO
     for m in _HOST_RE.finditer(text):
-        url = _url_of(m, hidden)
+        # what _url_of reads of the match: hosts and prose ("code. Do") repeat
+        key = (m.group(1, 2), m.group(4) is not None, hidden)
+        try:
+            url = memo[key]
+        except KeyError:
+            if len(memo) >= _URL_MEMO_SIZE:
+                memo.clear()
+            url = memo[key] = _url_of(m, hidden)
         if url is not None and url.host not in seen:
             if written and not url.obfuscated and url.unicode_host not in written:
                 url = Url(url.host, url.unicode_host, True, url.scheme, url.path)  # spaced
             seen.add(url.host)
             out.append(url)
     return tuple(out)
+
+
+#: (scheme word, host as written, has a path, hidden characters) -> ``_url_of``'s
+#: answer, which depends on nothing else; bounded (keys are short: a match's host),
+#: cleared whole when full
+_URL_MEMO: dict[tuple[tuple[str | Any, ...], bool, bool], Url | None] = {}
+_URL_MEMO_SIZE = 1 << 14
 
 
 def extract_domains(text: str | None) -> tuple[str, ...]:

@@ -210,3 +210,30 @@ def test_one_pass_finds_all_kinds() -> None:
     assert sc.services == ()  # "or 118 811": not after a call verb
     assert scan("call 118 811 now").services == ("118811",)
     assert scan("").urls == () and scan(None).phones == ()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["code. Do", "x.com", "hxxp://evil[.]com/a", "evil . com",
+                                 "E v i l-bank.com", "3.50", "www.x.co.uk", "a,com", "ok.so",
+                                 "me.so", "p\u0430ypal.com", "x\u200b.com/p", " ", ". ", ", ",
+                                 "\n", "dot", "10.30"]), max_size=12))
+def test_remembered_link_judgements_equal_fresh_ones(parts: list[str]) -> None:
+    """``scan_urls`` remembers ``_url_of`` by the match's scheme, host and path flag and
+    the text's hidden characters: the same links as judging every match afresh."""
+    from gateway.content import scan as sc
+
+    text = "".join(parts)
+    sc._URL_MEMO.clear()
+    first = sc.scan_urls(text)
+    again = sc.scan_urls(text)  # every judgement remembered
+
+    class Forgetful(dict):  # type: ignore[type-arg]
+        def __setitem__(self, key: object, value: object) -> None:
+            pass
+
+    kept, sc._URL_MEMO = sc._URL_MEMO, Forgetful()  # every match judged afresh
+    try:
+        fresh = sc.scan_urls(text)
+    finally:
+        sc._URL_MEMO = kept
+    assert first == again == fresh

@@ -56,6 +56,11 @@ class UpstreamConfig:
     #: 0x58 ESME_RTHROTTLED: Kannel resends it; 0x08 would be final for Kannel.
     temporary_error_status: int = 0x58
     response_timeout: float = 30.0
+    #: SMPP over TLS to the SMSC (as SMSCs offer it, on a port of its own); the SMSC
+    #: is verified against ``tls_ca`` (a PEM file; empty: the system's CAs) and the
+    #: host name of ``address``
+    tls: bool = False
+    tls_ca: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,9 @@ class SmppConfig:
     max_connections: int = 1000
     #: open connections from one peer address (0: no limit)
     max_connections_per_ip: int = 100
+    #: TLS on the listener: certificate chain and key (PEM); both empty: plain TCP
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 #: what a trunk (an Asterisk endpoint the call arrives on or leaves by) is, for the
@@ -168,6 +176,9 @@ class AdminConfig:
     max_body: int = 1 << 20
     #: open connections at most (0: no limit); over it a new one is closed at once
     max_connections: int = 256
+    #: HTTPS: certificate chain and key (PEM); both empty: plain HTTP
+    tls_cert: str = ""
+    tls_key: str = ""
     #: default candidate rules dir for shadow mode (a request may name another)
     shadow_dir: str = ""
 
@@ -272,7 +283,9 @@ KNOWN_DEFAULT_TOKENS = frozenset({"change-me", "changeme", "change_me", "secret"
                                   "admin", "password", "test", "default"})
 #: (section, key) of the paths a config file's relative values resolve against
 _PATHS = (("rules", "dir"), ("lists", "dir"), ("plugins", "dir"), ("quarantine", "path"),
-          ("log", "audit"), ("admin", "shadow_dir"), ("admin", "token_file"))
+          ("log", "audit"), ("admin", "shadow_dir"), ("admin", "token_file"),
+          ("admin", "tls_cert"), ("admin", "tls_key"), ("smpp", "tls_cert"),
+          ("smpp", "tls_key"), ("smpp.upstream", "tls_ca"))
 
 
 def _convert(tp: Any, value: Any, path: str) -> Any:
@@ -382,11 +395,18 @@ def load_config(path: str | Path | None) -> Config:
 
 def _resolve(cfg: Config, base: Path) -> Config:
     for section, key in _PATHS:
-        sub = getattr(cfg, section)
-        value = getattr(sub, key)
-        if value and not Path(value).is_absolute():
-            cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(
-                sub, **{key: os.path.normpath(base / value)})})
+        *outer, name = section.split(".")
+        parents = [cfg]
+        for part in (*outer, name):
+            parents.append(getattr(parents[-1], part))
+        value = getattr(parents[-1], key)
+        if not value or Path(value).is_absolute():
+            continue
+        new: Any = dataclasses.replace(parents[-1], **{key: os.path.normpath(base / value)})
+        for parent, part in zip(reversed(parents[:-1]), reversed((*outer, name)),
+                                strict=True):
+            new = dataclasses.replace(parent, **{part: new})
+        cfg = new
     return cfg
 
 
@@ -415,6 +435,14 @@ def preflight(cfg: Config) -> None:
             where = f" (from {cfg.source})" if cfg.source else ""
             raise ConfigError(f"{section}.{key}: {Path(value).absolute()}: no such "
                               f"directory{where}")
+    from gateway.tls import client_context, server_context
+
+    if cfg.smpp.enabled:
+        server_context(cfg.smpp.tls_cert, cfg.smpp.tls_key, "smpp")
+        if cfg.smpp.upstream.tls:
+            client_context(cfg.smpp.upstream.tls_ca, "smpp.upstream")
+    if cfg.admin.enabled:
+        server_context(cfg.admin.tls_cert, cfg.admin.tls_key, "admin")
     if cfg.admin.enabled:
         token = cfg.admin.token
         if not token:

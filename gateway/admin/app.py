@@ -30,6 +30,7 @@ from gateway.lists.journal import Entry
 from gateway.model import Action, Channel, Event, Verdict
 from gateway.numbers import NumberMemo
 from gateway.observe import LogLimiter
+from gateway.tls import server_context
 
 __all__ = ["make_app", "service"]
 
@@ -199,10 +200,12 @@ async def service(core: Any) -> AsyncIterator[web.Application]:
             return _Refuse()
         return handler()
 
+    tls = server_context(core.config.admin.tls_cert, core.config.admin.tls_key, "admin")
     server = await asyncio.get_running_loop().create_server(protocol, host, port,
-                                                            reuse_address=True)
+                                                            reuse_address=True, ssl=tls)
     bound = server.sockets[0].getsockname()
-    log.info("admin listening", listen=f"{bound[0]}:{bound[1]}", port=bound[1])
+    log.info("admin listening", listen=f"{bound[0]}:{bound[1]}", port=bound[1],
+             tls=tls is not None)
     sources = getattr(core, "sources", None)
     if sources is not None:
         sources["admin"] = lambda: {"connections": len(handler.connections),

@@ -220,9 +220,11 @@ class Pair:
         host, port = proxy.upstream
         try:
             await asyncio.wait_for(
-                asyncio.get_running_loop().create_connection(lambda: Leg(self, True), host, port),
+                asyncio.get_running_loop().create_connection(
+                    lambda: Leg(self, True), host, port, ssl=proxy.upstream_tls,
+                    server_hostname=host if proxy.upstream_tls is not None else None),
                 proxy.config.upstream.connect_timeout)
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError) as e:  # ssl.SSLError (a bad certificate) is one
             log.warning("upstream connect failed", system_id=self.system_id,
                         upstream=f"{host}:{port}", error=str(e) or type(e).__name__)
             self.uncount()

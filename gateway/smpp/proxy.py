@@ -43,6 +43,7 @@ from gateway.smpp.limits import ClientLimits
 from gateway.smpp.pair import Pair
 from gateway.smpp.pdu import DestAddress
 from gateway.smpp.translate import Judge, MessagePdu, build_event
+from gateway.tls import client_context, server_context
 
 __all__ = ["Proxy", "ProxyCounters", "service"]
 
@@ -90,6 +91,10 @@ class Proxy:
         self._changed = asyncio.Event()
         self._msgid = 0
         self.per_ip: dict[str, int] = {}  # open connections by peer address
+        #: TLS on the listener, and towards the SMSC (None: plain TCP)
+        self.tls = server_context(config.tls_cert, config.tls_key, "smpp")
+        self.upstream_tls = (client_context(config.upstream.tls_ca, "smpp.upstream")
+                             if config.upstream.tls else None)
         self._quiet = LogLimiter(10.0)
 
     @property
@@ -142,10 +147,11 @@ class Proxy:
         host, port = hostport(self.config.listen)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: Leg(Pair(self), False), host, port,
-                                                reuse_address=True)
+                                                reuse_address=True, ssl=self.tls)
         self._ticker = loop.create_task(self._tick())
         log.info("smpp proxy listening", listen=f"{host}:{self.port}",
-                 upstream=self.config.upstream.address)
+                 upstream=self.config.upstream.address, tls=self.tls is not None,
+                 upstream_tls=self.upstream_tls is not None)
 
     async def _tick(self) -> None:
         period = min(0.25, self.config.concat_timeout / 4)

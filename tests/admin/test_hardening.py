@@ -329,3 +329,40 @@ def test_admin_connections_past_max_connections_are_closed_at_once(site: Site) -
         proc.wait(10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl")
+def test_admin_api_over_https(site: Site) -> None:
+    import ssl
+
+    etc = site.dir / "etc"
+    etc.mkdir(exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(etc / "key.pem"), "-out", str(etc / "cert.pem")],
+                   check=True, capture_output=True)
+    config = _config(site, 'token = "a-real-token-4242"\ntls_cert = "cert.pem"\n'
+                           'tls_key = "key.pem"')  # next to the config
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                            cwd=site.dir, stderr=subprocess.PIPE, text=True,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if '"admin listening"' in line:
+                port = int(json.loads(line)["port"])
+                break
+        else:
+            raise AssertionError(f"gateway exited with {proc.wait()}")
+        ctx = ssl.create_default_context(cafile=str(etc / "cert.pem"))
+        req = urllib.request.Request(f"https://127.0.0.1:{port}/v1/stats",
+                                     headers={"Authorization": "Bearer a-real-token-4242"})
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            assert r.status == 200
+        with pytest.raises(OSError):  # plain HTTP is not served
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -155,14 +156,19 @@ class RunningProxy:
 @contextlib.contextmanager
 def running_proxy(upstream_port: int, *, clients: tuple[SmppClientConfig, ...] = (),
                   core: Core | None = None, judge: Any = None,
-                  response_timeout: float = 30.0, **smpp: Any) -> Iterator[RunningProxy]:
+                  response_timeout: float = 30.0, upstream_tls_ca: str | None = None,
+                  **smpp: Any) -> Iterator[RunningProxy]:
+    """``upstream_tls_ca``: SMPP over TLS to the upstream, verified against this CA
+    file ("" for the system's CAs)."""
     core = core or make_core()
     numbering = core.numbering
     judge = judge or Recorder(core.engine)
     config = SmppConfig(listen="127.0.0.1:0", clients=clients,
                         upstream=UpstreamConfig(address=f"127.0.0.1:{upstream_port}",
                                                 connect_timeout=3.0,
-                                                response_timeout=response_timeout), **smpp)
+                                                response_timeout=response_timeout,
+                                                tls=upstream_tls_ca is not None,
+                                                tls_ca=upstream_tls_ca or ""), **smpp)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -234,11 +240,14 @@ class RawEsme:
     smpplib does not have (submit_multi, replace_sm). Answers deliver_sm itself, unless
     ``answer`` is false: then they wait in ``read_requests`` for the test to answer."""
 
-    def __init__(self, port: int, system_id: str = "acme", answer: bool = True) -> None:
+    def __init__(self, port: int, system_id: str = "acme", answer: bool = True,
+                 tls: ssl.SSLContext | None = None) -> None:
         from gateway.smpp.pdu import BindTransceiver
         from gateway.smpp.session import Role, Session
 
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if tls is not None:  # SMPP over TLS, the listener's certificate verified
+            self.sock = tls.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.session = Session(Role.ESME)
         self.answer = answer
         self._responses: list[Any] = []

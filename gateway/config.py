@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KNOWN_DEFAULT_TOKENS", "TRUNK_CLASSES", "Config", "ConfigError", "SpendConfig",
-           "TrunkConfig", "load_config", "parse_config", "preflight"]
+__all__ = ["KNOWN_DEFAULT_TOKENS", "ROLES", "TRUNK_CLASSES", "Config", "ConfigError",
+           "SpendConfig", "TrunkConfig", "bearer_tokens", "load_config", "parse_config",
+           "preflight"]
 
 
 class ConfigError(ValueError):
@@ -163,6 +164,25 @@ class AgiConfig:
     spend: SpendConfig = field(default_factory=SpendConfig)
 
 
+#: what a role may do: ``read`` GET (stats, metrics, lists, rules, quarantine);
+#: ``operator`` also checks, list edits and imports, reports, quarantine release;
+#: ``admin`` everything (rule reloads, rollbacks, shadow mode)
+ROLES = ("read", "operator", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class AdminTokenConfig:
+    """``[[admin.tokens]]``: one bearer token, its name (the audit log's ``who``) and
+    role; the token itself given as ``token``, ``token_file`` or ``token_env`` (the
+    name of an environment variable), exactly one of them."""
+
+    name: str = ""
+    role: str = "read"
+    token: str = ""
+    token_file: str = ""
+    token_env: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class AdminConfig:
     enabled: bool = True
@@ -172,6 +192,9 @@ class AdminConfig:
     token: str = ""
     #: a file holding the token (read at load; its surrounding whitespace dropped)
     token_file: str = ""
+    #: more tokens, each with a name and a role (``[[admin.tokens]]``); ``token``
+    #: above is the one named ``admin`` with the ``admin`` role
+    tokens: tuple[AdminTokenConfig, ...] = ()
     #: largest JSON request body, bytes (bulk list imports stream and have no limit)
     max_body: int = 1 << 20
     #: open connections at most (0: no limit); over it a new one is closed at once
@@ -274,6 +297,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "log.level": ("debug", "info", "warning", "error"),
     "agi.default_trunk_class": TRUNK_CLASSES,
 }
+_ROLE_KEY = "role"
 #: TOML keys spelled differently from their field (``class`` is a Python keyword)
 _ALIASES: dict[str, str] = {"class": "trunk_class"}
 _FIELD_ALIASED = frozenset(_ALIASES.values())
@@ -339,6 +363,8 @@ def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
         if key == "trunk_class" and converted not in TRUNK_CLASSES:
             raise ConfigError(f"{path}: expected one of {', '.join(TRUNK_CLASSES)}, "
                               f"got {value!r}")
+        if key == _ROLE_KEY and cls is AdminTokenConfig and converted not in ROLES:
+            raise ConfigError(f"{path}: expected one of {', '.join(ROLES)}, got {value!r}")
         if path in _CHOICES and converted not in _CHOICES[path]:
             raise ConfigError(f"{path}: expected one of {', '.join(_CHOICES[path])}, got {value!r}")
         if path in _HOSTPORTS:
@@ -388,7 +414,8 @@ def load_config(path: str | Path | None) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: {e}") from e
     try:
-        return _read_token(_resolve(parse_config(data, str(p)), p.resolve().parent))
+        base = p.resolve().parent
+        return _read_token(_resolve(parse_config(data, str(p)), base), base)
     except ConfigError as e:
         raise ConfigError(f"{p}: {e}") from e
 
@@ -410,18 +437,45 @@ def _resolve(cfg: Config, base: Path) -> Config:
     return cfg
 
 
-def _read_token(cfg: Config) -> Config:
-    admin = cfg.admin
-    if not admin.token_file:
-        return cfg
-    if admin.token:
-        raise ConfigError("admin.token_file: give token or token_file, not both")
+def _read_file(path: str, key: str) -> str:
     try:
-        token = Path(admin.token_file).read_text(encoding="utf-8").strip()
+        return Path(path).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"admin.token_file: {admin.token_file}: "
-                          f"{getattr(e, 'strerror', None) or e}") from None
-    return dataclasses.replace(cfg, admin=dataclasses.replace(admin, token=token))
+        raise ConfigError(f"{key}: {path}: {getattr(e, 'strerror', None) or e}") from None
+
+
+def _read_token(cfg: Config, base: Path | None = None) -> Config:
+    """``admin.token_file`` read into ``admin.token``, and each ``[[admin.tokens]]``
+    token from its file or environment variable."""
+    admin = cfg.admin
+    if admin.token_file:
+        if admin.token:
+            raise ConfigError("admin.token_file: give token or token_file, not both")
+        admin = dataclasses.replace(admin, token=_read_file(admin.token_file,
+                                                            "admin.token_file"))
+    tokens = []
+    for i, t in enumerate(admin.tokens):
+        path = f"admin.tokens[{i}]"
+        given = [k for k in ("token", "token_file", "token_env") if getattr(t, k)]
+        if len(given) > 1:
+            raise ConfigError(f"{path}: give one of token, token_file, token_env")
+        if t.token_file:
+            file = t.token_file
+            if base is not None and not Path(file).is_absolute():
+                file = os.path.normpath(base / file)
+            t = dataclasses.replace(t, token=_read_file(file, f"{path}.token_file"))
+        elif t.token_env:
+            t = dataclasses.replace(t, token=os.environ.get(t.token_env, "").strip())
+        tokens.append(t)
+    return dataclasses.replace(cfg, admin=dataclasses.replace(admin, tokens=tuple(tokens)))
+
+
+def bearer_tokens(admin: AdminConfig) -> dict[str, tuple[str, str]]:
+    """Every admin token: token -> (name, role)."""
+    out = {t.token: (t.name, t.role) for t in admin.tokens if t.token}
+    if admin.token:
+        out[admin.token] = ("admin", "admin")
+    return out
 
 
 def preflight(cfg: Config) -> None:
@@ -444,13 +498,32 @@ def preflight(cfg: Config) -> None:
     if cfg.admin.enabled:
         server_context(cfg.admin.tls_cert, cfg.admin.tls_key, "admin")
     if cfg.admin.enabled:
-        token = cfg.admin.token
-        if not token:
-            raise ConfigError("admin.token: empty: set [admin] token or token_file (or "
-                              "[admin] enabled = false)")
-        if token.lower() in KNOWN_DEFAULT_TOKENS:
+        admin = cfg.admin
+        token = admin.token
+        if not token and not admin.tokens:
+            raise ConfigError("admin.token: empty: set [admin] token or token_file, or "
+                              "[[admin.tokens]] (or [admin] enabled = false)")
+        if token and token.lower() in KNOWN_DEFAULT_TOKENS:
             raise ConfigError(f"admin.token: {token!r} is a known default: set a token "
                               "of your own")
+        seen: dict[str, str] = {token: "admin.token"} if token else {}
+        names: set[str] = {"admin"} if token else set()
+        for i, t in enumerate(admin.tokens):
+            path = f"admin.tokens[{i}]"
+            if not t.name:
+                raise ConfigError(f"{path}.name: every token needs a name")
+            if t.name in names:
+                raise ConfigError(f"{path}.name: {t.name!r} is used twice")
+            names.add(t.name)
+            if not t.token:
+                src = (f"environment variable {t.token_env} is empty or unset" if t.token_env
+                       else "empty")
+                raise ConfigError(f"{path}: token {t.name!r}: {src}")
+            if t.token.lower() in KNOWN_DEFAULT_TOKENS:
+                raise ConfigError(f"{path}: token {t.name!r} is a known default")
+            if t.token in seen:
+                raise ConfigError(f"{path}: token {t.name!r} is the same as {seen[t.token]}")
+            seen[t.token] = path
 
 
 def hostport(value: str) -> tuple[str, int]:

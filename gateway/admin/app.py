@@ -25,7 +25,7 @@ from gateway.admin.keys import CORE, LIST_LOCK, QUARANTINE, REPORTS, RULES_LOCK
 from gateway.admin.openapi import spec
 from gateway.admin.quarantine import Quarantine
 from gateway.admin.reports import Reports
-from gateway.config import hostport
+from gateway.config import bearer_tokens, hostport
 from gateway.lists.journal import Entry
 from gateway.model import Action, Channel, Event, Verdict
 from gateway.numbers import NumberMemo
@@ -140,7 +140,7 @@ async def index(request: web.Request) -> web.FileResponse:
 def make_app(core: Any) -> web.Application:
     """The admin app for ``core`` (a ``gateway.app.Core``)."""
     cfg = core.config
-    app = web.Application(middlewares=[guard(cfg.admin.token)],
+    app = web.Application(middlewares=[guard(bearer_tokens(cfg.admin))],
                           client_max_size=cfg.admin.max_body)
     app[CORE] = core
     app[checks.MEMO] = NumberMemo(core.numbering)

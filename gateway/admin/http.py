@@ -36,10 +36,35 @@ class ApiError(Exception):
         return web.json_response({"error": self.reason, **self.extra}, status=self.status)
 
 
-def guard(token: str) -> Any:
-    """Middleware: auth first (so unknown paths do not leak), then JSON errors."""
-    # no token, no access (``spamgw run`` refuses to start without one anyway)
-    expected = f"Bearer {token}".encode() if token else b"\x00"
+#: the name of the token a request came with (the audit log's ``who``)
+WHO: Any = (web.RequestKey("who", str) if hasattr(web, "RequestKey")
+            else "spamgw.who")  # aiohttp before RequestKey: a plain key
+#: what the ``operator`` role may POST besides reading (the ``admin`` role: anything)
+OPERATOR_PATHS = ("/v1/check/", "/v1/lists/", "/v1/reports", "/v1/quarantine/")
+
+
+def allowed(role: str, method: str, path: str) -> bool:
+    """May ``role`` call ``method path``: read GETs, operator also changes lists,
+    checks, reports and releases; admin anything (rules)."""
+    if role == "admin" or method in ("GET", "HEAD", "OPTIONS"):
+        return True
+    return role == "operator" and path.startswith(OPERATOR_PATHS)
+
+
+def guard(tokens: str | dict[str, tuple[str, str]]) -> Any:
+    """Middleware: auth first (so unknown paths do not leak), then the role, then
+    JSON errors. ``tokens``: token -> (name, role); a plain string is the one
+    ``admin`` token. No token, no access."""
+    if isinstance(tokens, str):
+        tokens = {tokens: ("admin", "admin")} if tokens else {}
+    expected = [(f"Bearer {t}".encode(), who) for t, who in tokens.items() if t]
+
+    def identify(header: bytes) -> tuple[str, str] | None:
+        found = None
+        for want, who in expected:  # every one compared: no early exit to time
+            if hmac.compare_digest(header, want):
+                found = who
+        return found
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -49,10 +74,18 @@ def guard(token: str) -> Any:
                 got = request.headers.get("Authorization", "").encode()
             except UnicodeError:  # undecodable bytes in the header: not our token
                 got = b""
-            if not hmac.compare_digest(got, expected):
+            who = identify(got)
+            if who is None:
                 return web.json_response(
                     {"error": "missing or wrong bearer token"}, status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="spamgw"'})
+            if not allowed(who[1], request.method, path):
+                return web.json_response(
+                    {"error": f"token {who[0]!r} has the {who[1]} role: "
+                              f"{request.method} {path} needs "
+                              f"{'operator' if path.startswith(OPERATOR_PATHS) else 'admin'}"},
+                    status=403)
+            request[WHO] = who[0]
         try:
             return await handler(request)
         except ApiError as e:
@@ -104,5 +137,6 @@ def fields(body: dict[str, Any], *, required: tuple[str, ...], optional: tuple[s
 def audit(request: web.Request, action: str, **facts: Any) -> None:
     """An admin action as an audit log line: who (the bearer of the admin token, from
     which address), what, and the versions or entries it changed."""
+    name = request.get(WHO, "-")
     request.app[CORE].stats.audit.info("admin", action=action,
-                                       who=f"admin-token@{request.remote or '-'}", **facts)
+                                       who=f"{name}@{request.remote or '-'}", **facts)

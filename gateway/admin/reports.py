@@ -88,7 +88,7 @@ def record_report(core: Core, reporter: str, reported: str, text: str | None = N
         raise ValueError("reporter is empty")
     n = _reported_number(core, reported)
     ident = n.key or n.text
-    secret = secret if secret is not None else (cfg.salt or core.config.admin.token).encode()
+    secret = secret if secret is not None else _secret(cfg.salt, core.config.admin)
     rid = reporter_id(secret, reporter)
     st = core.state
     was_listed = st.flagged(cfg.listed_list, ident, now)
@@ -108,7 +108,7 @@ class Reports:
                  on_listed: Callable[[Entry, float], None] | None = None) -> None:
         self.core = core
         cfg = core.config.reports
-        self.secret = (cfg.salt or core.config.admin.token).encode()
+        self.secret = _secret(cfg.salt, core.config.admin)
         self.shortcode_key = key_of(cfg.shortcode, short=True) if cfg.shortcode.isdigit() else -1
         self.on_listed = on_listed
         self.received = 0
@@ -196,3 +196,9 @@ async def post_report(request: web.Request) -> web.Response:
 
 async def get_reports(request: web.Request) -> web.Response:
     return web.json_response(request.app[REPORTS].summary())
+
+
+def _secret(salt: str, admin: Any) -> bytes:
+    """The HMAC key of reporter identities: ``[reports] salt``, else the admin
+    tokens (the ``admin`` one first)."""
+    return (salt or admin.token or "".join(sorted(t.token for t in admin.tokens))).encode()

@@ -144,3 +144,38 @@ def test_preflight_names_a_missing_dir_and_refuses_default_or_empty_tokens(tmp_p
     conf.write_text('[admin]\ntoken_file = "missing.token"\n')
     with pytest.raises(ConfigError, match=r"admin\.token_file: .*missing\.token"):
         load_config(conf)
+
+
+def test_admin_tokens_from_files_and_environment_with_roles(tmp_path, monkeypatch):
+    from gateway.config import bearer_tokens, preflight
+
+    for d in ("rules", "rules/lists", "plugins"):
+        (tmp_path / d).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "noc.token").write_text("noc-token-from-file\n")
+    monkeypatch.setenv("SPAMGW_TEST_GRAFANA", "grafana-token-from-env")
+    conf = tmp_path / "spamgw.toml"
+    conf.write_text("""
+[[admin.tokens]]
+name = "noc"
+role = "operator"
+token_file = "noc.token"
+[[admin.tokens]]
+name = "grafana"
+role = "read"
+token_env = "SPAMGW_TEST_GRAFANA"
+""")
+    cfg = load_config(conf)
+    preflight(cfg)  # no [admin] token: the named ones are enough
+    assert bearer_tokens(cfg.admin) == {"noc-token-from-file": ("noc", "operator"),
+                                        "grafana-token-from-env": ("grafana", "read")}
+    monkeypatch.delenv("SPAMGW_TEST_GRAFANA")
+    with pytest.raises(ConfigError, match=r"admin\.tokens\[1\]: token 'grafana': "
+                                          "environment variable SPAMGW_TEST_GRAFANA"):
+        preflight(load_config(conf))
+    with pytest.raises(ConfigError, match=r"admin\.tokens\[0\]\.role: expected one of"):
+        parse_config({"admin": {"tokens": [{"name": "x", "role": "root", "token": "abc"}]}})
+    with pytest.raises(ConfigError, match=r"admin\.tokens\[0\]: token 'x' is a known"):
+        preflight(parse_config({"admin": {"tokens": [{"name": "x", "token": "change-me"}]},
+                               "rules": {"dir": str(tmp_path / "rules")},
+                               "lists": {"dir": str(tmp_path / "rules/lists")},
+                               "plugins": {"dir": str(tmp_path / "plugins")}}))

@@ -157,6 +157,9 @@ class AgiConfig:
     allowed_peers: tuple[str, ...] = ()
     #: open connections at most (0: no limit); over it a new one is closed at once
     max_connections: int = 1000
+    #: open connections from one peer address (0, the default: no limit; the calls
+    #: of one Asterisk all come from one address)
+    max_connections_per_ip: int = 0
     #: trunk classes by name (``[[agi.trunks]] name = "intl-gw", class = "international"``)
     trunks: tuple[TrunkConfig, ...] = ()
     #: class of a trunk not in ``trunks`` (and of calls with no trunk)

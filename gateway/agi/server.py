@@ -141,6 +141,7 @@ class Watchdog:
 class FastAgiProtocol(asyncio.Protocol):
     __slots__ = (
         "_conn",
+        "_peer",
         "_server",
         "_timer",
         "_transport",
@@ -151,16 +152,19 @@ class FastAgiProtocol(asyncio.Protocol):
         self._conn = AgiConnection()
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._peer = ""
 
     # -- transport callbacks ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
         server = self._server
-        if server.refuse(self._transport):  # a peer not allowed, or the cap reached
+        if server.refuse(self._transport):  # a peer not allowed, or a cap reached
             self._transport.abort()
             self._transport = None
             return
+        peer = self._transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if peer else ""
         server.counters.connections += 1
         server.active.add(self)
         self._arm(server.timeouts.environment)
@@ -180,7 +184,10 @@ class FastAgiProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        self._server.active.discard(self)
+        server = self._server
+        if self in server.active:
+            server.active.discard(self)
+            server.left(self._peer)
         self._transport = None
 
     # -- session ------------------------------------------------------------------
@@ -287,6 +294,7 @@ class AgiServer:
         watchdog: bool = True,
         max_connections: int = 0,
         allowed_peers: Sequence[str] = (),
+        max_connections_per_ip: int = 0,
     ) -> None:
         self.screener = screener
         self.counters: AgiCounters = screener.counters
@@ -298,6 +306,8 @@ class AgiServer:
         self._server: asyncio.Server | None = None
         #: open connections at most (0: no limit); peer networks allowed (empty: any)
         self.max_connections = max_connections
+        self.max_connections_per_ip = max_connections_per_ip
+        self.per_ip: dict[str, int] = {}
         self.allowed = tuple(ipaddress.ip_network(a, strict=False) for a in allowed_peers)
         self.refused = 0
         self._quiet = LogLimiter(10.0)
@@ -320,7 +330,11 @@ class AgiServer:
                     ip = ip.ipv4_mapped
                 if not any(ip in net for net in self.allowed):
                     reason = "peer not in [agi] allowed_peers"
+        cap = self.max_connections_per_ip
+        if not reason and cap and self.per_ip.get(host, 0) >= cap:
+            reason = f"max_connections_per_ip {cap} reached"
         if not reason:
+            self.per_ip[host] = self.per_ip.get(host, 0) + 1
             return False
         self.refused += 1
         held = self._quiet.allow(reason)
@@ -328,6 +342,13 @@ class AgiServer:
             log.warning("fastagi connection refused", peer=host, reason=reason,
                         suppressed=held)
         return True
+
+    def left(self, host: str) -> None:
+        n = self.per_ip.get(host, 0) - 1
+        if n > 0:
+            self.per_ip[host] = n
+        else:
+            self.per_ip.pop(host, None)
 
     @property
     def sockets(self) -> Sequence[object]:
@@ -395,7 +416,8 @@ async def service(core: CoreLike) -> AsyncIterator[AgiServer]:
     config = core.config
     screener = make_screener(core)
     server = AgiServer(screener, max_connections=config.agi.max_connections,
-                       allowed_peers=config.agi.allowed_peers)
+                       allowed_peers=config.agi.allowed_peers,
+                       max_connections_per_ip=config.agi.max_connections_per_ip)
     host, port = hostport(config.agi.listen)
     await server.start(host, port)
     log.info("fastagi listening", address=f"{host}:{server.port}")

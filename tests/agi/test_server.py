@@ -307,3 +307,25 @@ def test_connections_past_max_connections_are_closed_at_once() -> None:
 
     server = run(engine, body, server_options={"max_connections": 3})
     assert server.refused == 1
+
+
+def test_connections_past_max_connections_per_ip_are_closed_at_once() -> None:
+    engine = RecordingEngine(BLOCK)
+    env = environment_for("inbound", "+447700900123", "+447700900456")
+
+    async def body(server: AgiServer) -> None:
+        idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        assert server.per_ip == {"127.0.0.1": 2}
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        async with asyncio.timeout(2):
+            assert await reader.read() == b""
+        writer.close()
+        for _r, w in idle:
+            w.close()
+        await asyncio.sleep(0.1)
+        assert server.per_ip == {}
+        assert await raw_session(server.port, env, b"200 result=1\n" * 4) == VERDICT_BYTES
+
+    server = run(engine, body, server_options={"max_connections_per_ip": 2})
+    assert server.refused == 1

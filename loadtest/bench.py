@@ -166,6 +166,7 @@ def gateway_config(tmp: Path, name: str, *, rules: str, lists: str, smpp: int | 
     """A config for ``gateway run``: only the services asked for, the default log level;
     ``plugins=False`` points the plugins dir nowhere (no content plugins)."""
     plugin_dir = ROOT / "plugins" if plugins else tmp / "no-plugins"
+    plugin_dir.mkdir(exist_ok=True)  # a plugins dir must exist (gateway.config)
     lines = ['[gateway]', 'home_country = "GB"',
              '[rules]', f'dir = "{rules}"', '[lists]', f'dir = "{lists}"',
              '[plugins]', f'dir = "{plugin_dir}"',

@@ -399,3 +399,48 @@ async def test_tokens_with_roles(site: Site) -> None:
     core.stats.flush()
     assert [(a["action"], a["who"]) for a in _audit(site)] == [
         ("lists.change", "noc@127.0.0.1")]  # the reload changed nothing: no line
+
+
+def test_sighup_refuses_rules_whose_examples_fail(site: Site) -> None:
+    import signal
+
+    config = _config(site, 'token = "a-real-token-4242"')
+    config.write_text(config.read_text().replace('dir = "../plugins"',
+                                                 f'dir = "{ROOT / "plugins"}"'))
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                            cwd=site.dir, stderr=subprocess.PIPE, text=True,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if '"admin listening"' in line:
+                port = int(json.loads(line)["port"])
+                break
+        else:
+            raise AssertionError(f"gateway exited with {proc.wait()}")
+
+        def version() -> str:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/rules",
+                                         headers={"Authorization": "Bearer a-real-token-4242"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return str(json.loads(r.read())["version"])
+
+        v0 = version()
+        (site.rules / "90-lottery.toml").write_text(LOTTERY.replace("EXPECTED", "ALLOW"))
+        proc.send_signal(signal.SIGHUP)
+        for line in proc.stderr:
+            if "rules reload refused" in line:
+                assert "test.lottery: example 1: expected ALLOW" in line
+                break
+        assert version() == v0
+        (site.rules / "90-lottery.toml").write_text(LOTTERY.replace("EXPECTED", "BLOCK"))
+        proc.send_signal(signal.SIGHUP)
+        for line in proc.stderr:
+            if '"rules reloaded"' in line:
+                break
+        assert version() != v0
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()

@@ -27,6 +27,8 @@ from gateway.lists.journal import ListChanges
 from gateway.lists.registry import ListRegistry, load_lists
 from gateway.numbers import Numbering
 from gateway.observe import Stats, configure_logging
+from gateway.quarantine import Quarantine
+from gateway.reports import Reports
 from gateway.state import Counters, make_counters, running_state
 
 __all__ = ["Core", "build_core", "run", "settle_heap"]
@@ -50,6 +52,18 @@ class Core:
     #: the rules dir reloads read: ``[rules] dir``, or the dir of a promoted shadow
     #: ruleset (so the next SIGHUP or reload keeps what was promoted)
     rules_dir: str = ""
+    #: domain services (``gateway.services``): spam reports, the quarantine (None:
+    #: ``[quarantine] enabled = false``), one list change at a time
+    reports: Reports = field(init=False)
+    quarantine: Quarantine | None = None
+    list_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: ``gateway.services.service`` is running for this core
+    serving: bool = False
+
+    def __post_init__(self) -> None:
+        self.reports = Reports(self)
+        if self.quarantine is None and self.config.quarantine.enabled:
+            self.quarantine = Quarantine(self.config.quarantine)
 
     def trunk_class(self, route: str) -> str:
         """The class of a trunk (``[[agi.trunks]]``), for adapters that build call
@@ -164,10 +178,14 @@ def _services(config: Config) -> list[ServiceFactory]:
 @contextlib.asynccontextmanager
 async def running(core: Core) -> AsyncIterator[Core]:
     """Start every enabled service; on exit stop them in reverse order. The counters'
-    background work (the redis backend's sync) starts first and stops last."""
+    background work (the redis backend's sync) starts first and stops last; the
+    domain services (reports, quarantine, list expiry) run before the adapters."""
+    from gateway.services import service as domain_service
+
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(running_state(core.state))
         stack.enter_context(_audit_flusher(core))
+        await stack.enter_async_context(domain_service(core))
         for factory in _services(core.config):
             await stack.enter_async_context(factory(core))
         yield core

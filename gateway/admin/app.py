@@ -1,8 +1,8 @@
 """The admin HTTP application: factory, cleanup contexts, and the ``service``.
 
 ``make_app(core)`` builds the aiohttp app; state lives under typed keys
-(``gateway.admin.keys``); the quarantine writer, the expiry sweeper and the engine
-observer that feeds reports and quarantine are owned by cleanup contexts.
+(``gateway.admin.keys``). Reports, quarantine and list changes are the core's
+(``gateway.services``): the app serves them over HTTP and nothing else.
 ``service(core)`` listens on ``[admin] listen`` (``gateway.app.running``).
 """
 
@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from gateway import services
 from gateway.admin import checks, lists, quarantine, reports, rules, stats
 from gateway.admin.http import guard
 from gateway.admin.keys import CORE, LIST_LOCK, QUARANTINE, REPORTS, RULES_LOCK
 from gateway.admin.openapi import spec
-from gateway.admin.quarantine import Quarantine
-from gateway.admin.reports import Reports
 from gateway.config import bearer_tokens, hostport
-from gateway.lists.journal import Entry
-from gateway.model import Action, Channel, Event, Verdict
 from gateway.numbers import NumberMemo
 from gateway.observe import LogLimiter
 from gateway.tls import server_context
@@ -37,91 +32,18 @@ __all__ = ["make_app", "service"]
 log = structlog.get_logger("spamgw.admin")
 
 DASHBOARD = Path(__file__).with_name("dashboard")
-SPAWNED: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("spawned")
 
 
-def _spawn(app: web.Application, coro: Any) -> None:
-    task = asyncio.get_running_loop().create_task(coro)
-    app[SPAWNED].add(task)
-    task.add_done_callback(app[SPAWNED].discard)
-
-
-def _observer(app: web.Application) -> Callable[[Event, Verdict], None]:
-    """The engine's per-event observer: statistics, then quarantine of blocked SMS,
-    then short-code spam reports. A few comparisons on top of ``Stats.record``."""
+async def _domain(app: web.Application) -> AsyncIterator[None]:
+    """The core's domain services (``gateway.services``), when nothing runs them
+    already (an app made and served on its own, as tests do); the shadow ruleset
+    (an admin feature) ends with the app."""
     core = app[CORE]
-    record = core.stats.record
-    q = app[QUARANTINE]
-    keep = q.add if q is not None else None
-    rep = app[REPORTS]
-    srs = rep.shortcode_key
-    block, sms = Action.BLOCK, Channel.SMS
-
-    def observe(ev: Event, v: Verdict) -> None:
-        record(ev, v)
-        if ev.channel is sms:
-            if keep is not None and v.action is block:
-                keep(ev, v)
-            if ev.dst.key == srs:
-                rep.from_sms(ev)
-
-    return observe
-
-
-async def _engine_hooks(app: web.Application) -> AsyncIterator[None]:
-    core = app[CORE]
-    before = core.engine.observer
-    core.engine.observer = _observer(app)
-    yield
-    core.engine.observer = before
-    core.engine.shadow = None
-
-
-async def _quarantine(app: web.Application) -> AsyncIterator[None]:
-    q = app[QUARANTINE]
-    if q is None:
+    async with contextlib.AsyncExitStack() as stack:
+        if not core.serving:
+            await stack.enter_async_context(services.service(core))
         yield
-        return
-    await asyncio.to_thread(q.open)
-
-    async def flush() -> None:
-        rows = q.take()
-        try:
-            await asyncio.to_thread(q.write, rows)
-        except sqlite3.Error as e:  # a lock, a full disk: kept for the next round
-            q.failed(rows, e)
-
-    async def writer() -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            await flush()
-
-    task = asyncio.get_running_loop().create_task(writer())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await flush()
-    await asyncio.to_thread(q.close)
-
-
-async def _expiry(app: web.Application) -> AsyncIterator[None]:
-    changes = app[CORE].changes
-
-    async def sweep() -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            changes.expire(time.time())
-
-    task = asyncio.get_running_loop().create_task(sweep())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    spawned = app[SPAWNED]
-    for t in [*spawned]:  # journal writes of reports in flight finish first
-        with contextlib.suppress(Exception):
-            await t
+        core.engine.shadow = None
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -144,19 +66,12 @@ def make_app(core: Any) -> web.Application:
                           client_max_size=cfg.admin.max_body)
     app[CORE] = core
     app[checks.MEMO] = NumberMemo(core.numbering)
-    app[LIST_LOCK] = asyncio.Lock()
+    app[LIST_LOCK] = core.list_lock
     app[RULES_LOCK] = asyncio.Lock()
-    spawned: set[asyncio.Task[Any]] = set()
-    app[SPAWNED] = spawned
-    app[QUARANTINE] = Quarantine(cfg.quarantine) if cfg.quarantine.enabled else None
-
-    def listed(entry: Entry, expires: float) -> None:  # journal an SRS listing
-        ttl = max(1.0, expires - time.time())
-        _spawn(app, lists.apply_change(app, cfg.reports.listed_list, [entry], [], ttl))
-
-    app[REPORTS] = Reports(core, on_listed=listed)
+    app[QUARANTINE] = core.quarantine
+    app[REPORTS] = core.reports
     app[stats.METRICS] = stats.metrics_registry(app)
-    app.cleanup_ctx.extend([_quarantine, _engine_hooks, _expiry])
+    app.cleanup_ctx.append(_domain)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", index)
     app.router.add_static("/static/", DASHBOARD, show_index=False)

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from gateway.admin.quarantine import Quarantine
-    from gateway.admin.reports import Reports
     from gateway.app import Core
+    from gateway.quarantine import Quarantine
+    from gateway.reports import Reports
 
 __all__ = ["CORE", "LIST_LOCK", "QUARANTINE", "REPORTS", "RULES_LOCK"]
 
 CORE: web.AppKey[Core] = web.AppKey("core")
-#: serialises list changes: journal order is apply order
+#: serialises list changes: journal order is apply order (the core's ``list_lock``)
 LIST_LOCK = web.AppKey("list_lock", asyncio.Lock)
 #: serialises rule reloads, rollbacks and shadow changes
 RULES_LOCK = web.AppKey("rules_lock", asyncio.Lock)

@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway import services
 from gateway.admin.http import ApiError, audit, fields, read_json
 from gateway.admin.keys import CORE, LIST_LOCK
 from gateway.lists.journal import Entry, ListChanges
@@ -33,9 +34,7 @@ __all__ = ["apply_change", "routes"]
 #: would be two entries once the list is compacted to its file, one a line
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_TTL = 10 * 366 * 86400.0
-APPLY_BATCH = 5000
 PARSE_BATCH = 50000
-RECORD_ENTRIES = 50000
 SHOW_ERRORS = 50
 
 
@@ -59,30 +58,8 @@ def _ttl(value: Any, dynamic: bool, default: float) -> float | None:
 
 async def apply_change(app: web.Application, name: str, add: list[Entry], remove: list[Entry],
                        ttl: float | None) -> dict[str, Any]:
-    """Journal (fsync, off the loop), then apply. Also used by reports and quarantine."""
-    core = app[CORE]
-    changes = core.changes
-    async with app[LIST_LOCK]:
-        now = time.time()
-        expires = now + ttl if ttl is not None else None
-        records = []
-        for op, entries in (("remove", remove), ("add", add)):
-            for i in range(0, len(entries), RECORD_ENTRIES):
-                records.append((op, entries[i:i + RECORD_ENTRIES]))
-        recs = [changes.record(name, op, chunk, expires) for op, chunk in records]
-        await asyncio.to_thread(changes.journal(name).append, recs)
-        counts = {"add": 0, "remove": 0}
-        for op, chunk in records:
-            for i in range(0, len(chunk), APPLY_BATCH):
-                counts[op] += changes.apply(name, op, chunk[i:i + APPLY_BATCH], expires, now)
-                if len(chunk) > APPLY_BATCH:
-                    await asyncio.sleep(0)
-        journal = changes.journal(name)
-        compacted = None
-        if journal.entries > core.config.lists.compact_after:
-            compacted = await asyncio.to_thread(changes.compact, name)
-    return {"list": name, "added": counts["add"], "removed": counts["remove"],
-            "seq": journal.seq, "expires": expires, "compacted": compacted}
+    """Journal (fsync, off the loop), then apply: ``gateway.services.apply_change``."""
+    return await services.apply_change(app[CORE], name, add, remove, ttl)
 
 
 def _describe(changes: ListChanges, name: str, now: float) -> dict[str, Any]:

@@ -1,197 +1,20 @@
-"""Quarantine: blocked SMS kept in SQLite, bounded, with retention, so a false positive
-can be found, inspected and turned into an allowlist entry.
-
-On the hot path ``add`` appends one tuple to a list (dropping, and counting, past a
-bound if the writer falls behind); a task flushes the list every half second with one
-``executemany`` in a worker thread, then prunes rows past ``retention_days`` and
-beyond ``max_rows``. Every SQLite call runs in a worker thread under one lock.
-"""
+"""Quarantine over HTTP: search, one message, and release to an allowlist. The store
+is the core's (``gateway.quarantine``)."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-import threading
-import time
-from pathlib import Path
 from typing import Any
 
-import structlog
 from aiohttp import web
 
 from gateway.admin.http import ApiError, audit, fields, read_json
 from gateway.admin.keys import CORE, QUARANTINE
-from gateway.admin.lists import apply_change
-from gateway.config import ConfigError, QuarantineConfig
-from gateway.model import Event, Verdict
-from gateway.observe import LogLimiter
+from gateway.quarantine import Quarantine
+from gateway.services import apply_change
 
-__all__ = ["Quarantine"]
+__all__ = ["get_item", "release_allowlist", "search"]
 
-log = structlog.get_logger("spamgw.admin")
-
-PENDING_MAX = 50000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS quarantine (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  ts REAL NOT NULL, direction TEXT, src TEXT, src_kind TEXT, dst TEXT, route TEXT,
-  text TEXT, score REAL, rules TEXT, reason TEXT, released TEXT
-);
-CREATE INDEX IF NOT EXISTS quarantine_ts ON quarantine(ts);
-CREATE INDEX IF NOT EXISTS quarantine_src ON quarantine(src);
-"""
-_COLUMNS = ("id", "ts", "direction", "src", "src_kind", "dst", "route", "text", "score",
-            "rules", "reason", "released")
-
-
-class Quarantine:
-    def __init__(self, config: QuarantineConfig) -> None:
-        self.config = config
-        self.path = Path(config.path)
-        self._pending: list[tuple[Any, ...]] = []
-        self._retry: list[tuple[Any, ...]] = []  # a batch SQLite refused
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-        self.kept = 0
-        self.dropped = 0
-        self.write_errors = 0  # batches SQLite refused (kept and retried)
-        self._quiet = LogLimiter(30.0)
-
-    # -- hot path -------------------------------------------------------------------
-
-    def add(self, ev: Event, v: Verdict) -> None:
-        if len(self._pending) >= PENDING_MAX:
-            self.dropped += 1
-            return
-        self._pending.append((ev.ts, ev.direction.value, str(ev.src), ev.src.kind.value,
-                              str(ev.dst), ev.route, ev.text, v.score, ",".join(v.rules),
-                              v.reason))
-
-    # -- worker thread --------------------------------------------------------------
-
-    def open(self) -> None:
-        """Open (or create) the database; a path that cannot be is a ``ConfigError``
-        naming it, so the gateway does not start."""
-        with self._lock:
-            try:
-                db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(_SCHEMA)
-            except (sqlite3.Error, OSError) as e:
-                raise ConfigError(f"quarantine.path: {self.path.absolute()}: cannot open "
-                                  f"it: {e} (or [quarantine] enabled = false)") from None
-            self._db = db
-
-    def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-    def take(self) -> list[tuple[Any, ...]]:
-        """The rows waiting (on the event loop: one list swap), after a batch SQLite
-        refused last time, if any."""
-        rows, self._pending = self._pending, []
-        if self._retry:
-            rows, self._retry = self._retry + rows, []
-        return rows
-
-    def write(self, rows: list[tuple[Any, ...]], now: float | None = None) -> None:
-        now = time.time() if now is None else now
-        with self._lock:
-            db = self._db
-            if db is None:
-                return
-            try:
-                db.execute("BEGIN")
-                if rows:
-                    db.executemany(
-                        "INSERT INTO quarantine (ts, direction, src, src_kind, dst, route,"
-                        " text, score, rules, reason) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-                db.execute("DELETE FROM quarantine WHERE ts < ?",
-                           (now - self.config.retention_days * 86400,))
-                db.execute("DELETE FROM quarantine WHERE id <= "
-                           "(SELECT MAX(id) FROM quarantine) - ?", (self.config.max_rows,))
-                db.execute("COMMIT")
-            except sqlite3.Error:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-        self.kept += len(rows)
-
-    def failed(self, rows: list[tuple[Any, ...]], error: Exception) -> None:
-        """A batch SQLite refused (a lock, a full disk): counted, logged (at most every
-        30 s), and kept for the next ``take``, bounded by ``PENDING_MAX`` (the oldest
-        dropped and counted past it)."""
-        self.write_errors += 1
-        over = len(rows) - PENDING_MAX
-        if over > 0:
-            self.dropped += over
-            rows = rows[over:]
-        held = self._quiet.allow("write")
-        if held is not None:
-            log.error("quarantine write failed: retrying", path=str(self.path),
-                      error=str(error), waiting=len(rows), errors=self.write_errors,
-                      suppressed=held)
-        self._retry = rows
-
-    def search(self, *, q: str = "", src: str = "", dst: str = "", rule: str = "",
-               since: float = 0.0, limit: int = 50, before_id: int = 0) -> list[dict[str, Any]]:
-        where = ["ts >= ?"]
-        args: list[Any] = [since]
-        if q:
-            where.append("text LIKE ? ESCAPE '\\'")
-            args.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                        + "%")
-        if src:
-            where.append("src = ?")
-            args.append(src)
-        if dst:
-            where.append("dst = ?")
-            args.append(dst)
-        if rule:
-            where.append("(',' || rules || ',') LIKE ?")
-            args.append(f"%,{rule},%")
-        if before_id:
-            where.append("id < ?")
-            args.append(before_id)
-        sql = (f"SELECT {', '.join(_COLUMNS)} FROM quarantine WHERE {' AND '.join(where)} "
-               "ORDER BY id DESC LIMIT ?")
-        with self._lock:
-            if self._db is None:
-                return []
-            rows = self._db.execute(sql, [*args, limit]).fetchall()
-        return [_row(r) for r in rows]
-
-    def get(self, qid: int) -> dict[str, Any] | None:
-        with self._lock:
-            if self._db is None:
-                return None
-            r = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM quarantine WHERE id = ?",
-                                 (qid,)).fetchone()
-        return _row(r) if r is not None else None
-
-    def mark_released(self, qid: int, how: str) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.execute("UPDATE quarantine SET released = ? WHERE id = ?", (how, qid))
-
-    def count(self) -> int:
-        with self._lock:
-            if self._db is None:
-                return 0
-            return int(self._db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
-
-
-def _row(r: tuple[Any, ...]) -> dict[str, Any]:
-    d = dict(zip(_COLUMNS, r, strict=True))
-    d["rules"] = d["rules"].split(",") if d["rules"] else []
-    return d
-
-
-# -- HTTP ------------------------------------------------------------------------------
 
 def _store(request: web.Request) -> Quarantine:
     q = request.app[QUARANTINE]
@@ -250,7 +73,7 @@ async def release_allowlist(request: web.Request) -> web.Response:
     entries, errors = core.changes.parse(name, [item["src"]])
     if errors:
         raise ApiError(422, f"sender {item['src']!r} cannot go on {name}: {errors[0]}")
-    result = await apply_change(request.app, name, entries, [], None)
+    result = await apply_change(request.app[CORE], name, entries, [], None)
     await asyncio.to_thread(store.mark_released, item["id"], f"{name}:{entries[0].text}")
     audit(request, "quarantine.release_allowlist", id=item["id"], list=name,
           entry=entries[0].text, seq=result["seq"])

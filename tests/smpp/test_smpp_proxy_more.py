@@ -162,3 +162,47 @@ def test_deliver_sm_the_esme_leaves_unanswered_gets_0x58_to_the_smsc_once(
             assert "esme did not answer in time" in gw.stderr.read()
     finally:
         sim.stop()
+
+
+def test_reports_and_quarantine_run_with_the_admin_api_off(tmp_path: Path) -> None:
+    """Spam reports and the quarantine are the core's: with ``[admin] enabled =
+    false`` three SMS reports to 7726 still list the sender (its next message is
+    blocked) and the blocked message is still kept."""
+    import shutil
+    import sqlite3
+
+    from smpp_support import ROOT
+
+    from gateway.smpp.pdu import SubmitSm as Submit
+
+    sim = start_sim(tmp_path / "sim.jsonl")
+    port = free_port()
+    config = gateway_config(tmp_path / "spamgw.toml", port, sim.port)  # admin disabled
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")  # the listing is journaled: a copy
+    config.write_text(config.read_text().replace(str(ROOT / "rules"), str(tmp_path / "rules")))
+    try:
+        with gateway_process(config, port) as gw:
+            esme = RawEsme(port)
+            try:
+                for reporter in ("447700900011", "447700900012", "447700900013"):
+                    esme.send(Submit(source_addr_ton=1, source_addr=reporter, dest_addr_ton=0,
+                                     destination_addr="7726",
+                                     short_message=b"+447700900444 you won a prize"))
+                    (resp,) = esme.read(1)
+                    assert resp.command_status == 0
+                esme.send(Submit(source_addr_ton=1, source_addr="447700900444", dest_addr_ton=1,
+                                 destination_addr="447700900123", short_message=b"hello"))
+                (resp,) = esme.read(1)
+                assert resp.command_status == 0x65
+            finally:
+                esme.close()
+            gw.send_signal(signal.SIGTERM)
+            assert gw.wait(20) == 0
+        db = sqlite3.connect(tmp_path / "spamgw-quarantine.sqlite3")
+        try:
+            rows = db.execute("SELECT src, rules FROM quarantine").fetchall()
+        finally:
+            db.close()
+        assert any(s == "+447700900444" and "srs.listed" in r.split(",") for s, r in rows)
+    finally:
+        sim.stop()

@@ -1,0 +1,138 @@
+"""Domain services the core runs whatever adapters are on (SMPP, FastAGI, HTTP):
+the engine observer (statistics, quarantine of blocked SMS, spam reports sent to
+the short code), list changes (journal, fsync, apply), the quarantine writer and
+the expiry sweeper.
+
+``service(core)`` is entered by ``gateway.app.running`` before the adapters and
+left after them, so an SMS to 7726 is a report and a blocked SMS is kept with
+``[admin] enabled = false`` too; the admin app only serves them over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from gateway.lists.journal import Entry
+from gateway.model import Action, Channel, Event, Verdict
+
+if TYPE_CHECKING:
+    from gateway.app import Core
+
+__all__ = ["apply_change", "observer", "service"]
+
+APPLY_BATCH = 5000
+RECORD_ENTRIES = 50000
+
+
+async def apply_change(core: Core, name: str, add: list[Entry], remove: list[Entry],
+                       ttl: float | None) -> dict[str, Any]:
+    """Journal (fsync, off the loop), then apply; one change at a time (the journal's
+    order is the order applied). The lists API, reports and quarantine use it."""
+    changes = core.changes
+    async with core.list_lock:
+        now = time.time()
+        expires = now + ttl if ttl is not None else None
+        records = []
+        for op, entries in (("remove", remove), ("add", add)):
+            for i in range(0, len(entries), RECORD_ENTRIES):
+                records.append((op, entries[i:i + RECORD_ENTRIES]))
+        recs = [changes.record(name, op, chunk, expires) for op, chunk in records]
+        await asyncio.to_thread(changes.journal(name).append, recs)
+        counts = {"add": 0, "remove": 0}
+        for op, chunk in records:
+            for i in range(0, len(chunk), APPLY_BATCH):
+                counts[op] += changes.apply(name, op, chunk[i:i + APPLY_BATCH], expires, now)
+                if len(chunk) > APPLY_BATCH:
+                    await asyncio.sleep(0)
+        journal = changes.journal(name)
+        compacted = None
+        if journal.entries > core.config.lists.compact_after:
+            compacted = await asyncio.to_thread(changes.compact, name)
+    return {"list": name, "added": counts["add"], "removed": counts["remove"],
+            "seq": journal.seq, "expires": expires, "compacted": compacted}
+
+
+def observer(core: Core) -> Callable[[Event, Verdict], None]:
+    """The engine's per-event observer: statistics, then quarantine of blocked SMS,
+    then short-code spam reports. A few comparisons on top of ``Stats.record``."""
+    record = core.stats.record
+    q = core.quarantine
+    keep = q.add if q is not None else None
+    rep = core.reports
+    srs = rep.shortcode_key
+    block, sms = Action.BLOCK, Channel.SMS
+
+    def observe(ev: Event, v: Verdict) -> None:
+        record(ev, v)
+        if ev.channel is sms:
+            if keep is not None and v.action is block:
+                keep(ev, v)
+            if ev.dst.key == srs:
+                rep.from_sms(ev)
+
+    return observe
+
+
+@contextlib.asynccontextmanager
+async def service(core: Core) -> AsyncIterator[Core]:
+    """Open the quarantine (a path that cannot be opened is a ``ConfigError``), hook
+    the observer, run the writer and the sweeper; on exit write what waits."""
+    q = core.quarantine
+    if q is not None:
+        await asyncio.to_thread(q.open)
+    loop = asyncio.get_running_loop()
+    spawned: set[asyncio.Task[Any]] = set()
+    reports_cfg = core.config.reports
+
+    def listed(entry: Entry, expires: float) -> None:  # journal an SRS listing
+        ttl = max(1.0, expires - time.time())
+        task = loop.create_task(apply_change(core, reports_cfg.listed_list, [entry], [], ttl))
+        spawned.add(task)
+        task.add_done_callback(spawned.discard)
+
+    async def flush() -> None:
+        if q is None:
+            return
+        rows = q.take()
+        try:
+            await asyncio.to_thread(q.write, rows)
+        except sqlite3.Error as e:  # a lock, a full disk: kept for the next round
+            q.failed(rows, e)
+
+    async def writer() -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            await flush()
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            core.changes.expire(time.time())
+
+    core.reports.on_listed = listed
+    before = core.engine.observer
+    core.engine.observer = observer(core)
+    tasks = [loop.create_task(writer(), name="quarantine-writer"),
+             loop.create_task(sweep(), name="list-expiry")]
+    core.serving = True
+    try:
+        yield core
+    finally:
+        core.serving = False
+        core.engine.observer = before
+        core.reports.on_listed = None
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for t in [*spawned]:  # journal writes of reports in flight finish first
+            with contextlib.suppress(Exception):
+                await t
+        await flush()
+        if q is not None:
+            await asyncio.to_thread(q.close)

@@ -31,12 +31,18 @@ from gateway.smpp.pdu import (
     Status,
     UnsuccessSme,
 )
-from gateway.smpp.session import BadPdu, PduReceived, Role, Session, State
-from gateway.smpp.teardown import BINDS, OWN, close_soon, expire_down, expire_requests
+from gateway.smpp.session import BadPdu, PduReceived, Role, Session
+from gateway.smpp.teardown import (
+    BINDS,
+    OWN,
+    close_silent,
+    close_soon,
+    expire_down,
+    expire_requests,
+)
 from gateway.smpp.translate import is_receipt
 
 if TYPE_CHECKING:
-    from gateway.config import SmppConfig
     from gateway.smpp.proxy import Proxy
 
 __all__ = ["Pair"]
@@ -132,6 +138,11 @@ class Pair:
                 self.up.pause_reading()
             else:
                 self.up.resume_reading()
+
+    @property
+    def reading(self) -> bool:
+        """The ESME's socket is read (not paused by the window or backpressure)."""
+        return self._reading
 
     def update_window(self) -> None:
         """Send what waits for room in the window; stop reading the ESME while
@@ -391,7 +402,7 @@ class Pair:
         keepalive."""
         self.now = now
         config = self.proxy.config
-        if self.down is not None and not self.closed and self._silent(now, config):
+        if self.down is not None and not self.closed and close_silent(self, now):
             return
         self.judging.expire(now)
         if self.up_pending:
@@ -411,38 +422,6 @@ class Pair:
             self.up_pending[seq] = (OWN, C.ENQUIRE_LINK, now)
             self.uout.append(encode_header(C.ENQUIRE_LINK, Status.ESME_ROK, seq))
         self.flush()
-
-
-    def _silent(self, now: float, config: SmppConfig) -> bool:
-        """Close a connection that never bound in ``bind_timeout``, or a bound ESME
-        that answered nothing for ``esme_response_timeout`` after ``idle_timeout`` of
-        silence and an enquire_link; True when closed."""
-        if self.dsess.bound:
-            if not self._reading:  # not read by choice (window, backpressure): not silent
-                self.last_down = now
-                return False
-            if now - self.last_down < config.idle_timeout:
-                return False
-            if not self.probe_sent:
-                self.probe_sent = now
-                self.probe_seq = seq = self.dsess.next_sequence()
-                self.dout.append(encode_header(C.ENQUIRE_LINK, Status.ESME_ROK, seq))
-                return False
-            if now - self.probe_sent < config.esme_response_timeout:
-                return False
-            self.proxy.counters.idle_closed += 1
-            self.proxy.warn("idle", "smpp esme silent: closed", system_id=self.system_id,
-                            peer=self.peer_ip, silent=round(now - self.last_down, 1))
-        else:
-            if (self.up is not None or self.connecting is not None
-                    or self.dsess.state is not State.OPEN
-                    or now - self.opened < config.bind_timeout):
-                return False
-            self.proxy.counters.bind_timeouts += 1
-            self.proxy.warn("bind timeout", "smpp connection not bound in time: closed",
-                            peer=self.peer_ip, timeout=config.bind_timeout)
-        close_soon(self, 0.0)
-        return True
 
 
 #: bind PDUs carry a password: logged as their header only

@@ -12,6 +12,9 @@ unanswered.
   the same way and the ESME's late answer is dropped and counted
   (``esme_late_responses``). An unbind from the SMSC left unanswered is answered
   unbind_resp and the pair closed.
+- ``bind_timeout``: a connection not bound in time (silent, or a bind sent a byte at
+  a time) is closed; ``idle_timeout``: a bound ESME silent that long (while it is
+  read) gets an enquire_link, and silent ``esme_response_timeout`` more is closed.
 - upstream lost: every outstanding request gets the temporary error, held
   concatenated parts and requests waiting for room in the window too, and the ESME
   is unbound cleanly.
@@ -27,14 +30,15 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.smpp.codec import response_for
+from gateway.smpp.codec import encode_header, response_for
 from gateway.smpp.pdu import CommandId, Status, Unbind
+from gateway.smpp.session import State
 
 if TYPE_CHECKING:
     from gateway.smpp.pair import Pair
 
-__all__ = ["BINDS", "OWN", "close_soon", "down_lost", "expire_down", "expire_requests",
-           "shutdown", "up_lost"]
+__all__ = ["BINDS", "OWN", "close_silent", "close_soon", "down_lost", "expire_down",
+           "expire_requests", "shutdown", "up_lost"]
 
 log = structlog.get_logger("spamgw.smpp")
 C = CommandId
@@ -105,6 +109,39 @@ def expire_down(pair: Pair, now: float) -> None:
                 requests=len(late), timeout=timeout)
     if unbind:
         close_soon(pair, 0.0)
+
+
+def close_silent(pair: Pair, now: float) -> bool:
+    """Close a connection that never bound in ``bind_timeout``, or a bound ESME
+    that answered nothing for ``esme_response_timeout`` after ``idle_timeout`` of
+    silence and an enquire_link; True when closed."""
+    config = pair.proxy.config
+    if pair.dsess.bound:
+        if not pair.reading:  # not read by choice (window, backpressure): not silent
+            pair.last_down = now
+            return False
+        if now - pair.last_down < config.idle_timeout:
+            return False
+        if not pair.probe_sent:
+            pair.probe_sent = now
+            pair.probe_seq = seq = pair.dsess.next_sequence()
+            pair.dout.append(encode_header(C.ENQUIRE_LINK, Status.ESME_ROK, seq))
+            return False
+        if now - pair.probe_sent < config.esme_response_timeout:
+            return False
+        pair.proxy.counters.idle_closed += 1
+        pair.proxy.warn("idle", "smpp esme silent: closed", system_id=pair.system_id,
+                        peer=pair.peer_ip, silent=round(now - pair.last_down, 1))
+    else:
+        if (pair.up is not None or pair.connecting is not None
+                or pair.dsess.state is not State.OPEN
+                or now - pair.opened < config.bind_timeout):
+            return False
+        pair.proxy.counters.bind_timeouts += 1
+        pair.proxy.warn("bind timeout", "smpp connection not bound in time: closed",
+                        peer=pair.peer_ip, timeout=config.bind_timeout)
+    close_soon(pair, 0.0)
+    return True
 
 
 def up_lost(pair: Pair, exc: Exception | None) -> None:

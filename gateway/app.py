@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from gateway.config import Config, preflight
+from gateway.config import Config
 from gateway.engine import Engine, Ruleset
 from gateway.engine.loader import load_ruleset
 from gateway.engine.plugins import load_plugins
@@ -27,6 +27,7 @@ from gateway.lists.journal import ListChanges
 from gateway.lists.registry import ListRegistry, load_lists
 from gateway.numbers import Numbering
 from gateway.observe import Stats, configure_logging
+from gateway.preflight import preflight
 from gateway.quarantine import Quarantine
 from gateway.reports import Reports
 from gateway.state import Counters, make_counters, running_state

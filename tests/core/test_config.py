@@ -114,7 +114,7 @@ def test_relative_paths_resolve_against_the_config_files_directory(tmp_path, mon
 
 
 def test_preflight_names_a_missing_dir_and_refuses_default_or_empty_tokens(tmp_path):
-    from gateway.config import preflight
+    from gateway.preflight import preflight
 
     for d in ("rules", "rules/lists", "plugins"):
         (tmp_path / d).mkdir(parents=True)
@@ -147,7 +147,8 @@ def test_preflight_names_a_missing_dir_and_refuses_default_or_empty_tokens(tmp_p
 
 
 def test_admin_tokens_from_files_and_environment_with_roles(tmp_path, monkeypatch):
-    from gateway.config import bearer_tokens, preflight
+    from gateway.config import bearer_tokens
+    from gateway.preflight import preflight
 
     for d in ("rules", "rules/lists", "plugins"):
         (tmp_path / d).mkdir(parents=True, exist_ok=True)

@@ -274,13 +274,13 @@ class Stats:
         """A new route's label: valid UTF-8 (an undecodable byte from a protocol,
         kept as a surrogate escape, becomes U+FFFD) and within ``max_routes``."""
         names = self._route_names
+        if len(names) >= self.max_routes:
+            return OTHER_ROUTE  # not remembered: the map stays bounded
         try:
             raw = route.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:  # a lone surrogate that escapes no byte
             raw = route.encode("utf-8", "surrogatepass")
         label = raw.decode("utf-8", "replace")
-        if len(names) >= self.max_routes:
-            return OTHER_ROUTE  # not remembered: the map stays bounded
         names[route] = label
         return label
 

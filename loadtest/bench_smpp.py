@@ -340,6 +340,7 @@ def _free_port() -> int:
 def _start_gateway(upstream: int, args: argparse.Namespace, tmp: Path
                    ) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
+    (tmp / "no-plugins").mkdir(exist_ok=True)  # a plugins dir must exist: none in it
     config = tmp / "bench.toml"
     config.write_text(f"""
 [smpp]

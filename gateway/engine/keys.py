@@ -40,18 +40,10 @@ def _range_of(side: str, digits: int, block: bool = False
         length = n.key >> LEN_SHIFT
         if length <= digits:
             return n.key
-        return (digits << LEN_SHIFT) | ((n.key & _NUM_MASK) // _POW10[length - digits])
+        keep = length - digits if block else digits
+        return (keep << LEN_SHIFT) | ((n.key & _NUM_MASK) // _POW10[length - keep])
 
-    def block_key(ev: Event, f: Facts) -> Hashable:
-        n = number(ev)
-        if n.kind is not NumberKind.E164:
-            return n.key or n.text
-        length = n.key >> LEN_SHIFT
-        if length <= digits:
-            return n.key
-        return ((length - digits) << LEN_SHIFT) | ((n.key & _NUM_MASK) // _POW10[digits])
-
-    return block_key if block else range_key
+    return range_key
 
 
 def _atom(name: str, digits: int) -> KeyFn:

@@ -32,8 +32,8 @@ from typing import Any
 
 from gateway.content.cache import LruCache
 from gateway.content.classifier import DEFAULT_MODEL, Model, load_model
-from gateway.engine.compiler import Facts
-from gateway.engine.plugins import Hit, PluginEnv, Symbol
+from gateway.content.facts import Facts
+from gateway.content.plugin import Hit, PluginEnv, Symbol
 from gateway.model import Event
 
 SYMBOLS = (
@@ -46,7 +46,6 @@ class ClassifierPlugin:
     name = "classifier"
     symbols = SYMBOLS
     channels = frozenset({"sms"})
-    wants_facts = True
 
     def __init__(self, model: Model, min_chars: int = 12, cache_size: int = 16384, *,
                  min_words: int = 6, report_to: Iterable[str] = ("7726",)) -> None:

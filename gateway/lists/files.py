@@ -29,6 +29,7 @@ from gateway.numbers import LEN_SHIFT, MAX_DIGITS, key_of
 __all__ = [
     "ListFileError",
     "compile_list",
+    "entry_lines",
     "list_kind",
     "parse_number_entry",
     "parse_string_entry",
@@ -102,7 +103,9 @@ def parse_number_entry(text: str) -> NumberEntry:
     raise ValueError(f"{text!r} is not a number entry: expected +E.164, +prefix* or a short code")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def entry_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, entry)`` for each line of a list file with something left once
+    its ``#`` comment and surrounding white space are gone (UTF-8, strict)."""
     with path.open("r", encoding="utf-8", errors="strict") as f:
         for lineno, line in enumerate(f, 1):
             entry = line.split("#", 1)[0].strip()
@@ -117,7 +120,7 @@ def read_number_list(path: Path, name: str | None = None) -> NumberSet:
     keys: list[int] = []
     keys_append = keys.append
     try:
-        for lineno, entry in _lines(path):
+        for lineno, entry in entry_lines(path):
             # fast path for the bulk of a big list: a plain +E.164 number
             if entry[0] == "+" and 4 <= len(entry) <= 16 and entry[1] != "0" \
                     and entry[1:].isdigit() and entry.isascii():
@@ -166,7 +169,7 @@ def read_string_list(path: Path, kind: str, name: str | None = None) -> StringSe
     errors: list[str] = []
     entries: list[str] = []
     try:
-        for lineno, entry in _lines(path):
+        for lineno, entry in entry_lines(path):
             try:
                 entries.append(parse_string_entry(kind, entry))
             except ValueError as e:

@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.lists.files import ListFileError
+from gateway.lists.files import ListFileError, entry_lines
 from gateway.numbers import Number, NumberKind
 
 __all__ = ["RateEntry", "RateTable", "read_rates"]
@@ -139,26 +139,23 @@ def read_rates(path: Path) -> RateTable:
     default = 0.0
     seen: dict[str, int] = {}
     try:
-        with path.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                fields = line.split("#", 1)[0].split()
-                if not fields:
-                    continue
-                try:
-                    entry = _entry(fields, lineno)
-                except ValueError as e:
-                    errors.append(f"{path}:{lineno}: {e}")
-                    continue
-                if entry.prefix in seen:
-                    errors.append(f"{path}:{lineno}: {fields[0]} is priced twice "
-                                  f"(first on line {seen[entry.prefix]})")
-                    continue
-                seen[entry.prefix] = lineno
-                entries.append(entry)
-                if entry.prefix:
-                    prices[entry.prefix] = entry.per_minute
-                else:
-                    default = entry.per_minute
+        for lineno, line in entry_lines(path):
+            fields = line.split()
+            try:
+                entry = _entry(fields, lineno)
+            except ValueError as e:
+                errors.append(f"{path}:{lineno}: {e}")
+                continue
+            if entry.prefix in seen:
+                errors.append(f"{path}:{lineno}: {fields[0]} is priced twice "
+                              f"(first on line {seen[entry.prefix]})")
+                continue
+            seen[entry.prefix] = lineno
+            entries.append(entry)
+            if entry.prefix:
+                prices[entry.prefix] = entry.per_minute
+            else:
+                default = entry.per_minute
     except UnicodeDecodeError as e:
         errors.append(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})")
     if errors:

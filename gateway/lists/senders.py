@@ -32,7 +32,7 @@ from pathlib import Path
 
 import phonenumbers
 
-from gateway.lists.files import ListFileError
+from gateway.lists.files import ListFileError, entry_lines
 from gateway.model import Event
 
 __all__ = ["SenderRegistry", "SenderStatus", "is_registry_name", "read_sender_registry"]
@@ -154,22 +154,18 @@ def read_sender_registry(path: Path, name: str | None = None) -> SenderRegistry:
     entries: dict[str, Registration] = {}
     seen: dict[str, int] = {}
     try:
-        with path.open("r", encoding="utf-8", errors="strict") as f:
-            for lineno, line in enumerate(f, 1):
-                entry = line.split("#", 1)[0].strip()
-                if not entry:
-                    continue
-                try:
-                    key, reg = _parse_line(entry)
-                except ValueError as e:
-                    errors.append(f"{path}:{lineno}: {e}")
-                    continue
-                if key in seen:
-                    errors.append(f"{path}:{lineno}: sender {entry.split()[0]!r} already "
-                                  f"registered on line {seen[key]}")
-                    continue
-                seen[key] = lineno
-                entries[key] = reg
+        for lineno, entry in entry_lines(path):
+            try:
+                key, reg = _parse_line(entry)
+            except ValueError as e:
+                errors.append(f"{path}:{lineno}: {e}")
+                continue
+            if key in seen:
+                errors.append(f"{path}:{lineno}: sender {entry.split()[0]!r} already "
+                              f"registered on line {seen[key]}")
+                continue
+            seen[key] = lineno
+            entries[key] = reg
     except UnicodeDecodeError as e:
         errors.append(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})")
     if errors:

@@ -5,6 +5,7 @@ process for what must stop it from starting."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +227,29 @@ dir = "../plugins"
     return path
 
 
+@contextlib.contextmanager
+def _serving(config: Path, cwd: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``python -m gateway run`` up to "admin listening": the process and the admin port;
+    killed on the way out."""
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                            cwd=cwd, stderr=subprocess.PIPE, text=True,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if '"admin listening"' in line:
+                port = int(json.loads(line)["port"])
+                break
+        else:
+            raise AssertionError(f"gateway exited with {proc.wait()}")
+        yield proc, port
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
 def test_known_default_or_empty_token_refuses_to_start(site: Site) -> None:
     for admin, message in (('token = "change-me"', "admin.token: 'change-me' is a known default"),
                            ("", "admin.token: empty")):
@@ -294,17 +319,7 @@ def test_the_open_files_limit_is_raised_to_the_hard_limit(site: Site) -> None:
 
 def test_admin_connections_past_max_connections_are_closed_at_once(site: Site) -> None:
     config = _config(site, 'token = "a-real-token-4242"\nmax_connections = 5')
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
-                            cwd=site.dir, stderr=subprocess.PIPE, text=True,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if '"admin listening"' in line:
-                port = int(json.loads(line)["port"])
-                break
-        else:
-            raise AssertionError(f"gateway exited with {proc.wait()}")
+    with _serving(config, site.dir) as (_proc, port):
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
         extra = socket.create_connection(("127.0.0.1", port))
         extra.settimeout(2)
@@ -324,11 +339,6 @@ def test_admin_connections_past_max_connections_are_closed_at_once(site: Site) -
             raise AssertionError("no slot came free")
         for s in [*idle, extra]:
             s.close()
-    finally:
-        proc.kill()
-        proc.wait(10)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl")
@@ -343,17 +353,7 @@ def test_admin_api_over_https(site: Site) -> None:
                    check=True, capture_output=True)
     config = _config(site, 'token = "a-real-token-4242"\ntls_cert = "cert.pem"\n'
                            'tls_key = "key.pem"')  # next to the config
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
-                            cwd=site.dir, stderr=subprocess.PIPE, text=True,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if '"admin listening"' in line:
-                port = int(json.loads(line)["port"])
-                break
-        else:
-            raise AssertionError(f"gateway exited with {proc.wait()}")
+    with _serving(config, site.dir) as (_proc, port):
         ctx = ssl.create_default_context(cafile=str(etc / "cert.pem"))
         req = urllib.request.Request(f"https://127.0.0.1:{port}/v1/stats",
                                      headers={"Authorization": "Bearer a-real-token-4242"})
@@ -361,11 +361,6 @@ def test_admin_api_over_https(site: Site) -> None:
             assert r.status == 200
         with pytest.raises(OSError):  # plain HTTP is not served
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
-    finally:
-        proc.kill()
-        proc.wait(10)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 @pytest.mark.asyncio
@@ -407,17 +402,8 @@ def test_sighup_refuses_rules_whose_examples_fail(site: Site) -> None:
     config = _config(site, 'token = "a-real-token-4242"')
     config.write_text(config.read_text().replace('dir = "../plugins"',
                                                  f'dir = "{ROOT / "plugins"}"'))
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
-                            cwd=site.dir, stderr=subprocess.PIPE, text=True,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    try:
+    with _serving(config, site.dir) as (proc, port):
         assert proc.stderr is not None
-        for line in proc.stderr:
-            if '"admin listening"' in line:
-                port = int(json.loads(line)["port"])
-                break
-        else:
-            raise AssertionError(f"gateway exited with {proc.wait()}")
 
         def version() -> str:
             req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/rules",
@@ -439,8 +425,3 @@ def test_sighup_refuses_rules_whose_examples_fail(site: Site) -> None:
             if '"rules reloaded"' in line:
                 break
         assert version() != v0
-    finally:
-        proc.kill()
-        proc.wait(10)
-        if proc.stderr is not None:
-            proc.stderr.close()

@@ -127,8 +127,8 @@ _PREP = MappingProxyType({
 # or a comma before a TLD that needs no more ("evil-bank,com")
 _DOT_HINT = re.compile(
     r"\.(?:[\])}>]\s*)?[^\W\d_]{2}|\s\.\s*[^\W\d_]{2}"
-    r"|\.\s+(?:com|net|org|info|biz|ly|uk|ru|xyz|top|io|gl|gd|cn|tk|online|site|click|id"
-    r"|example)\b|,(?:" + "|".join(sorted(STRONG_TLDS)) + r")\b",
+    r"|\.\s+(?:" + "|".join(sorted(SPACED_TLDS)) + r")\b"
+    r"|,(?:" + "|".join(sorted(STRONG_TLDS)) + r")\b",
     re.IGNORECASE,
 )
 # letters written one by one ("e v i l-bank.com", "e v i l . c o m"): single characters

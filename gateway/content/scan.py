@@ -74,8 +74,11 @@ class Scan:
     shortcodes: tuple[ShortCode, ...] = ()
     #: national service numbers the reader is told to call ("call 118 118" -> "118118")
     services: tuple[str, ...] = ()
-    #: the links' hosts, in order (what ``has_url`` and ``url_domain_in`` test)
-    domains: tuple[str, ...] = ()
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """The links' hosts, in order (what ``has_url`` and ``url_domain_in`` test)."""
+        return tuple(u.host for u in self.urls)
 
 
 EMPTY = Scan()
@@ -411,4 +414,4 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
                 _NOT_DIGIT.sub("", m.group(1)) for m in _SERVICE.finditer(digits)))
     if not (urls or phones or shortcodes or services):
         return EMPTY
-    return Scan(urls, phones, shortcodes, services, tuple(u.host for u in urls))
+    return Scan(urls, phones, shortcodes, services)

@@ -50,6 +50,7 @@ from gateway.config import Config, hostport
 from gateway.lists.registry import ListRegistry
 from gateway.numbers import Numbering
 from gateway.observe import LogLimiter
+from gateway.peers import PeerCounts
 from gateway.state import Counters
 
 __all__ = ["AgiServer", "FastAgiProtocol", "ServerTimeouts", "Watchdog", "service"]
@@ -159,12 +160,12 @@ class FastAgiProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
         server = self._server
-        if server.refuse(self._transport):  # a peer not allowed, or a cap reached
+        peer = self._transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if peer else ""
+        if server.refuse(self._peer):  # a peer not allowed, or a cap reached
             self._transport.abort()
             self._transport = None
             return
-        peer = self._transport.get_extra_info("peername")
-        self._peer = str(peer[0]) if peer else ""
         server.counters.connections += 1
         server.active.add(self)
         self._arm(server.timeouts.environment)
@@ -187,7 +188,7 @@ class FastAgiProtocol(asyncio.Protocol):
         server = self._server
         if self in server.active:
             server.active.discard(self)
-            server.left(self._peer)
+            server.per_ip.remove(self._peer)
         self._transport = None
 
     # -- session ------------------------------------------------------------------
@@ -307,19 +308,19 @@ class AgiServer:
         #: open connections at most (0: no limit); peer networks allowed (empty: any)
         self.max_connections = max_connections
         self.max_connections_per_ip = max_connections_per_ip
-        self.per_ip: dict[str, int] = {}
+        self.per_ip = PeerCounts()
         self.allowed = tuple(ipaddress.ip_network(a, strict=False) for a in allowed_peers)
         self.refused = 0
         self._quiet = LogLimiter(10.0)
 
-    def refuse(self, transport: asyncio.Transport) -> bool:
-        """True (counted, logged at most every 10 s) for a connection to close at once:
-        from a peer outside ``allowed_peers``, or past ``max_connections``."""
+    def refuse(self, host: str) -> bool:
+        """True (counted, logged at most every 10 s) for a connection from ``host`` to
+        close at once: from a peer outside ``allowed_peers``, or past
+        ``max_connections`` or ``max_connections_per_ip``; else it is counted in
+        ``per_ip`` until it closes."""
         reason = ""
         if self.max_connections and len(self.active) >= self.max_connections:
             reason = f"max_connections {self.max_connections} reached"
-        peer = transport.get_extra_info("peername")
-        host = str(peer[0]) if peer else ""
         if not reason and self.allowed:
             try:
                 ip = ipaddress.ip_address(host)
@@ -331,10 +332,9 @@ class AgiServer:
                 if not any(ip in net for net in self.allowed):
                     reason = "peer not in [agi] allowed_peers"
         cap = self.max_connections_per_ip
-        if not reason and cap and self.per_ip.get(host, 0) >= cap:
+        if not reason and not self.per_ip.add(host, cap):
             reason = f"max_connections_per_ip {cap} reached"
         if not reason:
-            self.per_ip[host] = self.per_ip.get(host, 0) + 1
             return False
         self.refused += 1
         held = self._quiet.allow(reason)
@@ -342,13 +342,6 @@ class AgiServer:
             log.warning("fastagi connection refused", peer=host, reason=reason,
                         suppressed=held)
         return True
-
-    def left(self, host: str) -> None:
-        n = self.per_ip.get(host, 0) - 1
-        if n > 0:
-            self.per_ip[host] = n
-        else:
-            self.per_ip.pop(host, None)
 
     @property
     def sockets(self) -> Sequence[object]:

@@ -37,6 +37,7 @@ from gateway.config import SmppConfig, hostport
 from gateway.model import Direction, Verdict
 from gateway.numbers import Numbering, NumberMemo
 from gateway.observe import LogLimiter
+from gateway.peers import PeerCounts
 from gateway.smpp import teardown
 from gateway.smpp.leg import Leg
 from gateway.smpp.limits import ClientLimits
@@ -90,7 +91,7 @@ class Proxy:
         self._ticker: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._msgid = 0
-        self.per_ip: dict[str, int] = {}  # open connections by peer address
+        self.per_ip = PeerCounts()  # open connections by peer address
         #: TLS on the listener, and towards the SMSC (None: plain TCP)
         self.tls = server_context(config.tls_cert, config.tls_key, "smpp")
         self.upstream_tls = (client_context(config.upstream.tls_ca, "smpp.upstream")
@@ -112,22 +113,13 @@ class Proxy:
 
     def admit(self, peer_ip: str) -> str | None:
         """Why a new connection must be closed at once (a cap reached), or ``None``:
-        then it is counted until ``left``."""
+        then it is counted in ``per_ip`` until it closes."""
         config = self.config
         if config.max_connections and len(self.pairs) >= config.max_connections:
             return f"max_connections {config.max_connections} reached"
-        n = self.per_ip.get(peer_ip, 0)
-        if config.max_connections_per_ip and n >= config.max_connections_per_ip:
+        if not self.per_ip.add(peer_ip, config.max_connections_per_ip):
             return f"max_connections_per_ip {config.max_connections_per_ip} reached"
-        self.per_ip[peer_ip] = n + 1
         return None
-
-    def left(self, peer_ip: str) -> None:
-        n = self.per_ip.get(peer_ip, 0) - 1
-        if n > 0:
-            self.per_ip[peer_ip] = n
-        else:
-            self.per_ip.pop(peer_ip, None)
 
     def warn(self, key: str, message: str, **fields: Any) -> None:
         """A warning logged at most once every 10 s per ``key`` (floods of bad PDUs,

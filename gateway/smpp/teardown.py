@@ -188,7 +188,7 @@ def down_lost(pair: Pair, exc: Exception | None) -> None:
     pair.waiting.clear()
     if pair.admitted:
         pair.admitted = False
-        pair.proxy.left(pair.peer_ip)
+        pair.proxy.per_ip.remove(pair.peer_ip)
     pair.proxy.pairs.discard(pair)
     pair.uncount()
     if pair.connecting is not None:

@@ -42,6 +42,12 @@ def _max_outstanding(sim: Sim) -> int:
     return top
 
 
+def _submit(short_message: bytes, **kw: Any) -> SubmitSm:
+    """A submit_sm from SRC to DST (international numbers)."""
+    return SubmitSm(source_addr_ton=1, source_addr=SRC, dest_addr_ton=1,
+                    destination_addr=DST, short_message=short_message, **kw)
+
+
 def _burst(esme: RawEsme, pdus: list[Any]) -> None:
     """Every PDU in one write: the proxy reads them in one chunk (or a few)."""
     esme.sock.sendall(b"".join(esme.session.send(p) for p in pdus))
@@ -53,9 +59,7 @@ def test_window_holds_per_pdu_with_a_slow_smsc(tmp_path: Path) -> None:
         with running_proxy(sim.port, window=10) as gw:
             esme = RawEsme(gw.port)
             try:
-                _burst(esme, [SubmitSm(source_addr_ton=1, source_addr=SRC, dest_addr_ton=1,
-                                       destination_addr=DST, short_message=f"hi {i}".encode())
-                              for i in range(60)])
+                _burst(esme, [_submit(f"hi {i}".encode()) for i in range(60)])
                 resps = esme.read(60)
             finally:
                 esme.close()
@@ -73,9 +77,7 @@ def test_window_holds_for_concatenated_parts_released_at_once(tmp_path: Path) ->
         with running_proxy(sim.port, window=10) as gw:
             esme = RawEsme(gw.port)
             try:
-                _burst(esme, [SubmitSm(source_addr_ton=1, source_addr=SRC, dest_addr_ton=1,
-                                       destination_addr=DST, esm_class=0x40,
-                                       short_message=bytes([5, 0, 3, 7, total, n]) + b"part")
+                _burst(esme, [_submit(bytes([5, 0, 3, 7, total, n]) + b"part", esm_class=0x40)
                               for n in range(1, total + 1)])
                 resps = esme.read(total)
             finally:
@@ -161,8 +163,7 @@ def test_idle_esme_that_answers_enquire_link_stays(tmp_path: Path) -> None:
 
                 esme.sock.sendall(response_for(probe.command_id, probe.sequence_number, 0))
                 time.sleep(0.6)
-                seq = esme.send(SubmitSm(source_addr_ton=1, source_addr=SRC, dest_addr_ton=1,
-                                         destination_addr=DST, short_message=b"still here"))
+                seq = esme.send(_submit(b"still here"))
                 (resp,) = esme.read(1)
                 assert (resp.sequence_number, resp.command_status) == (seq, 0)
             finally:
@@ -190,8 +191,7 @@ def test_connection_caps_refuse_the_flood_not_the_esme(tmp_path: Path) -> None:
             assert sum(gw.proxy.per_ip.values()) == 40
             assert gw.proxy.counters.connections_refused == 260
             esme = RawEsme(gw.port)  # from 127.0.0.1: its own share
-            seq = esme.send(SubmitSm(source_addr_ton=1, source_addr=SRC, dest_addr_ton=1,
-                                     destination_addr=DST, short_message=b"through"))
+            seq = esme.send(_submit(b"through"))
             (resp,) = esme.read(1)
             assert (resp.sequence_number, resp.command_status) == (seq, 0)
             more = [socket.create_connection(("127.0.0.1", gw.port)) for _ in range(19)]
@@ -254,9 +254,7 @@ def test_an_esme_waiting_on_a_full_window_is_not_idle(tmp_path: Path) -> None:
                            esme_response_timeout=0.3) as gw:
             esme = RawEsme(gw.port)
             try:
-                _burst(esme, [SubmitSm(source_addr_ton=1, source_addr=SRC, dest_addr_ton=1,
-                                       destination_addr=DST, short_message=f"q {i}".encode())
-                              for i in range(5)])
+                _burst(esme, [_submit(f"q {i}".encode()) for i in range(5)])
                 resps = esme.read(5)
             finally:
                 esme.close()

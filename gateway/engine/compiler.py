@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from gateway.content.facts import _DIGITS_TO_ZERO, Facts  # noqa: F401  (re-exported: moved)
+from gateway.content.facts import Facts
 from gateway.content.regex import compile_operator_regex
 from gateway.engine.call_predicates import CALL_PREDICATES, call_predicate, home_group
 from gateway.engine.call_predicates import COSTS as CALL_COSTS

@@ -178,7 +178,7 @@ def test_text_key_is_digit_blind_for_cached_results() -> None:
     """The caches key on digits zeroed: every digit must be alike to the template and
     the campaign words, or a cached result would belong to another text."""
     from gateway.content.classifier import prepare
-    from gateway.engine.compiler import _DIGITS_TO_ZERO
+    from gateway.content.facts import _DIGITS_TO_ZERO
 
     odd = "x1.com 9 £4.50 \u0663\u0664 \uff15\uff16 1-2-3 v2.top/a9 12:30"
     texts = [*campaign(50), *ham(), odd]

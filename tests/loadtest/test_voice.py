@@ -3,15 +3,8 @@ shipped rules hold (loadtest/bench_voice.py prints the full table)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import bench_voice
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "loadtest"))
-
-import bench_voice  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=[1, 2])

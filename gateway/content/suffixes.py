@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-__all__ = ["SUFFIXES", "TLDS", "is_tld", "public_suffix", "registrable"]
+__all__ = ["SUFFIXES", "TLDS", "public_suffix", "registrable"]
 
 
 def _load() -> frozenset[str]:
@@ -25,10 +25,6 @@ def _load() -> frozenset[str]:
 SUFFIXES: frozenset[str] = _load()
 #: the top-level domains (one-label suffixes), with the reserved names
 TLDS: frozenset[str] = frozenset(s for s in SUFFIXES if "." not in s)
-
-
-def is_tld(label: str) -> bool:
-    return label.lower() in TLDS
 
 
 def public_suffix(host: str) -> str:

@@ -140,6 +140,15 @@ def daytime(r: random.Random, start: float = START, hours: float = HOURS) -> flo
 
 # -- traffic -------------------------------------------------------------------------------
 
+def inbound_outcome(r: random.Random, mean_billsec: float) -> tuple[str, float, float]:
+    """(status, billsec, ring seconds) of an ordinary inbound call: 70% answered,
+    20% unanswered (rings out), 10% given up by the caller."""
+    u = r.random()
+    return (("ANSWER", r.expovariate(1 / mean_billsec), r.uniform(3, 15))
+            if u < 0.7 else ("NOANSWER", 0, 30.0) if u < 0.9
+            else ("CANCEL", 0, r.uniform(2, 12)))
+
+
 def clean_calls(r: random.Random, scale: float) -> Iterator[Call]:
     n = lambda base: max(1, int(base * scale))  # noqa: E731
     subs = [uk_mobile(r) for _ in range(n(3000))]
@@ -186,18 +195,12 @@ def clean_calls(r: random.Random, scale: float) -> Iterator[Call]:
         yield Call(daytime(r), "clean: roamers calling home", True, "inbound", uk_mobile(r),
                    uk_mobile(r)[1:], "roam-partner", billsec=r.expovariate(1 / 200))
     for _ in range(n(3000)):
-        u = r.random()
-        status, billsec, ring = (("ANSWER", r.expovariate(1 / 150), r.uniform(3, 15))
-                                 if u < 0.7 else ("NOANSWER", 0, 30.0) if u < 0.9
-                                 else ("CANCEL", 0, r.uniform(2, 12)))
+        status, billsec, ring = inbound_outcome(r, 150)
         yield Call(daytime(r), "clean: inbound national", True, "inbound",
                    r.choice([uk_mobile, uk_geo])(r), uk_mobile(r)[1:], "national-ic",
                    ring=ring, billsec=billsec, status=status)
     for _ in range(n(1000)):
-        u = r.random()
-        status, billsec, ring = (("ANSWER", r.expovariate(1 / 300), r.uniform(3, 15))
-                                 if u < 0.7 else ("NOANSWER", 0, 30.0) if u < 0.9
-                                 else ("CANCEL", 0, r.uniform(2, 12)))
+        status, billsec, ring = inbound_outcome(r, 300)
         yield Call(daytime(r), "clean: inbound international", True, "inbound",
                    r.choice(FOREIGN)(r), uk_mobile(r)[1:], "intl-carrier", ring=ring,
                    billsec=billsec, status=status)

@@ -369,26 +369,28 @@ def _hi_mum(rng: random.Random) -> Iterator[Fields]:
             f"https://wa.me/44{code(rng, 10)} x")}
 
 
-def _sim_farm(rng: random.Random) -> Iterator[Fields]:
+def _sim_farm_of(rng: random.Random, text: Callable[[], str]) -> Iterator[Fields]:
+    """Mobile-originated messages from 200 SIMs in turn, each to a random mobile."""
     sims = [mobile(rng) for _ in range(200)]
     while True:
         yield {"src": rng.choice(sims), "dst": mobile(rng), "direction": "out",
-               "route": "smsc-mo", "text": (
-                   f"{rng.choice(('HSBC', 'Barclays', 'Lloyds'))}: a new payee was added to "
-                   f"your account at {rng.randrange(10, 23)}:{code(rng, 2)}. If this was NOT "
-                   f"you, verify your details at https://secure-{token(rng, 5).lower()}"
-                   f".example/{token(rng, 8)} ref {token(rng, 4)}")}
+               "route": "smsc-mo", "text": text()}
+
+
+def _sim_farm(rng: random.Random) -> Iterator[Fields]:
+    return _sim_farm_of(rng, lambda: (
+        f"{rng.choice(('HSBC', 'Barclays', 'Lloyds'))}: a new payee was added to "
+        f"your account at {rng.randrange(10, 23)}:{code(rng, 2)}. If this was NOT "
+        f"you, verify your details at https://secure-{token(rng, 5).lower()}"
+        f".example/{token(rng, 8)} ref {token(rng, 4)}"))
 
 
 def _sim_farm_offer(rng: random.Random) -> Iterator[Fields]:
     """No lure wording: an 'offer' whose random words defeat exact-text counters."""
-    sims = [mobile(rng) for _ in range(200)]
-    while True:
-        yield {"src": rng.choice(sims), "dst": mobile(rng), "direction": "out",
-               "route": "smsc-mo", "text": (
-                   f"Hi {token(rng, 5).lower()}, designer watches and bags from 19.99 this "
-                   f"week only, see the new collection at https://luxe-{token(rng, 4).lower()}"
-                   f".example/{token(rng, 6)} and use code {token(rng, 5).upper()}")}
+    return _sim_farm_of(rng, lambda: (
+        f"Hi {token(rng, 5).lower()}, designer watches and bags from 19.99 this "
+        f"week only, see the new collection at https://luxe-{token(rng, 4).lower()}"
+        f".example/{token(rng, 6)} and use code {token(rng, 5).upper()}"))
 
 
 def _sequence(start: int, src: str, route: str, text: Callable[[], str]) -> Iterator[Fields]:

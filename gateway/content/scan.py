@@ -38,7 +38,8 @@ from typing import Any
 from gateway.content.normalize import HOMOGLYPHS, INVISIBLE
 from gateway.content.suffixes import SUFFIXES, TLDS
 
-__all__ = ["EMPTY", "Scan", "ShortCode", "Url", "extract_domains", "scan", "scan_urls"]
+__all__ = ["EMPTY", "Scan", "ShortCode", "Url", "decode_host", "extract_domains", "scan",
+           "scan_urls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,13 +246,19 @@ def _url_of(m: re.Match[str], hidden: bool) -> Url | None:
         ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError:
         ascii_host = host
-    unicode_host = host
-    if "xn--" in ascii_host:
-        try:
-            unicode_host = ascii_host.encode("ascii").decode("idna")
-        except UnicodeError:
-            unicode_host = ascii_host
+    unicode_host = decode_host(ascii_host) if "xn--" in ascii_host else host
     return Url(ascii_host, unicode_host, obf, scheme, path is not None)
+
+
+def decode_host(host: str) -> str:
+    """``host`` as a reader sees it: its punycode (``xn--``) labels decoded; as it is
+    when they do not decode."""
+    if "xn--" in host:
+        try:
+            return host.encode("ascii").decode("idna")
+        except UnicodeError:
+            pass
+    return host
 
 
 def _tld(label: str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gateway.content.normalize import fold
-from gateway.content.scan import Url, scan_urls
+from gateway.content.scan import Url, decode_host, scan_urls
 from gateway.content.suffixes import SUFFIXES, registrable
 
 __all__ = ["BrandMatcher", "DomainSkeletons", "Url", "extract_urls", "registrable", "skeleton"]
@@ -98,12 +98,7 @@ class BrandMatcher:
                 d = ".".join(parts[i:j])
                 if d in domains:
                     return d
-        uhost = host
-        if "xn--" in host:
-            try:
-                uhost = host.encode("ascii").decode("idna")
-            except UnicodeError:
-                uhost = host
+        uhost = decode_host(host)
         labels = uhost.split(".")
         reg = registrable(uhost)
         suffix_labels = len(reg.split(".")) - 1
@@ -152,12 +147,7 @@ class BrandMatcher:
 def host_skeleton(host: str) -> str:
     """A host as it looks, label by label (``evil-l0gin.example`` ->
     ``evllogln.example``); punycode decoded first, so homoglyph hosts match too."""
-    if "xn--" in host:
-        try:
-            host = host.encode("ascii").decode("idna")
-        except UnicodeError:
-            pass
-    return ".".join(map(skeleton, host.split(".")))
+    return ".".join(map(skeleton, decode_host(host).split(".")))
 
 
 class DomainSkeletons:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from smpp_support import (
     ADMIN_TOKEN,
+    ROOT,
     RawEsme,
     esme,
     free_port,
@@ -171,10 +172,6 @@ def test_reports_and_quarantine_run_with_the_admin_api_off(tmp_path: Path) -> No
     import shutil
     import sqlite3
 
-    from smpp_support import ROOT
-
-    from gateway.smpp.pdu import SubmitSm as Submit
-
     sim = start_sim(tmp_path / "sim.jsonl")
     port = free_port()
     config = gateway_config(tmp_path / "spamgw.toml", port, sim.port)  # admin disabled
@@ -185,13 +182,14 @@ def test_reports_and_quarantine_run_with_the_admin_api_off(tmp_path: Path) -> No
             esme = RawEsme(port)
             try:
                 for reporter in ("447700900011", "447700900012", "447700900013"):
-                    esme.send(Submit(source_addr_ton=1, source_addr=reporter, dest_addr_ton=0,
-                                     destination_addr="7726",
-                                     short_message=b"+447700900444 you won a prize"))
+                    esme.send(SubmitSm(source_addr_ton=1, source_addr=reporter, dest_addr_ton=0,
+                                       destination_addr="7726",
+                                       short_message=b"+447700900444 you won a prize"))
                     (resp,) = esme.read(1)
                     assert resp.command_status == 0
-                esme.send(Submit(source_addr_ton=1, source_addr="447700900444", dest_addr_ton=1,
-                                 destination_addr="447700900123", short_message=b"hello"))
+                esme.send(SubmitSm(source_addr_ton=1, source_addr="447700900444",
+                                   dest_addr_ton=1, destination_addr="447700900123",
+                                   short_message=b"hello"))
                 (resp,) = esme.read(1)
                 assert resp.command_status == 0x65
             finally:

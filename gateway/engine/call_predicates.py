@@ -31,12 +31,11 @@ from gateway.model import Event
 
 __all__ = ["CALL_PREDICATES", "COSTS", "call_predicate", "home_group", "home_timezone"]
 
-CALL_PREDICATES = frozenset({
-    "trunk_class", "trunk_class_not", "local_hours", "weekday", "dst_price_min", "dst_risk",
-})
 #: evaluation cost rank (see compiler._COST): attribute tests 0, time 1, rate lookup 3
 COSTS = {"trunk_class": 0, "trunk_class_not": 0, "local_hours": 1, "weekday": 1,
          "dst_price_min": 3, "dst_risk": 3}
+#: the predicates compiled here: those ranked above
+CALL_PREDICATES = frozenset(COSTS)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: calling codes shared by separate countries: HOME stays the home region alone
 _SEPARATE_COUNTRIES = frozenset({1, 7})

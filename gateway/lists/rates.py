@@ -1,4 +1,5 @@
-"""The rate table: what a call costs, for spend caps and the ``dst_rate_over`` predicate.
+"""The rate table: what a call costs, for spend caps and the ``dst_price_min`` and
+``dst_risk`` predicates.
 
 ``rates.txt`` in the lists dir, one entry a line, ``#`` comments; the longest
 matching prefix prices a destination, ``*`` prices anything else::

@@ -23,8 +23,7 @@ from admin_support import AUTH, ROOT, Site
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.admin.app import make_app
-from gateway.admin.keys import CORE, QUARANTINE
-from gateway.app import build_core
+from gateway.app import Core, build_core
 from gateway.engine.examples import event_from_fields
 from gateway.model import Action, Verdict
 
@@ -69,10 +68,7 @@ async def test_odd_json_and_headers_are_4xx_not_500(client: TestClient[Any, Any]
 
 @pytest.mark.asyncio
 async def test_metrics_survive_odd_route_bytes_and_route_labels_are_bounded(
-        client: TestClient[Any, Any]) -> None:
-    app = client.server.app
-    assert app is not None
-    core = app[CORE]
+        client: TestClient[Any, Any], core: Core) -> None:
     memo = core.numbering
     odd = b"trunk-\xff\xfe".decode("utf-8", "surrogateescape")  # as the AGI codec reads it
     for route in [odd, *(f"trunk-{i}" for i in range(3000))]:
@@ -92,13 +88,11 @@ async def test_metrics_survive_odd_route_bytes_and_route_labels_are_bounded(
 
 @pytest.mark.asyncio
 async def test_quarantine_writer_survives_a_locked_database(
-        client: TestClient[Any, Any], site: Site) -> None:
-    app = client.server.app
-    assert app is not None
-    q = app[QUARANTINE]
+        client: TestClient[Any, Any], core: Core, site: Site) -> None:
+    q = core.quarantine
     assert q is not None
     ev = event_from_fields({"src": "+447700900666", "dst": "+447700900123", "text": "held"},
-                           app[CORE].numbering, channel="sms", direction="in")
+                           core.numbering, channel="sms", direction="in")
     v = Verdict(Action.BLOCK, 10.0, ("list.blocked_source",), "blocked")
     lock = sqlite3.connect(site.dir / "quarantine.sqlite3", isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")

@@ -34,8 +34,7 @@ from typing import Any
 from gateway.content.classifier import Model, features, load_model
 from gateway.content.evaluate import format_table, judge, tally
 
-__all__ = ["Figures", "Params", "choose_threshold", "format_table", "judge", "main", "read_tsv",
-           "tally", "train_model"]
+__all__ = ["Figures", "Params", "choose_threshold", "main", "read_tsv", "train_model"]
 
 
 @dataclass(frozen=True, slots=True)

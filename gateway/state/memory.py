@@ -15,7 +15,7 @@ generation, all at once, with no scan on the event path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Any
 
 __all__ = ["MemoryCounters"]
@@ -66,13 +66,6 @@ class _Gen:
                 self.cur[key] = entry
         return entry
 
-    def take(self, key: Hashable, now: float, make: Callable[[float], Any]) -> Any:
-        """``get``, adding ``make(now)`` for a key that is in neither generation."""
-        entry = self.get(key, now)
-        if entry is None:
-            entry = self.cur[key] = make(now)
-        return entry
-
     def rotate(self, now: float) -> None:
         # two windows idle: both generations are stale
         self.prev = self.cur if now < self.rotate_at + self.window else {}
@@ -107,7 +100,7 @@ class MemoryCounters:
         gen = self._sums.get(name)
         if gen is None:
             gen = self._sums[name] = _Gen(window, now)
-        # gen.take(key, now, _Sum), inlined
+        # the key's entry (gen.get, or a new one when neither generation has it), inlined
         if now >= gen.rotate_at:
             gen.rotate(now)
         s: _Sum | None = gen.cur.get(key)
@@ -138,7 +131,8 @@ class MemoryCounters:
         gen = self._sets.get(name)
         if gen is None:
             gen = self._sets[name] = _Gen(window, now)
-        # gen.take(key, now, _Members), inlined: this runs for most rules of every event
+        # the key's entry (gen.get, or a new one), inlined: this runs for most rules of
+        # every event
         if now >= gen.rotate_at:
             gen.rotate(now)
         m: _Members | None = gen.cur.get(key)

@@ -28,9 +28,8 @@ def preflight(cfg: Config) -> None:
         if cfg.smpp.upstream.tls:
             client_context(cfg.smpp.upstream.tls_ca, "smpp.upstream")
     if cfg.admin.enabled:
-        server_context(cfg.admin.tls_cert, cfg.admin.tls_key, "admin")
-    if cfg.admin.enabled:
         admin = cfg.admin
+        server_context(admin.tls_cert, admin.tls_key, "admin")
         token = admin.token
         if not token and not admin.tokens:
             raise ConfigError("admin.token: empty: set [admin] token or token_file, or "

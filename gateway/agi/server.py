@@ -112,15 +112,10 @@ class Watchdog:
 
     def disarm(self) -> bool:
         """True if the watchdog sent the fail-open answer (the verdict is too late)."""
-        if not self._fired:  # the usual case: one uncontended lock, no answer sent
-            with self._lock:
-                self._slot = None
-                if not self._fired:
-                    return False
-        with self._lock:
-            self._fired = False
+        with self._lock:  # the usual case: uncontended, no answer sent
             self._slot = None
-        return True
+            fired, self._fired = self._fired, False
+        return fired
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll):

@@ -86,12 +86,11 @@ def adapt(plugin: Any) -> Plugin:
     """``plugin`` itself, or, if its ``check`` takes the event alone (the old
     signature, deprecated), a wrapper that drops the facts."""
     try:
-        params = [p for p in inspect.signature(plugin.check).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        var = any(p.kind is p.VAR_POSITIONAL
-                  for p in inspect.signature(plugin.check).parameters.values())
+        signature = inspect.signature(plugin.check).parameters.values()
     except (TypeError, ValueError):
         return plugin
+    params = [p for p in signature if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    var = any(p.kind is p.VAR_POSITIONAL for p in signature)
     if len(params) >= 2 or var:
         return plugin
     warnings.warn(f"plugin {getattr(plugin, 'name', plugin)!r}: check(event) is deprecated, "

@@ -96,7 +96,8 @@ _RANGE_RE = re.compile(r"^(src|dst)_(range|block):(\d{1,2})$")
 COUNTER_VALUES = ("one", "billsec", "duration", "parts", "cost")
 
 def parse_counter_key(key: Any) -> tuple[tuple[str, int], ...]:
-    """A counter key's parts as ``(atom, digits)`` (digits only for ``*_range:N``);
+    """A counter key's parts as ``(atom, digits)`` (digits only for ``*_range:N`` and
+    ``*_block:N``, 0 for the rest);
     raises ``ValueError`` saying what is wrong."""
     if not isinstance(key, str) or not key:
         raise ValueError(f"counter key must be a string such as 'src' or 'route+dst_range:9', "

@@ -54,17 +54,17 @@ class UrlPlugin:
         self.imitates = functools.lru_cache(maxsize=8192)(brands.imitates)
         self.shorteners = shorteners
         self.blocked = blocked
-        self._blocked_size = -1
+        self._blocked_version = -1
         self._blocked_like: functools._lru_cache_wrapper[str | None] | None = None
 
     def blocked_like(self, host: str) -> str | None:
-        """The blocked domain ``host`` is or looks like (rebuilt when the list's size
-        changes: an API edit adds or removes entries)."""
+        """The blocked domain ``host`` is or looks like (rebuilt after every edit of the
+        list: an API edit adds or removes entries)."""
         blocked = self.blocked
         if blocked is None:
             return None
-        if len(blocked) != self._blocked_size or self._blocked_like is None:
-            self._blocked_size = len(blocked)
+        if blocked.version != self._blocked_version or self._blocked_like is None:
+            self._blocked_version = blocked.version
             self._blocked_like = functools.lru_cache(maxsize=8192)(
                 DomainSkeletons(blocked).match)
         return self._blocked_like(host)

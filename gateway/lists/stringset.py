@@ -9,14 +9,16 @@ __all__ = ["StringSet"]
 
 class StringSet:
     """Casefolded strings. ``kind == "domain"`` also matches subdomains:
-    ``evil.example`` listed matches ``login.evil.example``."""
+    ``evil.example`` listed matches ``login.evil.example``. ``version`` changes with
+    every edit, so what is derived from the set can tell it is stale."""
 
-    __slots__ = ("_items", "kind", "name")
+    __slots__ = ("_items", "kind", "name", "version")
 
     def __init__(self, name: str, kind: str, items: Iterable[str] = ()) -> None:
         self.name = name
         self.kind = kind
         self._items: set[str] = {i.casefold() for i in items}
+        self.version = 0
 
     def contains(self, value: str) -> bool:
         if value in self._items:
@@ -46,14 +48,17 @@ class StringSet:
 
     def add(self, value: str) -> bool:
         value = value.casefold()
-        new = value not in self._items
+        if value in self._items:
+            return False
         self._items.add(value)
-        return new
+        self.version += 1
+        return True
 
     def discard(self, value: str) -> bool:
         value = value.casefold()
         if value in self._items:
             self._items.discard(value)
+            self.version += 1
             return True
         return False
 

@@ -148,3 +148,24 @@ def test_host_split_fast_path_is_the_separator_split(text: str) -> None:
         if urls._SPACE_OR_BRACKET.search(raw) is None:
             parts = urls._SEP_SPLIT.split(raw)
             assert raw.split(".") == parts[::2] and set(parts[1::2]) <= {"."}
+
+
+def test_look_alikes_of_blocked_domains_follow_an_edit_of_the_same_size(env: PluginEnv) -> None:
+    """One blocked domain swapped for another (the list's size unchanged, as a
+    remove + add through the lists API leaves it): look-alikes of the new one hit at
+    once, those of the old one no longer do."""
+    plugin = load_plugin_module("urls").create(env)
+    n = env.numbering
+    blocked = env.lists.strings("blocked_domains")
+    assert blocked is not None
+    old = next(iter(blocked))
+    name, tld = old.rsplit(".", 1)
+    look = name.replace("i", "1").replace("o", "0") + "." + tld  # digits for letters
+    assert look != old
+    assert "url.blocked_domain" in set(check(plugin, sms(n, f"see {look}/x")))
+    size = len(blocked)
+    blocked.discard(old)
+    blocked.add("grabmoney-bank.example")
+    assert len(blocked) == size
+    assert "url.blocked_domain" in set(check(plugin, sms(n, "see grabm0ney-bank.example/x")))
+    assert "url.blocked_domain" not in set(check(plugin, sms(n, f"see {look}/x")))

@@ -299,7 +299,12 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "log.level": ("debug", "info", "warning", "error"),
     "agi.default_trunk_class": TRUNK_CLASSES,
 }
-_ROLE_KEY = "role"
+#: the same for a field wherever its table sits (in an array of tables, whose paths
+#: carry an index: ``agi.trunks[0].class``)
+_FIELD_CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
+    (TrunkConfig, "trunk_class"): TRUNK_CLASSES,
+    (AdminTokenConfig, "role"): ROLES,
+}
 #: TOML keys spelled differently from their field (``class`` is a Python keyword)
 _ALIASES: dict[str, str] = {"class": "trunk_class"}
 _FIELD_ALIASED = frozenset(_ALIASES.values())
@@ -362,13 +367,9 @@ def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
         if key not in names:
             raise ConfigError(f"{path}: unknown key")
         converted = _convert(hints[key], value, path)
-        if key == "trunk_class" and converted not in TRUNK_CLASSES:
-            raise ConfigError(f"{path}: expected one of {', '.join(TRUNK_CLASSES)}, "
-                              f"got {value!r}")
-        if key == _ROLE_KEY and cls is AdminTokenConfig and converted not in ROLES:
-            raise ConfigError(f"{path}: expected one of {', '.join(ROLES)}, got {value!r}")
-        if path in _CHOICES and converted not in _CHOICES[path]:
-            raise ConfigError(f"{path}: expected one of {', '.join(_CHOICES[path])}, got {value!r}")
+        choices = _CHOICES.get(path) or _FIELD_CHOICES.get((cls, key))
+        if choices is not None and converted not in choices:
+            raise ConfigError(f"{path}: expected one of {', '.join(choices)}, got {value!r}")
         if path in _HOSTPORTS:
             _hostport(converted, path)
         kwargs[key] = converted

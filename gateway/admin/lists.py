@@ -20,15 +20,15 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import services
 from gateway.admin.http import ApiError, audit, fields, read_json
 from gateway.admin.keys import CORE, LIST_LOCK
 from gateway.lists.journal import Entry, ListChanges
 from gateway.lists.numberset import NumberSet
 from gateway.lists.registry import BUILTIN
 from gateway.lists.stringset import StringSet
+from gateway.services import apply_change
 
-__all__ = ["apply_change", "routes"]
+__all__ = ["routes"]
 
 #: control characters (and the Unicode line separators) in an entry: "EVIL\nPAYPAL"
 #: would be two entries once the list is compacted to its file, one a line
@@ -54,12 +54,6 @@ def _ttl(value: Any, dynamic: bool, default: float) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TTL:
         raise ApiError(400, f"ttl must be seconds between 1 and {MAX_TTL:.0f}, got {value!r}")
     return float(value)
-
-
-async def apply_change(app: web.Application, name: str, add: list[Entry], remove: list[Entry],
-                       ttl: float | None) -> dict[str, Any]:
-    """Journal (fsync, off the loop), then apply: ``gateway.services.apply_change``."""
-    return await services.apply_change(app[CORE], name, add, remove, ttl)
 
 
 def _describe(changes: ListChanges, name: str, now: float) -> dict[str, Any]:
@@ -147,7 +141,7 @@ async def change(request: web.Request) -> web.Response:
     if bad_add or bad_rm:
         raise ApiError(400, "bad entries: nothing was applied",
                        entries=(bad_add + bad_rm)[:SHOW_ERRORS], count=len(bad_add + bad_rm))
-    result = await apply_change(request.app, name, add, remove, ttl)
+    result = await apply_change(request.app[CORE], name, add, remove, ttl)
     audit(request, "lists.change", list=name, add=[e.text for e in add[:SHOW_ERRORS]],
           remove=[e.text for e in remove[:SHOW_ERRORS]], added=result["added"],
           removed=result["removed"], ttl=ttl, seq=result["seq"])
@@ -216,7 +210,7 @@ async def bulk_import(request: web.Request) -> web.Response:
     if not entries:
         raise ApiError(400, "no entries in the body (one entry a line)")
     add, remove = (entries, []) if mode == "add" else ([], entries)
-    result = await apply_change(request.app, name, add, remove, ttl)
+    result = await apply_change(request.app[CORE], name, add, remove, ttl)
     result["lines"] = lineno
     audit(request, "lists.import", list=name, mode=mode, entries=len(entries),
           added=result["added"], removed=result["removed"], ttl=ttl, seq=result["seq"])

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["KNOWN_DEFAULT_TOKENS", "ROLES", "TRUNK_CLASSES", "Config", "ConfigError",
-           "SpendConfig", "TrunkConfig", "bearer_tokens", "load_config", "parse_config"]
+           "LookupConfig", "SpendConfig", "TrunkConfig", "bearer_tokens", "load_config",
+           "parse_config"]
 
 
 class ConfigError(ValueError):
@@ -147,6 +148,34 @@ class SpendConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LookupConfig:
+    """``[agi.lookup]``: a number status lookup (HLR, roaming, portability) asked
+    during call screening (``gateway.lookup``); rules read its answer with
+    ``src_status`` / ``dst_status``."""
+
+    #: "" (off), "file", "redis", or the name of a ``spamgw.lookups`` entry point
+    backend: str = ""
+    #: file: ``NUMBER STATUS`` a line, reread when it changes
+    path: str = ""
+    reload_interval: float = 5.0
+    #: redis: a hash, field = E.164 number, value = status (empty url: [state] redis_url)
+    redis_url: str = ""
+    redis_key: str = "spamgw:number_status"
+    #: how long a screening waits for an answer (at most 60% of the call deadline);
+    #: a later answer counts as "unknown" for that call and is cached for the next
+    deadline_ms: float = 20.0
+    cache_ttl: float = 300.0
+    cache_size: int = 100_000
+    #: which numbers are looked up: the caller of inbound calls, the dialled number of
+    #: outbound calls; only home-country numbers unless ``home_only = false``
+    inbound: bool = True
+    outbound: bool = False
+    home_only: bool = True
+    #: options for a plugin backend
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class AgiConfig:
     enabled: bool = True
     #: loopback by default: FastAGI has no authentication, so an Asterisk on another
@@ -164,6 +193,7 @@ class AgiConfig:
     #: class of a trunk not in ``trunks`` (and of calls with no trunk)
     default_trunk_class: str = "unknown"
     spend: SpendConfig = field(default_factory=SpendConfig)
+    lookup: LookupConfig = field(default_factory=LookupConfig)
 
 
 #: what a role may do: ``read`` GET (stats, metrics, lists, rules, quarantine);
@@ -316,7 +346,7 @@ KNOWN_DEFAULT_TOKENS = frozenset({"change-me", "changeme", "change_me", "secret"
 _PATHS = (("rules", "dir"), ("lists", "dir"), ("plugins", "dir"), ("quarantine", "path"),
           ("log", "audit"), ("admin", "shadow_dir"), ("admin", "token_file"),
           ("admin", "tls_cert"), ("admin", "tls_key"), ("smpp", "tls_cert"),
-          ("smpp", "tls_key"), ("smpp.upstream", "tls_ca"))
+          ("smpp", "tls_key"), ("smpp.upstream", "tls_ca"), ("agi.lookup", "path"))
 
 
 def _convert(tp: Any, value: Any, path: str) -> Any:
@@ -396,6 +426,12 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
                 "expensive_per_minute", "max_concurrent_expensive"):
         if getattr(spend, key) < 0:
             raise ConfigError(f"agi.spend.{key}: must not be negative")
+    lookup = cfg.agi.lookup
+    for key in ("deadline_ms", "cache_ttl", "cache_size", "reload_interval"):
+        if getattr(lookup, key) <= 0:
+            raise ConfigError(f"agi.lookup.{key}: must be positive")
+    if lookup.backend == "file" and not lookup.path:
+        raise ConfigError("agi.lookup.path: the file backend needs a path")
     import phonenumbers
 
     if not phonenumbers.country_code_for_region(cfg.gateway.home_country.upper()):

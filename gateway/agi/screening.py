@@ -4,10 +4,13 @@ knows nothing of sockets, and the server knows nothing of rules.
 
 Paths (DESIGN.md):
 
-- ``/inbound[,TRUNK]``: a call arriving from outside. ``src`` is the caller ID,
-  ``dst`` the extension (``agi_extension``), the route the trunk argument or,
-  without one, the trunk part of the channel name (``PJSIP/intl-gw-0000002a`` ->
-  ``intl-gw``).
+- ``/inbound[,TRUNK[,VERIFY_RESULT,ATTESTATION]]``: a call arriving from outside.
+  ``src`` is the caller ID, ``dst`` the extension (``agi_extension``), the route the
+  trunk argument or, without one, the trunk part of the channel name
+  (``PJSIP/intl-gw-0000002a`` -> ``intl-gw``). Arguments 2 and 3 are what
+  Asterisk's ``STIR_SHAKEN(0,verify_result)`` and ``STIR_SHAKEN(0,attestation)``
+  say (empty without an Identity header), summed up in ``details["stir_shaken"]``
+  by :func:`stir_shaken_trust`.
 - ``/outbound[,TRUNK]``: a subscriber dialling out; ``dst`` is the extension, the
   number as typed (``00…``, ``0…``, ``+…``). Further arguments are ignored.
 - ``/ended,DIALSTATUS,duration,billsec``: the hangup handler. It runs with
@@ -24,6 +27,11 @@ Each call's trunk is classified (``[[agi.trunks]]``: national, international,
 roaming_partner, pbx, call_centre...) into ``details["trunk_class"]``, which the
 ``trunk_class`` rule predicate tests.
 
+A number lookup (``gateway.lookup``: HLR, roaming, portability) answered from its
+cache goes into the event at once; otherwise ``handle`` returns a :class:`Pending`
+the server awaits (by the lookup's own deadline, inside the call's) before the
+engine runs.
+
 Deadline: before the engine runs, ``handle`` hands its caller (the server) the
 fail-open answer through ``arm``, so the server can send it when the deadline
 passes while the engine is still busy (a slow plugin); a screening finished later
@@ -34,7 +42,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -42,15 +50,18 @@ import structlog
 
 from gateway.agi.codec import AgiCommand, AgiEnvironment
 from gateway.agi.spend import SpendLedger, SpendRefusal
+from gateway.lookup import StatusLookup
 from gateway.model import Action, Channel, Direction, Event, Phase, Verdict
-from gateway.numbers import Numbering
+from gateway.numbers import Number, Numbering, NumberKind
 
 __all__ = [
     "AgiCounters",
     "CallMemory",
     "Evaluator",
+    "Pending",
     "ScreenedCall",
     "Screener",
+    "stir_shaken_trust",
     "trunk_of_channel",
     "verdict_commands",
 ]
@@ -212,6 +223,29 @@ def _seconds(text: str) -> float | None:
 
 Arm = Callable[[tuple[AgiCommand, ...]], None]
 
+
+class Pending(NamedTuple):
+    """A screening waiting for a number lookup: the server awaits ``wait`` (it never
+    raises, and ends by the lookup's deadline with ``unknown``), then calls
+    ``resume(status, arm)`` for the commands, as ``Screener.handle`` would."""
+
+    wait: Awaitable[str]
+    resume: Callable[[str, Arm | None], tuple[AgiCommand, ...]]
+
+
+def stir_shaken_trust(verify_result: str, attestation: str) -> str:
+    """What Asterisk's ``STIR_SHAKEN(0,verify_result)`` and ``STIR_SHAKEN(0,attestation)``
+    say of the caller ID, as the ``stir_shaken`` rule predicate names it: ``full``,
+    ``partial`` or ``gateway`` (verified, attestation A, B or C), ``failed`` (any other
+    result: ``signature_validation``, ``cert_not_trusted``, ``cid_orig_tn_mismatch``...),
+    ``none`` (no Identity header, or verification disabled)."""
+    result = verify_result.strip().lower()
+    if not result or result == "disabled":
+        return "none"
+    if result != "success":
+        return "failed"
+    return {"A": "full", "B": "partial"}.get(attestation.strip().upper(), "gateway")
+
 #: why the answer was ALLOW although the engine had not finished
 _LATE_REASON = "late: no decision within the deadline (fail-open)"
 
@@ -222,7 +256,9 @@ class Screener:
     ``clock`` stamps events (wall time, what counters and day boundaries use; a
     test injects its own); ``monotonic`` measures the deadline. ``trunk_classes``
     maps a route to its class (``[[agi.trunks]]``), ``default_trunk_class`` is the
-    class of every other route; ``ledger`` reserves outbound spend.
+    class of every other route; ``ledger`` reserves outbound spend; ``lookup`` asks
+    a number's status (``gateway.lookup``) into ``details["src_status"]`` (inbound)
+    or ``details["dst_status"]`` (outbound).
     """
 
     def __init__(
@@ -238,6 +274,9 @@ class Screener:
         trunk_classes: Mapping[str, str] | None = None,
         default_trunk_class: str = "unknown",
         ledger: SpendLedger | None = None,
+        lookup: StatusLookup | None = None,
+        lookup_directions: Collection[Direction] = (Direction.IN,),
+        lookup_regions: Collection[str] = (),
     ) -> None:
         self.numbering = numbering
         self.engine = engine
@@ -249,12 +288,19 @@ class Screener:
         self.trunk_classes = dict(trunk_classes or {})
         self.default_trunk_class = default_trunk_class
         self.ledger = ledger
+        #: number status lookup: asked about the caller of inbound calls, the dialled
+        #: number of outbound calls (``lookup_directions``), numbers of
+        #: ``lookup_regions`` only (empty: any)
+        self.lookup = lookup
+        self.lookup_directions = frozenset(lookup_directions)
+        self.lookup_regions = frozenset(lookup_regions)
         #: encoded answers of recent verdicts (most calls get the same few)
         self._answers: dict[tuple[Verdict, str | None], tuple[AgiCommand, ...]] = {}
 
     def handle(self, env: AgiEnvironment, received: float | None = None,
-               arm: Arm | None = None) -> tuple[AgiCommand, ...]:
-        """Commands to send for this environment (empty: just close).
+               arm: Arm | None = None) -> tuple[AgiCommand, ...] | Pending:
+        """Commands to send for this environment (empty: just close), or a
+        :class:`Pending` screening that waits for a number lookup first.
 
         ``received`` is the ``monotonic()`` time the environment was complete.
         ``arm``, if given, is called with the fail-open answer before the engine
@@ -270,16 +316,19 @@ class Screener:
                 self.ended(env)
                 return ()
         except Exception as e:  # the engine fails open itself; this is the last guard
-            self.counters.failed_open += 1
-            log.error("call screening failed: allowing", path=path, error=repr(e))
-            if path == "ended":
-                return ()
-            return verdict_commands(
-                Verdict(Action.ALLOW, reason=f"screening error: {type(e).__name__}",
-                        failed_open=True)
-            )
+            return self._screening_failed(path, e)
         self.counters.unknown_path += 1
         return ()
+
+    def _screening_failed(self, path: str, e: Exception) -> tuple[AgiCommand, ...]:
+        self.counters.failed_open += 1
+        log.error("call screening failed: allowing", path=path, error=repr(e))
+        if path == "ended":
+            return ()
+        return verdict_commands(
+            Verdict(Action.ALLOW, reason=f"screening error: {type(e).__name__}",
+                    failed_open=True)
+        )
 
     @staticmethod
     def call_of(env: AgiEnvironment, direction: Direction) -> ScreenedCall:
@@ -302,6 +351,18 @@ class Screener:
             "trunk_class": self.trunk_class(route),
         }
 
+    def _lookup_side(self, direction: Direction, src: Number, dst: Number
+                     ) -> tuple[str, Number] | None:
+        """Which number of this call the lookup is asked about, if any."""
+        if self.lookup is None or direction not in self.lookup_directions:
+            return None
+        side, number = ("src", src) if direction is Direction.IN else ("dst", dst)
+        if number.kind is not NumberKind.E164:
+            return None
+        if self.lookup_regions and number.region not in self.lookup_regions:
+            return None
+        return side, number
+
     def _commands(self, verdict: Verdict, max_duration: str | None) -> tuple[AgiCommand, ...]:
         cache = self._answers
         key = (verdict, max_duration)
@@ -315,13 +376,38 @@ class Screener:
     def screen(
         self, env: AgiEnvironment, direction: Direction, received: float | None = None,
         arm: Arm | None = None,
-    ) -> tuple[AgiCommand, ...]:
+    ) -> tuple[AgiCommand, ...] | Pending:
         start = received if received is not None else self.monotonic()
         call = self.call_of(env, direction)
         src = self.numbering.from_caller_id(call.src)
         dst = self.numbering.from_caller_id(call.dst)
-        ts = self.clock()
         details = self.details_of(env, call.route)
+        if direction is Direction.IN:
+            details["stir_shaken"] = stir_shaken_trust(env.arg(2), env.arg(3))
+        asked = self._lookup_side(direction, src, dst)
+        if asked is not None:
+            lookup = self.lookup
+            assert lookup is not None
+            side, number = asked
+            status = lookup.cached(number)
+            if status is None:  # the server awaits the answer, then resumes here
+                def resume(status: str, arm: Arm | None) -> tuple[AgiCommand, ...]:
+                    details[f"{side}_status"] = status
+                    try:
+                        return self._decide(env, direction, call, src, dst, details, start,
+                                            arm)
+                    except Exception as e:
+                        return self._screening_failed(direction.value, e)
+
+                return Pending(lookup.wait(number, lookup.deadline - (self.monotonic() - start)),
+                               resume)
+            details[f"{side}_status"] = status
+        return self._decide(env, direction, call, src, dst, details, start, arm)
+
+    def _decide(self, env: AgiEnvironment, direction: Direction, call: ScreenedCall,
+                src: Number, dst: Number, details: dict[str, object], start: float,
+                arm: Arm | None) -> tuple[AgiCommand, ...]:
+        ts = self.clock()
         counters = self.counters
         # spend first: it is cheap, the fail-open answer carries its limit, and a
         # refusal is a fact the rules judge (irsf.spend_cap in calls.toml blocks it)

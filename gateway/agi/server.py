@@ -44,10 +44,13 @@ from gateway.agi.codec import (
     ConnectionClosed,
     HangupNotice,
 )
-from gateway.agi.screening import AgiCounters, Evaluator, Screener
+from gateway.agi.screening import AgiCounters, Evaluator, Pending, Screener
 from gateway.agi.spend import SpendLedger
 from gateway.config import Config, hostport
+from gateway.engine.call_predicates import home_group
 from gateway.lists.registry import ListRegistry
+from gateway.lookup import StatusLookup, make_lookup
+from gateway.model import Direction
 from gateway.numbers import Numbering
 from gateway.observe import LogLimiter
 from gateway.peers import PeerCounts
@@ -137,6 +140,7 @@ class Watchdog:
 class FastAgiProtocol(asyncio.Protocol):
     __slots__ = (
         "_conn",
+        "_lookup",
         "_peer",
         "_server",
         "_timer",
@@ -149,6 +153,8 @@ class FastAgiProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._peer = ""
+        #: the screening's number lookup, while it is awaited
+        self._lookup: asyncio.Task[None] | None = None
 
     # -- transport callbacks ------------------------------------------------------
 
@@ -180,6 +186,9 @@ class FastAgiProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._lookup is not None:
+            self._lookup.cancel()
+            self._lookup = None
         server = self._server
         if self in server.active:
             server.active.discard(self)
@@ -197,23 +206,15 @@ class FastAgiProtocol(asyncio.Protocol):
                 return
             if isinstance(event, AgiEnvironment):
                 screener = server.screener
-                watchdog = server.watchdog
-                if watchdog is None:
-                    commands = screener.handle(event, screener.monotonic())
-                else:
-                    started = screener.monotonic()
-                    commands = screener.handle(
-                        event, started, partial(watchdog.arm, started, self))
-                    if watchdog.disarm():  # the fail-open answer went out at the deadline
-                        server.counters.late_answered += 1
-                        self._arm(server.timeouts.response)
-                        continue
-                if not commands:
-                    self._close()
+                started = screener.monotonic()
+                arm = None if server.watchdog is None else partial(
+                    server.watchdog.arm, started, self)
+                result = screener.handle(event, started, arm)
+                if isinstance(result, Pending):  # a number lookup first
+                    self._lookup = server.loop.create_task(self._resume(result, started))
                     return
-                self._transport.write(conn.send_final(commands))
-                self._transport.write_eof()
-                self._arm(server.timeouts.response)
+                if not self._answer(result):
+                    return
             elif isinstance(event, AgiResponse):
                 if event.dead_channel:
                     server.counters.dead_channel += 1
@@ -224,6 +225,35 @@ class FastAgiProtocol(asyncio.Protocol):
                 server.counters.hangups += 1
             elif isinstance(event, ConnectionClosed):
                 self._close()
+
+    def _answer(self, commands: tuple[AgiCommand, ...]) -> bool:
+        """Send a screening's answer and the half-close (nothing if the watchdog
+        answered at the deadline meanwhile; empty: just close). False: closed."""
+        server = self._server
+        assert self._transport is not None
+        if server.watchdog is not None and server.watchdog.disarm():
+            server.counters.late_answered += 1  # the fail-open answer went out instead
+            self._arm(server.timeouts.response)
+            return True
+        if not commands:
+            self._close()
+            return False
+        self._transport.write(self._conn.send_final(commands))
+        self._transport.write_eof()
+        self._arm(server.timeouts.response)
+        return True
+
+    async def _resume(self, pending: Pending, started: float) -> None:
+        """The rest of a screening that waited for a number lookup (by its own
+        deadline): the engine, the answer, then whatever arrived meanwhile."""
+        status = await pending.wait
+        self._lookup = None
+        if self._transport is None:  # the peer went away meanwhile
+            return
+        watchdog = self._server.watchdog
+        arm = None if watchdog is None else partial(watchdog.arm, started, self)
+        if self._answer(pending.resume(status, arm)):
+            self._drain()
 
     def send_from_thread(self, commands: tuple[AgiCommand, ...]) -> None:
         """The watchdog's answer, written from its own thread while the loop thread
@@ -381,20 +411,26 @@ class CoreLike(Protocol):
     def state(self) -> Counters: ...
 
 
-def make_screener(core: CoreLike, **overrides: Any) -> Screener:
-    """The screener a gateway runs: deadline, trunk classes and spend ledger from
-    the config; prices from the live lists (a lists reload changes them)."""
+def make_screener(core: CoreLike, lookup: StatusLookup | None = None, **overrides: Any
+                  ) -> Screener:
+    """The screener a gateway runs: deadline, trunk classes, spend ledger and which
+    numbers ``lookup`` is asked about from the config; prices from the live lists (a
+    lists reload changes them)."""
     agi = core.config.agi
+    asked = agi.lookup
     ledger = SpendLedger(agi.spend, core.state, lambda: core.lists.rates,
                          {t.name: t.daily_cap for t in agi.trunks if t.daily_cap > 0})
-    return Screener(
-        core.numbering, core.engine,
-        deadline_ms=core.config.gateway.call_deadline_ms,
-        trunk_classes={t.name: t.trunk_class for t in agi.trunks},
-        default_trunk_class=agi.default_trunk_class,
-        ledger=ledger,
-        **overrides,
-    )
+    options: dict[str, Any] = {
+        "deadline_ms": core.config.gateway.call_deadline_ms,
+        "trunk_classes": {t.name: t.trunk_class for t in agi.trunks},
+        "default_trunk_class": agi.default_trunk_class,
+        "ledger": ledger,
+        "lookup": lookup,
+        "lookup_directions": [d for d, on in ((Direction.IN, asked.inbound),
+                                              (Direction.OUT, asked.outbound)) if on],
+        "lookup_regions": home_group(core.numbering.home_region) if asked.home_only else (),
+    }
+    return Screener(core.numbering, core.engine, **{**options, **overrides})
 
 
 @contextlib.asynccontextmanager
@@ -402,13 +438,18 @@ async def service(core: CoreLike) -> AsyncIterator[AgiServer]:
     """The FastAGI service for ``gateway.app.running``: listens on
     ``config.agi.listen`` on entry, stops on exit."""
     config = core.config
-    screener = make_screener(core)
+    lookup = make_lookup(config.agi.lookup, core.numbering, redis_url=config.state.redis_url,
+                         call_deadline=config.gateway.call_deadline_ms / 1000.0)
+    if lookup is not None:
+        await lookup.start()
+    screener = make_screener(core, lookup)
     server = AgiServer(screener, max_connections=config.agi.max_connections,
                        allowed_peers=config.agi.allowed_peers,
                        max_connections_per_ip=config.agi.max_connections_per_ip)
     host, port = hostport(config.agi.listen)
     await server.start(host, port)
-    log.info("fastagi listening", address=f"{host}:{server.port}")
+    log.info("fastagi listening", address=f"{host}:{server.port}",
+             lookup=config.agi.lookup.backend or None)
     sources = getattr(core, "sources", None)
     ledger = screener.ledger
     watchdog = server.watchdog
@@ -422,10 +463,16 @@ async def service(core: CoreLike) -> AsyncIterator[AgiServer]:
                 "expired": ledger.expired,
                 "watchdog_fired": watchdog.fired if watchdog is not None else 0,
             }
+        if lookup is not None:  # spamgw_agi_lookup_*: late answers, errors, cache
+            sources["agi_lookup"] = lambda: {**lookup.counters.as_dict(),
+                                             "cache_entries": len(lookup)}
     try:
         yield server
     finally:
         if sources is not None:
             sources.pop("agi", None)
             sources.pop("agi_spend", None)
+            sources.pop("agi_lookup", None)
         await server.close()
+        if lookup is not None:
+            await lookup.close()

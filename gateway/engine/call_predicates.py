@@ -12,6 +12,13 @@ here): a closure ``pred(event, facts) -> bool`` over values bound once.
 - ``dst_price_min = 1.0``: the destination costs at least this per minute
   (rates.txt).
 - ``dst_risk = "high"``: the rates.txt entry pricing the destination is marked high.
+- ``src_status = ["roaming"]`` / ``dst_status`` (and ``*_not``): what the number
+  status lookup said of the number (``gateway.lookup.STATUSES``: home, roaming,
+  ported_in, ported_out, not_allocated, unknown; ``details["src_status"]``, put
+  there by the FastAGI screener; no lookup, a late or failed one: ``unknown``).
+- ``stir_shaken = ["full"]`` / ``stir_shaken_not``: the caller ID's STIR/SHAKEN
+  verification (``STIR_SHAKEN_TRUST``: full, partial, gateway attestation verified;
+  failed; none), ``details["stir_shaken"]``.
 
 ``home_group`` is what ``HOME`` means in the country predicates: the home region
 and the territories that share its calling code (GB with GG, IM, JE), except for
@@ -27,16 +34,22 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from gateway.config import TRUNK_CLASSES
+from gateway.lookup import STATUSES
 from gateway.model import Event
 
-__all__ = ["CALL_PREDICATES", "COSTS", "call_predicate", "home_group", "home_timezone"]
+__all__ = ["CALL_PREDICATES", "COSTS", "STIR_SHAKEN_TRUST", "call_predicate", "home_group",
+           "home_timezone"]
 
 #: evaluation cost rank (see compiler._COST): attribute tests 0, time 1, rate lookup 3
 COSTS = {"trunk_class": 0, "trunk_class_not": 0, "local_hours": 1, "weekday": 1,
-         "dst_price_min": 3, "dst_risk": 3}
+         "dst_price_min": 3, "dst_risk": 3, "src_status": 0, "src_status_not": 0,
+         "dst_status": 0, "dst_status_not": 0, "stir_shaken": 0, "stir_shaken_not": 0}
 #: the predicates compiled here: those ranked above
 CALL_PREDICATES = frozenset(COSTS)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: a caller ID's STIR/SHAKEN verification: verified with attestation A, B or C,
+#: verification failed, or nothing to verify (``gateway.agi.screening.stir_shaken_trust``)
+STIR_SHAKEN_TRUST = ("full", "partial", "gateway", "failed", "none")
 #: calling codes shared by separate countries: HOME stays the home region alone
 _SEPARATE_COUNTRIES = frozenset({1, 7})
 
@@ -85,18 +98,35 @@ def _local(ts: float, tz: dt.tzinfo) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, tz)
 
 
+#: predicates that test one ``details`` field against a vocabulary: name (and name
+#: with ``_not``) -> (field, what a value is called, the vocabulary, the value of an
+#: event without the field)
+_DETAIL_CHOICES = {
+    "trunk_class": ("trunk_class", "trunk classes", TRUNK_CLASSES, "unknown"),
+    "src_status": ("src_status", "lookup statuses", STATUSES, "unknown"),
+    "dst_status": ("dst_status", "lookup statuses", STATUSES, "unknown"),
+    "stir_shaken": ("stir_shaken", "verification results", STIR_SHAKEN_TRUST, "none"),
+}
+
+
+def _detail_choice(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """``details[field]`` in (or, for ``*_not``, not in) the given values."""
+    field, noun, vocabulary, default = _DETAIL_CHOICES[key.removesuffix("_not")]
+    values = value if isinstance(value, list) else [value]
+    bad = [c for c in values if c not in vocabulary]
+    if not values or bad:
+        ctx.err(key, f"{key} takes {noun} ({', '.join(vocabulary)}), "
+                f"got {bad[0] if bad else value!r}")
+        return None
+    wanted = frozenset(values)
+    if key.endswith("_not"):
+        return lambda ev, f: ev.details.get(field, default) not in wanted
+    return lambda ev, f: ev.details.get(field, default) in wanted
+
+
 def call_predicate(ctx: Ctx, key: str, value: Any) -> Pred | None:
-    if key in ("trunk_class", "trunk_class_not"):
-        classes = value if isinstance(value, list) else [value]
-        bad = [c for c in classes if c not in TRUNK_CLASSES]
-        if not classes or bad:
-            ctx.err(key, f"{key} takes trunk classes ({', '.join(TRUNK_CLASSES)}), "
-                    f"got {bad[0] if bad else value!r}")
-            return None
-        wanted = frozenset(classes)
-        if key == "trunk_class":
-            return lambda ev, f: ev.details.get("trunk_class", "unknown") in wanted
-        return lambda ev, f: ev.details.get("trunk_class", "unknown") not in wanted
+    if key.removesuffix("_not") in _DETAIL_CHOICES:
+        return _detail_choice(ctx, key, value)
     if key == "local_hours":
         if not (isinstance(value, list) and len(value) == 2
                 and all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 24

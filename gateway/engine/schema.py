@@ -75,6 +75,9 @@ PREDICATES: dict[str, str] = {
     "trunk_class": "trunk_classes", "trunk_class_not": "trunk_classes",
     "local_hours": "hours", "weekday": "weekdays",
     "dst_price_min": "number", "dst_risk": "strings",
+    "src_status": "lookup_statuses", "src_status_not": "lookup_statuses",
+    "dst_status": "lookup_statuses", "dst_status_not": "lookup_statuses",
+    "stir_shaken": "stir_results", "stir_shaken_not": "stir_results",
 }
 #: counter predicate -> required keys
 COUNTERS: dict[str, tuple[str, ...]] = {

@@ -276,6 +276,9 @@ def test_sample_dialplan_against_the_gateway(tmp_path: Path) -> None:
         (ev, v), = gw.attempts("+447700900321")
         assert v.action.value == "BLOCK" and ev.route == "intl-carrier"
         assert "spoof.home_cli_on_international_trunk" in v.rules
+        # no Identity header (and no res_stir_shaken in this build): the dialplan's
+        # STIR_SHAKEN(count) is empty, arguments 2 and 3 are empty, nothing is trusted
+        assert ev.details["stir_shaken"] == "none"
 
         # 3. Wangiri: one number rings six subscribers for 3 s (the caller gives up:
         # CANCEL); the hangup handlers report it; it is flagged

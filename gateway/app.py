@@ -84,6 +84,7 @@ class Core:
             state=self.state,
             plugins=self.engine.plugins,
             home_region=self.numbering.home_region,
+            missing_symbols=self.config.plugins.missing_symbols,
         )
 
     def candidate(self, directory: str | None = None) -> Ruleset:
@@ -108,7 +109,8 @@ class Core:
         plugins = load_plugins(self.config.plugins, lists=self.lists, state=MemoryCounters(),
                                numbering=self.numbering)
         _count, failures = run_examples(d, lists=self.lists, numbering=self.numbering,
-                                        plugins=plugins)
+                                        plugins=plugins,
+                                        missing_symbols=self.config.plugins.missing_symbols)
         if failures:
             raise RuleErrors(failures)
 
@@ -138,7 +140,8 @@ def build_core(config: Config, *, with_plugins: bool = True,
         else ()
     )
     ruleset = load_ruleset(config.rules.dir, lists=lists, state=state, plugins=plugins,
-                           home_region=numbering.home_region)
+                           home_region=numbering.home_region,
+                           missing_symbols=config.plugins.missing_symbols)
     engine = Engine(
         ruleset,
         emergency=lists.emergency,

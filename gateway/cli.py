@@ -91,14 +91,17 @@ def cmd_rules(args: argparse.Namespace) -> int:
         lists = load_lists(cfg.lists.dir, numbering, cfg.gateway.protected_numbers)
         state = MemoryCounters()
         plugins = load_plugins(cfg.plugins, lists=lists, state=state, numbering=numbering)
+        missing = cfg.plugins.missing_symbols
         if args.action == "check":
             rs = load_ruleset(directory, lists=lists, state=state, plugins=plugins,
-                              home_region=numbering.home_region)
+                              home_region=numbering.home_region, missing_symbols=missing)
+            for note in _without_symbols(directory, plugins):
+                print(note, file=sys.stderr)
             print(f"{directory}: {len(rs.rules)} rules in {len(rs.files)} files, "
                   f"version {rs.version}: ok")
             return 0
         count, failures = run_examples(directory, lists=lists, numbering=numbering,
-                                       plugins=plugins)
+                                       plugins=plugins, missing_symbols=missing)
     except RuleErrors as e:
         for err in e.errors:
             print(err, file=sys.stderr)
@@ -110,6 +113,26 @@ def cmd_rules(args: argparse.Namespace) -> int:
         print(f, file=sys.stderr)
     print(f"{directory}: {count - len(failures)} of {count} examples passed")
     return 1 if failures else 0
+
+
+def _without_symbols(directory: str, plugins: Any) -> list[str]:
+    """``file:line: rule-id: ...`` for each rule that runs without a symbol no loaded
+    plugin provides (``[plugins] missing_symbols = "disable"``)."""
+    from gateway.engine.loader import parse_rules_dir, unprovided_symbols
+
+    symbols = frozenset(s.name for p in plugins for s in p.symbols)
+    notes = []
+    for rf in parse_rules_dir(directory)[0]:
+        for spec in rf.rules:
+            missing = unprovided_symbols(spec, symbols)
+            if missing:
+                wanted = spec.when["symbol"]
+                what = ("disabled" if isinstance(wanted, str) or len(missing) == len(wanted)
+                        else "runs without")
+                notes.append(f"{spec.file}:{spec.line_of('symbol')}: {spec.id}: {what}: no "
+                             f"loaded plugin provides {', '.join(map(repr, missing))} "
+                             f'([plugins] missing_symbols = "disable")')
+    return notes
 
 
 def cmd_lists(args: argparse.Namespace) -> int:

@@ -296,6 +296,10 @@ class PluginsConfig:
     disabled: tuple[str, ...] = ()
     #: per-plugin options, ``[plugins.options.url]``
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: a rule naming a symbol no loaded plugin provides: "error" stops the load naming
+    #: it (file:line: rule-id); "disable" runs the rule without it (a rule left with
+    #: no symbol is disabled), each logged once
+    missing_symbols: str = "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +332,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "log.format": ("json", "console"),
     "log.level": ("debug", "info", "warning", "error"),
     "agi.default_trunk_class": TRUNK_CLASSES,
+    "plugins.missing_symbols": ("error", "disable"),
 }
 #: the same for a field wherever its table sits (in an array of tables, whose paths
 #: carry an index: ``agi.trunks[0].class``)

@@ -170,6 +170,7 @@ def gateway_config(tmp: Path, name: str, *, rules: str, lists: str, smpp: int | 
     lines = ['[gateway]', 'home_country = "GB"',
              '[rules]', f'dir = "{rules}"', '[lists]', f'dir = "{lists}"',
              '[plugins]', f'dir = "{plugin_dir}"',
+             f'missing_symbols = "{"error" if plugins else "disable"}"',
              '[log]', f'level = "{log_level}"', 'format = "json"',
              '[smpp]', f'enabled = {"true" if smpp else "false"}']
     if smpp:

@@ -247,7 +247,8 @@ def main() -> None:
     base = Config(rules=RulesConfig(str(ROOT / "rules")),
                   lists=ListsConfig(str(ROOT / "rules" / "lists")),
                   log=LogConfig(audit=audit.name))
-    no_plugins = replace(base, plugins=PluginsConfig(dir=str(ROOT / "no-such-dir")))
+    no_plugins = replace(base, plugins=PluginsConfig(dir=str(ROOT / "no-such-dir"),
+                                                      missing_symbols="disable"))
     with_plugins = replace(base, plugins=PluginsConfig(dir=str(ROOT / "plugins")))
     with tempfile.TemporaryDirectory() as d:
         (Path(d) / "empty.toml").write_text("[settings]\nwarn = 5.0\n")

@@ -358,6 +358,7 @@ dir = "{ROOT / 'rules'}"
 dir = "{ROOT / 'rules' / 'lists'}"
 [plugins]
 dir = "{ROOT / 'plugins' if args.plugins else tmp / 'no-plugins'}"
+missing_symbols = "{'error' if args.plugins else 'disable'}"
 [log]
 level = "{args.log_level}"
 """)

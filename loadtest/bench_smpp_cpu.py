@@ -91,7 +91,8 @@ def _core(tmp: Path, plugins: bool = False) -> Any:
         "smpp": {"window": 1 << 20},
         "rules": {"dir": str(ROOT / "rules")},
         "lists": {"dir": str(ROOT / "rules" / "lists")},
-        "plugins": {"dir": str(ROOT / "plugins" if plugins else tmp / "no-plugins")},
+        "plugins": {"dir": str(ROOT / "plugins" if plugins else tmp / "no-plugins"),
+                    "missing_symbols": "error" if plugins else "disable"},
         "log": {"level": "warning", "audit": str(tmp / "audit.log")},
     })
     return config, build_core(config, with_plugins=plugins)

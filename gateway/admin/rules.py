@@ -117,7 +117,8 @@ async def start_shadow(request: web.Request) -> web.Response:
 
     def build() -> Ruleset:  # private counters: the candidate acts on nothing live
         return load_ruleset(d, lists=core.lists, state=MemoryCounters(),
-                            plugins=core.engine.plugins, home_region=core.numbering.home_region)
+                            plugins=core.engine.plugins, home_region=core.numbering.home_region,
+                            missing_symbols=core.config.plugins.missing_symbols)
 
     async with request.app[RULES_LOCK]:
         try:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.engine import Engine
-from gateway.engine.loader import compile_ruleset, parse_rules_dir
+from gateway.engine.loader import compile_ruleset, parse_rules_dir, unprovided_symbols
 from gateway.engine.plugins import Plugin
 from gateway.engine.schema import RuleError, RuleErrors, RuleSpec
 from gateway.lists.registry import ListRegistry
@@ -133,20 +133,27 @@ class _Run:
 
 
 def run_examples(directory: str, *, lists: ListRegistry, numbering: Numbering,
-                 plugins: Iterable[Plugin] = ()) -> tuple[int, list[RuleError]]:
-    """Returns (examples run, failures). Raises ``RuleErrors`` if the rules are broken."""
+                 plugins: Iterable[Plugin] = (), missing_symbols: str = "error"
+                 ) -> tuple[int, list[RuleError]]:
+    """Returns (examples run, failures). Raises ``RuleErrors`` if the rules are broken.
+    With ``missing_symbols = "disable"`` the examples of a rule testing a symbol no
+    loaded plugin provides are not run (they are written for that plugin)."""
     files, errors, version = parse_rules_dir(directory)
     if errors:
         raise RuleErrors(errors)
     plugins = tuple(plugins)
+    symbols = frozenset(s.name for p in plugins for s in p.symbols)
     failures: list[RuleError] = []
     count = 0
     for rf in files:
         for spec in rf.rules:
+            if missing_symbols == "disable" and unprovided_symbols(spec, symbols):
+                continue
             for n, ex in enumerate(spec.examples, 1):
                 state = MemoryCounters()
                 rs = compile_ruleset(files, [], version, lists=lists, state=state,
-                                     plugins=plugins, home_region=numbering.home_region)
+                                     plugins=plugins, home_region=numbering.home_region,
+                                     missing_symbols=missing_symbols)
                 engine = Engine(rs, emergency=lists.emergency, numbering=numbering)
                 run = _Run(engine, numbering, spec)
                 count += 1

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
+
+import structlog
 
 from gateway.engine import Ruleset
 from gateway.engine.compiler import CompiledRule, compile_rule, new_context
 from gateway.engine.plugins import Plugin, adapt
-from gateway.engine.schema import RuleError, RuleErrors, RuleFile, parse_rule_file
+from gateway.engine.schema import RuleError, RuleErrors, RuleFile, RuleSpec, parse_rule_file
 from gateway.lists.registry import ListRegistry
 from gateway.state import Counters
 
-__all__ = ["RuleErrors", "load_ruleset", "parse_rules_dir"]
+__all__ = ["MISSING_SYMBOLS", "RuleErrors", "load_ruleset", "parse_rules_dir",
+           "unprovided_symbols"]
+
+log = structlog.get_logger("spamgw.rules")
 
 DEFAULT_WARN = 5.0
 DEFAULT_BLOCK = 10.0
+#: what a rule naming a symbol no loaded plugin provides does (``[plugins]
+#: missing_symbols``): stop the load naming it, or run without it
+MISSING_SYMBOLS = ("error", "disable")
+#: (file, rule id, symbols) already logged as run without a symbol: once a process,
+#: not at every reload or example run
+_REPORTED: set[tuple[str, str, tuple[str, ...]]] = set()
 
 
 def parse_rules_dir(directory: str | Path) -> tuple[list[RuleFile], list[RuleError], str]:
@@ -45,12 +57,68 @@ def load_ruleset(
     plugins: Iterable[Plugin] = (),
     home_region: str = "GB",
     extra_dynamic: Iterable[str] = (),
+    missing_symbols: str = "error",
 ) -> Ruleset:
     """Parse, validate and compile; raises ``RuleErrors`` naming ``file:line: rule-id``."""
     files, errors, version = parse_rules_dir(directory)
     plugins = tuple(plugins)
     return compile_ruleset(files, errors, version, lists=lists, state=state, plugins=plugins,
-                           home_region=home_region, extra_dynamic=extra_dynamic)
+                           home_region=home_region, extra_dynamic=extra_dynamic,
+                           missing_symbols=missing_symbols)
+
+
+def unprovided_symbols(spec: RuleSpec, symbols: frozenset[str]) -> list[str]:
+    """The symbols ``spec`` tests (``when.symbol``) that no loaded plugin provides and
+    whose plugin is not loaded at all (a misspelt symbol of a loaded plugin is the
+    compiler's error, whatever ``missing_symbols`` says)."""
+    wanted = spec.when.get("symbol")
+    if wanted is None:
+        return []
+    names = [wanted] if isinstance(wanted, str) else wanted
+    if not isinstance(names, list):
+        return []  # not a name or a list of names: the compiler says so
+    spaces = {s.split(".", 1)[0] for s in symbols}
+    return [n for n in names if isinstance(n, str) and n not in symbols
+            and n.split(".", 1)[0] not in spaces]
+
+
+def _symbols(names: list[str]) -> str:
+    return ("symbol " if len(names) == 1 else "symbols ") + ", ".join(map(repr, names))
+
+
+def _without_missing(specs: list[RuleSpec], symbols: frozenset[str], mode: str,
+                     plugins: tuple[Plugin, ...], errors: list[RuleError]) -> list[RuleSpec]:
+    """The rules to compile. A rule testing symbols no loaded plugin provides is an
+    error (``mode == "error"``); with ``"disable"`` it tests the symbols that are
+    provided, and a rule left with none is disabled, each logged once a load."""
+    kept: list[RuleSpec] = []
+    loaded = ", ".join(sorted(p.name for p in plugins)) or "none"
+    for spec in specs:
+        missing = unprovided_symbols(spec, symbols)
+        if not missing:
+            kept.append(spec)
+            continue
+        line = spec.line_of("symbol")
+        if mode == "error":
+            errors.append(RuleError(
+                spec.file, line, spec.id,
+                f"no loaded plugin provides {_symbols(missing)} (plugins loaded: {loaded}); "
+                f'load the plugin, or set [plugins] missing_symbols = "disable" to run '
+                f"the rules without it"))
+            continue
+        wanted = spec.when["symbol"]
+        left = [n for n in ([wanted] if isinstance(wanted, str) else wanted)
+                if n not in missing]
+        if left:
+            kept.append(replace(spec, when={**spec.when, "symbol": left}))
+        once = (spec.file, spec.id, tuple(missing))
+        if once not in _REPORTED:
+            _REPORTED.add(once)
+            log.warning("rule runs without symbols no loaded plugin provides" if left
+                        else "rule disabled: no loaded plugin provides its symbols",
+                        rule=spec.id, at=f"{spec.file}:{line}", missing=missing,
+                        **({"kept": left} if left else {}))
+    return kept
 
 
 def compile_ruleset(
@@ -63,7 +131,11 @@ def compile_ruleset(
     plugins: tuple[Plugin, ...],
     home_region: str,
     extra_dynamic: Iterable[str] = (),
+    missing_symbols: str = "error",
 ) -> Ruleset:
+    if missing_symbols not in MISSING_SYMBOLS:
+        raise ValueError(f"missing_symbols must be one of {MISSING_SYMBOLS}, "
+                         f"got {missing_symbols!r}")
     errors = list(errors)
     plugins = tuple(adapt(p) for p in plugins)  # every plugin called as check(event, facts)
     specs = [spec for rf in files for spec in rf.rules]
@@ -97,7 +169,7 @@ def compile_ruleset(
             settings[key] = float(value)
     symbols = frozenset(symbol_scores)
     compiled: list[CompiledRule] = []
-    for spec in specs:
+    for spec in _without_missing(specs, symbols, missing_symbols, plugins, errors):
         ctx = new_context(spec, lists, state, dynamic, symbols, home_region, lists.rates)
         rule = compile_rule(spec, ctx)
         errors.extend(ctx.errors)

@@ -28,7 +28,7 @@ class Site:
             "agi": {"enabled": False},
             "rules": {"dir": str(self.rules)},
             "lists": {"dir": str(self.lists)},
-            "plugins": {"dir": str(self.dir / "no-plugins")},
+            "plugins": {"dir": str(self.dir / "no-plugins"), "missing_symbols": "disable"},
             "quarantine": {"path": str(self.dir / "quarantine.sqlite3")},
             "log": {"level": "error", "audit": str(self.dir / "audit.jsonl")},
         }

@@ -40,6 +40,7 @@ dir = "{site.rules}"
 dir = "{site.lists}"
 [plugins]
 dir = "{site.dir / 'no-plugins'}"
+missing_symbols = "disable"
 [quarantine]
 path = "{site.dir / 'q.sqlite3'}"
 [log]

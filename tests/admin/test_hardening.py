@@ -198,7 +198,10 @@ def _run(config: Path, cwd: Path, timeout: float = 30) -> subprocess.CompletedPr
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
 
 
-def _config(site: Site, admin: str, extra: str = "") -> Path:
+def _config(site: Site, admin: str, extra: str = "", missing_symbols: str = "disable"
+            ) -> Path:
+    """A gateway config in ``etc/`` with relative paths and an empty plugins dir (the
+    rules' plugin symbols: ``missing_symbols``)."""
     (site.dir / "plugins").mkdir(exist_ok=True)
     path = site.dir / "etc" / "spamgw.toml"
     path.parent.mkdir(exist_ok=True)
@@ -216,21 +219,25 @@ dir = "../rules"
 dir = "../rules/lists"
 [plugins]
 dir = "../plugins"
+missing_symbols = "{missing_symbols}"
 {extra}
 """)
     return path
 
 
 @contextlib.contextmanager
-def _serving(config: Path, cwd: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    """``python -m gateway run`` up to "admin listening": the process and the admin port;
-    killed on the way out."""
+def _serving(config: Path, cwd: Path, lines: list[str] | None = None
+             ) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``python -m gateway run`` up to "admin listening": the process and the admin port
+    (the log lines before it go to ``lines``); killed on the way out."""
     proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
                             cwd=cwd, stderr=subprocess.PIPE, text=True,
                             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     try:
         assert proc.stderr is not None
         for line in proc.stderr:
+            if lines is not None:
+                lines.append(line)
             if '"admin listening"' in line:
                 port = int(json.loads(line)["port"])
                 break
@@ -279,6 +286,36 @@ def test_paths_resolve_against_the_config_and_a_missing_dir_is_named(site: Site,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert res.returncode == 0, res.stderr
     assert str(site.rules) in res.stdout
+
+
+def test_a_rule_naming_a_symbol_no_plugin_provides_stops_start_up_naming_it(
+        site: Site) -> None:
+    """The shipped rules with an empty plugins dir: ``spamgw run`` and ``spamgw rules
+    check`` name each rule (file:line: rule-id) and the symbol; with ``missing_symbols =
+    "disable"`` the gateway runs, logging each disabled rule once."""
+    config = _config(site, 'token = "a-real-token-4242"', missing_symbols="error")
+    res = _run(config, site.dir)
+    assert res.returncode == 1, res.stderr
+    want = (f"{site.rules / '70-content.toml'}:135: content.bulk_with_link: no loaded plugin "
+            "provides symbol 'campaign.bulk' (plugins loaded: none)")
+    assert want in res.stderr and "Traceback" not in res.stderr
+    check = subprocess.run([sys.executable, "-m", "gateway", "rules", "check", "--config",
+                            str(config)], capture_output=True, text=True, timeout=60,
+                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert check.returncode == 1 and want in check.stderr, check.stderr
+
+    config = _config(site, 'token = "a-real-token-4242"', missing_symbols="disable")
+    lines: list[str] = []
+    with _serving(config, site.dir, lines):
+        pass
+    disabled = [json.loads(line)["rule"] for line in lines if "rule disabled" in line]
+    assert "content.bulk_with_link" in disabled and len(disabled) == len(set(disabled)) == 8
+    check = subprocess.run([sys.executable, "-m", "gateway", "rules", "check", "--config",
+                            str(config)], capture_output=True, text=True, timeout=60,
+                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert check.returncode == 0, check.stderr
+    assert (f"{site.rules / '70-content.toml'}:135: content.bulk_with_link: disabled: no loaded "
+            "plugin provides 'campaign.bulk'") in check.stderr
 
 
 def test_the_open_files_limit_is_raised_to_the_hard_limit(site: Site) -> None:

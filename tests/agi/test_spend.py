@@ -90,6 +90,7 @@ def test_the_service_exports_spend_gauges() -> None:
         "rules": {"dir": str(REPO / "rules")},
         "lists": {"dir": str(REPO / "rules" / "lists")},
         "agi": {"listen": "127.0.0.1:0"},
+        "plugins": {"missing_symbols": "disable"},
     }), with_plugins=False)
 
     async def main() -> dict[str, float]:

@@ -21,7 +21,8 @@ T0 = 1_790_000_000.0
 def core():
     cfg = Config(rules=RulesConfig(str(ROOT / "rules")),
                  lists=ListsConfig(str(ROOT / "rules" / "lists")))
-    cfg = replace(cfg, plugins=PluginsConfig(dir=str(ROOT / "no-plugins")))
+    cfg = replace(cfg, plugins=PluginsConfig(dir=str(ROOT / "no-plugins"),
+                                             missing_symbols="disable"))
     return build_core(cfg, state=MemoryCounters())
 
 

@@ -23,7 +23,8 @@ def core():
                  lists=ListsConfig(str(ROOT / "rules" / "lists")))
     from gateway.config import PluginsConfig
 
-    cfg = replace(cfg, plugins=PluginsConfig(dir=str(ROOT / "no-plugins")))
+    cfg = replace(cfg, plugins=PluginsConfig(dir=str(ROOT / "no-plugins"),
+                                             missing_symbols="disable"))
     return build_core(cfg)
 
 

@@ -143,7 +143,7 @@ def test_cli_lists_lookup_and_bad_config(spamgw, tmp_path):
     assert "smpp.upstream.address: expected a string, got 2775" in res.stderr
 
 
-def test_symbols_of_a_plugin_not_loaded_are_ignored_but_typos_are_not(tmp_path):
+def test_a_symbol_no_loaded_plugin_provides_is_an_error_unless_disabled(tmp_path):
     from gateway.engine.plugins import Symbol
 
     class Urls:
@@ -165,9 +165,27 @@ def test_symbols_of_a_plugin_not_loaded_are_ignored_but_typos_are_not(tmp_path):
         id = "needs.classifier"
         when.symbol = "content.spam"
         score = 1
+
+        [[rule]]
+        id = "any.of.two"
+        when.symbol = ["content.spam", "url.shortener"]
+        score = 1
     """))
-    rs = load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Urls(),))
-    assert [r.id for r in rs.rules] == ["needs.classifier"]
+    with pytest.raises(RuleErrors) as e:
+        load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Urls(),))
+    assert str(e.value).splitlines() == [
+        f"{d / 'r.toml'}:7: needs.classifier: no loaded plugin provides symbol 'content.spam' "
+        '(plugins loaded: urls); load the plugin, or set [plugins] missing_symbols = '
+        '"disable" to run the rules without it',
+        f"{d / 'r.toml'}:12: any.of.two: no loaded plugin provides symbol 'content.spam' "
+        '(plugins loaded: urls); load the plugin, or set [plugins] missing_symbols = '
+        '"disable" to run the rules without it']
+    # the operator's explicit choice: a rule left with no symbol is disabled, one with
+    # some keeps those; the score override waits for its plugin either way
+    rs = load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Urls(),),
+                      missing_symbols="disable")
+    assert [r.id for r in rs.rules] == ["any.of.two"]
+    assert rs.rules[0].spec.when["symbol"] == ["url.shortener"]
     (d / "r.toml").write_text(textwrap.dedent("""
         [symbols]
         "url.shortner" = 5.0

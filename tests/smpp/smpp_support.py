@@ -323,6 +323,7 @@ dir = "{ROOT / 'rules'}"
 dir = "{ROOT / 'rules' / 'lists'}"
 [plugins]
 dir = "{path.parent / 'no-plugins'}"
+missing_symbols = "disable"
 [log]
 level = "warning"
 """)

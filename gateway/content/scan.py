@@ -367,10 +367,13 @@ def _phones(text: str) -> tuple[str, ...]:
 
 # --- short codes and service numbers -------------------------------------------------
 
-#: a verb that sends a text, a keyword (optional, maybe quoted), "to"/"2"/"on", 4-6 digits
+#: a verb that sends a text, a keyword of up to three words (optional, maybe quoted;
+#: the first one is kept), "to"/"2"/"on", 4-6 digits
 _SHORTCODE = re.compile(
-    r"(?i)\b(?:te?xt|send|sms|reply|msg)[:\s]+(?:(?:the\s+)?(?:word|keyword)\s+)?"
-    r"(?:[\"'\u2018\u201c]?([a-z][a-z0-9]{0,19})[\"'\u2019\u201d]?[\s:,]+)?"
+    r"(?i)\b(?:te?xt(?:ing)?|txting|send|sms|reply|msg)[:\s]+"
+    r"(?:(?:the\s+)?(?:word|keyword)\s+)?"
+    r"(?:[\"'\u2018\u201c]?([a-z][a-z0-9]{0,19})(?:\s[a-z][a-z0-9]{0,19}){0,2}"
+    r"[\"'\u2019\u201d]?[\s:,]+)?"
     r"(?:to|2|on)[:\s]+(\d{4,6})(?![\d.,:/]\d|\d)"
 )
 #: opt-out and service keywords: "Reply STOP to 60000" is what legitimate senders write

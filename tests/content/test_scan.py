@@ -212,6 +212,22 @@ def test_one_pass_finds_all_kinds() -> None:
     assert scan("").urls == () and scan(None).phones == ()
 
 
+@pytest.mark.parametrize(("text", "codes"), [
+    # a keyword of several words: the first is kept
+    ("Txt ur national team to 87077", (ShortCode("87077", "UR"),)),
+    ("You can donate by texting DONATE to 864233", (ShortCode("864233", "DONATE"),)),
+    ("Text the word WIN to 81010", (ShortCode("81010", "WIN"),)),
+    # opt-out instructions are what legitimate senders write
+    ("Reply STOP to 60000", ()),
+    ("Text STOP to 81234 to opt out", ()),
+    # four words between the verb and "to" are a sentence, not a keyword
+    ("text me when you get to 85000 steps", ()),
+    ("sending my love to 80000 fans", ()),
+])
+def test_short_codes(text: str, codes: tuple[ShortCode, ...]) -> None:
+    assert scan(text).shortcodes == codes
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(["code. Do", "x.com", "hxxp://evil[.]com/a", "evil . com",
                                  "E v i l-bank.com", "3.50", "www.x.co.uk", "a,com", "ok.so",

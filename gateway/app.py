@@ -15,6 +15,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -25,6 +26,7 @@ from gateway.engine.plugins import load_plugins
 from gateway.engine.schema import RuleErrors
 from gateway.lists.journal import ListChanges
 from gateway.lists.registry import ListRegistry, load_lists
+from gateway.model import Event, Verdict
 from gateway.numbers import Numbering
 from gateway.observe import Stats, configure_logging
 from gateway.preflight import preflight
@@ -60,6 +62,12 @@ class Core:
     list_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: ``gateway.services.service`` is running for this core
     serving: bool = False
+    #: called with (list name, journal records) after a list change is journaled and
+    #: applied here, so other workers and nodes apply it too (``gateway.fanout``)
+    on_list_change: Callable[[str, list[dict[str, Any]]], None] | None = None
+    #: extra aiohttp middlewares for the admin app (after the token guard): with
+    #: several workers, the host-wide statistics and the fan-out of rule reloads
+    admin_middlewares: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.reports = Reports(self)
@@ -113,6 +121,20 @@ class Core:
                                         missing_symbols=self.config.plugins.missing_symbols)
         if failures:
             raise RuleErrors(failures)
+
+    def dry_run(self, ev: Event) -> Verdict:
+        """The verdict ``ev`` would get now, changing nothing: the counters answer what
+        they would count without counting (``Counters.dry_run``), no flag is set, and
+        no observer sees it (statistics, audit log, quarantine, spam reports, a shadow
+        ruleset). Synchronous, so nothing else is judged meanwhile."""
+        engine = self.engine
+        observer, shadow = engine.observer, engine.shadow
+        engine.observer = engine.shadow = None
+        try:
+            with self.state.dry_run():
+                return engine.evaluate(ev)
+        finally:
+            engine.observer, engine.shadow = observer, shadow
 
     def reload_rules(self) -> Ruleset:
         """Build a new ruleset and swap it in; raises ``RuleErrors`` and leaves the
@@ -180,16 +202,19 @@ def _services(config: Config) -> list[ServiceFactory]:
 
 
 @contextlib.asynccontextmanager
-async def running(core: Core) -> AsyncIterator[Core]:
+async def running(core: Core, around: ServiceFactory | None = None) -> AsyncIterator[Core]:
     """Start every enabled service; on exit stop them in reverse order. The counters'
     background work (the redis backend's sync) starts first and stops last; the
-    domain services (reports, quarantine, list expiry) run before the adapters."""
+    domain services (reports, quarantine, list expiry) run before the adapters, and so
+    does ``around`` (a worker's part in a multi-process host: ``gateway.workers``)."""
     from gateway.services import service as domain_service
 
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(running_state(core.state))
         stack.enter_context(_audit_flusher(core))
         await stack.enter_async_context(domain_service(core))
+        if around is not None:
+            await stack.enter_async_context(around(core))
         for factory in _services(core.config):
             await stack.enter_async_context(factory(core))
         yield core
@@ -235,7 +260,7 @@ def settle_heap() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
-async def serve(config: Config) -> None:
+async def serve(config: Config, around: ServiceFactory | None = None) -> None:
     core = build_core(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -262,7 +287,7 @@ async def serve(config: Config) -> None:
 
     loop.add_signal_handler(signal.SIGHUP, _hup)
     try:
-        async with running(core):
+        async with running(core, around):
             settle_heap()  # once every service is up: their start-up objects too
             log.info("spamgw running", config=config.source, rules=core.engine.ruleset.version)
             await stop.wait()
@@ -298,14 +323,19 @@ def raise_fd_limit(config: Config) -> tuple[int, int]:
     return soft, now
 
 
-def run(config: Config) -> int:
+def run(config: Config, around: ServiceFactory | None = None,
+        loop_factory: Callable[[], Any] | None = None) -> int:
+    """Run the gateway in this process; ``around`` and ``loop_factory`` are a
+    worker's (``gateway.workers``): its part in the host, and a loop that opens the
+    shared listeners with SO_REUSEPORT."""
     preflight(config)  # a ConfigError naming the key, before anything listens
     configure_logging(config.log)
     raise_fd_limit(config)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a hard dependency off Windows
-        asyncio.run(serve(config))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serve(config, around))
     else:
-        uvloop.run(serve(config))
+        uvloop.run(serve(config, around), loop_factory=loop_factory or uvloop.new_event_loop)
     return 0

@@ -34,8 +34,16 @@ def _config(path: str | None) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.app import run
+    from gateway.supervisor import supervise, worker_count
 
-    return run(_config(args.config))
+    config = _config(args.config)
+    if args.workers is None:
+        workers = worker_count(config.gateway.workers)
+    else:
+        workers = worker_count(args.workers, "--workers")
+    if workers == 1:  # one process, as without the option
+        return run(config)
+    return supervise(config, workers, args.config)
 
 
 def _core(args: argparse.Namespace) -> Any:
@@ -215,6 +223,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
     run = sub.add_parser("run", help="run the SMPP proxy, FastAGI server and admin HTTP")
     run.add_argument("--config", help="TOML config file (default: built-in defaults)")
+    run.add_argument("--workers", help="worker processes sharing the ports, or 'auto' "
+                     "(one per core); default: [gateway] workers, 1")
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("smsc-sim", help="run the bundled SMSC simulator", add_help=False)

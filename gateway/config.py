@@ -47,6 +47,9 @@ class GatewayConfig:
     protected_numbers: tuple[str, ...] = ()
     #: decision deadline for a call screening, milliseconds
     call_deadline_ms: int = 50
+    #: worker processes sharing the SMPP and FastAGI ports (``spamgw run``): a count,
+    #: or "auto" for one per core; more than one needs ``[state] backend = "redis"``
+    workers: int | str = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +429,9 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
         except ValueError:
             raise ConfigError(f"agi.allowed_peers[{i}]: not an address or network: "
                               f"{net!r}") from None
+    from gateway.supervisor import worker_count
+
+    worker_count(cfg.gateway.workers)  # a ConfigError naming gateway.workers
     spend = cfg.agi.spend
     for key in ("daily_cap", "cap_from_per_minute", "min_call_seconds", "max_call_seconds",
                 "expensive_per_minute", "max_concurrent_expensive"):

@@ -49,6 +49,8 @@ async def apply_change(core: Core, name: str, add: list[Entry], remove: list[Ent
                 counts[op] += changes.apply(name, op, chunk[i:i + APPLY_BATCH], expires, now)
                 if len(chunk) > APPLY_BATCH:
                     await asyncio.sleep(0)
+        if core.on_list_change is not None:  # the other workers and nodes (gateway.fanout)
+            core.on_list_change(name, recs)
         journal = changes.journal(name)
         compacted = None
         if journal.entries > core.config.lists.compact_after:

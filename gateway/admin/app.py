@@ -62,7 +62,8 @@ async def index(request: web.Request) -> web.FileResponse:
 def make_app(core: Any) -> web.Application:
     """The admin app for ``core`` (a ``gateway.app.Core``)."""
     cfg = core.config
-    app = web.Application(middlewares=[guard(bearer_tokens(cfg.admin))],
+    app = web.Application(middlewares=[guard(bearer_tokens(cfg.admin)),
+                                       *getattr(core, "admin_middlewares", ())],
                           client_max_size=cfg.admin.max_body)
     app[CORE] = core
     app[checks.MEMO] = NumberMemo(core.numbering)

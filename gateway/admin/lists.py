@@ -26,6 +26,7 @@ from gateway.lists.journal import Entry, ListChanges
 from gateway.lists.numberset import NumberSet
 from gateway.lists.registry import BUILTIN
 from gateway.lists.stringset import StringSet
+from gateway.numbers import number_of_key
 from gateway.services import apply_change
 
 __all__ = ["routes"]
@@ -36,6 +37,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_TTL = 10 * 366 * 86400.0
 PARSE_BATCH = 50000
 SHOW_ERRORS = 50
+#: entries of an expiring list that GET /v1/lists shows, the newest first
+SHOW_FLAGS = 200
 
 
 def _changes(request: web.Request, name: str, *, edit: bool = False) -> ListChanges:
@@ -68,8 +71,11 @@ def _describe(changes: ListChanges, name: str, now: float) -> dict[str, Any]:
                    bytes=lst.size_in_bytes(), expiring=len(changes.expiring.get(name, ())))
     elif isinstance(lst, StringSet):
         out.update(entries=len(lst), expiring=len(changes.expiring.get(name, ())))
-    else:
-        out.update(entries=len(changes.state.flags(name, now)))
+    else:  # an expiring list: its live entries (the newest first) and their expiry
+        flags = changes.state.flags(name, now)
+        out.update(entries=len(flags), flags=[
+            {"entry": number_of_key(k) if isinstance(k, int) else str(k), "expires": e}
+            for k, e in sorted(flags.items(), key=lambda kv: -kv[1])[:SHOW_FLAGS]])
     return out
 
 
@@ -126,8 +132,8 @@ async def change(request: web.Request) -> web.Response:
         raise ApiError(400, "nothing to change: give add and/or remove")
     dynamic = changes.kind(name) == "dynamic"
     ttl = _ttl(body.get("ttl"), dynamic, request.app[CORE].config.reports.list_ttl)
-    if ttl is not None and not add_raw:
-        raise ApiError(400, "ttl applies to added entries")
+    if body.get("ttl") is not None and not add_raw:  # (a dynamic list's default ttl is no
+        raise ApiError(400, "ttl applies to added entries")  # reason to refuse a removal)
     bad = [f"{e!r}: control characters are not allowed in an entry"
            for e in (*add_raw, *remove_raw) if isinstance(e, str) and _CONTROL.search(e)]
     if bad:

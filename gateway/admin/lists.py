@@ -132,8 +132,9 @@ async def change(request: web.Request) -> web.Response:
         raise ApiError(400, "nothing to change: give add and/or remove")
     dynamic = changes.kind(name) == "dynamic"
     ttl = _ttl(body.get("ttl"), dynamic, request.app[CORE].config.reports.list_ttl)
-    if body.get("ttl") is not None and not add_raw:  # (a dynamic list's default ttl is no
-        raise ApiError(400, "ttl applies to added entries")  # reason to refuse a removal)
+    # the request's ttl, not a dynamic list's default: a removal alone has none
+    if body.get("ttl") is not None and not add_raw:
+        raise ApiError(400, "ttl applies to added entries")
     bad = [f"{e!r}: control characters are not allowed in an entry"
            for e in (*add_raw, *remove_raw) if isinstance(e, str) and _CONTROL.search(e)]
     if bad:

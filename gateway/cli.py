@@ -65,7 +65,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         fields["text"] = args.text
     direction = args.direction or ("in" if args.kind == "sms" else "out")
     ev = event_from_fields(fields, core.numbering, channel=args.kind, direction=direction)
-    verdict = core.engine.evaluate(ev)
+    # a dry run: its own counters aside (a redis backend's are read once, never pushed),
+    # no line goes to the live audit log and no blocked SMS to the quarantine
+    verdict = core.dry_run(ev)
     print(json.dumps(verdict.to_json()))
     return 0
 

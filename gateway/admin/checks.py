@@ -2,13 +2,19 @@
 
 Direction defaults as in ``spamgw check``: ``in`` for SMS (A2P to subscribers),
 ``out`` for calls (a subscriber dialling).
+
+A check is live traffic by default (this is the HTTP adapter: another system asks
+about a message it is about to send): it counts in the rules' counters, statistics
+and audit log, and a blocked SMS is quarantined. ``"dry_run": true`` in the body (or
+``?dry_run=1``) asks what the verdict would be and changes nothing
+(``Core.dry_run``); the answer is the same verdict JSON.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -17,13 +23,18 @@ from gateway.admin.keys import CORE
 from gateway.engine.examples import event_from_fields
 from gateway.numbers import NumberMemo
 
+if TYPE_CHECKING:
+    from gateway.app import Core
+    from gateway.model import Event
+
 __all__ = ["MEMO", "routes"]
 
 
 MEMO = web.AppKey("number_memo", NumberMemo)
 
-_SMS = ("text", "direction", "route", "src_ton", "dst_ton")
-_CALL = ("direction", "route", "phase", "duration", "billsec", "dialstatus")
+_SMS = ("text", "direction", "route", "src_ton", "dst_ton", "dry_run")
+_CALL = ("direction", "route", "phase", "duration", "billsec", "dialstatus", "dry_run")
+_YES, _NO = ("1", "true", "yes"), ("", "0", "false", "no")
 
 
 def _event_fields(body: dict[str, Any], optional: tuple[str, ...]) -> dict[str, Any]:
@@ -47,7 +58,23 @@ def _event_fields(body: dict[str, Any], optional: tuple[str, ...]) -> dict[str, 
         v = body.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
             raise ApiError(400, f"{k} must be a number")
+    if not isinstance(body.get("dry_run", False), bool):
+        raise ApiError(400, "dry_run must be true or false")
     return body
+
+
+def _dry(request: web.Request, body: dict[str, Any]) -> bool:
+    """``"dry_run": true`` in the body or ``?dry_run=1``."""
+    query = request.query.get("dry_run", "").lower()
+    if query not in _YES + _NO:
+        raise ApiError(400, "dry_run must be 1 or 0 (true or false)")
+    return bool(body.get("dry_run")) or query in _YES
+
+
+def _judge(request: web.Request, body: dict[str, Any], core: Core, ev: Event) -> web.Response:
+    verdict = core.dry_run(ev) if _dry(request, body) else core.engine.evaluate(ev)
+    return web.Response(body=json.dumps(verdict.to_json()).encode(),
+                        content_type="application/json")
 
 
 def _encodable(text: str) -> bool:
@@ -63,7 +90,7 @@ async def check_sms(request: web.Request) -> web.Response:
     core = request.app[CORE]
     ev = event_from_fields(body, request.app[MEMO], channel="sms",
                            direction=body.get("direction", "in"))
-    return _verdict(core.engine.evaluate(ev).to_json())
+    return _judge(request, body, core, ev)
 
 
 async def check_call(request: web.Request) -> web.Response:
@@ -74,11 +101,7 @@ async def check_call(request: web.Request) -> web.Response:
     # the trunk's class ([[agi.trunks]]), as the FastAGI screener gives it
     ev = dataclasses.replace(ev, details={**ev.details,
                                           "trunk_class": core.trunk_class(ev.route)})
-    return _verdict(core.engine.evaluate(ev).to_json())
-
-
-def _verdict(data: dict[str, Any]) -> web.Response:
-    return web.Response(body=json.dumps(data).encode(), content_type="application/json")
+    return _judge(request, body, core, ev)
 
 
 routes = [

@@ -57,7 +57,10 @@ def _query(name: str, desc: str, schema: dict[str, Any] = _STR) -> dict[str, Any
 
 
 def spec() -> dict[str, Any]:
-    event = {"src": _STR, "dst": _STR, "direction": {"enum": ["in", "out"]}, "route": _STR}
+    event = {"src": _STR, "dst": _STR, "direction": {"enum": ["in", "out"]}, "route": _STR,
+             "dry_run": {"type": "boolean", "description": "judge without counting: "
+                         "counters, statistics, audit log and quarantine stay as they are"}}
+    dry = [_query("dry_run", "1: judge without counting (as dry_run in the body)")]
     return {
         "openapi": "3.1.0",
         "info": {"title": "spamgw admin API", "version": "1"},
@@ -67,8 +70,10 @@ def spec() -> dict[str, Any]:
             "/healthz": {"get": _op("Liveness", public=True)},
             "/metrics": {"get": _op("Prometheus metrics (spamgw_*)", content="text/plain")},
             "/v1/check/sms": {"post": _op("Judge one SMS", ok=_VERDICT, errors=(400, 413),
-                                          body=_body({**event, "text": _STR}, ["src", "dst"]))},
+                                          body=_body({**event, "text": _STR}, ["src", "dst"]),
+                                          params=dry)},
             "/v1/check/call": {"post": _op("Judge one call", ok=_VERDICT, errors=(400, 413),
+                                           params=dry,
                                            body=_body({**event, "phase": _STR,
                                                        "duration": _NUM, "billsec": _NUM,
                                                        "dialstatus": _STR}, ["src", "dst"]))},

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Hashable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -54,6 +55,11 @@ class Counters(Protocol):
 
     def sweep(self, now: float) -> int:
         """Forget expired state; returns how many entries went."""
+        ...
+
+    def dry_run(self) -> AbstractContextManager[None]:
+        """Inside it, ``hit``, ``distinct`` and ``flag`` answer what they would have
+        counted and change nothing: a dry-run check (``Core.dry_run``)."""
         ...
 
 

@@ -15,7 +15,8 @@ generation, all at once, with no scan on the event path.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import contextlib
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 __all__ = ["MemoryCounters"]
@@ -83,6 +84,19 @@ class MemoryCounters:
         self._sets: dict[str, _Gen] = {}
         self._flags: dict[str, dict[Hashable, float]] = {}
         self._flag_ops = 0
+        #: inside ``dry_run``: writes answer what they would count and store nothing
+        self.dry = False
+
+    @contextlib.contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """Judge without counting: inside, ``hit``, ``distinct``, ``distinct_max`` and
+        ``flag`` answer as if they had counted and change nothing (``/v1/check`` with
+        ``dry_run``). The engine judges on one thread, the event loop's."""
+        self.dry = True
+        try:
+            yield
+        finally:
+            self.dry = False
 
     # -- sums ---------------------------------------------------------------------
 
@@ -97,6 +111,8 @@ class MemoryCounters:
 
     def hit(self, name: str, key: Hashable, now: float, window: float, amount: float = 1.0
             ) -> float:
+        if self.dry:
+            return self.peek(name, key, now, window) + amount
         gen = self._sums.get(name)
         if gen is None:
             gen = self._sums[name] = _Gen(window, now)
@@ -128,6 +144,8 @@ class MemoryCounters:
 
     def distinct(self, name: str, key: Hashable, member: Hashable, now: float, window: float
                  ) -> int:
+        if self.dry:
+            return self._distinct_if(name, key, member, now, window)
         gen = self._sets.get(name)
         if gen is None:
             gen = self._sets[name] = _Gen(window, now)
@@ -164,6 +182,9 @@ class MemoryCounters:
         """``distinct`` for each of ``keys`` in turn; the largest count. One call for
         the campaign plugin's band keys, the counter's generations looked up once
         (``tests/core/test_state.py`` holds it to the calls one by one)."""
+        if self.dry:
+            return max([self._distinct_if(name, k, member, now, window) for k in keys],
+                       default=0)
         gen = self._sets.get(name)
         if gen is None:
             gen = self._sets[name] = _Gen(window, now)
@@ -200,9 +221,22 @@ class MemoryCounters:
                 best = n
         return best
 
+    def _distinct_if(self, name: str, key: Hashable, member: Hashable, now: float,
+                     window: float) -> int:
+        """What ``distinct`` would answer, storing nothing (a dry run)."""
+        gen = self._sets.get(name)
+        m: _Members | None = gen.get(key, now) if gen is not None else None
+        if m is None:
+            return 1
+        horizon = now - window
+        n = 1 + sum(1 for k, seen in m.members.items() if seen > horizon and k != member)
+        return min(n, self.max_members)
+
     # -- expiring flags -----------------------------------------------------------
 
     def flag(self, name: str, key: Hashable, now: float, ttl: float) -> None:
+        if self.dry:
+            return
         self._flags.setdefault(name, {})[key] = now + ttl
         self._flag_ops += 1
         if self._flag_ops >= 4096:  # flags are few: an occasional full sweep is cheap

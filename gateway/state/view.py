@@ -14,6 +14,7 @@ Until ``recording`` is set (the backend's ``start``) nothing is queued for Redis
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 
@@ -73,11 +74,25 @@ class LocalView:
         self.recording = False  # nothing is queued for Redis until start()
         self.latest = 0.0  # latest event time seen, for the idle sweep
         self._cursor: Iterator[tuple[str, Key]] = iter(())
+        #: inside ``dry_run``: writes answer what they would count, queue and store nothing
+        self.dry = False
+
+    @contextlib.contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """Judge without counting (as ``MemoryCounters.dry_run``): nothing changes here
+        and nothing is queued for Redis."""
+        self.dry = True
+        try:
+            yield
+        finally:
+            self.dry = False
 
     # -- sums (hot path) ----------------------------------------------------------
 
     def hit(self, name: str, key: Hashable, now: float, window: float, amount: float = 1.0
             ) -> float:
+        if self.dry:
+            return self.peek(name, key, now, window) + amount
         k = (name, key)
         b = int(now // window)
         e = self.sums.get(k)
@@ -125,6 +140,14 @@ class LocalView:
                  ) -> int:
         k = (name, key)
         e = self.sets.get(k)
+        if self.dry:  # what it would answer, storing nothing
+            if e is None:
+                return 1
+            horizon = now - window
+            n = 1 + sum(1 for m, seen in e.members.items() if seen > horizon and m != member)
+            if e.others and now - e.pulled < window:
+                n += e.others
+            return min(n, self.max_members)
         if e is None:
             e = self.sets[k] = Distinct(window)
         members = e.members
@@ -154,6 +177,8 @@ class LocalView:
     # -- expiring flags (hot path) --------------------------------------------------
 
     def flag(self, name: str, key: Hashable, now: float, ttl: float) -> None:
+        if self.dry:
+            return
         self.local.flag(name, key, now, ttl)
         if self.recording:
             self.flag_ops[(name, key)] = now + ttl

@@ -21,7 +21,7 @@ from gateway.content.facts import Facts
 from gateway.content.regex import compile_operator_regex
 from gateway.engine.call_predicates import CALL_PREDICATES, call_predicate, home_group
 from gateway.engine.call_predicates import COSTS as CALL_COSTS
-from gateway.engine.keys import KeyFn, key_function
+from gateway.engine.keys import KeyFn, in_flagged_range, key_function
 from gateway.engine.schema import (
     COUNTER_VALUES,
     COUNTERS,
@@ -135,6 +135,14 @@ def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
     kind = PREDICATES[key]
     side = key.split("_", 1)[0]
     getter: Callable[[Event], Number] = attrgetter(side)
+    if key in ("src_range_in", "dst_range_in"):
+        name = value
+        if not isinstance(name, str) or name not in ctx.dynamic:
+            ctx.err(key, f"{key} takes the name of an expiring list of ranges (a rule's "
+                    f"flag list or a dynamic_lists name), got {value!r}")
+            return None
+        in_range = in_flagged_range(ctx.state.flagged, name)
+        return lambda ev, f: in_range(getter(ev), ev.ts)
     if key in ("src_in", "dst_in", "src_not_in", "dst_not_in"):
         test = _number_membership(ctx, key, _names(value))
         if test is None:
@@ -390,6 +398,10 @@ def _flag(ctx: _Ctx, spec: dict[str, Any]) -> Flag:
     ttl = float(spec.get("ttl", 86400))
     side = spec.get("key", "src")
     st = ctx.state
+    if "_range:" in side:  # the number's range: the first N digits, keyed as a number
+        atom, digits = side.split(":")
+        range_of = key_function(((atom, int(digits)),))
+        return lambda ev: st.flag(name, range_of(ev, Facts(ev)), ev.ts, ttl)
 
     def flag(ev: Event) -> None:
         n = ev.src if side == "src" else ev.dst
@@ -408,7 +420,8 @@ _COST = {
     "ring_under": 0, "dialstatus": 0, "symbol": 1, "details": 1, "route": 2,
     "route_not": 2, "src_in": 3, "dst_in": 3, "src_not_in": 3, "dst_not_in": 3,
     "sender_registered": 3, "sender_not_registered": 3, "sender_spoofed": 3,
-    "sender_out_of_scope": 3, "has_url": 4, "url_domain_in": 4, "text_keywords": 5, "text_regex": 7,
+    "sender_out_of_scope": 3, "src_range_in": 3, "dst_range_in": 3, "has_url": 4,
+    "url_domain_in": 4, "text_keywords": 5, "text_regex": 7,
 }
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from operator import attrgetter
+from typing import Protocol
 from zlib import crc32
 
 from gateway.content.facts import Facts
 from gateway.model import Event
 from gateway.numbers import LEN_SHIFT, Number, NumberKind
 
-__all__ = ["KeyFn", "key_function"]
+__all__ = ["KeyFn", "in_flagged_range", "key_function"]
 
 KeyFn = Callable[[Event, Facts], Hashable]
 
@@ -79,3 +80,28 @@ def key_function(parts: tuple[tuple[str, int], ...]) -> KeyFn:
         a, b = fns
         return lambda ev, f: (a(ev, f), b(ev, f))
     return lambda ev, f: tuple([fn(ev, f) for fn in fns])
+
+
+class _Flagged(Protocol):
+    def __call__(self, name: str, key: Hashable, now: float, /) -> bool: ...
+
+
+def in_flagged_range(flagged: _Flagged, name: str) -> Callable[[Number, float], bool]:
+    """A test of whether a number falls in a range on the expiring list ``name``:
+    the list holds ranges keyed as ``range:N`` keys are (a flag with ``key =
+    "src_range:9"``, or an entry the admin API added as the range's digits,
+    ``+225070000``), so every prefix of the number, itself included, is looked up
+    (at most 15 lookups; none for a sender ID or short code)."""
+
+    def test(n: Number, now: float) -> bool:
+        if n.kind is not NumberKind.E164:
+            return False
+        key = n.key
+        length = key >> LEN_SHIFT
+        number = key & _NUM_MASK
+        for digits in range(length, 0, -1):
+            if flagged(name, (digits << LEN_SHIFT) | (number // _POW10[length - digits]), now):
+                return True
+        return False
+
+    return test

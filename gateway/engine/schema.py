@@ -58,6 +58,7 @@ NUMBER_CLASSES = ("e164", "short", "alphanumeric", "anonymous", "invalid")
 #: predicate name -> expected value kind
 PREDICATES: dict[str, str] = {
     "src_in": "names", "dst_in": "names", "src_not_in": "names", "dst_not_in": "names",
+    "src_range_in": "name", "dst_range_in": "name",
     "src_class": "classes", "dst_class": "classes",
     "src_possible": "bool", "dst_possible": "bool",
     "src_international": "bool", "dst_international": "bool",
@@ -96,6 +97,9 @@ COUNTER_KEYS = ("src", "dst", "route", "text", "campaign", "template", "src_rang
                 "dst_range:N", "src_block:N", "dst_block:N", "src_country", "dst_country")
 _KEY_ATOMS = frozenset(k for k in COUNTER_KEYS if not k.endswith(":N"))
 _RANGE_RE = re.compile(r"^(src|dst)_(range|block):(\d{1,2})$")
+#: what a rule's flag puts on its list: the number, or its range (the first N digits,
+#: keyed as a number of N digits: ``src_range_in`` tests it)
+FLAG_KEY_RE = re.compile(r"^(src|dst)(?:_range:(\d{1,2}))?$")
 COUNTER_VALUES = ("one", "billsec", "duration", "parts", "cost")
 
 def parse_counter_key(key: Any) -> tuple[tuple[str, int], ...]:
@@ -351,8 +355,10 @@ def _parse_rule(fname: str, raw: dict[str, Any], line: int, key_lines: dict[str,
         if not isinstance(flag, dict) or set(flag) - {"list", "key", "ttl"} or "list" not in flag:
             err("flag", "flag must be {list = NAME, key = src|dst, ttl = SECONDS}")
             flag = None
-        elif flag.get("key", "src") not in ("src", "dst"):
-            err("flag", "flag key must be 'src' or 'dst'")
+        elif not (m := FLAG_KEY_RE.match(str(flag.get("key", "src")))) \
+                or not 1 <= int(m.group(2) or 1) <= 15:
+            err("flag", "flag key must be 'src', 'dst', or a range 'src_range:N' / "
+                "'dst_range:N' (the first N digits, 1 to 15)")
         elif not isinstance(flag.get("ttl", 86400), int | float):
             err("flag", "flag ttl must be seconds")
     examples = raw.get("example", [])

@@ -13,12 +13,14 @@ Traffic (``--scale`` multiplies the clean volumes):
 - clean: subscriber lines (national, international, 084/087, a few to high-risk
   countries with a history of such calls, a few first calls ever to one), busy
   PBXs and call centres on their own trunks, roamers calling home over a roaming
-  partner, inbound national and international calls (answered, unanswered,
+  partner or (told apart by the HLR lookup, a file here) over an international
+  carrier, inbound national and international calls (answered, unanswered,
   callers giving up);
 - fraud: Wangiri from one number and from a rotating range (half the subscribers
   whose phone rang call back), IRSF from a hacked PBX to many numbers (on a weekday
   afternoon and on a Saturday night) and from a hacked line to a few numbers, home
-  caller IDs (GB, JE, GG, IM) spoofed on an international trunk.
+  caller IDs (GB, JE, GG, IM) spoofed on an international trunk, among them our
+  own subscribers' numbers while the HLR says they are at home.
 
 Prints one row per scenario: calls, the first BLOCK (1-based; "-" none), BLOCK /
 WARN / ALLOW counts, calls let through and the money they cost (rate-table units,
@@ -36,6 +38,7 @@ import heapq
 import os
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,15 +49,21 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gateway.agi.codec import AgiEnvironment  # noqa: E402
-from gateway.agi.screening import Screener  # noqa: E402
+from gateway.agi.screening import Pending, Screener  # noqa: E402
 from gateway.agi.server import make_screener  # noqa: E402
 from gateway.app import Core, build_core  # noqa: E402
 from gateway.config import parse_config  # noqa: E402
+from gateway.lookup import make_lookup  # noqa: E402
 from gateway.observe import configure_logging  # noqa: E402
 
 #: Friday 25 September 2026, 12:00 UTC (13:00 in London)
 START = dt.datetime(2026, 9, 25, 12, 0, tzinfo=dt.UTC).timestamp()
 HOURS = 35.0  # to Saturday 23:00 UTC
+
+#: our subscribers abroad on an international carrier (the HLR lookup says roaming),
+#: and spoofers using our subscribers' numbers while the HLR has them at home
+ROAMERS_INTL = "clean: roamers via intl carrier (HLR: roaming)"
+SPOOFED_AT_HOME = "spoofed CLI of a subscriber at home (HLR: home)"
 
 TRUNKS = [
     {"name": "subscribers", "class": "subscribers"},
@@ -194,6 +203,9 @@ def clean_calls(r: random.Random, scale: float) -> Iterator[Call]:
     for _ in range(n(400)):  # our subscribers abroad calling home
         yield Call(daytime(r), "clean: roamers calling home", True, "inbound", uk_mobile(r),
                    uk_mobile(r)[1:], "roam-partner", billsec=r.expovariate(1 / 200))
+    for _ in range(n(200)):  # ours abroad on a carrier without a roaming deal: the HLR
+        yield Call(daytime(r), ROAMERS_INTL, True, "inbound", uk_mobile(r),  # says roaming
+                   uk_mobile(r)[1:], "intl-carrier", billsec=r.expovariate(1 / 200))
     for _ in range(n(3000)):
         status, billsec, ring = inbound_outcome(r, 150)
         yield Call(daytime(r), "clean: inbound national", True, "inbound",
@@ -251,6 +263,10 @@ def fraud_calls(r: random.Random) -> Iterator[Call]:
             ["+447797712345", "+447781123456", "+447924123456"])  # JE, GG, IM
         yield Call(t + i * 20, "spoofed home CLI, intl trunk", False, "inbound", src,
                    uk_mobile(r)[1:], "intl-carrier", billsec=60)
+    t = START + 5 * 3600
+    for i in range(50):  # our subscribers' own numbers, while the HLR has them at home
+        yield Call(t + i * 30, SPOOFED_AT_HOME, False, "inbound", uk_mobile(r),
+                   uk_mobile(r)[1:], "intl-carrier", billsec=60)
 
 
 # -- the simulation --------------------------------------------------------------------------
@@ -274,12 +290,22 @@ def environment(path: str, call_src: str, dst: str, trunk: str, uid: str,
     return AgiEnvironment(variables, (trunk, *args) if path != "ended" else args)
 
 
-def build(scale: float) -> tuple[Core, Screener, Clock]:
+def hlr_table(calls: list[Call], path: Path) -> Path:
+    """The HLR feed's file for the number lookup ([agi.lookup], file backend): the
+    roamers abroad, and the subscribers whose numbers the spoofers use, at home."""
+    with path.open("w") as f:
+        for c in calls:
+            if c.scenario in (ROAMERS_INTL, SPOOFED_AT_HOME):
+                f.write(f"{c.src}\t{'roaming' if c.scenario == ROAMERS_INTL else 'home'}\n")
+    return path
+
+
+def build(hlr: Path) -> tuple[Core, Screener, Clock]:
     config = parse_config({
         "rules": {"dir": str(REPO / "rules")},
         "lists": {"dir": str(REPO / "rules" / "lists")},
         "plugins": {"dir": str(REPO / "plugins")},
-        "agi": {"trunks": TRUNKS},
+        "agi": {"trunks": TRUNKS, "lookup": {"backend": "file", "path": str(hlr)}},
         "log": {"level": "error", "format": "console", "audit": os.devnull},
         # simulated time: a screening is never late here
         "gateway": {"call_deadline_ms": 10_000},
@@ -287,7 +313,9 @@ def build(scale: float) -> tuple[Core, Screener, Clock]:
     configure_logging(config.log)
     core = build_core(config)
     clock = Clock()
-    return core, make_screener(core, clock=clock), clock
+    lookup = make_lookup(config.agi.lookup, core.numbering, redis_url="",
+                         call_deadline=config.gateway.call_deadline_ms / 1000)
+    return core, make_screener(core, lookup, clock=clock), clock
 
 
 @dataclass
@@ -301,10 +329,12 @@ class Result:
 
 def simulate(scale: float = 1.0, seed: int = 1) -> Result:
     r = random.Random(seed)
-    core, screener, clock = build(scale)
+    clean = list(clean_calls(r, scale))
+    fraud = list(fraud_calls(r))
+    with tempfile.TemporaryDirectory() as tmp:
+        core, screener, clock = build(hlr_table(clean + fraud, Path(tmp) / "hlr.tsv"))
     rates = core.lists.rates
     assert rates is not None
-    clean = list(clean_calls(r, scale))
     queue: list[tuple[float, int, str, object]] = []
     seq = 0
 
@@ -313,7 +343,7 @@ def simulate(scale: float = 1.0, seed: int = 1) -> Result:
         seq += 1
         heapq.heappush(queue, (t, seq, kind, item))
 
-    for first in [*diaspora_history(clean), *clean, *fraud_calls(r)]:
+    for first in [*diaspora_history(clean), *clean, *fraud]:
         push(first.t, "screen", first)
     rows: dict[str, Row] = {}
     why: dict[str, int] = {}
@@ -330,6 +360,7 @@ def simulate(scale: float = 1.0, seed: int = 1) -> Result:
         uid += 1
         uid_s = f"{int(t)}.{uid}"
         commands = screener.handle(environment(c.path, c.src, c.dst, c.trunk, uid_s))
+        assert not isinstance(commands, Pending)  # the file lookup answers at once
         variables = {cmd.words[2]: cmd.words[3] for cmd in commands}
         action = variables.get("SPAMGW_ACTION", "ALLOW")
         if c.clean and action != "ALLOW" and c.scenario != "history":
@@ -367,6 +398,9 @@ def simulate(scale: float = 1.0, seed: int = 1) -> Result:
                       billsec=120))
     elapsed = time.perf_counter() - started
     counters = {k: v for k, v in screener.counters.as_dict().items() if v}
+    if screener.lookup is not None:
+        counters.update({f"lookup_{k}": v for k, v in
+                         screener.lookup.counters.as_dict().items() if v})
     return Result(rows, why, counters, elapsed)
 
 

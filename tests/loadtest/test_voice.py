@@ -53,3 +53,10 @@ def test_irsf_is_blocked_within_three_to_five_calls(result: bench_voice.Result) 
 def test_spoofed_home_caller_ids_are_blocked(result: bench_voice.Result) -> None:
     row = result.rows["spoofed home CLI, intl trunk"]
     assert row.block == row.calls == 200
+    row = result.rows[bench_voice.SPOOFED_AT_HOME]
+    assert row.block == row.calls == 50
+
+
+def test_the_hlr_lookup_tells_roamers_from_spoofers(result: bench_voice.Result) -> None:
+    roamers = result.rows[bench_voice.ROAMERS_INTL]
+    assert roamers.calls > 0 and roamers.allow == roamers.calls

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """spamgw against the limit of this machine: one command, one table per protocol.
 
-    python3 loadtest/bench.py                       # SMPP, FastAGI, /v1/check
+    python3 loadtest/bench.py                       # SMPP, workers, FastAGI, /v1/check
+    python3 loadtest/bench.py --only workers        # socat, 1 and 2 workers, memory/redis
     python3 loadtest/bench.py --only smpp --messages 400000 --connections 4 --window 512
 
 SMPP: starts the SMSC simulator, then measures, with the same load generator (the
@@ -25,6 +26,16 @@ new order each time, with fresh links and numbers now and then; the warm-up uses
 other texts): every content check runs in full for every message. A last table
 prints, per kind, rules+plugins against rules only: the rate ratio and the CPU per
 message (the figure issue 11's throughput target is stated in: >= 0.80).
+
+Workers (``--only workers``, part of the default run): the default config (shipped
+rules, lists and content plugins, ``mix`` texts) as one process with counters in
+memory, as one process and as ``--workers 2`` with counters in a redis-server the
+bench starts, beside the socat relay of the same run. ``gateway CPU us/msg`` adds up
+every process of the gateway (supervisor and workers); ``redis us/msg`` and ``redis
+cmds/msg`` are what the redis-server spent and executed per message; ``split`` is
+how the workers shared the messages (the kernel hashes each bind to one worker, so
+a few binds may split unevenly). Two workers with counters in memory are refused by
+design (each would count alone), and the table says so.
 
 FastAGI (when ``gateway.agi`` is on this branch): screenings/s through a trivial
 FastAGI responder that answers without an engine, then through spamgw (``spamgw
@@ -161,13 +172,14 @@ def start_sim() -> tuple[subprocess.Popen[str], int]:
 
 def gateway_config(tmp: Path, name: str, *, rules: str, lists: str, smpp: int | None = None,
                    upstream: int = 0, agi: int | None = None, admin: int | None = None,
-                   window: int = 4096, log_level: str = "info", plugins: bool = True
-                   ) -> Path:
+                   window: int = 4096, log_level: str = "info", plugins: bool = True,
+                   workers: int = 1, redis: int | None = None) -> Path:
     """A config for ``gateway run``: only the services asked for, the default log level;
-    ``plugins=False`` points the plugins dir nowhere (no content plugins)."""
+    ``plugins=False`` points the plugins dir nowhere (no content plugins); ``redis``:
+    the counters in the redis-server on that port."""
     plugin_dir = ROOT / "plugins" if plugins else tmp / "no-plugins"
     plugin_dir.mkdir(exist_ok=True)  # a plugins dir must exist (gateway.config)
-    lines = ['[gateway]', 'home_country = "GB"',
+    lines = ['[gateway]', 'home_country = "GB"', f'workers = {workers}',
              '[rules]', f'dir = "{rules}"', '[lists]', f'dir = "{lists}"',
              '[plugins]', f'dir = "{plugin_dir}"',
              f'missing_symbols = "{"error" if plugins else "disable"}"',
@@ -179,6 +191,9 @@ def gateway_config(tmp: Path, name: str, *, rules: str, lists: str, smpp: int | 
     lines += ['[agi]', f'enabled = {"true" if agi else "false"}']
     if agi:
         lines.append(f'listen = "127.0.0.1:{agi}"')
+    if redis:
+        lines += ['[state]', 'backend = "redis"', f'redis_url = "redis://127.0.0.1:{redis}/0"',
+                  f'redis_prefix = "bench{redis}-{name}:"']
     lines += ['[admin]', f'enabled = {"true" if admin else "false"}']
     if admin:
         lines += [f'listen = "127.0.0.1:{admin}"', 'token = "bench-token"']
@@ -204,6 +219,13 @@ def gateway(tmp: Path, name: str, **kw: Any) -> Iterator[subprocess.Popen[Any]]:
         for key in ("smpp", "agi", "admin"):
             if kw.get(key):
                 wait_port(kw[key], proc)
+        workers = kw.get("workers", 1)
+        deadline = time.monotonic() + 120
+        while workers > 1 and (tmp / f"{name}.log").read_text().count(
+                '"worker ready"') < workers:  # the first one answers the port alone
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{name}: {workers} workers did not start")
+            time.sleep(0.1)
         yield proc
     finally:
         stop(proc)
@@ -391,8 +413,17 @@ def cpu_seconds(pid: int) -> float:
     return float("nan")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live descendants (a supervisor and its workers)."""
+    return cpu_seconds(pid) + sum(tree_cpu_seconds(c) for c in _children(pid))
+
+
 def run_generator(kind: str, port: int, args: argparse.Namespace,
-                  watch_pid: int | None = None, **extra: Any) -> dict[str, Any]:
+                  watch_pid: int | None = None, probe: Any = None,
+                  **extra: Any) -> dict[str, Any]:
+    """``probe``: a function returning figures (CPU seconds, command counts) read at the
+    start and end of the measured phase; their growth per message goes to
+    ``result["per_msg"]``."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--generate", kind, "--port",
            str(port), "--connections", str(args.connections), "--window", str(args.window),
            "--messages", str(args.messages), "--rate", str(extra.get("rate", 0)),
@@ -404,17 +435,23 @@ def run_generator(kind: str, port: int, args: argparse.Namespace,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert proc.stdout is not None
         cpu: dict[str, float] = {}
+        probed: dict[str, dict[str, float]] = {}
         last = ""
         for line in proc.stdout:
             last = line.strip() or last
             if watch_pid is not None and last in ("start", "end"):
-                cpu[last] = cpu_seconds(watch_pid)
+                cpu[last] = tree_cpu_seconds(watch_pid)
+            if probe is not None and last in ("start", "end"):
+                probed[last] = probe()
         if proc.wait(900) != 0:
             err.seek(0)
             raise SystemExit(f"generator failed ({proc.returncode}):\n{err.read()[-2000:]}")
     result = dict(json.loads(last))
     if len(cpu) == 2 and result["n"]:
         result["cpu_us"] = (cpu["end"] - cpu["start"]) / result["n"] * 1e6
+    if len(probed) == 2 and result["n"]:
+        result["per_msg"] = {k: (probed["end"][k] - probed["start"].get(k, 0.0)) / result["n"]
+                             for k in probed["end"]}
     return result
 
 
@@ -598,6 +635,123 @@ def run_smpp(args: argparse.Namespace, tmp: Path) -> None:
               f"{b['rate'] / a['rate']:>7.2f}{cpu}")
 
 
+@contextlib.contextmanager
+def redis_server(tmp: Path) -> Iterator[tuple[subprocess.Popen[Any], int]]:
+    """A redis-server for the counters: loopback, no persistence."""
+    port = free_port()
+    proc = spawn(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                  "--appendonly", "no", "--dir", str(tmp)], tmp / "redis.log")
+    try:
+        wait_port(port, proc)
+        yield proc, port
+    finally:
+        stop(proc)
+
+
+def redis_probe(pid: int, port: int) -> Any:
+    import redis
+
+    client = redis.Redis(port=port)
+
+    def probe() -> dict[str, float]:
+        """CPU, commands executed (those a script runs included), and the calls of
+        each command (``cmd:evalsha``...)."""
+        stats = client.info("commandstats")
+        return {"redis_cpu_us": cpu_seconds(pid) * 1e6,
+                "redis_cmds": float(client.info("stats")["total_commands_processed"]),
+                **{f"cmd:{k.removeprefix('cmdstat_')}": float(v["calls"])
+                   for k, v in stats.items()}}
+
+    return probe
+
+
+def worker_split(admin: int) -> str:
+    """Messages judged by each worker, from the host view's /metrics."""
+    import urllib.request
+
+    req = urllib.request.Request(f"http://127.0.0.1:{admin}/metrics",
+                                 headers={"Authorization": "Bearer bench-token"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        text = resp.read().decode()
+    counts = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith("spamgw_worker_events_total{")]
+    total = sum(counts) or 1.0
+    return "/".join(f"{c / total:.0%}" for c in counts)
+
+
+def run_workers(args: argparse.Namespace, tmp: Path) -> None:
+    """socat, then the default config as 1 worker (memory, redis) and 2 workers (redis)."""
+    if shutil.which("redis-server") is None:
+        print("\nWorkers: skipped, redis-server is not installed")
+        return
+    sim, sim_port = start_sim()
+    rows: list[Row] = []
+    shipped, shipped_lists = str(ROOT / "rules"), str(ROOT / "rules" / "lists")
+    try:
+        if shutil.which("socat"):
+            port = free_port()
+            relay = spawn(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr",
+                           f"TCP:127.0.0.1:{sim_port},nodelay"], tmp / "socat-w.log")
+            try:
+                wait_port(port, relay)
+                time.sleep(0.2)
+                rows.append(measure("socat relay", relay, "smpp", port, args, cpu=False))
+            finally:
+                stop(relay)
+        with redis_server(tmp) as (redis_proc, redis_port):
+            for name, workers, redis in (("1 worker, memory", 1, None),
+                                         ("1 worker, redis", 1, redis_port),
+                                         ("2 workers, redis", 2, redis_port)):
+                port, admin = free_port(), free_port()
+                with gateway(tmp, name.replace(" ", "-").replace(",", ""), rules=shipped,
+                             lists=shipped_lists, smpp=port, upstream=sim_port,
+                             admin=admin, log_level=args.log_level, workers=workers,
+                             redis=redis) as gw:
+                    probe = redis_probe(redis_proc.pid, redis_port) if redis else None
+                    row = measure(name, gw, "smpp", port, args, probe=probe)
+                    if workers > 1:
+                        row.notes.append(worker_split(admin))
+                    rows.append(row)
+    finally:
+        stop(sim)
+    base = next((r.result["rate"] for r in rows if r.name == "socat relay"), float("nan"))
+    one = next((r.result.get("cpu_us") for r in rows if r.name == "1 worker, redis"), None)
+    print(f"\nWorkers: the default config (shipped rules, lists, content plugins; mix "
+          f"texts), {args.messages:,} submit_sm after a warm-up, {args.connections} binds "
+          f"x window {args.window}; {os.cpu_count()} cpus shared by the generator, the "
+          "simulator, the gateway and redis")
+    print(f"{'path':<20}{'submit_sm/s':>12}{'p50 ms':>8}{'p99 ms':>8}{'gateway CPU us/msg':>20}"
+          f"{'per core/s':>11}{'redis us/msg':>13}{'redis cmds/msg':>15}{'errors':>7}"
+          f"{'vs socat':>9}  split")
+    for r in rows:
+        x = r.result
+        us = x.get("cpu_us")
+        per = x.get("per_msg", {})
+        cpu = f"{us:>20.1f}{1e6 / us:>11,.0f}" if us else f"{'-':>20}{'-':>11}"
+        rds = (f"{per['redis_cpu_us']:>13.1f}{per['redis_cmds']:>15.3f}" if per
+               else f"{'-':>13}{'-':>15}")
+        print(f"{r.name:<20}{x['rate']:>12,.0f}{x['p50']:>8.2f}{x['p99']:>8.2f}{cpu}{rds}"
+              f"{x['errors']:>7}{x['rate'] / base:>9.2f}  {' '.join(r.notes)}")
+    for r in rows:
+        per = r.result.get("per_msg", {})
+        calls = sorted(((v, k[4:]) for k, v in per.items() if k.startswith("cmd:") and v),
+                       reverse=True)
+        if calls:
+            print(f"  {r.name}: redis calls per message: "
+                  + ", ".join(f"{name} {v:.3f}" for v, name in calls[:8]))
+    print(f"{'2 workers, memory':<20}  refused by design: workers must share their counters "
+          "([state] backend = \"redis\")")
+    two = next((r.result.get("cpu_us") for r in rows if r.name == "2 workers, redis"), None)
+    mem = next((r.result for r in rows if r.name == "1 worker, memory"), None)
+    red = next((r.result for r in rows if r.name == "1 worker, redis"), None)
+    if one and two:
+        print(f"CPU per message, 2 workers against 1 (redis): {two / one:.2f} "
+              "(target <= 1.10)")
+    if mem and red:
+        print(f"throughput, redis against memory (1 worker): {red['rate'] / mem['rate']:.2f} "
+              "(target >= 0.90)")
+
+
 def run_agi(args: argparse.Namespace, tmp: Path) -> None:
     if importlib.util.find_spec("gateway.agi.server") is None:
         print("\nFastAGI: skipped, the FastAGI server (gateway/agi) is not on this branch yet")
@@ -637,7 +791,8 @@ def run_http(args: argparse.Namespace, tmp: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="smpp,agi,http", help="comma list: smpp,agi,http")
+    ap.add_argument("--only", default="smpp,workers,agi,http",
+                    help="comma list: smpp,workers,agi,http")
     ap.add_argument("--connections", type=int, default=4, help="SMPP binds")
     ap.add_argument("--window", type=int, default=512, help="SMPP window per bind")
     ap.add_argument("--messages", type=int, default=200_000, help="SMPP messages per path")
@@ -669,6 +824,8 @@ def main() -> int:
         tmp = Path(d)
         if "smpp" in only:
             run_smpp(args, tmp)
+        if "workers" in only:
+            run_workers(args, tmp)
         if "agi" in only:
             run_agi(args, tmp)
         if "http" in only:

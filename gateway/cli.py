@@ -41,9 +41,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers = worker_count(config.gateway.workers)
     else:
         workers = worker_count(args.workers, "--workers")
-    if workers == 1:  # one process, as without the option
-        return run(config)
-    return supervise(config, workers, args.config)
+    if workers > 1:
+        return supervise(config, workers, args.config)
+    if config.state.backend == "redis":  # one of several nodes: follow their changes
+        from gateway.workers import alone
+
+        return run(config, around=alone(config))
+    return run(config)
 
 
 def _core(args: argparse.Namespace) -> Any:

@@ -15,19 +15,32 @@ follows the stream and applies what others wrote:
 
 The journal stays the source of truth on each node: workers of one node share their
 lists dir, so only the worker that made a change journals it there; a change from
-another node is journaled by worker 0 of this one. A worker reads the stream from the
-position it saw before it replayed the journals at start, and after a lost connection
-from where it stopped (the stream keeps the last ``MAXLEN`` changes).
+another node is journaled by worker 0 of this one, which then records the stream
+position it has applied up to in ``changes.position`` beside the journals. A node
+that starts replays its journals (the snapshot), then follows the stream from that
+position: what other nodes changed while it was down is applied and journaled. A
+node that never followed starts from the stream's end as it was before the replay;
+after a lost connection a worker goes on from where it stopped. The stream keeps the
+last ``MAXLEN`` changes. Applying a change twice leaves the same lists (an add of a
+listed entry or a remove of an absent one changes nothing), so a replay that
+overlaps what the journal has is harmless.
+
+A node is named after its host and its lists dir (``node_id``): the same after a
+restart, different for two gateways on one host with lists of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio
@@ -39,12 +52,15 @@ from gateway.observe import LogLimiter
 
 if TYPE_CHECKING:
     from gateway.app import Core
+    from gateway.config import Config
 
-__all__ = ["ChangeStream", "Origin", "stream_position"]
+__all__ = ["ChangeStream", "Origin", "node_id", "start_position"]
 
 log = structlog.get_logger("spamgw.fanout")
 
 MAXLEN = 10_000
+#: the stream position a node has applied (and journaled) up to, in its lists dir
+POSITION_FILE = "changes.position"
 #: entries parsed and applied between two yields to the event loop
 CHUNK = 500
 _ERRORS = (redis.exceptions.RedisError, OSError)
@@ -80,6 +96,31 @@ def stream_position(url: str, prefix: str, timeout: float = 2.0) -> str:
     finally:
         client.close()
     return last[0][0].decode() if last else "0-0"
+
+
+def node_id(config: Config) -> str:
+    """This node: its host name and lists dir (stable across restarts)."""
+    where = f"{socket.gethostname()}:{os.path.realpath(config.lists.dir)}"
+    return hashlib.sha1(where.encode()).hexdigest()[:12]
+
+
+def start_position(config: Config) -> str:
+    """Where to follow the stream from: the position this node recorded, or else the
+    stream's end now (read before the journals are replayed)."""
+    try:
+        recorded = (Path(config.lists.dir) / POSITION_FILE).read_text().strip()
+    except OSError:
+        recorded = ""
+    if recorded:
+        return recorded
+    return stream_position(config.state.redis_url, config.state.redis_prefix)
+
+
+def _record_position(directory: str, position: str) -> None:
+    path = Path(directory) / POSITION_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(position + "\n")
+    tmp.replace(path)
 
 
 class ChangeStream:
@@ -153,6 +194,10 @@ class ChangeStream:
                         continue
                     if message.get("origin") != self.origin.tag:
                         await self.apply(message)
+                if self.origin.worker == 0 and messages:  # the node's journal is this far
+                    with contextlib.suppress(OSError):
+                        await asyncio.to_thread(_record_position, self.core.config.lists.dir,
+                                                self.position)
 
     async def apply(self, message: dict[str, Any]) -> None:
         kind = message.get("kind")
@@ -185,7 +230,10 @@ class ChangeStream:
     async def _apply_rules(self, message: dict[str, Any]) -> None:
         core = self.core
         engine = core.engine
-        version, directory = message["version"], message.get("dir") or None
+        version = message["version"]
+        # a rules dir is a path on the node that wrote it; other nodes read their own
+        same_node = message.get("node") == self.origin.node
+        directory = (message.get("dir") or None) if same_node else None
         if engine.ruleset.version == version:
             return
         known = next((rs for rs in engine.history if rs.version == version), None)

@@ -30,7 +30,6 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +177,7 @@ def supervise(config: Config, workers: int, config_path: str | None) -> int:
     """``spamgw run`` with more than one worker: refuse unshared counters, check the
     config once (``preflight``), then run the supervisor until SIGTERM."""
     from gateway.app import raise_fd_limit
+    from gateway.fanout import node_id
     from gateway.observe import configure_logging
     from gateway.preflight import preflight
 
@@ -187,7 +187,7 @@ def supervise(config: Config, workers: int, config_path: str | None) -> int:
     raise_fd_limit(config)
     run_dir = Path(tempfile.mkdtemp(prefix="spamgw-workers-"))
     argv = [sys.executable, "-m", "gateway.workers", "--workers", str(workers),
-            "--node", uuid.uuid4().hex[:12], "--run-dir", str(run_dir)]
+            "--node", node_id(config), "--run-dir", str(run_dir)]
     if config_path is not None:
         argv += ["--config", os.path.abspath(config_path)]
     log.info("supervisor starting", workers=workers, config=config.source,

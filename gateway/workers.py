@@ -36,7 +36,7 @@ import uvloop
 from aiohttp import ClientError, ClientSession, ClientTimeout, UnixConnector, web
 
 from gateway.config import Config, hostport
-from gateway.fanout import ChangeStream, Origin, stream_position
+from gateway.fanout import ChangeStream, Origin, node_id, start_position
 from gateway.supervisor import read_state
 
 if TYPE_CHECKING:
@@ -111,18 +111,29 @@ class Worker:
 
 @contextlib.asynccontextmanager
 async def serving(core: Core, worker: Worker, start: str) -> AsyncIterator[None]:
-    """``gateway.app.running``'s ``around``: the change stream, and the admin app on
-    this worker's socket (workers 1..N-1) or the host view on the public one (worker 0)."""
+    """``gateway.app.running``'s ``around``: the change stream; on worker 0 (the one
+    with the public admin API) rule changes announced to the others and, with several
+    workers, the host view; on the others the admin app on this worker's socket."""
     stream = ChangeStream(core, Origin(worker.node, worker.index), start=start)
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(stream.running())
-        if not shared_addresses(core.config):
-            mark_ready(worker)
         if worker.index == 0:
-            core.admin_middlewares.append(host_view(core, worker, stream))
+            core.admin_middlewares.append(announce_rules(stream))
+            if worker.workers > 1:
+                core.admin_middlewares.append(host_view(worker))
         elif worker.admin:
             await stack.enter_async_context(private_admin(core, worker.socket(worker.index)))
+        if worker.workers > 1 and not shared_addresses(core.config):
+            mark_ready(worker)
         yield
+
+
+def alone(config: Config) -> Callable[[Core], contextlib.AbstractAsyncContextManager[None]]:
+    """``spamgw run`` as one process with the redis backend: one worker of its node,
+    following the change stream (list edits and rule changes of the other nodes)."""
+    worker = Worker(0, 1, node_id(config), Path(), config.admin.enabled)
+    start = start_position(config)
+    return lambda core: serving(core, worker, start)
 
 
 def mark_ready(worker: Worker) -> None:
@@ -154,29 +165,38 @@ async def private_admin(core: Core, path: Path) -> AsyncIterator[None]:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def host_view(core: Core, worker: Worker, stream: ChangeStream) -> Any:
-    """Admin middleware of worker 0: host-wide statistics, and rule changes announced."""
+def announce_rules(stream: ChangeStream) -> Any:
+    """Admin middleware: a rules change accepted here goes on the change stream."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method == "GET" and request.path in HOST_VIEWS:
-            own = await handler(request)
-            if not isinstance(own, web.Response) or own.status != 200 or own.body is None:
-                return own
-            peers = await _ask_peers(worker, request)
-            parts = [(worker.index, bytes(own.body)), *peers]  # type: ignore[arg-type]
-            state = read_state(worker.run_dir)
-            if request.path == "/metrics":
-                body = await asyncio.to_thread(merge_metrics, parts, state, worker.workers)
-                return web.Response(body=body, headers={"Content-Type":
-                                                        own.headers["Content-Type"]})
-            merged = await asyncio.to_thread(merge_stats, parts, state)
-            return web.json_response(merged)
         response = await handler(request)
         if (request.method == "POST" and request.path in RULE_CHANGES
                 and response.status == 200):
             stream.rules_changed()
         return response
+
+    return middleware
+
+
+def host_view(worker: Worker) -> Any:
+    """Admin middleware of worker 0: ``/metrics`` and ``/v1/stats`` for the host."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        own = await handler(request)
+        if request.method != "GET" or request.path not in HOST_VIEWS:
+            return own
+        if not isinstance(own, web.Response) or own.status != 200 or own.body is None:
+            return own
+        peers = await _ask_peers(worker, request)
+        parts = [(worker.index, bytes(own.body)), *peers]  # type: ignore[arg-type]
+        state = read_state(worker.run_dir)
+        if request.path == "/metrics":
+            body = await asyncio.to_thread(merge_metrics, parts, state, worker.workers)
+            return web.Response(body=body, headers={"Content-Type":
+                                                    own.headers["Content-Type"]})
+        return web.json_response(await asyncio.to_thread(merge_stats, parts, state))
 
     return middleware
 
@@ -337,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     loaded = load_config(args.config)
     worker = Worker(args.index, args.workers, args.node, args.run_dir, loaded.admin.enabled)
     config = worker.config(loaded)
-    start = stream_position(config.state.redis_url, config.state.redis_prefix)
+    start = start_position(config)
     shared = shared_addresses(config)
 
     def loop_factory() -> uvloop.Loop:

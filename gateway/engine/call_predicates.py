@@ -1,7 +1,8 @@
 """Rule predicates for calls: trunk class, local time, destination price.
 
-Compiled like every other predicate (``compiler._predicate`` hands these names
-here): a closure ``pred(event, facts) -> bool`` over values bound once.
+Compiled like every other predicate (their rows are in the predicate table,
+``gateway.engine.predicates.PREDICATES``): a closure ``pred(event, facts) -> bool``
+over values bound once.
 
 - ``trunk_class = ["international"]`` / ``trunk_class_not``: the class of the trunk
   the call came in or goes out by (``[[agi.trunks]]``; the FastAGI screener puts it
@@ -37,15 +38,9 @@ from gateway.config import TRUNK_CLASSES
 from gateway.lookup import STATUSES
 from gateway.model import Event
 
-__all__ = ["CALL_PREDICATES", "COSTS", "STIR_SHAKEN_TRUST", "call_predicate", "home_group",
-           "home_timezone"]
+__all__ = ["STIR_SHAKEN_TRUST", "detail_choice", "dst_price", "home_group", "home_timezone",
+           "local_hours", "weekday"]
 
-#: evaluation cost rank (see compiler._COST): attribute tests 0, time 1, rate lookup 3
-COSTS = {"trunk_class": 0, "trunk_class_not": 0, "local_hours": 1, "weekday": 1,
-         "dst_price_min": 3, "dst_risk": 3, "src_status": 0, "src_status_not": 0,
-         "dst_status": 0, "dst_status_not": 0, "stir_shaken": 0, "stir_shaken_not": 0}
-#: the predicates compiled here: those ranked above
-CALL_PREDICATES = frozenset(COSTS)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: a caller ID's STIR/SHAKEN verification: verified with attestation A, B or C,
 #: verification failed, or nothing to verify (``gateway.agi.screening.stir_shaken_trust``)
@@ -109,8 +104,9 @@ _DETAIL_CHOICES = {
 }
 
 
-def _detail_choice(ctx: Ctx, key: str, value: Any) -> Pred | None:
-    """``details[field]`` in (or, for ``*_not``, not in) the given values."""
+def detail_choice(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """``details[field]`` in (or, for ``*_not``, not in) the given values:
+    ``trunk_class``, ``src_status``, ``dst_status``, ``stir_shaken``."""
     field, noun, vocabulary, default = _DETAIL_CHOICES[key.removesuffix("_not")]
     values = value if isinstance(value, list) else [value]
     bad = [c for c in values if c not in vocabulary]
@@ -124,44 +120,44 @@ def _detail_choice(ctx: Ctx, key: str, value: Any) -> Pred | None:
     return lambda ev, f: ev.details.get(field, default) in wanted
 
 
-def call_predicate(ctx: Ctx, key: str, value: Any) -> Pred | None:
-    if key.removesuffix("_not") in _DETAIL_CHOICES:
-        return _detail_choice(ctx, key, value)
-    if key == "local_hours":
-        if not (isinstance(value, list) and len(value) == 2
-                and all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 24
-                        for h in value) and value[0] != value[1]):
-            ctx.err(key, f"local_hours takes [FROM, TO], hours 0..24 (22..7 wraps past "
-                    f"midnight), got {value!r}")
+def local_hours(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 24
+                    for h in value) and value[0] != value[1]):
+        ctx.err(key, f"local_hours takes [FROM, TO], hours 0..24 (22..7 wraps past "
+                f"midnight), got {value!r}")
+        return None
+    start, end = value
+    hours = frozenset(range(start, end) if start < end
+                      else (*range(start, 24), *range(0, end)))
+    tz = home_timezone(ctx.home)
+    return lambda ev, f: _local(ev.ts, tz).hour in hours
+
+
+def weekday(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    days = value if isinstance(value, list) else [value]
+    bad = [d for d in days if not isinstance(d, str) or d.lower()[:3] not in WEEKDAYS]
+    if not days or bad:
+        ctx.err(key, f"weekday takes day names ({', '.join(WEEKDAYS)}), got {value!r}")
+        return None
+    numbers = frozenset(WEEKDAYS.index(d.lower()[:3]) for d in days)
+    tz = home_timezone(ctx.home)
+    return lambda ev, f: _local(ev.ts, tz).weekday() in numbers
+
+
+def dst_price(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """``dst_price_min``, ``dst_risk``: the destination's rates.txt entry."""
+    rates = ctx.rates
+    if rates is None:
+        ctx.err(key, f"{key} needs a rate table (rates.txt in the lists dir)")
+        return None
+    if key == "dst_risk":
+        if value != "high":
+            ctx.err(key, f"dst_risk takes \"high\", got {value!r}")
             return None
-        start, end = value
-        hours = frozenset(range(start, end) if start < end
-                          else (*range(start, 24), *range(0, end)))
-        tz = home_timezone(ctx.home)
-        return lambda ev, f: _local(ev.ts, tz).hour in hours
-    if key == "weekday":
-        days = value if isinstance(value, list) else [value]
-        bad = [d for d in days if not isinstance(d, str) or d.lower()[:3] not in WEEKDAYS]
-        if not days or bad:
-            ctx.err(key, f"weekday takes day names ({', '.join(WEEKDAYS)}), got {value!r}")
-            return None
-        numbers = frozenset(WEEKDAYS.index(d.lower()[:3]) for d in days)
-        tz = home_timezone(ctx.home)
-        return lambda ev, f: _local(ev.ts, tz).weekday() in numbers
-    if key in ("dst_price_min", "dst_risk"):
-        rates = ctx.rates
-        if rates is None:
-            ctx.err(key, f"{key} needs a rate table (rates.txt in the lists dir)")
-            return None
-        if key == "dst_risk":
-            if value != "high":
-                ctx.err(key, f"dst_risk takes \"high\", got {value!r}")
-                return None
-            return lambda ev, f: rates.high_risk(ev.dst)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            ctx.err(key, f"dst_price_min takes a price per minute, got {value!r}")
-            return None
-        floor = float(value)
-        return lambda ev, f: rates.price_per_minute(ev.dst) >= floor
-    ctx.err(key, f"unknown predicate {key!r}")  # pragma: no cover - schema checks names
-    return None
+        return lambda ev, f: rates.high_risk(ev.dst)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        ctx.err(key, f"dst_price_min takes a price per minute, got {value!r}")
+        return None
+    floor = float(value)
+    return lambda ev, f: rates.price_per_minute(ev.dst) >= floor

@@ -1,47 +1,34 @@
 """Compile ``RuleSpec``s into plain callables, once per ruleset.
 
 Each predicate becomes a closure ``pred(event, facts) -> bool`` over values bound
-at compile time (list objects, compiled regexes, frozensets); counters become
+at compile time (list objects, compiled regexes, frozensets), by its compile
+function in the predicate table (``gateway.engine.predicates``); counters become
 closures that count and compare. No ``eval``; nothing is looked up by name on the
-hot path.
+hot path. What a ruleset compiles against is one ``RuleContext``.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from operator import attrgetter
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import structlog
-
 from gateway.content.facts import Facts
-from gateway.content.regex import compile_operator_regex
-from gateway.engine.call_predicates import CALL_PREDICATES, call_predicate, home_group
-from gateway.engine.call_predicates import COSTS as CALL_COSTS
-from gateway.engine.keys import KeyFn, in_flagged_range, key_function
+from gateway.engine.keys import KeyFn, key_function
+from gateway.engine.predicates import PREDICATES, Pred
 from gateway.engine.schema import (
     COUNTER_VALUES,
     COUNTERS,
-    NUMBER_CLASSES,
-    PREDICATES,
     RuleError,
     RuleSpec,
     parse_counter_key,
 )
-from gateway.lists.numberset import NumberSet
 from gateway.lists.registry import ListRegistry
-from gateway.lists.senders import SenderRegistry, SenderStatus
-from gateway.lists.stringset import StringSet
 from gateway.model import Event
-from gateway.numbers import Number, NumberKind
 from gateway.state import Counters
 
-__all__ = ["CompiledRule", "Facts", "compile_rule"]
+__all__ = ["CompiledRule", "Facts", "RuleContext", "compile_rule"]
 
-Pred = Callable[[Event, "Facts"], bool]
 Counter = Callable[[Event, "Facts"], bool]
 Flag = Callable[[Event], None]
 
@@ -58,254 +45,38 @@ class CompiledRule:
     reason: str
 
 
-class _Ctx:
-    """Compile-time context: where to look names up and how to report mistakes."""
+@dataclass(slots=True)
+class RuleContext:
+    """What rules compile against, one per ruleset: the lists and counters their
+    closures bind, the expiring lists and plugin symbols they may name, the home
+    region (``HOME``, local time) and the rate table; and, while one rule compiles
+    (``for_rule``), that rule and the ruleset's list of mistakes it adds to."""
 
-    def __init__(self, spec: RuleSpec, lists: ListRegistry, state: Counters,
-                 dynamic: frozenset[str], symbols: frozenset[str], home_region: str,
-                 rates: Any) -> None:
-        self.spec = spec
-        self.state = state
-        self.lists = lists
-        self.dynamic = dynamic
-        self.symbols = symbols
-        self.home = home_region
-        self.rates = rates
-        self.errors: list[RuleError] = []
+    lists: ListRegistry
+    state: Counters
+    dynamic: frozenset[str] = frozenset()
+    symbols: frozenset[str] = frozenset()
+    home: str = "GB"
+    rates: Any = None
+    spec: RuleSpec | None = None
+    errors: list[RuleError] = field(default_factory=list)
+
+    def for_rule(self, spec: RuleSpec) -> RuleContext:
+        """The context of one rule; its mistakes go to this context's ``errors``."""
+        return replace(self, spec=spec)
+
+    @property
+    def rule(self) -> RuleSpec:
+        """The rule being compiled (only in a context ``for_rule`` made)."""
+        assert self.spec is not None, "a ruleset's context: use for_rule(spec)"
+        return self.spec
 
     def err(self, key: str, msg: str) -> None:
-        s = self.spec
+        s = self.rule
         self.errors.append(RuleError(s.file, s.line_of(key), s.id, msg))
 
 
-def _names(value: Any) -> tuple[str, ...]:
-    return tuple(value) if isinstance(value, list) else (value,)
-
-
-def _number_membership(ctx: _Ctx, key: str, names: tuple[str, ...]
-                       ) -> Callable[[Number, float], bool] | None:
-    """One closure testing a Number against every named list (static or dynamic)."""
-    numsets: list[NumberSet] = []
-    strsets: list[StringSet] = []
-    dyn: list[str] = []
-    for name in names:
-        if not isinstance(name, str):
-            ctx.err(key, f"{key} takes list names, got {name!r}")
-            return None
-        lst = ctx.lists.get(name)
-        if isinstance(lst, NumberSet):
-            numsets.append(lst)
-        elif isinstance(lst, StringSet):
-            if lst.kind == "domain":
-                ctx.err(key, f"{name!r} is a domain list: use url_domain_in")
-                return None
-            strsets.append(lst)
-        elif name not in ctx.dynamic:
-            ctx.err(key, f"unknown list {name!r}")
-            return None
-        if name in ctx.dynamic:
-            dyn.append(name)
-    if not dyn and len(numsets) == 1 and not strsets:
-        (ns,) = numsets
-        return lambda n, ts: ns.contains(n.key)
-    if len(dyn) == 1 and not numsets and not strsets:  # one expiring list alone
-        flagged, only = ctx.state.flagged, dyn[0]
-        return lambda n, ts: flagged(only, n.key or n.text, ts)
-    st = ctx.state
-
-    def test(n: Number, ts: float) -> bool:
-        k = n.key
-        for ns in numsets:
-            if ns.contains(k):
-                return True
-        for ss in strsets:
-            if n.text in ss:
-                return True
-        if dyn:
-            ident = k or n.text
-            for name in dyn:
-                if st.flagged(name, ident, ts):
-                    return True
-        return False
-
-    return test
-
-
-def _predicate(ctx: _Ctx, key: str, value: Any) -> Pred | None:
-    kind = PREDICATES[key]
-    side = key.split("_", 1)[0]
-    getter: Callable[[Event], Number] = attrgetter(side)
-    if key in ("src_range_in", "dst_range_in"):
-        name = value
-        if not isinstance(name, str) or name not in ctx.dynamic:
-            ctx.err(key, f"{key} takes the name of an expiring list of ranges (a rule's "
-                    f"flag list or a dynamic_lists name), got {value!r}")
-            return None
-        in_range = in_flagged_range(ctx.state.flagged, name)
-        return lambda ev, f: in_range(getter(ev), ev.ts)
-    if key in ("src_in", "dst_in", "src_not_in", "dst_not_in"):
-        test = _number_membership(ctx, key, _names(value))
-        if test is None:
-            return None
-        one = ctx.lists.get(value) if isinstance(value, str) else None
-        if isinstance(one, NumberSet | StringSet) and value not in ctx.dynamic \
-                and not key.endswith("_not_in"):
-            # one static list (the usual rule): its lookup with no frame between;
-            # ``contains`` is read per call, as a number list rebinds it when it changes
-            ident = attrgetter(f"{side}.key" if isinstance(one, NumberSet) else f"{side}.text")
-            return lambda ev, f: one.contains(ident(ev))
-        if key.endswith("_not_in"):
-            return lambda ev, f: not test(getter(ev), ev.ts)
-        return lambda ev, f: test(getter(ev), ev.ts)
-    if kind == "bool" and not isinstance(value, bool):
-        ctx.err(key, f"{key} takes true or false, got {value!r}")
-        return None
-    if key in ("src_class", "dst_class"):
-        classes = _names(value)
-        bad = [c for c in classes if c not in NUMBER_CLASSES]
-        if bad:
-            ctx.err(key, f"unknown number class {bad[0]!r}: one of {', '.join(NUMBER_CLASSES)}")
-            return None
-        kinds = frozenset(NumberKind(c) for c in classes)
-        kind_of = attrgetter(f"{side}.kind")
-        return lambda ev, f: kind_of(ev) in kinds
-    if key in ("src_possible", "dst_possible"):
-        return lambda ev, f: getter(ev).kind is NumberKind.E164 and getter(ev).possible is value
-    if key in ("src_international", "dst_international"):
-        international = attrgetter(f"{side}.international")
-        return lambda ev, f: international(ev) is value
-    if key in ("src_country", "dst_country", "src_country_not", "dst_country_not"):
-        codes = _names(value)
-        if any(not isinstance(c, str) or not (c == "HOME" or len(c) in (2, 3)) for c in codes):
-            ctx.err(key, f"{key} takes ISO 3166 codes or \"HOME\", got {value!r}")
-            return None
-        regions = frozenset(r for c in codes  # HOME: GB with GG, IM, JE
-                            for r in (home_group(ctx.home) if c == "HOME" else (c.upper(),)))
-        region_of = attrgetter(f"{side}.region")
-        if key.endswith("_not"):
-            return lambda ev, f: region_of(ev) not in regions
-        return lambda ev, f: region_of(ev) in regions
-    if key in ("route", "route_not"):
-        globs = _names(value)
-        if any(not isinstance(g, str) for g in globs):
-            ctx.err(key, f"{key} takes glob patterns, got {value!r}")
-            return None
-        rx = re.compile("|".join(fnmatch.translate(g) for g in globs))
-        if key == "route":
-            return lambda ev, f: rx.match(ev.route) is not None
-        return lambda ev, f: rx.match(ev.route) is None
-    if key == "text_regex":  # RE2 (gateway.content.regex): no pattern can stall the loop
-        try:
-            operator_rx = compile_operator_regex(_names(value))
-        except (re.error, TypeError) as e:
-            ctx.err(key, f"bad regular expression: {e}")
-            return None
-        if operator_rx.engine != "re2":
-            structlog.get_logger("spamgw.rules").warning(
-                "text_regex matched with Python re, which backtracks", engine=operator_rx.engine,
-                rule=f"{ctx.spec.file}:{ctx.spec.line_of(key)}: {ctx.spec.id}")
-        search = operator_rx.search
-        return lambda ev, f: bool(ev.text) and search(ev.text or "")
-    if key == "text_keywords":
-        words = _names(value)
-        if not words or any(not isinstance(w, str) or not w.strip() for w in words):
-            ctx.err(key, "text_keywords takes a list of non-empty words")
-            return None
-        kw = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w.casefold()) for w in words)
-                        + r")(?!\w)")
-        return lambda ev, f: bool(ev.text) and kw.search(f.fold()) is not None
-    if key == "has_text":
-        return lambda ev, f: bool(ev.text) is value
-    if key == "has_url":
-        return lambda ev, f: bool(f.domains()) is value
-    if key == "url_domain_in":
-        sets: list[StringSet] = []
-        for name in _names(value):
-            lst = ctx.lists.get(name)
-            if not isinstance(lst, StringSet) or lst.kind != "domain":
-                ctx.err(key, f"{name!r} is not a domain list (*_domains.txt)")
-                return None
-            sets.append(lst)
-
-        def domain_in(ev: Event, f: Facts) -> bool:
-            domains = f.domains()
-            if domains:
-                for s in sets:
-                    for d in domains:
-                        if s.contains(d):
-                            return True
-            return False
-
-        return domain_in
-    if key in _SENDER_STATUS:
-        if not isinstance(value, str):
-            ctx.err(key, f"{key} takes the name of a sender registry, got {value!r}")
-            return None
-        reg = ctx.lists.registry(value)
-        if reg is None:
-            ctx.err(key, f"unknown sender registry {value!r} (registered_*_senders.txt "
-                    "in the lists dir)")
-            return None
-        return _sender_status(reg, key)
-    if key == "symbol":
-        wanted = _names(value)
-        # a typo within a loaded plugin's namespace is an error; a symbol of a plugin
-        # that is not loaded (disabled by the operator) simply never hits
-        spaces = {s.split(".", 1)[0] for s in ctx.symbols}
-        typos = [s for s in wanted if s not in ctx.symbols and s.split(".", 1)[0] in spaces]
-        if typos:
-            ctx.err(key, f"no loaded plugin emits symbol {typos[0]!r}")
-            return None
-        wanted_set = frozenset(wanted)
-        # no symbols (most events, or no plugins loaded) answers with one truth test
-        return lambda ev, f: bool(f.symbols) and not wanted_set.isdisjoint(f.symbols)
-    if key == "ring_under":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            ctx.err(key, "ring_under takes seconds")
-            return None
-        limit = float(value)
-
-        def ring(ev: Event, f: Facts) -> bool:
-            r = ev.ring_seconds
-            return r is not None and r < limit
-
-        return ring
-    if key == "answered":
-        return lambda ev, f: ev.answered is value
-    if key == "dialstatus":
-        statuses = frozenset(str(s).upper() for s in _names(value))
-        return lambda ev, f: (ev.dialstatus or "").upper() in statuses
-    if key in CALL_PREDICATES:
-        return call_predicate(ctx, key, value)
-    if key == "details":
-        if not isinstance(value, dict):
-            ctx.err(key, "details takes a table of protocol fields")
-            return None
-        items = tuple(value.items())
-        return lambda ev, f: all(ev.details.get(k) == v for k, v in items)
-    ctx.err(key, f"unknown predicate {key!r}")  # pragma: no cover - schema checks names
-    return None
-
-
-#: registry predicate -> the status it tests (``sender_not_registered``: any but this)
-_SENDER_STATUS = {
-    "sender_registered": SenderStatus.REGISTERED,
-    "sender_not_registered": SenderStatus.REGISTERED,
-    "sender_spoofed": SenderStatus.SPOOFED,
-    "sender_out_of_scope": SenderStatus.OUT_OF_SCOPE,
-}
-
-
-def _sender_status(reg: SenderRegistry, key: str) -> Pred:
-    """The source against a sender registry: its route and destination country."""
-    wanted = _SENDER_STATUS[key]
-    status = reg.status_of
-    if key == "sender_not_registered":
-        return lambda ev, f: status(ev) is not wanted
-    return lambda ev, f: status(ev) is wanted
-
-
-def _keyfn(ctx: _Ctx, where: str, name: Any) -> KeyFn | None:
+def _keyfn(ctx: RuleContext, where: str, name: Any) -> KeyFn | None:
     """The key (or member) function of a counter (``gateway.engine.keys``)."""
     try:
         parts = parse_counter_key(name)
@@ -315,7 +86,7 @@ def _keyfn(ctx: _Ctx, where: str, name: Any) -> KeyFn | None:
     return key_function(parts)
 
 
-def _window(ctx: _Ctx, where: str, value: Any) -> tuple[float, bool] | None:
+def _window(ctx: RuleContext, where: str, value: Any) -> tuple[float, bool] | None:
     if value == "day":
         return 86400.0, True
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
@@ -324,7 +95,7 @@ def _window(ctx: _Ctx, where: str, value: Any) -> tuple[float, bool] | None:
     return float(value), False
 
 
-def _counter(ctx: _Ctx, kind: str, spec: Any) -> Counter | None:
+def _counter(ctx: RuleContext, kind: str, spec: Any) -> Counter | None:
     if not isinstance(spec, dict):
         ctx.err(kind, f"{kind} takes a table {{{', '.join(COUNTERS[kind])}}}")
         return None
@@ -350,7 +121,7 @@ def _counter(ctx: _Ctx, kind: str, spec: Any) -> Counter | None:
     if win is None or keyf is None:
         return None
     window, daily = win
-    name = str(spec.get("name") or ctx.spec.id)
+    name = str(spec.get("name") or ctx.rule.id)
     st = ctx.state
     limit = float(over)
 
@@ -393,7 +164,7 @@ def _counter(ctx: _Ctx, kind: str, spec: Any) -> Counter | None:
     return lambda ev, f: st.hit(name, bucket(ev, f), ev.ts, window, amount(ev)) > limit
 
 
-def _flag(ctx: _Ctx, spec: dict[str, Any]) -> Flag:
+def _flag(ctx: RuleContext, spec: dict[str, Any]) -> Flag:
     name = str(spec["list"])
     ttl = float(spec.get("ttl", 86400))
     side = spec.get("key", "src")
@@ -410,25 +181,11 @@ def _flag(ctx: _Ctx, spec: dict[str, Any]) -> Flag:
     return flag
 
 
-#: evaluation order of predicates (all must hold, so order changes cost, not meaning):
-#: attribute tests first, list lookups next, text last; URL domains before keywords and
-#: regexes, as ``Facts`` extracts them once for every URL predicate of the event
-_COST = {
-    "src_class": 0, "dst_class": 0, "src_possible": 0, "dst_possible": 0,
-    "src_international": 0, "dst_international": 0, "src_country": 0, "dst_country": 0,
-    "src_country_not": 0, "dst_country_not": 0, "has_text": 0, "answered": 0,
-    "ring_under": 0, "dialstatus": 0, "symbol": 1, "details": 1, "route": 2,
-    "route_not": 2, "src_in": 3, "dst_in": 3, "src_not_in": 3, "dst_not_in": 3,
-    "sender_registered": 3, "sender_not_registered": 3, "sender_spoofed": 3,
-    "sender_out_of_scope": 3, "src_range_in": 3, "dst_range_in": 3, "has_url": 4,
-    "url_domain_in": 4, "text_keywords": 5, "text_regex": 7,
-}
-
-
-_COST.update(CALL_COSTS)
-
-
-def compile_rule(spec: RuleSpec, ctx: _Ctx) -> CompiledRule | None:
+def compile_rule(spec: RuleSpec, context: RuleContext) -> CompiledRule | None:
+    """The rule compiled against ``context``, or None: its mistakes are then in
+    ``context.errors`` (``file:line: rule-id: message``)."""
+    ctx = context.for_rule(spec)
+    mistakes = len(ctx.errors)
     preds: list[Pred] = []
     counters: list[Counter] = []
     for key, value in spec.when.items():
@@ -442,11 +199,17 @@ def compile_rule(spec: RuleSpec, ctx: _Ctx) -> CompiledRule | None:
                 c = _counter(ctx, key, table)
                 if c is not None:
                     counters.append(c)
-    for key in sorted((k for k in spec.when if k in PREDICATES), key=lambda k: _COST.get(k, 4)):
-        p = _predicate(ctx, key, spec.when[key])
+    # all must hold, so the order changes cost, not meaning: cheapest first
+    for key in sorted((k for k in spec.when if k in PREDICATES),
+                      key=lambda k: PREDICATES[k].cost):
+        entry, value = PREDICATES[key], spec.when[key]
+        if entry.kind == "bool" and not isinstance(value, bool):
+            ctx.err(key, f"{key} takes true or false, got {value!r}")
+            continue
+        p = entry.compile(ctx, key, value)
         if p is not None:
             preds.append(p)
-    if ctx.errors:
+    if len(ctx.errors) > mistakes:
         return None
     return CompiledRule(
         id=spec.id,
@@ -458,8 +221,3 @@ def compile_rule(spec: RuleSpec, ctx: _Ctx) -> CompiledRule | None:
         score=spec.score,
         reason=spec.reason,
     )
-
-
-def new_context(spec: RuleSpec, lists: ListRegistry, state: Counters, dynamic: frozenset[str],
-                symbols: frozenset[str], home_region: str, rates: Any) -> _Ctx:
-    return _Ctx(spec, lists, state, dynamic, symbols, home_region, rates)

@@ -10,7 +10,7 @@ from pathlib import Path
 import structlog
 
 from gateway.engine import Ruleset
-from gateway.engine.compiler import CompiledRule, compile_rule, new_context
+from gateway.engine.compiler import CompiledRule, RuleContext, compile_rule
 from gateway.engine.plugins import Plugin, adapt
 from gateway.engine.schema import RuleError, RuleErrors, RuleFile, RuleSpec, parse_rule_file
 from gateway.lists.registry import ListRegistry
@@ -169,10 +169,10 @@ def compile_ruleset(
             settings[key] = float(value)
     symbols = frozenset(symbol_scores)
     compiled: list[CompiledRule] = []
+    context = RuleContext(lists, state, dynamic, symbols, home_region, lists.rates,
+                          errors=errors)
     for spec in _without_missing(specs, symbols, missing_symbols, plugins, errors):
-        ctx = new_context(spec, lists, state, dynamic, symbols, home_region, lists.rates)
-        rule = compile_rule(spec, ctx)
-        errors.extend(ctx.errors)
+        rule = compile_rule(spec, context)
         if rule is not None:
             compiled.append(rule)
     warn = settings.get("warn", DEFAULT_WARN)

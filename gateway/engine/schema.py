@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.engine.predicates import PREDICATES
+
 __all__ = [
     "COUNTERS",
     "COUNTER_KEYS",
@@ -53,33 +55,7 @@ CHANNELS = ("sms", "call", "any")
 DIRECTIONS = ("in", "out", "any")
 PHASES = ("attempt", "ended")
 ACTIONS = ("ALLOW", "WARN", "BLOCK")
-NUMBER_CLASSES = ("e164", "short", "alphanumeric", "anonymous", "invalid")
 
-#: predicate name -> expected value kind
-PREDICATES: dict[str, str] = {
-    "src_in": "names", "dst_in": "names", "src_not_in": "names", "dst_not_in": "names",
-    "src_range_in": "name", "dst_range_in": "name",
-    "src_class": "classes", "dst_class": "classes",
-    "src_possible": "bool", "dst_possible": "bool",
-    "src_international": "bool", "dst_international": "bool",
-    "src_country": "countries", "dst_country": "countries",
-    "src_country_not": "countries", "dst_country_not": "countries",
-    "route": "globs", "route_not": "globs",
-    "text_regex": "regexes", "text_keywords": "strings",
-    "has_text": "bool", "has_url": "bool", "url_domain_in": "names",
-    "symbol": "strings",
-    "sender_registered": "registry", "sender_not_registered": "registry",
-    "sender_spoofed": "registry", "sender_out_of_scope": "registry",
-    "ring_under": "number", "answered": "bool", "dialstatus": "strings",
-    "details": "table",
-    # calls (gateway/engine/call_predicates.py)
-    "trunk_class": "trunk_classes", "trunk_class_not": "trunk_classes",
-    "local_hours": "hours", "weekday": "weekdays",
-    "dst_price_min": "number", "dst_risk": "strings",
-    "src_status": "lookup_statuses", "src_status_not": "lookup_statuses",
-    "dst_status": "lookup_statuses", "dst_status_not": "lookup_statuses",
-    "stir_shaken": "stir_results", "stir_shaken_not": "stir_results",
-}
 #: counter predicate -> required keys
 COUNTERS: dict[str, tuple[str, ...]] = {
     "rate": ("key", "window", "over"),

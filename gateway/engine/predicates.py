@@ -1,0 +1,389 @@
+"""The rule predicates: one table of every ``when.<name>`` a rule may use.
+
+Each entry is a ``Predicate``: its name, the kind of argument it takes (what
+``spamgw rules check`` tells a mistake by; ``bool`` ones are checked before their
+compile function runs), its cost (all predicates of a rule must hold, so they are
+evaluated cheapest first: attribute tests 0, list lookups 3, text last) and its
+compile function ``compile(ctx, name, value) -> pred | None``, which returns a
+closure ``pred(event, facts) -> bool`` over values bound once, or reports what is
+wrong through ``ctx.err(name, message)`` and returns None.
+
+Adding a predicate is one compile function and one row of ``PREDICATES``. The
+schema (``gateway.engine.schema``) takes the names from here, the compiler the
+costs and compile functions. The call predicates' compile functions live in
+``gateway.engine.call_predicates``; counters (``rate``, ``distinct``, ``sum``,
+``count``) are not predicates (``gateway.engine.compiler``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, Protocol
+
+import structlog
+
+from gateway.content.facts import Facts
+from gateway.content.regex import compile_operator_regex
+from gateway.engine import call_predicates as calls
+from gateway.engine.call_predicates import home_group
+from gateway.engine.keys import in_flagged_range
+from gateway.lists.numberset import NumberSet
+from gateway.lists.registry import ListRegistry
+from gateway.lists.senders import SenderRegistry, SenderStatus
+from gateway.lists.stringset import StringSet
+from gateway.model import Event
+from gateway.numbers import Number, NumberKind
+from gateway.state import Counters
+
+__all__ = ["NUMBER_CLASSES", "PREDICATES", "Ctx", "Pred", "Predicate"]
+
+NUMBER_CLASSES = ("e164", "short", "alphanumeric", "anonymous", "invalid")
+
+Pred = Callable[[Event, Facts], bool]
+
+
+class Ctx(Protocol):
+    """What a compile function is given (``gateway.engine.compiler.RuleContext``):
+    where names are looked up, and where mistakes go."""
+
+    spec: Any  # the RuleSpec being compiled
+    lists: ListRegistry
+    state: Counters
+    dynamic: frozenset[str]
+    symbols: frozenset[str]
+    home: str
+    rates: Any
+
+    def err(self, key: str, msg: str) -> None: ...
+
+
+Compile = Callable[[Any, str, Any], "Pred | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Predicate:
+    name: str
+    #: what it takes: names, bool, classes, countries, globs, number, strings, ...
+    kind: str
+    #: evaluation rank, cheapest first
+    cost: int
+    compile: Compile
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _side(key: str) -> Callable[[Event], Number]:
+    return attrgetter(key.split("_", 1)[0])
+
+
+# -- numbers against lists -------------------------------------------------------------
+
+
+def _number_membership(ctx: Ctx, key: str, names: tuple[str, ...]
+                       ) -> Callable[[Number, float], bool] | None:
+    """One closure testing a Number against every named list (static or dynamic)."""
+    numsets: list[NumberSet] = []
+    strsets: list[StringSet] = []
+    dyn: list[str] = []
+    for name in names:
+        if not isinstance(name, str):
+            ctx.err(key, f"{key} takes list names, got {name!r}")
+            return None
+        lst = ctx.lists.get(name)
+        if isinstance(lst, NumberSet):
+            numsets.append(lst)
+        elif isinstance(lst, StringSet):
+            if lst.kind == "domain":
+                ctx.err(key, f"{name!r} is a domain list: use url_domain_in")
+                return None
+            strsets.append(lst)
+        elif name not in ctx.dynamic:
+            ctx.err(key, f"unknown list {name!r}")
+            return None
+        if name in ctx.dynamic:
+            dyn.append(name)
+    if not dyn and len(numsets) == 1 and not strsets:
+        (ns,) = numsets
+        return lambda n, ts: ns.contains(n.key)
+    if len(dyn) == 1 and not numsets and not strsets:  # one expiring list alone
+        flagged, only = ctx.state.flagged, dyn[0]
+        return lambda n, ts: flagged(only, n.key or n.text, ts)
+    st = ctx.state
+
+    def test(n: Number, ts: float) -> bool:
+        k = n.key
+        for ns in numsets:
+            if ns.contains(k):
+                return True
+        for ss in strsets:
+            if n.text in ss:
+                return True
+        if dyn:
+            ident = k or n.text
+            for name in dyn:
+                if st.flagged(name, ident, ts):
+                    return True
+        return False
+
+    return test
+
+
+def _in_lists(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """``src_in``, ``dst_in``, ``src_not_in``, ``dst_not_in``."""
+    getter = _side(key)
+    test = _number_membership(ctx, key, _names(value))
+    if test is None:
+        return None
+    one = ctx.lists.get(value) if isinstance(value, str) else None
+    if isinstance(one, NumberSet | StringSet) and value not in ctx.dynamic \
+            and not key.endswith("_not_in"):
+        # one static list (the usual rule): its lookup with no frame between;
+        # ``contains`` is read per call, as a number list rebinds it when it changes
+        side = key.split("_", 1)[0]
+        ident = attrgetter(f"{side}.key" if isinstance(one, NumberSet) else f"{side}.text")
+        return lambda ev, f: one.contains(ident(ev))
+    if key.endswith("_not_in"):
+        return lambda ev, f: not test(getter(ev), ev.ts)
+    return lambda ev, f: test(getter(ev), ev.ts)
+
+
+def _in_range_list(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """``src_range_in``, ``dst_range_in``: the number or a range it falls in is on an
+    expiring list of ranges."""
+    getter = _side(key)
+    if not isinstance(value, str) or value not in ctx.dynamic:
+        ctx.err(key, f"{key} takes the name of an expiring list of ranges (a rule's "
+                f"flag list or a dynamic_lists name), got {value!r}")
+        return None
+    in_range = in_flagged_range(ctx.state.flagged, value)
+    return lambda ev, f: in_range(getter(ev), ev.ts)
+
+
+# -- number attributes ---------------------------------------------------------------------
+
+
+def _number_class(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    classes = _names(value)
+    bad = [c for c in classes if c not in NUMBER_CLASSES]
+    if bad:
+        ctx.err(key, f"unknown number class {bad[0]!r}: one of {', '.join(NUMBER_CLASSES)}")
+        return None
+    kinds = frozenset(NumberKind(c) for c in classes)
+    kind_of = attrgetter(f"{key.split('_', 1)[0]}.kind")
+    return lambda ev, f: kind_of(ev) in kinds
+
+
+def _possible(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    getter = _side(key)
+    return lambda ev, f: getter(ev).kind is NumberKind.E164 and getter(ev).possible is value
+
+
+def _international(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    international = attrgetter(f"{key.split('_', 1)[0]}.international")
+    return lambda ev, f: international(ev) is value
+
+
+def _country(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    codes = _names(value)
+    if any(not isinstance(c, str) or not (c == "HOME" or len(c) in (2, 3)) for c in codes):
+        ctx.err(key, f"{key} takes ISO 3166 codes or \"HOME\", got {value!r}")
+        return None
+    regions = frozenset(r for c in codes  # HOME: GB with GG, IM, JE
+                        for r in (home_group(ctx.home) if c == "HOME" else (c.upper(),)))
+    region_of = attrgetter(f"{key.split('_', 1)[0]}.region")
+    if key.endswith("_not"):
+        return lambda ev, f: region_of(ev) not in regions
+    return lambda ev, f: region_of(ev) in regions
+
+
+def _route(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    globs = _names(value)
+    if any(not isinstance(g, str) for g in globs):
+        ctx.err(key, f"{key} takes glob patterns, got {value!r}")
+        return None
+    rx = re.compile("|".join(fnmatch.translate(g) for g in globs))
+    if key == "route":
+        return lambda ev, f: rx.match(ev.route) is not None
+    return lambda ev, f: rx.match(ev.route) is None
+
+
+# -- text ---------------------------------------------------------------------------------
+
+
+def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    # RE2 (gateway.content.regex): no pattern can stall the loop
+    try:
+        operator_rx = compile_operator_regex(_names(value))
+    except (re.error, TypeError) as e:
+        ctx.err(key, f"bad regular expression: {e}")
+        return None
+    if operator_rx.engine != "re2":
+        structlog.get_logger("spamgw.rules").warning(
+            "text_regex matched with Python re, which backtracks", engine=operator_rx.engine,
+            rule=f"{ctx.spec.file}:{ctx.spec.line_of(key)}: {ctx.spec.id}")
+    search = operator_rx.search
+    return lambda ev, f: bool(ev.text) and search(ev.text or "")
+
+
+def _text_keywords(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    words = _names(value)
+    if not words or any(not isinstance(w, str) or not w.strip() for w in words):
+        ctx.err(key, "text_keywords takes a list of non-empty words")
+        return None
+    kw = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w.casefold()) for w in words)
+                    + r")(?!\w)")
+    return lambda ev, f: bool(ev.text) and kw.search(f.fold()) is not None
+
+
+def _has_text(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    return lambda ev, f: bool(ev.text) is value
+
+
+def _has_url(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    return lambda ev, f: bool(f.domains()) is value
+
+
+def _url_domain_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    sets: list[StringSet] = []
+    for name in _names(value):
+        lst = ctx.lists.get(name)
+        if not isinstance(lst, StringSet) or lst.kind != "domain":
+            ctx.err(key, f"{name!r} is not a domain list (*_domains.txt)")
+            return None
+        sets.append(lst)
+
+    def domain_in(ev: Event, f: Facts) -> bool:
+        domains = f.domains()
+        if domains:
+            for s in sets:
+                for d in domains:
+                    if s.contains(d):
+                        return True
+        return False
+
+    return domain_in
+
+
+# -- senders, plugins ----------------------------------------------------------------------
+
+#: registry predicate -> the status it tests (``sender_not_registered``: any but this)
+_SENDER_STATUS = {
+    "sender_registered": SenderStatus.REGISTERED,
+    "sender_not_registered": SenderStatus.REGISTERED,
+    "sender_spoofed": SenderStatus.SPOOFED,
+    "sender_out_of_scope": SenderStatus.OUT_OF_SCOPE,
+}
+
+
+def _sender(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """The source against a sender registry: its route and destination country."""
+    if not isinstance(value, str):
+        ctx.err(key, f"{key} takes the name of a sender registry, got {value!r}")
+        return None
+    reg: SenderRegistry | None = ctx.lists.registry(value)
+    if reg is None:
+        ctx.err(key, f"unknown sender registry {value!r} (registered_*_senders.txt "
+                "in the lists dir)")
+        return None
+    wanted = _SENDER_STATUS[key]
+    status = reg.status_of
+    if key == "sender_not_registered":
+        return lambda ev, f: status(ev) is not wanted
+    return lambda ev, f: status(ev) is wanted
+
+
+def _symbol(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    wanted = _names(value)
+    # a typo within a loaded plugin's namespace is an error; a symbol of a plugin
+    # that is not loaded (disabled by the operator) simply never hits
+    spaces = {s.split(".", 1)[0] for s in ctx.symbols}
+    typos = [s for s in wanted if s not in ctx.symbols and s.split(".", 1)[0] in spaces]
+    if typos:
+        ctx.err(key, f"no loaded plugin emits symbol {typos[0]!r}")
+        return None
+    wanted_set = frozenset(wanted)
+    # no symbols (most events, or no plugins loaded) answers with one truth test
+    return lambda ev, f: bool(f.symbols) and not wanted_set.isdisjoint(f.symbols)
+
+
+# -- how a call ended, protocol details ----------------------------------------------------
+
+
+def _ring_under(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        ctx.err(key, "ring_under takes seconds")
+        return None
+    limit = float(value)
+
+    def ring(ev: Event, f: Facts) -> bool:
+        r = ev.ring_seconds
+        return r is not None and r < limit
+
+    return ring
+
+
+def _answered(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    return lambda ev, f: ev.answered is value
+
+
+def _dialstatus(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    statuses = frozenset(str(s).upper() for s in _names(value))
+    return lambda ev, f: (ev.dialstatus or "").upper() in statuses
+
+
+def _details(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    if not isinstance(value, dict):
+        ctx.err(key, "details takes a table of protocol fields")
+        return None
+    items = tuple(value.items())
+    return lambda ev, f: all(ev.details.get(k) == v for k, v in items)
+
+
+def _table(*rows: tuple[str, str, int, Compile]) -> Mapping[str, Predicate]:
+    return {name: Predicate(name, kind, cost, fn) for name, kind, cost, fn in rows}
+
+
+#: every predicate: name, argument kind, cost, compile function. Cost: attribute tests
+#: first, list lookups next, text last; URL domains before keywords and regexes, as
+#: ``Facts`` extracts them once for every URL predicate of the event
+PREDICATES: Mapping[str, Predicate] = _table(
+    ("src_in", "names", 3, _in_lists), ("dst_in", "names", 3, _in_lists),
+    ("src_not_in", "names", 3, _in_lists), ("dst_not_in", "names", 3, _in_lists),
+    ("src_range_in", "name", 3, _in_range_list), ("dst_range_in", "name", 3, _in_range_list),
+    ("src_class", "classes", 0, _number_class), ("dst_class", "classes", 0, _number_class),
+    ("src_possible", "bool", 0, _possible), ("dst_possible", "bool", 0, _possible),
+    ("src_international", "bool", 0, _international),
+    ("dst_international", "bool", 0, _international),
+    ("src_country", "countries", 0, _country), ("dst_country", "countries", 0, _country),
+    ("src_country_not", "countries", 0, _country),
+    ("dst_country_not", "countries", 0, _country),
+    ("route", "globs", 2, _route), ("route_not", "globs", 2, _route),
+    ("text_regex", "regexes", 7, _text_regex), ("text_keywords", "strings", 5, _text_keywords),
+    ("has_text", "bool", 0, _has_text), ("has_url", "bool", 4, _has_url),
+    ("url_domain_in", "names", 4, _url_domain_in),
+    ("symbol", "strings", 1, _symbol),
+    ("sender_registered", "registry", 3, _sender),
+    ("sender_not_registered", "registry", 3, _sender),
+    ("sender_spoofed", "registry", 3, _sender),
+    ("sender_out_of_scope", "registry", 3, _sender),
+    ("ring_under", "number", 0, _ring_under), ("answered", "bool", 0, _answered),
+    ("dialstatus", "strings", 0, _dialstatus),
+    ("details", "table", 1, _details),
+    # calls (gateway/engine/call_predicates.py)
+    ("trunk_class", "trunk_classes", 0, calls.detail_choice),
+    ("trunk_class_not", "trunk_classes", 0, calls.detail_choice),
+    ("local_hours", "hours", 1, calls.local_hours), ("weekday", "weekdays", 1, calls.weekday),
+    ("dst_price_min", "number", 3, calls.dst_price), ("dst_risk", "strings", 3, calls.dst_price),
+    ("src_status", "lookup_statuses", 0, calls.detail_choice),
+    ("src_status_not", "lookup_statuses", 0, calls.detail_choice),
+    ("dst_status", "lookup_statuses", 0, calls.detail_choice),
+    ("dst_status_not", "lookup_statuses", 0, calls.detail_choice),
+    ("stir_shaken", "stir_results", 0, calls.detail_choice),
+    ("stir_shaken_not", "stir_results", 0, calls.detail_choice),
+)

@@ -6,14 +6,16 @@ loop: the 200 comes after the fsync and the change is live when it arrives. The
 journal and compaction rules are in ``gateway.lists.journal``.
 
 Bulk import (``POST /v1/lists/{name}/import``, one entry a line as in list files,
-any size, chunked or not) streams the body, parses it in a worker thread, journals
-it with one fsync and applies it in batches that yield to the event loop between
-them, then compacts, so traffic keeps flowing.
+any size, chunked or not) streams the body, parses and applies it on the event loop
+in slices of a millisecond or two that yield between them, journals it, then
+compacts in a child process, so traffic keeps flowing.
+
+``POST /v1/lists/reload`` (and SIGHUP) reloads the changed list files and the rules
+with them (``gateway.lists.reload``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from typing import Any
@@ -22,7 +24,7 @@ from aiohttp import web
 
 from gateway.admin.http import ApiError, audit, fields, read_json
 from gateway.admin.keys import CORE, LIST_LOCK
-from gateway.lists.journal import Entry, ListChanges
+from gateway.lists.journal import Entry, ListChanges, sliced
 from gateway.lists.numberset import NumberSet
 from gateway.lists.registry import BUILTIN
 from gateway.lists.stringset import StringSet
@@ -77,6 +79,18 @@ def _describe(changes: ListChanges, name: str, now: float) -> dict[str, Any]:
             {"entry": number_of_key(k) if isinstance(k, int) else str(k), "expires": e}
             for k, e in sorted(flags.items(), key=lambda kv: -kv[1])[:SHOW_FLAGS]])
     return out
+
+
+async def _parse(changes: ListChanges, name: str, texts: list[Any]
+                 ) -> tuple[list[Entry], list[str]]:
+    """``changes.parse`` on the event loop, in slices that yield between them."""
+    entries: list[Entry] = []
+    errors: list[str] = []
+    async for part in sliced(texts):
+        good, bad = changes.parse(name, part)
+        entries.extend(good)
+        errors.extend(bad)
+    return entries, errors
 
 
 async def get_lists(request: web.Request) -> web.Response:
@@ -140,11 +154,8 @@ async def change(request: web.Request) -> web.Response:
     if bad:
         raise ApiError(400, "bad entries: nothing was applied", entries=bad[:SHOW_ERRORS],
                        count=len(bad))
-    big = len(add_raw) + len(remove_raw) > 2000
-    parse = changes.parse
-    add, bad_add = await asyncio.to_thread(parse, name, add_raw) if big else parse(name, add_raw)
-    remove, bad_rm = (await asyncio.to_thread(parse, name, remove_raw) if big
-                      else parse(name, remove_raw))
+    add, bad_add = await _parse(changes, name, add_raw)
+    remove, bad_rm = await _parse(changes, name, remove_raw)
     if bad_add or bad_rm:
         raise ApiError(400, "bad entries: nothing was applied",
                        entries=(bad_add + bad_rm)[:SHOW_ERRORS], count=len(bad_add + bad_rm))
@@ -175,25 +186,22 @@ async def bulk_import(request: web.Request) -> web.Response:
     pending: list[tuple[int, str]] = []
     tail = b""
 
-    def parse_batch(batch: list[tuple[int, str]]) -> tuple[list[Entry], list[str]]:
-        good: list[Entry] = []
-        errs: list[str] = []
-        for n, text in batch:
-            if _CONTROL.search(text):
-                errs.append(f"line {n}: {text!r}: control characters are not allowed")
-                continue
-            e, err = changes.parse(name, [text])
-            good.extend(e)
-            errs.extend(f"line {n}: {x}" for x in err)
-        return good, errs
-
     async def flush() -> None:
+        """Parse what waits on the event loop, in slices of about a millisecond."""
         nonlocal bad
-        good, errs = await asyncio.to_thread(parse_batch, pending[:])
+        batch = pending[:]
         pending.clear()
-        entries.extend(good)
-        bad += len(errs)
-        errors.extend(errs[:SHOW_ERRORS - len(errors)])
+        async for part in sliced(batch):
+            for n, text in part:
+                if _CONTROL.search(text):
+                    err = [f"{text!r}: control characters are not allowed"]
+                else:
+                    good, err = changes.parse(name, [text])
+                    entries.extend(good)
+                if err:
+                    bad += 1
+                    if len(errors) < SHOW_ERRORS:
+                        errors.append(f"line {n}: {err[0]}")
 
     async for chunk in request.content.iter_chunked(1 << 16):
         lines = (tail + chunk).split(b"\n")
@@ -221,22 +229,37 @@ async def bulk_import(request: web.Request) -> web.Response:
     result["lines"] = lineno
     audit(request, "lists.import", list=name, mode=mode, entries=len(entries),
           added=result["added"], removed=result["removed"], ttl=ttl, seq=result["seq"])
-    if result["compacted"] is None and not dynamic:
-        async with request.app[LIST_LOCK]:
-            result["compacted"] = await asyncio.to_thread(changes.compact, name)
+    if not dynamic:  # a child process: traffic is not held while it runs
+        result["compacted"] = await changes.compact(name, request.app[LIST_LOCK])
     return web.json_response(result)
 
 
 async def compact(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     changes = _changes(request, name, edit=True)
-    async with request.app[LIST_LOCK]:
-        result = await asyncio.to_thread(changes.compact, name)
+    result = await changes.compact(name, request.app[LIST_LOCK])
     audit(request, "lists.compact", list=name)
     return web.json_response(result)
 
 
+async def reload(request: web.Request) -> web.Response:
+    """Reload the changed list files and the rules with them, as one version: 422 with
+    every bad line (``file:line: reason``) or rule error, and the running lists and
+    rules stay."""
+    from gateway.lists.reload import ReloadRefused, reload_lists
+
+    try:
+        result = await reload_lists(request.app[CORE], trigger="admin")
+    except ReloadRefused as e:
+        audit(request, "lists.reload", refused=True, errors=len(e.errors))
+        raise ApiError(422, "reload refused: the running lists and rules stay",
+                       errors=e.errors[:SHOW_ERRORS], count=len(e.errors)) from None
+    audit(request, "lists.reload", changed=result["changed"], rules=result["rules"])
+    return web.json_response(result)
+
+
 routes = [
+    web.post("/v1/lists/reload", reload),
     web.get("/v1/lists", get_lists),
     web.get("/v1/lists/{name}/{entry}", lookup),
     web.post("/v1/lists/{name}", change),

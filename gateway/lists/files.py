@@ -11,20 +11,24 @@ String lists: ``*_senders.txt`` (alphanumeric sender IDs, matched case-insensiti
 and ``*_domains.txt`` (a domain matches itself and its subdomains).
 
 A number list's compact form ``NAME.nset`` (``spamgw lists compile``) is loaded
-instead of the text when it is at least as new.
+instead of the text when it is at least as new, and alone when there is no text
+(then it is the list: the start-up log says so).
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from gateway.lists.numberset import NumberSet, Prefix
 from gateway.lists.stringset import StringSet
-from gateway.numbers import LEN_SHIFT, MAX_DIGITS, key_of
+from gateway.numbers import MAX_DIGITS, key_of
 
 __all__ = [
     "ListFileError",
@@ -37,6 +41,8 @@ __all__ = [
     "read_string_list",
     "write_atomic",
 ]
+
+log = structlog.get_logger("spamgw.lists")
 
 NUMBER_SUFFIXES = ("_numbers", "_callers", "_destinations")
 STRING_SUFFIXES = {"_senders": "sender", "_domains": "domain"}
@@ -114,33 +120,11 @@ def entry_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def read_number_list(path: Path, name: str | None = None) -> NumberSet:
-    """Parse a number list file; all bad lines are reported together."""
-    ns = NumberSet(name or path.stem)
-    errors: list[str] = []
-    keys: list[int] = []
-    keys_append = keys.append
-    try:
-        for lineno, entry in entry_lines(path):
-            # fast path for the bulk of a big list: a plain +E.164 number
-            if entry[0] == "+" and 4 <= len(entry) <= 16 and entry[1] != "0" \
-                    and entry[1:].isdigit() and entry.isascii():
-                keys_append(((len(entry) - 1) << LEN_SHIFT) | int(entry[1:]))
-                continue
-            try:
-                parsed = parse_number_entry(entry)
-            except ValueError as e:
-                errors.append(f"{path}:{lineno}: {e}")
-                continue
-            if parsed.key is not None:
-                keys.append(parsed.key)
-            elif parsed.prefix is not None:
-                ns.add_prefix(parsed.prefix)
-    except UnicodeDecodeError as e:
-        errors.append(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})")
-    if errors:
-        raise ListFileError(errors)
-    ns.add_keys(keys)
-    return ns
+    """Parse a number list file in bounded memory (``gateway.lists.compiler``); all
+    bad lines are reported together."""
+    from gateway.lists.compiler import compile_file
+
+    return compile_file(path, name)
 
 
 def parse_string_entry(kind: str, entry: str) -> str:
@@ -185,16 +169,33 @@ def compiled_path(path: Path) -> Path:
     return path.with_suffix(".nset")
 
 
-def load_number_list(path: Path) -> NumberSet:
-    """The list from its compiled form when that is at least as new as the text."""
+def compiled_is_current(path: Path) -> bool:
+    """Whether ``NAME.nset`` is what to load for ``NAME.txt``: it exists and the text
+    is absent or not newer."""
     comp = compiled_path(path)
     try:
-        if not path.exists() or comp.stat().st_mtime >= path.stat().st_mtime:
-            ns = NumberSet.deserialize(comp.read_bytes())
-            ns.name = path.stem
-            return ns
-    except (OSError, ValueError):
-        pass
+        cst = comp.stat()
+    except OSError:
+        return False
+    try:
+        return cst.st_mtime >= path.stat().st_mtime
+    except FileNotFoundError:
+        return True
+
+
+def load_number_list(path: Path) -> NumberSet:
+    """The list from its compiled form when that is current (``compiled_is_current``:
+    with no text beside it, the compiled file is the list), else from the text."""
+    if compiled_is_current(path):
+        comp = compiled_path(path)
+        try:
+            with comp.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                return NumberSet.deserialize(m, path.stem)
+        except (OSError, ValueError) as e:
+            if not path.exists():
+                raise ListFileError([f"{comp}: {e}"]) from None
+            log.warning("compiled list unreadable: parsing the text", file=str(comp),
+                        error=str(e))
     return read_number_list(path)
 
 
@@ -218,7 +219,8 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
 
 
 def compile_list(path: Path) -> tuple[Path, NumberSet]:
+    """``NAME.txt`` -> ``NAME.nset`` (streaming: bounded memory, written part by part)."""
     ns = read_number_list(path)
     out = compiled_path(path)
-    write_atomic(out, ns.serialize())
+    write_atomic(out, ns.serialize_parts())
     return out, ns

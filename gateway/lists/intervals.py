@@ -93,7 +93,7 @@ class Intervals:
         return self._starts.tobytes() + self._ends.tobytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Intervals:
+    def from_bytes(cls, data: bytes | memoryview) -> Intervals:
         if len(data) % 16:
             raise ValueError("interval table: bad length")
         obj = cls()

@@ -15,6 +15,7 @@ import structlog
 
 from gateway.lists.files import (
     ListFileError,
+    compiled_path,
     list_kind,
     load_number_list,
     read_string_list,
@@ -26,7 +27,8 @@ from gateway.lists.senders import SenderRegistry, is_registry_name, read_sender_
 from gateway.lists.stringset import StringSet
 from gateway.numbers import Numbering, key_of
 
-__all__ = ["BUILTIN", "ListRegistry", "emergency_set", "load_lists"]
+__all__ = ["BUILTIN", "ListRegistry", "assemble", "emergency_set", "file_stamp", "list_files",
+           "load_lists", "read_list_file"]
 
 log = structlog.get_logger("spamgw.lists")
 
@@ -50,6 +52,8 @@ class ListRegistry:
         self.rates = rates  # rates.txt: prices for spend caps
         #: sender-ID registries (registered_*_senders.txt): sender -> routes, countries
         self.registries: dict[str, SenderRegistry] = registries or {}
+        #: what each list was read from (``file_stamp``): a reload reads what changed
+        self.stamps: dict[str, tuple[object, ...]] = {}
 
     def registry(self, name: str) -> SenderRegistry | None:
         return self.registries.get(name)
@@ -83,6 +87,12 @@ class ListRegistry:
     def set(self, name: str, lst: AnyList) -> None:
         self._lists[name] = lst
 
+    def replace(self, other: ListRegistry) -> None:
+        """Take ``other``'s lists, rates and registries (a reload): reference swaps, so
+        whoever holds this registry (plugins, the admin app) sees the new version."""
+        self._lists = other._lists
+        self.rates, self.registries, self.stamps = other.rates, other.registries, other.stamps
+
 
 def emergency_set(numbering: Numbering, extra: tuple[str, ...] = ()) -> NumberSet:
     """Short emergency numbers of the home country (libphonenumber short-number
@@ -113,6 +123,62 @@ def emergency_set(numbering: Numbering, extra: tuple[str, ...] = ()) -> NumberSe
     return ns
 
 
+def file_stamp(path: Path) -> tuple[object, ...]:
+    """What tells that a list file changed: its text's and compiled form's identity,
+    size and modification time (None for a missing one)."""
+    out: list[object] = []
+    for f in (path, compiled_path(path)) if path.suffix == ".txt" else (path,):
+        try:
+            st = f.stat()
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def list_files(d: Path) -> list[Path]:
+    """Every list in a lists dir, as its text path (``NAME.txt``, present or not: a
+    number list may be a compiled ``NAME.nset`` alone)."""
+    names = {p.with_suffix(".txt") for p in d.glob("*.txt")}
+    names |= {p.with_suffix(".txt") for p in d.glob("*.nset")}
+    return sorted(names)
+
+
+def read_list_file(path: Path, errors: list[str]) -> object:
+    """One list file: a ``NumberSet``, ``StringSet``, ``RateTable`` or
+    ``SenderRegistry``, or None with what is wrong added to ``errors``."""
+    name = path.stem
+    try:
+        if name == "rates":
+            return read_rates(path)
+        if is_registry_name(name):
+            return read_sender_registry(path)
+        kind = list_kind(name)
+        if name in BUILTIN:
+            errors.append(f"{path}: '{name}' is a built-in list name")
+            return None
+        if kind is None:
+            errors.append(
+                f"{path}: unknown list kind: name number lists *_numbers.txt, "
+                "*_callers.txt or *_destinations.txt, sender IDs *_senders.txt, "
+                "domains *_domains.txt"
+            )
+            return None
+        if kind == "numbers":
+            if not path.exists():
+                log.info("number list loaded from its compiled form alone: no text beside "
+                         "it, the compiled file is the list", list=name,
+                         file=str(compiled_path(path)))
+            return load_number_list(path)
+        return read_string_list(path, kind)
+    except ListFileError as e:
+        errors.extend(e.errors)
+    except OSError as e:
+        errors.append(f"{path}: {e.strerror}")
+    return None
+
+
 def load_lists(directory: str | Path, numbering: Numbering,
                protected: tuple[str, ...] = ()) -> ListRegistry:
     """Every list file in ``directory`` (missing directory: only the built-ins).
@@ -124,48 +190,34 @@ def load_lists(directory: str | Path, numbering: Numbering,
     }
     d = Path(directory)
     errors: list[str] = []
-    rates: RateTable | None = None
-    registries: dict[str, SenderRegistry] = {}
+    stamps: dict[str, tuple[object, ...]] = {}
+    found: dict[str, object] = {}
     if d.is_dir():
-        for path in sorted(d.glob("*.txt")):
-            name = path.stem
-            if name == "rates":
-                try:
-                    rates = read_rates(path)
-                except ListFileError as e:
-                    errors.extend(e.errors)
-                continue
-            if is_registry_name(name):
-                try:
-                    registries[name] = read_sender_registry(path)
-                except ListFileError as e:
-                    errors.extend(e.errors)
-                continue
-            kind = list_kind(name)
-            if name in BUILTIN:
-                errors.append(f"{path}: '{name}' is a built-in list name")
-                continue
-            if kind is None:
-                errors.append(
-                    f"{path}: unknown list kind: name number lists *_numbers.txt, "
-                    "*_callers.txt or *_destinations.txt, sender IDs *_senders.txt, "
-                    "domains *_domains.txt"
-                )
-                continue
-            try:
-                if kind == "numbers":
-                    lists[name] = load_number_list(path)
-                else:
-                    lists[name] = read_string_list(path, kind)
-            except ListFileError as e:
-                errors.extend(e.errors)
-            except OSError as e:
-                errors.append(f"{path}: {e.strerror}")
+        for path in list_files(d):
+            stamps[path.stem] = file_stamp(path)
+            found[path.stem] = read_list_file(path, errors)
     else:
         log.warning("lists directory missing: only built-in lists", dir=str(d))
     if errors:
         raise ListFileError(errors)
+    registry = assemble(lists, found, str(d))
+    registry.stamps = stamps
+    return registry
+
+
+def assemble(lists: dict[str, AnyList], found: dict[str, object], source: str
+             ) -> ListRegistry:
+    """A registry from the built-ins and what ``read_list_file`` returned by name."""
+    rates: RateTable | None = None
+    registries: dict[str, SenderRegistry] = {}
+    for name, value in found.items():
+        if isinstance(value, RateTable):
+            rates = value
+        elif isinstance(value, SenderRegistry):
+            registries[name] = value
+        elif isinstance(value, NumberSet | StringSet):
+            lists[name] = value
     # the shipped rules name it: a lists dir without the file has an empty registry
     # (nothing registered, nothing trusted), not a broken ruleset
     registries.setdefault(SENDER_REGISTRY, SenderRegistry(SENDER_REGISTRY, {}))
-    return ListRegistry(lists, str(d), rates, registries)
+    return ListRegistry(lists, source, rates, registries)

@@ -62,6 +62,11 @@ class StringSet:
             return True
         return False
 
+    def adopt(self, other: StringSet) -> None:
+        """Take ``other``'s entries by reference (a reload); counts as an edit."""
+        self._items = other._items
+        self.version += 1
+
     def __len__(self) -> int:
         return len(self._items)
 

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["apply_change", "observer", "service"]
 
-APPLY_BATCH = 5000
-RECORD_ENTRIES = 50000
+#: entries a journal record holds at most (a record is encoded and parsed in one go)
+RECORD_ENTRIES = 5000
 
 
 async def apply_change(core: Core, name: str, add: list[Entry], remove: list[Entry],
@@ -42,21 +42,21 @@ async def apply_change(core: Core, name: str, add: list[Entry], remove: list[Ent
             for i in range(0, len(entries), RECORD_ENTRIES):
                 records.append((op, entries[i:i + RECORD_ENTRIES]))
         recs = [changes.record(name, op, chunk, expires) for op, chunk in records]
-        await asyncio.to_thread(changes.journal(name).append, recs)
+        encoded = []
+        for rec in recs:  # encoded a record at a time: the thread only writes
+            encoded.append(changes.journal(name).encode([rec]))
+            await asyncio.sleep(0)
+        await asyncio.to_thread(changes.journal(name).append, recs, b"".join(encoded))
         counts = {"add": 0, "remove": 0}
-        for op, chunk in records:
-            for i in range(0, len(chunk), APPLY_BATCH):
-                counts[op] += changes.apply(name, op, chunk[i:i + APPLY_BATCH], expires, now)
-                if len(chunk) > APPLY_BATCH:
-                    await asyncio.sleep(0)
+        for op, chunk in records:  # in slices of a millisecond or two
+            counts[op] += await changes.apply_sliced(name, op, chunk, expires, now)
         if core.on_list_change is not None:  # the other workers and nodes (gateway.fanout)
             core.on_list_change(name, recs)
         journal = changes.journal(name)
-        compacted = None
-        if journal.entries > core.config.lists.compact_after:
-            compacted = await asyncio.to_thread(changes.compact, name)
+        if journal.entries > core.config.lists.compact_after:  # a child process, later
+            changes.compact_soon(name, core.list_lock)
     return {"list": name, "added": counts["add"], "removed": counts["remove"],
-            "seq": journal.seq, "expires": expires, "compacted": compacted}
+            "seq": journal.seq, "expires": expires, "compacted": None}
 
 
 def observer(core: Core) -> Callable[[Event, Verdict], None]:

@@ -84,12 +84,13 @@ class Core:
                 return trunk.trunk_class
         return agi.default_trunk_class
 
-    def build_ruleset(self, directory: str | None = None) -> Ruleset:
-        """Compile the rules dir against the live lists and counters (call it off the
-        event loop: ``await asyncio.to_thread(core.build_ruleset)``)."""
+    def build_ruleset(self, directory: str | None = None,
+                      lists: ListRegistry | None = None) -> Ruleset:
+        """Compile the rules dir against the live lists (or ``lists``, a reload's) and
+        counters (call it off the event loop: ``await asyncio.to_thread(...)``)."""
         return load_ruleset(
             directory or self.rules_dir or self.config.rules.dir,
-            lists=self.lists,
+            lists=lists or self.lists,
             state=self.state,
             plugins=self.engine.plugins,
             home_region=self.numbering.home_region,
@@ -104,7 +105,8 @@ class Core:
         self.check_examples(directory)
         return ruleset
 
-    def check_examples(self, directory: str | None = None) -> None:
+    def check_examples(self, directory: str | None = None,
+                       lists: ListRegistry | None = None) -> None:
         """Run the rules dir's inline examples with fresh counters and plugins
         (nothing live is touched); raises ``RuleErrors`` naming the failing ones.
         A core without plugins skips them: examples are written for the plugins'
@@ -115,9 +117,10 @@ class Core:
         if not self.engine.plugins:
             return
         d = directory or self.rules_dir or self.config.rules.dir
-        plugins = load_plugins(self.config.plugins, lists=self.lists, state=MemoryCounters(),
+        lists = lists or self.lists
+        plugins = load_plugins(self.config.plugins, lists=lists, state=MemoryCounters(),
                                numbering=self.numbering)
-        _count, failures = run_examples(d, lists=self.lists, numbering=self.numbering,
+        _count, failures = run_examples(d, lists=lists, numbering=self.numbering,
                                         plugins=plugins,
                                         missing_symbols=self.config.plugins.missing_symbols)
         if failures:
@@ -283,15 +286,13 @@ async def serve(config: Config, around: ServiceFactory | None = None) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     async def _reload() -> None:
-        try:  # compiled off the event loop, swapped on it
-            ruleset = await asyncio.to_thread(core.candidate)
-            previous = core.engine.ruleset.version
-            core.activate(ruleset)
-            log.info("rules reloaded", trigger="SIGHUP", version=ruleset.version)
-            core.stats.audit.info("admin", action="rules.reload", who="SIGHUP",
-                                  version=ruleset.version, previous=previous)
-        except Exception as e:  # a broken ruleset never replaces a good one
-            log.error("rules reload refused", trigger="SIGHUP", error=str(e))
+        from gateway.lists.reload import reload_lists
+
+        try:  # changed list files and the rules, built off the loop, swapped on it
+            await reload_lists(core, trigger="SIGHUP")
+        except Exception as e:  # broken lists or rules never replace good ones
+            log.error("reload refused: the running lists and rules stay", trigger="SIGHUP",
+                      error=str(e))
 
     tasks: set[asyncio.Task[None]] = set()
 

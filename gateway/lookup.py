@@ -79,9 +79,6 @@ class LookupCounters:
     #: misses not looked up because ``max_pending`` lookups were already running
     overload: int = 0
 
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
-
 
 def parse_status_file(path: Path, numbering: Numbering) -> dict[int, str]:
     """``number<TAB>status`` a line (any blanks between; ``#`` comments); raises

@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import cast
 
@@ -400,7 +400,7 @@ def simulate(scale: float = 1.0, seed: int = 1) -> Result:
     counters = {k: v for k, v in screener.counters.as_dict().items() if v}
     if screener.lookup is not None:
         counters.update({f"lookup_{k}": v for k, v in
-                         screener.lookup.counters.as_dict().items() if v})
+                         asdict(screener.lookup.counters).items() if v})
     return Result(rows, why, counters, elapsed)
 
 

@@ -464,7 +464,7 @@ async def service(core: CoreLike) -> AsyncIterator[AgiServer]:
                 "watchdog_fired": watchdog.fired if watchdog is not None else 0,
             }
         if lookup is not None:  # spamgw_agi_lookup_*: late answers, errors, cache
-            sources["agi_lookup"] = lambda: {**lookup.counters.as_dict(),
+            sources["agi_lookup"] = lambda: {**asdict(lookup.counters),
                                              "cache_entries": len(lookup)}
     try:
         yield server

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from gateway.config import ConfigError
 from gateway.numbers import Number, Numbering, NumberKind
 
 if TYPE_CHECKING:
@@ -54,8 +55,9 @@ _KNOWN = frozenset(STATUSES)
 UNKNOWN = "unknown"
 
 
-class LookupSetupError(ValueError):
-    """A lookup that cannot be set up (bad file, unknown backend)."""
+class LookupSetupError(ConfigError):
+    """A lookup that cannot be set up (bad file, unknown backend): a configuration
+    mistake, which ``spamgw run`` reports as such."""
 
 
 class Lookup(Protocol):
@@ -306,7 +308,10 @@ def make_lookup(config: LookupConfig, numbering: Numbering, *, redis_url: str,
     if name == "file":
         if not config.path:
             raise LookupSetupError("agi.lookup.path: the file backend needs a path")
-        backend = FileLookup(config.path, numbering, interval=config.reload_interval)
+        try:
+            backend = FileLookup(config.path, numbering, interval=config.reload_interval)
+        except LookupSetupError as e:
+            raise LookupSetupError(f"agi.lookup.path: {e}") from None
     elif name == "redis":
         backend = RedisLookup(config.redis_url or redis_url, config.redis_key)
     else:

@@ -20,7 +20,7 @@ from agi_support import REPO, asterisk_session, environment_for
 from gateway.agi.screening import Screener, stir_shaken_trust
 from gateway.agi.server import AgiServer, make_screener, service
 from gateway.app import Core, build_core
-from gateway.config import Config, parse_config
+from gateway.config import Config, ConfigError, parse_config
 from gateway.lookup import (
     FileLookup,
     LookupSetupError,
@@ -254,6 +254,9 @@ def test_make_lookup_from_config(status_file: Path) -> None:
     bad = parse_config({"agi": {"lookup": {"backend": "hlr-x"}}})
     with pytest.raises(LookupSetupError, match="unknown backend 'hlr-x'"):
         make_lookup(bad.agi.lookup, NUMBERING, redis_url="", call_deadline=0.05)
+    gone = parse_config({"agi": {"lookup": {"backend": "file", "path": "/nonexistent.tsv"}}})
+    with pytest.raises(ConfigError, match=r"agi.lookup.path: /nonexistent.tsv: No such file"):
+        make_lookup(gone.agi.lookup, NUMBERING, redis_url="", call_deadline=0.05)
 
 
 def test_stir_shaken_results_as_asterisk_names_them() -> None:

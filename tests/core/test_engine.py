@@ -235,3 +235,34 @@ def test_fingerprint_memo_keyed_by_text_key_gives_the_fingerprint(text, digit):
         ev = Event(channel=Channel.SMS, direction=Direction.IN, src=n.parse("7726"),
                    dst=n.parse("7726"), text=t)
         assert Facts(ev).fingerprint() == fingerprint(t)
+
+
+def test_the_predicate_table_is_what_rules_may_name(tmp_path):
+    """One row of gateway.engine.predicates.PREDICATES makes a predicate: the schema
+    knows its name, its kind is checked (bool ones take true or false) and its
+    compile function reports mistakes as file:line: rule-id: message."""
+    from gateway.engine.loader import load_ruleset
+    from gateway.engine.predicates import PREDICATES
+    from gateway.engine.schema import parse_rule_file
+    from gateway.lists.registry import load_lists
+    from gateway.numbers import Numbering
+    from gateway.state.memory import MemoryCounters
+
+    names = sorted(PREDICATES)
+    path = tmp_path / "all.toml"
+    path.write_text("".join(f'[[rule]]\nid = "r.{n}"\nwhen.{n} = "yes"\nscore = 1\n'
+                            for n in [*names, "no_such_predicate"]))
+    _, errors = parse_rule_file(path)
+    assert [str(e) for e in errors] == [
+        f"{path}:{4 * len(names) + 3}: r.no_such_predicate: unknown predicate "
+        "'no_such_predicate'"]
+    path.write_text("".join(f'[[rule]]\nid = "r.{n}"\nwhen.{n} = "yes"\nscore = 1\n'
+                            for n in names))
+    lists = load_lists(ROOT / "rules" / "lists", Numbering("GB"))
+    with pytest.raises(RuleErrors) as e:
+        load_ruleset(tmp_path, lists=lists, state=MemoryCounters())
+    said = {err.rule_id: (err.line, err.message) for err in e.value.errors}
+    for n in names:
+        if PREDICATES[n].kind == "bool":
+            line = 4 * names.index(n) + 3
+            assert said[f"r.{n}"] == (line, f"{n} takes true or false, got 'yes'")

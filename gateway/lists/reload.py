@@ -139,6 +139,8 @@ async def reload_lists(core: Core, trigger: str) -> dict[str, Any]:
         found = await _read_changed(changed, errors)
         if errors:
             raise ReloadRefused(errors)
+        for p in changed:  # with the compiled forms just written
+            stamps[p.stem] = await asyncio.to_thread(file_stamp, p)
 
         # what the rules compile against: the objects the running rules and plugins
         # hold for lists that stay, new objects for new lists

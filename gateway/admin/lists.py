@@ -7,8 +7,9 @@ journal and compaction rules are in ``gateway.lists.journal``.
 
 Bulk import (``POST /v1/lists/{name}/import``, one entry a line as in list files,
 any size, chunked or not) streams the body, parses and applies it on the event loop
-in slices of a millisecond or two that yield between them, journals it, then
-compacts in a child process, so traffic keeps flowing.
+in slices of a millisecond or two that yield between them and journals it; past
+``[lists] compact_after`` entries the journal is compacted in the background by a
+child process, so traffic keeps flowing and the answer does not wait for it.
 
 ``POST /v1/lists/reload`` (and SIGHUP) reloads the changed list files and the rules
 with them (``gateway.lists.reload``).
@@ -229,8 +230,8 @@ async def bulk_import(request: web.Request) -> web.Response:
     result["lines"] = lineno
     audit(request, "lists.import", list=name, mode=mode, entries=len(entries),
           added=result["added"], removed=result["removed"], ttl=ttl, seq=result["seq"])
-    if not dynamic:  # a child process: traffic is not held while it runs
-        result["compacted"] = await changes.compact(name, request.app[LIST_LOCK])
+    # a journal past [lists] compact_after is compacted in the background by a child
+    # process (``gateway.services.apply_change``): the answer does not wait for it
     return web.json_response(result)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,12 @@ class Quarantine:
         self.dropped = 0
         self.write_errors = 0  # batches SQLite refused (kept and retried)
         self._quiet = LogLimiter(30.0)
+        #: ``outlet(system_id, pdus)``: sends a released message to the SMSC through a
+        #: bound session of ``system_id`` and returns the SMSC's (command_status,
+        #: message_id) per PDU, or ``None`` when no such session is bound; set by the
+        #: SMPP proxy while it runs (``gateway.services.release`` uses it)
+        self.outlet: Callable[[str, list[bytes]],
+                              Awaitable[list[tuple[int, str]] | None]] | None = None
 
     # -- hot path -------------------------------------------------------------------
 

@@ -15,13 +15,14 @@ and prints microseconds per message (best of ``--repeat``):
 
 - decode: ``Session.receive_data`` on chunks of ``--chunk`` PDUs (the other stages run
   after ``gateway.app.settle_heap``, as the gateway does);
-- +judging/event: a ``Pair`` (fake transports) with an engine that builds nothing
+- +judging/event: a ``Relay`` (its actions taken, as the shell does) with an engine
+  that builds nothing
   but answers ALLOW: framing, decoding, text, concatenation, ``build_event``,
   forwarding;
 - +evaluate: the real engine and the shipped rules (no plugins), no observer;
 - +stats/audit: with ``Stats.record`` and the audit log (to a temporary file);
 - +responses: plus the SMSC's submit_sm_resp for every forwarded message
-  (``Pair.on_up``): the whole per-message cost of the proxy;
+  (``Relay.receive_up``): the whole per-message cost of the proxy;
 - +plugins: the same with the shipped content plugins (``plugins/``) loaded.
 """
 
@@ -47,29 +48,12 @@ from bench_smpp import traffic  # noqa: E402
 from gateway.app import build_core, settle_heap  # noqa: E402
 from gateway.config import parse_config  # noqa: E402
 from gateway.model import ALLOW, Event, Verdict  # noqa: E402
-from gateway.smpp.pair import Pair  # noqa: E402
 from gateway.smpp.proxy import Proxy  # noqa: E402
+from gateway.smpp.relay import UP, Relay, Send  # noqa: E402
 from gateway.smpp.session import Role, Session, State  # noqa: E402
 
 HDR = struct.Struct(">IIII")
 SEQ = struct.Struct(">I")
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.data: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.data.append(data)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def get_extra_info(self, name: str) -> Any:
-        return ("127.0.0.1", 1)
 
 
 class AllowAll:
@@ -98,15 +82,15 @@ def _core(tmp: Path, plugins: bool = False) -> Any:
     return config, build_core(config, with_plugins=plugins)
 
 
-def _pair(config: Any, engine: Any, core: Any) -> tuple[Pair, FakeTransport]:
+def _relay(config: Any, engine: Any, core: Any) -> Relay:
+    """A relay bound both ways, as after a bind (the proxy gives it its judge)."""
     proxy = Proxy(config.smpp, engine, core.numbering)
-    pair = Pair(proxy)
-    up, down = FakeTransport(), FakeTransport()
-    pair.up, pair.down = up, down  # type: ignore[assignment]
-    pair.system_id = "bench"
-    pair.dsess._set_state(State.BOUND_TRX)
-    pair.usess._set_state(State.BOUND_TRX)
-    return pair, up
+    relay = Relay(proxy.shared, 0.0)
+    relay.system_id = "bench"
+    relay.up_open = True
+    relay.down.session._set_state(State.BOUND_TRX)
+    relay.up.session._set_state(State.BOUND_TRX)
+    return relay
 
 
 def _responses(sent: list[bytes]) -> bytes:
@@ -137,28 +121,28 @@ def run_stage(stage: str, data: list[bytes], count: int, tmp: Path) -> float:
         engine = core.engine
         if stage == "evaluate":
             engine.observer = None
-    pair, up = _pair(config, engine, core)
-    on_down, on_up = pair.on_down, pair.on_up
-    pending = pair.up_pending
+    relay = _relay(config, engine, core)
+    receive_down, receive_up, actions = relay.receive_down, relay.receive_up, relay.actions
+    pending = relay.up.pending
     total = 0.0
     perf = time.perf_counter
     threshold = gc.get_threshold()
     settle_heap()  # as the gateway does once started
+    now = 0.0
     for chunk in data:
+        now += 0.001
         t0 = perf()
-        on_down(chunk)
+        receive_down(chunk, now)
+        done = actions()
         total += perf() - t0
         if stage in ("responses", "plugins"):
-            resp = _responses(up.data)
-            up.data.clear()
+            resp = _responses([a.data for a in done if type(a) is Send and a.to == UP])
             t0 = perf()
-            on_up(resp)
+            receive_up(resp, now)
+            actions()
             total += perf() - t0
         else:
-            up.data.clear()
             pending.clear()
-        pair.dout.clear()
-        pair.down.data.clear()  # type: ignore[union-attr]
     gc.unfreeze()
     gc.set_threshold(*threshold)
     core.stats.close()

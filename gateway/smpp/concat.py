@@ -103,16 +103,27 @@ class Reassembler(Generic[T]):
             return group
         return None
 
+    def next_deadline(self) -> float | None:
+        """When the oldest group times out (groups are kept in the order they began)."""
+        for group in self._groups.values():
+            return group.started + self.timeout
+        return None
+
     def expire(self, now: float) -> list[Group[T]]:
-        """Groups held longer than the timeout (judged on the parts that arrived)."""
-        late = [g for g in self._groups.values() if now - g.started >= self.timeout]
+        """Groups held as long as the timeout (judged on the parts that arrived)."""
+        timeout = self.timeout
+        late = []
+        for g in self._groups.values():  # in the order they began
+            if g.started + timeout > now:
+                break
+            late.append(g)
         for g in late:
             del self._groups[g.key]
         # settled verdicts are kept in time order (see settle): expire from the front
         settled = self._settled
         while settled:
             k = next(iter(settled))
-            if now - settled[k][0] < self.remember:
+            if settled[k][0] + self.remember > now:
                 break
             del settled[k]
         return late

@@ -1,35 +1,30 @@
-"""The SMPP proxy: asyncio adapter between ESMEs (downstream) and the SMSC (upstream).
+"""The SMPP proxy: the asyncio shell around the sans-IO relay (``gateway.smpp.relay``),
+between ESMEs (downstream) and the SMSC (upstream).
 
 Transparent mode: every downstream bind opens its own upstream connection and
 passes the bind on as received; the SMSC's bind_resp goes back as is, and the two
-legs (a ``Pair``) live and die together. The sans-IO ``Session`` frames and checks
-each leg; this module only moves bytes and asks the engine:
-
-- messages (submit_sm, submit_multi per destination, data_sm, replace_sm;
-  deliver_sm/data_sm MO coming back) become an ``Event``; ALLOW/WARN forward the
-  received bytes (only the sequence number is rewritten, and only on a collision);
-  BLOCK answers the sender itself;
-- concatenated parts are held until complete (or ``concat_timeout``) and judged once;
-- responses are routed back by sequence number; enquire_link is answered per leg;
-- a window of outstanding requests per pair, and backpressure both ways;
-- a request the SMSC leaves unanswered for ``upstream.response_timeout`` gets the
-  temporary error, and so does (towards the SMSC) a deliver_sm/data_sm the ESME
-  leaves unanswered for ``esme_response_timeout``; when the upstream drops, every
-  outstanding request gets it and the downstream is unbound; on shutdown the
-  windows drain first.
+legs live and die together. Per ESME connection a ``Connection`` owns one ``Relay``,
+its two sockets and one timer (as aioquic's ``asyncio/protocol.py`` owns a
+``QuicConnection``): it feeds the relay what the sockets receive and the loop's
+``now``, carries out the relay's actions (send, pause or resume reading, close,
+connect upstream) and re-arms the timer at ``relay.next_deadline()``. Everything
+the SMPP side decides (routing, window, timeouts, concatenation, verdicts carried
+out) is in the relay; this module only moves bytes, keeps the connection caps and
+asks the engine.
 
 Spam reports (an SMS to 7726, MO or submit_sm) are judged and forwarded like any
-other message; the admin app picks them up from the engine's observer.
+other message; the core's observer picks them up from the engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict
+from typing import Any, cast
 
 import structlog
 
@@ -38,39 +33,210 @@ from gateway.model import Direction, Verdict
 from gateway.numbers import Numbering, NumberMemo
 from gateway.observe import LogLimiter
 from gateway.peers import PeerCounts
-from gateway.smpp import teardown
-from gateway.smpp.leg import Leg
+from gateway.smpp.counters import ProxyCounters
 from gateway.smpp.limits import ClientLimits
-from gateway.smpp.pair import Pair
 from gateway.smpp.pdu import DestAddress
+from gateway.smpp.relay import (
+    DOWN,
+    Close,
+    ConnectUpstream,
+    PauseReading,
+    Relay,
+    Resubmitted,
+    ResumeReading,
+    Send,
+    Shared,
+)
 from gateway.smpp.translate import Judge, MessagePdu, build_event
 from gateway.tls import client_context, server_context
 
-__all__ = ["Proxy", "ProxyCounters", "service"]
+__all__ = ["WRITE_BUFFER", "Connection", "Proxy", "ProxyCounters", "service"]
 
 log = structlog.get_logger("spamgw.smpp")
 
+#: bytes a socket may queue before its peer stops being read (the transport's default,
+#: 64 KiB, is less than one flush of a 512-PDU window: every batch would pause the
+#: other side)
+WRITE_BUFFER = 1 << 20
+#: the timer never fires sooner than this after the last time it fired
+_MIN_TIMER = 0.001
 
-@dataclass(slots=True)
-class ProxyCounters:
-    forwarded: int = 0
-    rejected: int = 0
-    dropped: int = 0
-    throttled: int = 0
-    temp_errors: int = 0
-    receipts: int = 0
-    held_parts: int = 0
-    binds: int = 0
-    bind_refused: int = 0
-    bad_pdus: int = 0
-    orphan_responses: int = 0
-    timeouts: int = 0  # requests the SMSC did not answer in upstream.response_timeout
-    late_responses: int = 0  # their responses, when they came after all: dropped
-    esme_timeouts: int = 0  # deliver_sm/data_sm/unbind the ESME left unanswered
-    esme_late_responses: int = 0  # its responses to them, when they came after all: dropped
-    connections_refused: int = 0  # over max_connections or max_connections_per_ip
-    bind_timeouts: int = 0  # connections closed for not binding in bind_timeout
-    idle_closed: int = 0  # bound ESMEs closed for silence (idle_timeout, enquire_link)
+
+class _Leg(asyncio.Protocol):
+    """One socket of a ``Connection``: bytes and transport events to it."""
+
+    __slots__ = ("conn", "upstream")
+
+    def __init__(self, conn: Connection, upstream: bool) -> None:
+        self.conn = conn
+        self.upstream = upstream
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        transport.set_write_buffer_limits(high=WRITE_BUFFER)
+        if self.upstream:
+            self.conn.up = transport
+        else:
+            self.conn.down_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        if self.upstream:
+            conn.relay.receive_up(data, conn.loop.time())
+        else:
+            conn.relay.receive_down(data, conn.loop.time())
+        conn.act()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.upstream:
+            self.conn.up_lost(exc)
+        else:
+            self.conn.down_lost()
+
+    def pause_writing(self) -> None:  # this socket is full: stop reading the other
+        conn = self.conn
+        conn.relay.writing_paused("up" if self.upstream else DOWN, True, conn.loop.time())
+        conn.act()
+
+    def resume_writing(self) -> None:
+        conn = self.conn
+        conn.relay.writing_paused("up" if self.upstream else DOWN, False, conn.loop.time())
+        conn.act()
+
+
+class Connection:
+    """One ESME connection: its relay, its two sockets, its timer."""
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.loop = asyncio.get_running_loop()
+        self.relay = Relay(proxy.shared, self.loop.time())
+        self.down: asyncio.Transport | None = None
+        self.up: asyncio.Transport | None = None
+        self.connecting: asyncio.Task[None] | None = None
+        self.admitted = False  # counted in the proxy's connection caps
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+        self._released: dict[int, asyncio.Future[tuple[int, str]]] = {}
+
+    def down_made(self, transport: asyncio.Transport) -> None:
+        self.down = transport
+        peer = transport.get_extra_info("peername")
+        ip = peer[0] if peer else ""
+        self.relay.peer_ip = ip
+        proxy = self.proxy
+        reason = proxy.admit(ip)
+        if reason is not None:  # over a connection cap: closed before a byte is read
+            self.relay.closed = True
+            proxy.counters.connections_refused += 1
+            proxy.warn("refused", "smpp connection refused", peer=ip, reason=reason)
+            transport.abort()
+            return
+        self.admitted = True
+        proxy.conns.add(self)
+        self._arm()
+
+    def act(self) -> None:
+        """Carry out what the relay asks, then re-arm the timer."""
+        for a in self.relay.actions():
+            if type(a) is Send:
+                transport = self.down if a.to == DOWN else self.up
+                if transport is not None:
+                    transport.write(a.data)
+            elif isinstance(a, PauseReading | ResumeReading):
+                transport = self.down if a.side == DOWN else self.up
+                if transport is not None and not transport.is_closing():
+                    if isinstance(a, PauseReading):
+                        transport.pause_reading()
+                    else:
+                        transport.resume_reading()
+            elif isinstance(a, Close):
+                transport = self.down if a.side == DOWN else self.up
+                if transport is not None:
+                    transport.close()
+            elif isinstance(a, ConnectUpstream):
+                self.connecting = self.loop.create_task(self._connect())
+            elif isinstance(a, Resubmitted):
+                future = self._released.pop(a.token, None)
+                if future is not None and not future.done():
+                    future.set_result((a.status, a.message_id))
+        self._arm()
+        proxy = self.proxy
+        if proxy.draining and not self.relay.busy:
+            proxy.wake()
+
+    def _arm(self) -> None:
+        at = self.relay.next_deadline()
+        if at is None or at >= self._timer_at:
+            return  # the timer set fires sooner: it re-arms then
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self.loop.call_at(max(at, self.loop.time() + _MIN_TIMER), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._timer_at = math.inf
+        if self.down is None:
+            return
+        self.relay.handle_timer(self.loop.time())
+        self.act()
+
+    async def _connect(self) -> None:
+        proxy = self.proxy
+        host, port = proxy.upstream
+        try:
+            await asyncio.wait_for(
+                self.loop.create_connection(
+                    lambda: _Leg(self, True), host, port, ssl=proxy.upstream_tls,
+                    server_hostname=host if proxy.upstream_tls is not None else None),
+                proxy.config.upstream.connect_timeout)
+        except (OSError, TimeoutError) as e:  # ssl.SSLError (a bad certificate) is one
+            self.relay.up_failed(f"{host}:{port}: {e or type(e).__name__}", self.loop.time())
+        else:
+            self.relay.up_connected(self.loop.time())
+        finally:
+            self.connecting = None
+        self.act()
+
+    def up_lost(self, exc: Exception | None) -> None:
+        self.up = None
+        self.relay.up_lost(str(exc) if exc is not None else None, self.loop.time())
+        self.act()
+
+    def down_lost(self) -> None:
+        relay = self.relay
+        relay.down_lost(self.loop.time())
+        self.act()
+        self.down = None
+        proxy = self.proxy
+        if self.admitted:
+            self.admitted = False
+            proxy.per_ip.remove(relay.peer_ip)
+        proxy.conns.discard(self)
+        if self.connecting is not None:
+            self.connecting.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        proxy.wake()
+
+    async def resubmit(self, raws: list[bytes]) -> list[tuple[int, str]] | None:
+        """Send the parts of a released message to the SMSC on this bind and wait for
+        the SMSC's answers ((command_status, message_id) per part); ``None``: this
+        bind cannot send now. The relay answers every part (the SMSC, a timeout or
+        the connection's end), so this always returns."""
+        if not self.relay.can_submit:
+            return None
+        now = self.loop.time()
+        futures = []
+        for raw in raws:
+            token = self.proxy.token()
+            future = self._released[token] = self.loop.create_future()
+            futures.append(future)
+            self.relay.resubmit(raw, token, now)
+        self.act()
+        return [await f for f in futures]
 
 
 class Proxy:
@@ -82,21 +248,31 @@ class Proxy:
         self.numbering = numbering
         self.numbers = NumberMemo(numbering)
         self.upstream = hostport(config.upstream.address)
-        self.temp_status = config.upstream.temporary_error_status
-        self.limits = ClientLimits.from_config(config.clients, time.monotonic())
-        self.counters = ProxyCounters()
-        self.pairs: set[Pair] = set()
-        self.draining = False
+        self._quiet = LogLimiter(10.0)
+        self.shared = Shared(config, self.judge,
+                             ClientLimits.from_config(config.clients, time.monotonic()),
+                             warn=self.warn)
+        self.conns: set[Connection] = set()
         self._server: asyncio.AbstractServer | None = None
-        self._ticker: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
-        self._msgid = 0
+        self._token = 1
         self.per_ip = PeerCounts()  # open connections by peer address
         #: TLS on the listener, and towards the SMSC (None: plain TCP)
         self.tls = server_context(config.tls_cert, config.tls_key, "smpp")
         self.upstream_tls = (client_context(config.upstream.tls_ca, "smpp.upstream")
                              if config.upstream.tls else None)
-        self._quiet = LogLimiter(10.0)
+
+    @property
+    def counters(self) -> ProxyCounters:
+        return self.shared.counters
+
+    @property
+    def limits(self) -> ClientLimits:
+        return self.shared.limits
+
+    @property
+    def draining(self) -> bool:
+        return self.shared.draining
 
     @property
     def port(self) -> int:
@@ -104,9 +280,9 @@ class Proxy:
         sockets: list[Any] = list(getattr(self._server, "sockets", []))
         return int(sockets[0].getsockname()[1])
 
-    def message_id(self) -> str:
-        self._msgid += 1
-        return f"gw{self._msgid:08x}"
+    def token(self) -> int:
+        self._token += 1
+        return self._token
 
     def wake(self) -> None:
         self._changed.set()
@@ -115,7 +291,7 @@ class Proxy:
         """Why a new connection must be closed at once (a cap reached), or ``None``:
         then it is counted in ``per_ip`` until it closes."""
         config = self.config
-        if config.max_connections and len(self.pairs) >= config.max_connections:
+        if config.max_connections and len(self.conns) >= config.max_connections:
             return f"max_connections {config.max_connections} reached"
         if not self.per_ip.add(peer_ip, config.max_connections_per_ip):
             return f"max_connections_per_ip {config.max_connections_per_ip} reached"
@@ -129,52 +305,53 @@ class Proxy:
             log.warning(message, suppressed=held, **fields)
 
     def judge(self, pdu: MessagePdu, text: str | None, direction: Direction, route: str,
-              parts: int, udh: bool, destination: DestAddress | None = None) -> Verdict:
+              parts: int, udh: bool, destination: DestAddress | None = None,
+              pdus: tuple[bytes | memoryview, ...] = ()) -> Verdict:
         event = build_event(pdu, text, numbering=self.numbers, direction=direction,
                             route=route, parts=parts, udh=udh, now=time.time(),
-                            destination=destination)
+                            destination=destination, pdus=pdus)
         return self.engine.evaluate(event)
+
+    async def resubmit(self, system_id: str, raws: list[bytes]) -> list[tuple[int, str]] | None:
+        """Send a released message (its parts as received) to the SMSC through a bound
+        session of ``system_id``: the SMSC's (command_status, message_id) per part,
+        consumed here (the ESME never sees them); ``None`` when no session of
+        ``system_id`` is bound to send."""
+        for conn in list(self.conns):
+            if conn.relay.system_id == system_id and conn.relay.can_submit:
+                result = await conn.resubmit(raws)
+                if result is not None:
+                    return result
+        return None
 
     async def start(self) -> None:
         host, port = hostport(self.config.listen)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: Leg(Pair(self), False), host, port,
-                                                reuse_address=True, ssl=self.tls)
-        self._ticker = loop.create_task(self._tick())
+        self._server = await loop.create_server(lambda: _Leg(Connection(self), False),
+                                                host, port, reuse_address=True, ssl=self.tls)
         log.info("smpp proxy listening", listen=f"{host}:{self.port}",
                  upstream=self.config.upstream.address, tls=self.tls is not None,
                  upstream_tls=self.upstream_tls is not None)
 
-    async def _tick(self) -> None:
-        period = min(0.25, self.config.concat_timeout / 4)
-        while True:
-            await asyncio.sleep(period)
-            now = time.monotonic()
-            for pair in list(self.pairs):
-                pair.tick(now)
-
     async def stop(self) -> None:
-        """Stop accepting, drain in-flight windows, unbind every pair, close."""
+        """Stop accepting, drain in-flight windows, unbind every relay, close."""
         if self._server is None:
             return
         self._server.close()
-        self.draining = True
+        self.shared.draining = True
         deadline = time.monotonic() + self.config.drain_timeout
-        while any(p.up_pending or p.waiting for p in self.pairs) and time.monotonic() < deadline:
+        while any(c.relay.busy for c in self.conns) and time.monotonic() < deadline:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
-        for pair in list(self.pairs):
-            teardown.shutdown(pair)
+        for conn in list(self.conns):
+            conn.relay.shutdown(conn.loop.time())
+            conn.act()
         deadline = time.monotonic() + 1.5
-        while self.pairs and time.monotonic() < deadline:
+        while self.conns and time.monotonic() < deadline:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
         self._server = None
         log.info("smpp proxy stopped", **{k: getattr(self.counters, k)
                                           for k in ProxyCounters.__slots__})
@@ -182,15 +359,21 @@ class Proxy:
 
 @contextlib.asynccontextmanager
 async def service(core: Any) -> AsyncIterator[Proxy]:
-    """``gateway.app`` service: listen on ``smpp.listen``; on exit drain and stop."""
+    """``gateway.app`` service: listen on ``smpp.listen``; on exit drain and stop.
+    While it runs, a released quarantined message goes out through it."""
     proxy = Proxy(core.config.smpp, core.engine, core.numbering)
     await proxy.start()
     sources = getattr(core, "sources", None)
     if sources is not None:
         sources["smpp"] = lambda: asdict(proxy.counters)
+    quarantine = getattr(core, "quarantine", None)
+    if quarantine is not None:
+        quarantine.outlet = proxy.resubmit
     try:
         yield proxy
     finally:
+        if quarantine is not None and quarantine.outlet == proxy.resubmit:
+            quarantine.outlet = None
         if sources is not None:
             sources.pop("smpp", None)
         await proxy.stop()

@@ -70,9 +70,12 @@ def build_event(
     udh: bool = False,
     now: float,
     destination: DestAddress | None = None,
+    pdus: tuple[bytes | memoryview, ...] = (),
 ) -> Event:
     """``destination``: the submit_multi destination this event is for (default: the
-    first SME address)."""
+    first SME address); ``pdus``: the message's PDUs as received (every part of a
+    concatenated one), ``details["pdus"]``, which the quarantine keeps of a blocked
+    message so that an operator can release it."""
     command = _ONE_DESTINATION.get(type(pdu))
     if command is not None:  # submit_sm, deliver_sm, data_sm: the hot path, unrolled
         src_ton, src_npi = pdu.source_addr_ton, pdu.source_addr_npi
@@ -101,6 +104,7 @@ def build_event(
                 "dest_addr_npi": dst_npi,
                 "registered_delivery": pdu.registered_delivery,
                 "udh": udh,
+                "pdus": pdus,
             },
         )
     esm_class = data_coding = 0
@@ -124,6 +128,7 @@ def build_event(
         "dest_addr_npi": dst_npi,
         "registered_delivery": pdu.registered_delivery,
         "udh": udh,
+        "pdus": pdus,
     }
     if isinstance(pdu, SubmitMulti):
         details["destinations"] = len(pdu.dest_addresses)

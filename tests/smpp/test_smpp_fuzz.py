@@ -217,6 +217,6 @@ def test_build_event_fast_path_is_the_event_the_fields_give(
                  "esm_class": p.esm_class, "data_coding": p.data_coding,
                  "source_addr_ton": p.source_addr_ton, "source_addr_npi": p.source_addr_npi,
                  "dest_addr_ton": p.dest_addr_ton, "dest_addr_npi": p.dest_addr_npi,
-                 "registered_delivery": p.registered_delivery, "udh": udh})
+                 "registered_delivery": p.registered_delivery, "udh": udh, "pdus": ()})
     assert ev == want
     assert list(ev.details) == list(want.details)

@@ -1,12 +1,12 @@
 """The relay's window under hypothesis: an ESME writes submit_sm (single messages and
 concatenated parts, in any order) in chunks cut anywhere, the SMSC answers whatever
-it holds in any order, and the proxy ticks. Whatever the interleaving:
+it holds in any order, and time passes. Whatever the interleaving:
 
 - the SMSC never holds more than ``[smpp] window`` requests unanswered;
-- while requests wait for room, the ESME is not read (the transport is paused);
+- while requests wait for room, the ESME is not read (its reading is paused);
 - once the SMSC has answered everything, every request got exactly one answer.
 
-``Pair`` without sockets (as in test_smpp_pair.py): the ESME's bytes wait in the
+The relay without sockets (``relay_support``): the ESME's bytes wait in the
 "kernel" while its reading is paused, as they would on a real socket.
 """
 
@@ -14,64 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from relay_support import bound
 
-from gateway.config import SmppConfig
-from gateway.model import Action, Event, Verdict
-from gateway.numbers import Numbering
 from gateway.smpp.codec import encode, response_for
-from gateway.smpp.pair import Pair
-from gateway.smpp.pdu import BindTransceiver, BindTransceiverResp, CommandId, SubmitSm
-from gateway.smpp.proxy import Proxy
+from gateway.smpp.pdu import CommandId, SubmitSm
 from gateway.smpp.session import PduReceived, Role, Session
 
 C = CommandId
-NUMBERING = Numbering("GB")
-
-
-class Allow:
-    def evaluate(self, event: Event) -> Verdict:
-        return Verdict(Action.ALLOW)
-
-
-class Wire:
-    """A transport: keeps what was written, and whether its reading is paused."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.paused = False
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def pause_reading(self) -> None:
-        self.paused = True
-
-    def resume_reading(self) -> None:
-        self.paused = False
-
-    def close(self) -> None:
-        self.closed = True
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *a: None
-
-
-def _pair(window: int) -> tuple[Pair, Wire, Wire]:
-    proxy = Proxy(SmppConfig(window=window, concat_timeout=1000.0), Allow(), NUMBERING)
-    pair = Pair(proxy)
-    down, up = Wire(), Wire()
-    pair.down, pair.up = down, up  # type: ignore[assignment]
-    bind = BindTransceiver(sequence_number=1, system_id="acme", password="secret")
-    assert isinstance(pair.dsess.receive_data(encode(bind))[0], PduReceived)
-    pair.dsess.sent(C.BIND_TRANSCEIVER_RESP)
-    pair.usess.sent(C.BIND_TRANSCEIVER)
-    pair.usess.receive_data(encode(BindTransceiverResp(sequence_number=1, system_id="s")))
-    return pair, down, up
 
 
 def _traffic(messages: list[int], rnd: random.Random) -> tuple[bytes, int]:
@@ -100,7 +52,8 @@ def _traffic(messages: list[int], rnd: random.Random) -> tuple[bytes, int]:
 def test_window_holds_under_any_interleaving(window: int, messages: list[int], seed: int,
                                              steps: list[tuple[str, int]]) -> None:
     rnd = random.Random(seed)
-    pair, down, up = _pair(window)
+    h = bound(window=window, concat_timeout=1000.0)
+    relay, down, up = h.relay, h.down, h.up
     kernel, total = _traffic(messages, rnd)  # what the ESME wrote, not yet read
     smsc = Session(Role.SMSC)
     smsc._set_state(smsc.state.BOUND_TRX)
@@ -128,27 +81,27 @@ def test_window_holds_under_any_interleaving(window: int, messages: list[int], s
         nonlocal kernel, now
         if kind == "esme" and kernel and not down.paused:
             chunk, kernel = kernel[:n], kernel[n:]
-            pair.on_down(chunk)
+            h.from_esme(chunk, now)
         elif kind == "smsc" and held:
             rnd.shuffle(held)
             k = 1 + n % len(held)
             batch, held[:] = held[:k], held[k:]
-            pair.on_up(b"".join(response_for(C.SUBMIT_SM, s, 0, "m") for s in batch))
+            h.from_smsc(b"".join(response_for(C.SUBMIT_SM, s, 0, "m") for s in batch), now)
         elif kind == "tick":
             now += 0.25
-            pair.tick(now)
+            h.timer(now)
         smsc_reads()
         esme_reads()
-        if pair.waiting:
+        if relay.waiting:
             assert down.paused, "requests wait for the window but the ESME is still read"
 
     for kind, n in steps:
         step(kind, n)
     for _ in range(10 * total + 10):  # drain: the ESME writes, the SMSC answers all
-        if not kernel and not held and not pair.waiting and not pair.judging.reasm._groups:
+        if not kernel and not held and not relay.waiting and not relay.judging.reasm._groups:
             break
         step("esme", 4096)
         step("smsc", 10**6)
-    assert not kernel and not held and not pair.waiting
+    assert not kernel and not held and not relay.waiting
     assert sorted(answers) == list(range(1, total + 1))
     assert set(answers.values()) == {1}  # exactly one answer each

@@ -45,7 +45,7 @@ from hypothesis.stateful import (
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "smpp"))
-from smpp_support import RawEsme, free_port, start_sim  # noqa: E402
+from smpp_support import RawEsme, free_port, gateway_config, start_sim  # noqa: E402
 
 from gateway.smpp import pdu as P  # noqa: E402
 from gateway.smpp.codec import HEADER, decode, encode, response_for  # noqa: E402
@@ -141,29 +141,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("relay-fuzz")
     sim = start_sim(tmp / "sim.jsonl", "--dlr")
     port = free_port()
-    (tmp / "no-plugins").mkdir()
-    config = tmp / "spamgw.toml"
-    config.write_text(f"""
-[smpp]
-listen = "127.0.0.1:{port}"
+    config = gateway_config(tmp / "spamgw.toml", port, sim.port, smpp="""
 window = 3
 esme_response_timeout = 0.5
 concat_timeout = 0.5
-[smpp.upstream]
-address = "127.0.0.1:{sim.port}"
-[agi]
-enabled = false
-[admin]
-enabled = false
-[rules]
-dir = "{ROOT / 'rules'}"
-[lists]
-dir = "{ROOT / 'rules' / 'lists'}"
-[plugins]
-dir = "{tmp / 'no-plugins'}"
-missing_symbols = "disable"
-[log]
-level = "warning"
 """)
     log = tmp / "gateway.log"
     with log.open("wb") as out:

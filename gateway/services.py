@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["apply_change", "observer", "service"]
 
 #: entries a journal record holds at most (a record is encoded and parsed in one go)
-RECORD_ENTRIES = 5000
+RECORD_ENTRIES = 2000
 
 
 async def apply_change(core: Core, name: str, add: list[Entry], remove: list[Entry],

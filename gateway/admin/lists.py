@@ -25,7 +25,7 @@ from aiohttp import web
 
 from gateway.admin.http import ApiError, audit, fields, read_json
 from gateway.admin.keys import CORE, LIST_LOCK
-from gateway.lists.journal import Entry, ListChanges, sliced
+from gateway.lists.journal import Entry, ListChanges, gc_paused, sliced
 from gateway.lists.numberset import NumberSet
 from gateway.lists.registry import BUILTIN
 from gateway.lists.stringset import StringSet
@@ -168,6 +168,11 @@ async def change(request: web.Request) -> web.Response:
 
 
 async def bulk_import(request: web.Request) -> web.Response:
+    with gc_paused():  # the entries are freed by reference counting when it is done
+        return await _bulk_import(request)
+
+
+async def _bulk_import(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     changes = _changes(request, name, edit=True)
     mode = request.query.get("mode", "add")

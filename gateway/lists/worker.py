@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,15 +34,17 @@ NICE = 10
 async def run_worker(job: str, *args: str) -> dict[str, Any]:
     from gateway.lists.files import ListFileError
 
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.lists.worker", job, *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate()
+    # started and waited for in a thread: subprocess uses vfork, so a gateway holding
+    # a 100M-number list is not copied (an event loop's fork would copy its page
+    # tables with the loop held)
+    proc = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "gateway.lists.worker", job, *args],
+        capture_output=True, check=False)
     try:
-        result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+        result: dict[str, Any] = json.loads(proc.stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
         raise RuntimeError(f"list worker {job} failed (exit {proc.returncode}): "
-                           f"{err.decode(errors='replace').strip()[-2000:]}") from None
+                           f"{proc.stderr.decode(errors='replace').strip()[-2000:]}") from None
     if result.get("errors"):
         raise ListFileError(list(result["errors"]))
     return result

@@ -553,6 +553,19 @@ def measure(name: str, proc: subprocess.Popen[Any] | None, kind: str, port: int,
     return row
 
 
+def measure_socat(args: argparse.Namespace, tmp: Path, upstream: int, **extra: Any) -> Row:
+    """The relay row: ``socat TCP-LISTEN,fork`` in front of the simulator."""
+    port = free_port()
+    relay = spawn(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr",
+                   f"TCP:127.0.0.1:{upstream},nodelay"], tmp / f"socat-{port}.log")
+    try:
+        wait_port(port, relay)
+        time.sleep(0.2)  # the probe connection's child exits
+        return measure("socat relay", relay, "smpp", port, args, cpu=False, **extra)
+    finally:
+        stop(relay)
+
+
 def print_table(title: str, unit: str, rows: list[Row], baseline: str) -> None:
     base = next((r.result["rate"] for r in rows if r.name == baseline), float("nan"))
     print(f"\n{title}")
@@ -582,16 +595,7 @@ def run_smpp(args: argparse.Namespace, tmp: Path) -> None:
         # the simulator is not under test: no RSS for this row
         rows.append(measure("direct", None, "smpp", sim_port, args, rate=args.rate))
         if shutil.which("socat"):
-            port = free_port()
-            relay = spawn(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr",
-                           f"TCP:127.0.0.1:{sim_port},nodelay"], tmp / "socat.log")
-            try:
-                wait_port(port, relay)
-                time.sleep(0.2)  # the probe connection's child exits
-                rows.append(measure("socat relay", relay, "smpp", port, args, cpu=False,
-                                    rate=args.rate))
-            finally:
-                stop(relay)
+            rows.append(measure_socat(args, tmp, sim_port, rate=args.rate))
         rules, lists = empty_rules(tmp)
         shipped, shipped_lists = str(ROOT / "rules"), str(ROOT / "rules" / "lists")
         paths = [("spamgw empty", rules, lists, False, "mix")]
@@ -680,24 +684,19 @@ def worker_split(admin: int) -> str:
 
 
 def run_workers(args: argparse.Namespace, tmp: Path) -> None:
-    """socat, then the default config as 1 worker (memory, redis) and 2 workers (redis)."""
+    """socat, then the default config as 1 worker (memory, redis) and 2 workers (redis),
+    each with ``--worker-binds`` binds (the kernel spreads binds, not messages: with a
+    few, one worker may get them all)."""
     if shutil.which("redis-server") is None:
         print("\nWorkers: skipped, redis-server is not installed")
         return
+    args = argparse.Namespace(**{**vars(args), "connections": args.worker_binds})
     sim, sim_port = start_sim()
     rows: list[Row] = []
     shipped, shipped_lists = str(ROOT / "rules"), str(ROOT / "rules" / "lists")
     try:
         if shutil.which("socat"):
-            port = free_port()
-            relay = spawn(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr",
-                           f"TCP:127.0.0.1:{sim_port},nodelay"], tmp / "socat-w.log")
-            try:
-                wait_port(port, relay)
-                time.sleep(0.2)
-                rows.append(measure("socat relay", relay, "smpp", port, args, cpu=False))
-            finally:
-                stop(relay)
+            rows.append(measure_socat(args, tmp, sim_port))
         with redis_server(tmp) as (redis_proc, redis_port):
             for name, workers, redis in (("1 worker, memory", 1, None),
                                          ("1 worker, redis", 1, redis_port),
@@ -795,6 +794,8 @@ def main() -> int:
                     help="comma list: smpp,workers,agi,http")
     ap.add_argument("--connections", type=int, default=4, help="SMPP binds")
     ap.add_argument("--window", type=int, default=512, help="SMPP window per bind")
+    ap.add_argument("--worker-binds", type=int, default=16,
+                    help="SMPP binds for the workers table (spread over the workers)")
     ap.add_argument("--messages", type=int, default=200_000, help="SMPP messages per path")
     ap.add_argument("--rate", type=float, default=5000.0, help="SMPP fixed rate, per second")
     ap.add_argument("--rate-seconds", type=float, default=5.0)

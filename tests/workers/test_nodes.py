@@ -7,43 +7,21 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from workers_support import (
     BLOCKED,
     ESME_RX_R_APPN,
     LIST_RULE,
     Host,
-    RedisServer,
     journal_lines,
     running_host,
-    start_sim,
     submit,
 )
 
 from gateway.engine.loader import parse_rules_dir
 
 LATE = "447700900777"
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    s = start_sim(tmp_path_factory.mktemp("sim") / "sim.jsonl")
-    try:
-        yield s.port
-    finally:
-        s.stop()
 
 
 def entries(node: Host) -> float:

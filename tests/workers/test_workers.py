@@ -20,36 +20,16 @@ from workers_support import (
     LIST_RULE,
     ROOT,
     Host,
-    RedisServer,
     esme,
     journal_lines,
     running_host,
     spread,
-    start_sim,
     submit,
     write_host,
 )
 
 from gateway.config import ConfigError, parse_config
 from gateway.engine.loader import parse_rules_dir
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    s = start_sim(tmp_path_factory.mktemp("sim") / "sim.jsonl")
-    try:
-        yield s.port
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,8 @@ MAXLEN = 10_000
 POSITION_FILE = "changes.position"
 #: entries parsed and applied between two yields to the event loop
 CHUNK = 500
+#: entries in a change from which it is encoded and decoded off the event loop
+BIG = 1000
 _ERRORS = (redis.exceptions.RedisError, OSError)
 
 
@@ -159,13 +161,17 @@ class ChangeStream:
 
     async def _sender(self) -> None:
         message: dict[str, Any] | None = None
+        data = ""
         while True:
             if message is None:
                 message = await self._outbox.get()
                 message |= {"node": self.origin.node, "origin": self.origin.tag,
                             "ts": time.time()}
+                size = sum(len(r["entries"]) for r in message.get("records", ()))
+                data = (json.dumps(message) if size < BIG  # a bulk import: off the loop
+                        else await asyncio.to_thread(json.dumps, message))
             try:
-                await self._send.xadd(self.key, {"data": json.dumps(message)},
+                await self._send.xadd(self.key, {"data": data},
                                       maxlen=MAXLEN, approximate=True)
             except _ERRORS as e:  # kept, and sent when Redis answers again
                 self._warn("send", "change stream: Redis refused a change (retrying)", e)
@@ -188,9 +194,11 @@ class ChangeStream:
             for _key, messages in answer or ():
                 for ident, fields in messages:
                     self.position = ident.decode() if isinstance(ident, bytes) else ident
+                    raw = fields.get(b"data", b"")
                     try:
-                        message = json.loads(fields[b"data"])
-                    except (KeyError, ValueError):
+                        message = (json.loads(raw) if len(raw) < 64 * BIG
+                                   else await asyncio.to_thread(json.loads, raw))
+                    except ValueError:
                         continue
                     if message.get("origin") != self.origin.tag:
                         await self.apply(message)

@@ -69,6 +69,21 @@ def test_list_edit_through_the_api_blocks_on_every_worker(host: Host) -> None:
     assert len(lines) == 1, lines
 
 
+def test_a_large_edit_reaches_every_worker(host: Host) -> None:
+    """Thousands of entries in one change: encoded, sent and applied in pieces."""
+    before = host.by_worker("spamgw_list_entries", list="blocked_numbers")
+    numbers = [f"+4420790{i:05d}" for i in range(5000)]
+    status, body = host.http("POST", "/v1/lists/blocked_numbers", {"add": numbers})
+    assert status == 200, body
+    host.wait_for("the large edit on both workers", lambda: host.by_worker(
+        "spamgw_list_entries", list="blocked_numbers") == {
+            w: n + 5000 for w, n in before.items()})
+    status, body = host.http("POST", "/v1/lists/blocked_numbers", {"remove": numbers})
+    assert status == 200, body
+    host.wait_for("the removal on both workers", lambda: host.by_worker(
+        "spamgw_list_entries", list="blocked_numbers") == before)
+
+
 def test_rule_changes_reach_every_worker(host: Host) -> None:
     rules = host.root / "rules"
 

@@ -10,8 +10,9 @@ A worker is a whole gateway (``gateway.app.run``) with three differences:
   worker serves the same app on a Unix socket in the supervisor's run dir, which
   worker 0 reads to show the whole host: ``GET /metrics`` sums the counters of every
   worker and labels the gauges with ``worker``, and adds ``spamgw_worker_info``,
-  ``spamgw_worker_events`` and ``spamgw_worker_restarts``; ``GET /v1/stats`` adds the
-  workers' figures up. Both merge off the event loop.
+  ``spamgw_worker_events`` and ``spamgw_worker_restarts``; ``GET /v1/stats`` and the
+  dashboard's ``/v1/stats/stream`` add the workers' figures up. They merge off the
+  event loop.
 
 Run by the supervisor as ``python -m gateway.workers --index I --workers N --node
 NODE --run-dir DIR [--config FILE]``.
@@ -48,7 +49,7 @@ __all__ = ["SharedPortLoop", "Worker", "main", "merge_metrics", "merge_stats"]
 
 log = structlog.get_logger("spamgw.worker")
 
-#: admin requests answered for the whole host by worker 0
+#: admin requests answered for the whole host by worker 0 (and /v1/stats/stream)
 HOST_VIEWS = ("/metrics", "/v1/stats")
 #: admin requests that change the active ruleset: announced to the other workers
 RULE_CHANGES = ("/v1/rules/reload", "/v1/rules/rollback", "/v1/rules/shadow/promote")
@@ -184,12 +185,14 @@ def host_view(worker: Worker) -> Any:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "GET" and request.path == "/v1/stats/stream":
+            return await _host_stream(worker, request, handler)
         own = await handler(request)
         if request.method != "GET" or request.path not in HOST_VIEWS:
             return own
         if not isinstance(own, web.Response) or own.status != 200 or own.body is None:
             return own
-        peers = await _ask_peers(worker, request)
+        peers = await _ask_peers(worker, request, request.path_qs)
         parts = [(worker.index, bytes(own.body)), *peers]  # type: ignore[arg-type]
         state = read_state(worker.run_dir)
         if request.path == "/metrics":
@@ -201,9 +204,42 @@ def host_view(worker: Worker) -> Any:
     return middleware
 
 
-async def _ask_peers(worker: Worker, request: web.Request) -> list[tuple[int, bytes]]:
-    """The same GET from every other worker, over its socket; one that does not answer
-    (restarting) is left out."""
+async def _host_stream(worker: Worker, request: web.Request, handler: Handler
+                       ) -> web.StreamResponse:
+    """The dashboard's server-sent events for the whole host: every ``period`` the
+    overview of this worker and the others' ``/v1/stats``, added up. Arguments it
+    cannot read go to the worker's own handler, which answers 400."""
+    from gateway.admin.stats import overview
+
+    try:
+        window = float(request.query.get("window", "300"))
+        period = min(10.0, max(0.2, float(request.query.get("period", "1"))))
+    except ValueError:
+        return await handler(request)
+    if not 1 <= window <= 3600:
+        return await handler(request)
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                       "Cache-Control": "no-cache",
+                                       "X-Accel-Buffering": "no"})
+    await resp.prepare(request)
+    state = read_state(worker.run_dir)
+    with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+        while True:
+            own = json.dumps(overview(request.app, window)).encode()
+            peers = await _ask_peers(worker, request, f"/v1/stats?window={window:g}")
+            merged = await asyncio.to_thread(merge_stats, [(worker.index, own), *peers],
+                                             state)
+            merged.pop("lifetime", None)
+            data = json.dumps(merged, separators=(",", ":"))
+            await resp.write(f"event: stats\ndata: {data}\n\n".encode())
+            await asyncio.sleep(period)
+    return resp
+
+
+async def _ask_peers(worker: Worker, request: web.Request, path_qs: str
+                     ) -> list[tuple[int, bytes]]:
+    """A GET of ``path_qs`` from every other worker, over its socket, with the
+    request's token; one that does not answer (restarting) is left out."""
     headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
 
     async def ask(index: int) -> tuple[int, bytes] | None:
@@ -213,7 +249,7 @@ async def _ask_peers(worker: Worker, request: web.Request) -> list[tuple[int, by
         try:
             async with (ClientSession(connector=UnixConnector(str(path)),
                                       timeout=ClientTimeout(total=PEER_TIMEOUT)) as session,
-                        session.get(f"http://worker{request.path_qs}",
+                        session.get(f"http://worker{path_qs}",
                                     headers=headers) as resp):
                 if resp.status != 200:
                     return None

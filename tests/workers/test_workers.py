@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from workers_support import (
     ESME_RX_R_APPN,
     LIST_RULE,
     ROOT,
+    TOKEN,
     Host,
     esme,
     journal_lines,
@@ -54,6 +56,22 @@ def test_two_workers_share_the_smpp_port(host: Host) -> None:
     stats = json.loads(body)
     assert {w["worker"] for w in stats["workers"]} == {0, 1}
     assert stats["lifetime"]["events"][0]["count"] >= 2
+
+
+def test_the_dashboard_stream_shows_the_host(host: Host) -> None:
+    assert submit(host.smpp, "447700905000") == 0
+    req = urllib.request.Request(f"http://127.0.0.1:{host.admin}/v1/stats/stream?window=3600",
+                                 headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        line = b""
+        while not line.startswith(b"data: "):
+            line = resp.readline()
+    frame = json.loads(line[6:])
+    assert {w["worker"] for w in frame["workers"]} == {0, 1}
+    # nothing was sent since: the frame's hour is every decision both workers made
+    assert frame["window"]["totals"]["events"] == sum(
+        host.by_worker("spamgw_worker_events_total").values()) > 0
+    assert "lifetime" not in frame
 
 
 def test_list_edit_through_the_api_blocks_on_every_worker(host: Host) -> None:

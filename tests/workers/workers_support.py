@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests" / "smpp"))
 from redis_support import RULES, RedisServer, free_port  # noqa: E402
 from smpp_support import esme, start_sim  # noqa: E402
 
-__all__ = ["BLOCKED", "ESME_RX_R_APPN", "LIST_RULE", "ROOT", "Host", "RedisServer", "esme",
+__all__ = ["BLOCKED", "ESME_RX_R_APPN", "LIST_RULE", "ROOT", "TOKEN", "Host", "RedisServer", "esme",
            "journal_lines", "running_host", "spread", "start_sim", "submit", "write_host"]
 
 TOKEN = "workers-test-token-7c1"

@@ -41,10 +41,10 @@ async def apply_change(core: Core, name: str, add: list[Entry], remove: list[Ent
         for op, entries in (("remove", remove), ("add", add)):
             for i in range(0, len(entries), RECORD_ENTRIES):
                 records.append((op, entries[i:i + RECORD_ENTRIES]))
-        recs = [changes.record(name, op, chunk, expires) for op, chunk in records]
-        encoded = []
-        for rec in recs:  # encoded a record at a time: the thread only writes
-            encoded.append(changes.journal(name).encode([rec]))
+        recs, encoded = [], []
+        for op, chunk in records:  # a record at a time: the thread only writes
+            recs.append(changes.record(name, op, chunk, expires))
+            encoded.append(changes.journal(name).encode(recs[-1:]))
             await asyncio.sleep(0)
         await asyncio.to_thread(changes.journal(name).append, recs, b"".join(encoded))
         counts = {"add": 0, "remove": 0}

@@ -27,8 +27,9 @@ from typing import Any
 
 __all__ = ["NICE", "main", "run_worker"]
 
-#: CPU priority of the child (added to the gateway's): traffic comes first
-NICE = 10
+#: CPU priority of the child (added to the gateway's): traffic comes first, the
+#: child gets what the gateway leaves of a busy machine
+NICE = 19
 
 
 async def run_worker(job: str, *args: str) -> dict[str, Any]:

@@ -78,6 +78,28 @@ def refuse_unshared(config: Config, workers: int) -> None:
             "split across them would pass")
 
 
+def refuse_taken(config: Config) -> None:
+    """A port that already answers: with SO_REUSEPORT the workers would bind it beside
+    whatever holds it (another spamgw started twice) and share its traffic unnoticed,
+    where one process would fail to bind."""
+    import socket
+
+    from gateway.config import hostport
+
+    for key, service in (("smpp.listen", config.smpp), ("agi.listen", config.agi)):
+        if not service.enabled:
+            continue
+        host, port = hostport(service.listen)
+        probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        try:
+            with socket.create_connection((probe, port), timeout=0.5):
+                pass
+        except OSError:
+            continue
+        raise ConfigError(f"{key}: {service.listen} is already in use (another spamgw "
+                          "running?): workers would share the port with it")
+
+
 class Supervisor:
     """Runs ``workers`` copies of ``argv`` (each given ``--index i``)."""
 
@@ -183,6 +205,7 @@ def supervise(config: Config, workers: int, config_path: str | None) -> int:
 
     refuse_unshared(config, workers)
     preflight(config)
+    refuse_taken(config)
     configure_logging(config.log)
     raise_fd_limit(config)
     run_dir = Path(tempfile.mkdtemp(prefix="spamgw-workers-"))

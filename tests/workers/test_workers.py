@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -166,6 +167,16 @@ def test_more_than_one_worker_with_memory_counters_is_refused(tmp_path: Path) ->
     assert res.returncode == 2
     assert "gateway.workers: 2 workers need shared counters" in res.stderr
     assert 'backend = "redis"' in res.stderr
+
+
+def test_a_port_already_in_use_is_refused(tmp_path: Path) -> None:
+    cfg, smpp, _admin = write_host(tmp_path, "redis://127.0.0.1:1/0", 1)
+    with socket.create_server(("127.0.0.1", smpp)):  # say, a spamgw started before
+        res = subprocess.run([sys.executable, "-m", "gateway", "run", "--config", str(cfg),
+                              "--workers", "2"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=60)
+    assert res.returncode == 2
+    assert f"smpp.listen: 127.0.0.1:{smpp} is already in use" in res.stderr
 
 
 def test_workers_setting() -> None:

@@ -1,5 +1,7 @@
 """Quarantine: blocked SMS kept in SQLite, bounded, with retention, so a false positive
-can be found, inspected and turned into an allowlist entry. A core service
+can be found, inspected, turned into an allowlist entry, and released: a submit_sm or
+data_sm an ESME sent is kept as received (every part of a concatenated one), and
+release sends those bytes to the SMSC (``gateway.services.release``). A core service
 (``gateway.services`` runs the writer), served over HTTP by ``gateway.admin.quarantine``.
 
 On the hot path ``add`` appends one tuple to a list (dropping, and counting, past a
@@ -20,7 +22,7 @@ from typing import Any
 import structlog
 
 from gateway.config import ConfigError, QuarantineConfig
-from gateway.model import Event, Verdict
+from gateway.model import Direction, Event, Verdict
 from gateway.observe import LogLimiter
 
 __all__ = ["Quarantine"]
@@ -33,13 +35,19 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   ts REAL NOT NULL, direction TEXT, src TEXT, src_kind TEXT, dst TEXT, route TEXT,
-  text TEXT, score REAL, rules TEXT, reason TEXT, released TEXT
+  text TEXT, score REAL, rules TEXT, reason TEXT, released TEXT, pdu BLOB, resubmitted TEXT
 );
 CREATE INDEX IF NOT EXISTS quarantine_ts ON quarantine(ts);
 CREATE INDEX IF NOT EXISTS quarantine_src ON quarantine(src);
 """
 _COLUMNS = ("id", "ts", "direction", "src", "src_kind", "dst", "route", "text", "score",
-            "rules", "reason", "released")
+            "rules", "reason", "released", "resubmitted")
+_SELECT = ", ".join(_COLUMNS) + ", pdu IS NOT NULL"
+#: columns a database written by an older version lacks: added at open
+_ADDED = (("pdu", "BLOB"), ("resubmitted", "TEXT"))
+#: the messages whose bytes are kept, to be sent again on release (those an ESME sent
+#: with one destination: a submit_multi's other destinations went on already)
+_RESUBMITTABLE = frozenset({"submit_sm", "data_sm"})
 
 
 class Quarantine:
@@ -67,9 +75,13 @@ class Quarantine:
         if len(self._pending) >= PENDING_MAX:
             self.dropped += 1
             return
+        details = ev.details
+        pdus = details.get("pdus")
+        pdu = (b"".join(pdus) if pdus and ev.direction is Direction.IN
+               and details.get("command") in _RESUBMITTABLE else None)
         self._pending.append((ev.ts, ev.direction.value, str(ev.src), ev.src.kind.value,
                               str(ev.dst), ev.route, ev.text, v.score, ",".join(v.rules),
-                              v.reason))
+                              v.reason, pdu))
 
     # -- worker thread --------------------------------------------------------------
 
@@ -82,6 +94,10 @@ class Quarantine:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(_SCHEMA)
+                have = {row[1] for row in db.execute("PRAGMA table_info(quarantine)")}
+                for name, kind in _ADDED:
+                    if name not in have:
+                        db.execute(f"ALTER TABLE quarantine ADD COLUMN {name} {kind}")
             except (sqlite3.Error, OSError) as e:
                 raise ConfigError(f"quarantine.path: {self.path.absolute()}: cannot open "
                                   f"it: {e} (or [quarantine] enabled = false)") from None
@@ -112,7 +128,8 @@ class Quarantine:
                 if rows:
                     db.executemany(
                         "INSERT INTO quarantine (ts, direction, src, src_kind, dst, route,"
-                        " text, score, rules, reason) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                        " text, score, rules, reason, pdu) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        rows)
                 db.execute("DELETE FROM quarantine WHERE ts < ?",
                            (now - self.config.retention_days * 86400,))
                 db.execute("DELETE FROM quarantine WHERE id <= "
@@ -160,7 +177,7 @@ class Quarantine:
         if before_id:
             where.append("id < ?")
             args.append(before_id)
-        sql = (f"SELECT {', '.join(_COLUMNS)} FROM quarantine WHERE {' AND '.join(where)} "
+        sql = (f"SELECT {_SELECT} FROM quarantine WHERE {' AND '.join(where)} "
                "ORDER BY id DESC LIMIT ?")
         with self._lock:
             if self._db is None:
@@ -172,9 +189,24 @@ class Quarantine:
         with self._lock:
             if self._db is None:
                 return None
-            r = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM quarantine WHERE id = ?",
+            r = self._db.execute(f"SELECT {_SELECT} FROM quarantine WHERE id = ?",
                                  (qid,)).fetchone()
         return _row(r) if r is not None else None
+
+    def held(self, qid: int) -> bytes | None:
+        """The PDUs kept of a quarantined message, as received, one after the other
+        (``None``: none kept: not a submit_sm or data_sm from an ESME)."""
+        with self._lock:
+            if self._db is None:
+                return None
+            r = self._db.execute("SELECT pdu FROM quarantine WHERE id = ?", (qid,)).fetchone()
+        return bytes(r[0]) if r is not None and r[0] is not None else None
+
+    def mark_resubmitted(self, qid: int, how: str) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.execute("UPDATE quarantine SET resubmitted = ? WHERE id = ?",
+                                 (how, qid))
 
     def mark_released(self, qid: int, how: str) -> None:
         with self._lock:
@@ -189,6 +221,7 @@ class Quarantine:
 
 
 def _row(r: tuple[Any, ...]) -> dict[str, Any]:
-    d = dict(zip(_COLUMNS, r, strict=True))
+    d = dict(zip((*_COLUMNS, "held"), r, strict=True))
     d["rules"] = d["rules"].split(",") if d["rules"] else []
+    d["held"] = bool(d["held"])  # its bytes are kept: release can send it
     return d

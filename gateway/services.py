@@ -1,7 +1,7 @@
 """Domain services the core runs whatever adapters are on (SMPP, FastAGI, HTTP):
 the engine observer (statistics, quarantine of blocked SMS, spam reports sent to
-the short code), list changes (journal, fsync, apply), the quarantine writer and
-the expiry sweeper.
+the short code), list changes (journal, fsync, apply), release of a quarantined
+message to the SMSC, the quarantine writer and the expiry sweeper.
 
 ``service(core)`` is entered by ``gateway.app.running`` before the adapters and
 left after them, so an SMS to 7726 is a report and a blocked SMS is kept with
@@ -15,6 +15,7 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gateway.lists.journal import Entry
@@ -23,7 +24,7 @@ from gateway.model import Action, Channel, Event, Verdict
 if TYPE_CHECKING:
     from gateway.app import Core
 
-__all__ = ["apply_change", "observer", "service"]
+__all__ = ["Released", "apply_change", "observer", "release", "service"]
 
 #: entries a journal record holds at most (a record is encoded and parsed in one go)
 RECORD_ENTRIES = 2000
@@ -57,6 +58,53 @@ async def apply_change(core: Core, name: str, add: list[Entry], remove: list[Ent
             changes.compact_soon(name, core.list_lock)
     return {"list": name, "added": counts["add"], "removed": counts["remove"],
             "seq": journal.seq, "expires": expires, "compacted": None}
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """What became of a release: ``outcome`` is ``resubmitted`` (the SMSC accepted
+    every part), ``failed`` (the SMSC refused or never answered some part: what it
+    said is in ``parts``), ``no_session`` (no bound session of ``system_id`` can send
+    it now: nothing was sent) or ``not_held`` (its bytes were not kept: not a
+    submit_sm or data_sm from an ESME); ``parts``: the SMSC's (command_status,
+    message_id) per part sent."""
+
+    outcome: str
+    system_id: str
+    parts: tuple[tuple[int, str], ...] = ()
+
+
+def _split(pdus: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos + 16 <= len(pdus):
+        n = int.from_bytes(pdus[pos:pos + 4], "big")
+        out.append(pdus[pos:pos + n])
+        pos += n
+    return out
+
+
+async def release(core: Core, item: dict[str, Any]) -> Released:
+    """Send a quarantined message (``item``: its row) to the SMSC as its ESME sent it,
+    through a bound session of the same system_id (the SMPP proxy's, while it runs).
+    The SMSC's answers are the gateway's: recorded on the row, never passed to an
+    ESME. Nothing is marked when nothing was accepted, so it can be released again."""
+    q = core.quarantine
+    assert q is not None
+    system_id = item["route"]
+    pdus = await asyncio.to_thread(q.held, item["id"])
+    if pdus is None:
+        return Released("not_held", system_id)
+    outlet = q.outlet
+    answers = await outlet(system_id, _split(pdus)) if outlet is not None else None
+    if answers is None:
+        return Released("no_session", system_id)
+    parts = tuple(answers)
+    outcome = "resubmitted" if all(status == 0 for status, _mid in parts) else "failed"
+    if any(status == 0 for status, _mid in parts):  # some part is at the SMSC now
+        how = ",".join(f"{status:#x}:{mid}" for status, mid in parts)
+        await asyncio.to_thread(q.mark_resubmitted, item["id"],
+                                f"{outcome} via {system_id} at {time.time():.0f}: {how}")
+    return Released(outcome, system_id, parts)
 
 
 def observer(core: Core) -> Callable[[Event, Verdict], None]:

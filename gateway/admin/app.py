@@ -86,6 +86,7 @@ def make_app(core: Any) -> web.Application:
         web.get("/v1/reports", reports.get_reports),
         web.get("/v1/quarantine", quarantine.search),
         web.get("/v1/quarantine/{id}", quarantine.get_item),
+        web.post("/v1/quarantine/{id}/release", quarantine.release_message),
         web.post("/v1/quarantine/{id}/release-allowlist", quarantine.release_allowlist),
     ])
     return app

@@ -44,7 +44,8 @@ def _op(summary: str, *, body: dict[str, Any] | None = None, ok: dict[str, Any] 
 
 _REASONS = {400: "bad JSON, fields or entries (nothing applied)", 401: "missing or wrong token",
             404: "no such resource", 409: "conflict with the current state",
-            413: "body too large", 422: "ruleset refused: file:line: rule-id errors"}
+            413: "body too large", 422: "ruleset refused: file:line: rule-id errors",
+            502: "the SMSC refused or did not answer", 503: "not possible now: nothing done"}
 
 
 def _path(name: str, desc: str) -> dict[str, Any]:
@@ -128,6 +129,11 @@ def spec() -> dict[str, Any]:
                 _query("limit", "max rows", _NUM), _query("before_id", "page", _NUM)])},
             "/v1/quarantine/{id}": {"get": _op("One quarantined SMS", errors=(400, 404),
                                                params=[_path("id", "row id")])},
+            "/v1/quarantine/{id}/release": {"post": _op(
+                "False positive: send the held message to the SMSC (a bound session of "
+                "its system_id); 502: the SMSC refused it, 503: no such session bound",
+                errors=(400, 404, 409, 502, 503), params=[_path("id", "row id")],
+                body=_body({}, []))},
             "/v1/quarantine/{id}/release-allowlist": {"post": _op(
                 "False positive: put the sender on an allowlist", errors=(400, 404, 409, 422),
                 params=[_path("id", "row id")], body=_body({"list": _STR}, []))},

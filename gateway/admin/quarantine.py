@@ -1,5 +1,6 @@
-"""Quarantine over HTTP: search, one message, and release to an allowlist. The store
-is the core's (``gateway.quarantine``)."""
+"""Quarantine over HTTP: search, one message, release (the held message sent to the
+SMSC) and release to an allowlist. The store and the release are the core's
+(``gateway.quarantine``, ``gateway.services.release``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from aiohttp import web
 from gateway.admin.http import ApiError, audit, fields, read_json
 from gateway.admin.keys import CORE, QUARANTINE
 from gateway.quarantine import Quarantine
-from gateway.services import apply_change
+from gateway.services import apply_change, release
 
-__all__ = ["get_item", "release_allowlist", "search"]
+__all__ = ["get_item", "release_allowlist", "release_message", "search"]
 
 
 def _store(request: web.Request) -> Quarantine:
@@ -55,6 +56,33 @@ async def _item(request: web.Request) -> dict[str, Any]:
 
 async def get_item(request: web.Request) -> web.Response:
     return web.json_response(await _item(request))
+
+
+async def release_message(request: web.Request) -> web.Response:
+    """A false positive: send the held message to the SMSC as its ESME sent it,
+    through a bound session of the same system_id. 200: the SMSC accepted it (its
+    message_id per part); 502: the SMSC refused it or did not answer; 503: no such
+    session is bound (nothing was sent; release again once it binds); 409: already
+    re-submitted, or its bytes were not kept."""
+    body = await read_json(request)
+    fields(body, required=(), optional=())
+    item = await _item(request)
+    if item.get("resubmitted"):
+        raise ApiError(409, f"already re-submitted: {item['resubmitted']}")
+    done = await release(request.app[CORE], item)
+    answer = {"id": item["id"], "outcome": done.outcome, "system_id": done.system_id,
+              "parts": [{"command_status": status, "message_id": mid}
+                        for status, mid in done.parts]}
+    audit(request, "quarantine.release", id=item["id"], outcome=done.outcome,
+          system_id=done.system_id, parts=len(done.parts))
+    if done.outcome == "not_held":
+        raise ApiError(409, f"quarantined message {item['id']} cannot be re-submitted: only "
+                            "a submit_sm or data_sm an ESME sent is kept")
+    if done.outcome == "no_session":
+        raise ApiError(503, f"not re-submitted: no session of system_id {done.system_id!r} "
+                            "is bound to the SMSC now; the message stays held: release it "
+                            "again once that ESME binds")
+    return web.json_response(answer, status=200 if done.outcome == "resubmitted" else 502)
 
 
 async def release_allowlist(request: web.Request) -> web.Response:

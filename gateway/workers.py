@@ -317,10 +317,12 @@ def merge_metrics(parts: list[tuple[int, bytes]], state: dict[str, Any],
     return result
 
 
-#: fields that are instants or sizes, not counts: the earliest, latest or first is kept
+#: fields that are not this worker's counts: instants (the earliest or latest is kept),
+#: sizes and settings, and what every worker reads from the shared counters (the first)
 _EARLIEST = frozenset({"since"})
 _LATEST = frozenset({"now"})
-_SAME = frozenset({"seconds", "bucket", "t", "window"})
+_SAME = frozenset({"seconds", "bucket", "t", "window", "rules", "threshold",
+                   "reported_now"})
 
 
 def _merge(a: Any, b: Any, key: str = "") -> Any:

@@ -57,6 +57,9 @@ def test_two_workers_share_the_smpp_port(host: Host) -> None:
     stats = json.loads(body)
     assert {w["worker"] for w in stats["workers"]} == {0, 1}
     assert stats["lifetime"]["events"][0]["count"] >= 2
+    # what is the same on every worker is not added up
+    assert stats["engine"]["rules"] == host.by_worker("spamgw_ruleset_rules")["1"]
+    assert stats["reports"]["threshold"] == 3
 
 
 def test_the_dashboard_stream_shows_the_host(host: Host) -> None:

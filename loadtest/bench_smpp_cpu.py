@@ -48,8 +48,9 @@ from bench_smpp import traffic  # noqa: E402
 from gateway.app import build_core, settle_heap  # noqa: E402
 from gateway.config import parse_config  # noqa: E402
 from gateway.model import ALLOW, Event, Verdict  # noqa: E402
+from gateway.smpp.actions import UP, Send  # noqa: E402
 from gateway.smpp.proxy import Proxy  # noqa: E402
-from gateway.smpp.relay import UP, Relay, Send  # noqa: E402
+from gateway.smpp.relay import Relay  # noqa: E402
 from gateway.smpp.session import Role, Session, State  # noqa: E402
 
 HDR = struct.Struct(">IIII")

@@ -33,20 +33,19 @@ from gateway.model import Direction, Verdict
 from gateway.numbers import Numbering, NumberMemo
 from gateway.observe import LogLimiter
 from gateway.peers import PeerCounts
-from gateway.smpp.counters import ProxyCounters
-from gateway.smpp.limits import ClientLimits
-from gateway.smpp.pdu import DestAddress
-from gateway.smpp.relay import (
+from gateway.smpp.actions import (
     DOWN,
     Close,
     ConnectUpstream,
     PauseReading,
-    Relay,
     Resubmitted,
     ResumeReading,
     Send,
-    Shared,
 )
+from gateway.smpp.counters import ProxyCounters
+from gateway.smpp.limits import ClientLimits
+from gateway.smpp.pdu import DestAddress
+from gateway.smpp.relay import Relay, Shared
 from gateway.smpp.translate import Judge, MessagePdu, build_event
 from gateway.tls import client_context, server_context
 

@@ -24,7 +24,7 @@ What the relay keeps, in one place:
 - ``upstream.response_timeout``: a request the SMSC has not answered in time gets the
   temporary error (``upstream.temporary_error_status``, 0x58 by default) so the ESME
   resends it; its sequence number stays reserved for twice the timeout and a second
-  more (``RESERVE``), and a
+  more (``gateway.smpp.side.RESERVE``), and a
   response arriving in that time is dropped and counted (``late_responses``), never
   passed on as a second answer. A bind left unanswered gets ESME_RBINDFAIL;
 - ``esme_response_timeout``: the other way round, a deliver_sm or data_sm (MO or
@@ -56,6 +56,17 @@ import structlog
 
 from gateway.config import SmppConfig
 from gateway.model import Direction
+from gateway.smpp.actions import (
+    DOWN,
+    UP,
+    Action,
+    Close,
+    ConnectUpstream,
+    PauseReading,
+    Resubmitted,
+    ResumeReading,
+    Send,
+)
 from gateway.smpp.codec import encode_header, response_for
 from gateway.smpp.counters import ProxyCounters
 from gateway.smpp.judging import Forward, JudgeFn, Judging, Outcome
@@ -70,72 +81,22 @@ from gateway.smpp.pdu import (
     Unbind,
     UnsuccessSme,
 )
-from gateway.smpp.session import BadPdu, PduReceived, Role, Session, State
+from gateway.smpp.session import BadPdu, PduReceived, Role, State
+from gateway.smpp.side import Side, put
 from gateway.smpp.translate import is_receipt
 
-__all__ = ["DOWN", "UP", "Action", "Close", "ConnectUpstream", "PauseReading", "Relay",
-           "Resubmitted", "ResumeReading", "Send", "Shared", "Side"]
+__all__ = ["Relay", "Shared"]
 
 log = structlog.get_logger("spamgw.smpp")
 C = CommandId
-_SEQ = struct.Struct(">I")
 _MESSAGES = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.DELIVER_SM, C.REPLACE_SM})
 BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
-_OWN_SEQ_START = 0x70000000  # own sequence numbers start far from the ESME's
 #: origin of a request the relay itself sent (enquire_link); below it, ``-token`` of a
 #: message released from quarantine
 OWN = -1
-#: a sequence number given up on stays reserved twice the timeout and this much more:
-#: an answer that late is still known as late (counted, never passed on)
-RESERVE = 1.0
 _CAN_SUBMIT = (State.BOUND_TX, State.BOUND_TRX)
 #: bind PDUs carry a password: logged as their header only
 _SECRET = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER, C.OUTBIND})
-
-DOWN = "down"  # the ESME's side
-UP = "up"  # the SMSC's side
-
-
-# -- actions ---------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    to: str  # DOWN or UP
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class PauseReading:
-    side: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResumeReading:
-    side: str
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    side: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectUpstream:
-    """Open the upstream connection; then ``up_connected`` or ``up_failed``."""
-
-
-@dataclass(frozen=True, slots=True)
-class Resubmitted:
-    """The SMSC's answer to one part of a released message (``token`` as given to
-    ``resubmit``); a temporary error status when it never came (timeout, SMSC lost)."""
-
-    token: int
-    status: int
-    message_id: str = ""
-
-
-Action = Send | PauseReading | ResumeReading | Close | ConnectUpstream | Resubmitted
-
 
 def _no_warn(key: str, message: str, **fields: Any) -> None:
     log.warning(message, **fields)
@@ -159,81 +120,6 @@ class Shared:
     def message_id(self) -> str:
         self._msgid += 1
         return f"gw{self._msgid:08x}"
-
-
-def _put(out: list[bytes | memoryview], raw: bytes | memoryview, seq: int, was: int) -> None:
-    """Queue ``raw`` with sequence number ``seq`` (it carries ``was``)."""
-    if seq == was:
-        out.append(raw)
-    else:
-        out += (raw[:12], _SEQ.pack(seq), raw[16:])
-
-
-class Side:
-    """One half of the relay: the session with one peer, the requests sent to it and
-    not answered yet (in send order), those given up on, what to send it."""
-
-    __slots__ = ("last", "name", "out", "pending", "reserve", "session", "timed_out",
-                 "timeout")
-
-    def __init__(self, name: str, role: Role, timeout: float, now: float) -> None:
-        self.name = name
-        self.session = Session(role, _OWN_SEQ_START)
-        #: seq sent to this peer -> (origin: the other side's seq, or OWN or -token;
-        #: command_id; when sent)
-        self.pending: dict[int, tuple[int, int, float]] = {}
-        #: seq -> when it was given up on; reserved (not reused) for ``reserve``
-        self.timed_out: dict[int, float] = {}
-        self.out: list[bytes | memoryview] = []
-        self.timeout = timeout  # how long this peer has to answer a request
-        self.reserve = 2 * timeout + RESERVE
-        self.last = now  # when this peer last sent bytes
-
-    def request(self, raw: bytes | memoryview, seq: int, origin: int, cid: int,
-                now: float) -> int:
-        """Send a request (carrying sequence number ``seq``) to this peer: ``seq``
-        again unless still in use here, else the next own one. Returns the number used."""
-        pending, reserved = self.pending, self.timed_out
-        mine = seq
-        while mine in pending or mine in reserved:
-            mine = self.session.next_sequence()
-        pending[mine] = (origin, cid, now)
-        _put(self.out, raw, mine, seq)
-        return mine
-
-    def overdue(self, now: float) -> list[tuple[int, int, int]]:
-        """The requests unanswered for ``timeout``, taken out of ``pending`` and reserved:
-        (seq, origin, command_id). ``pending`` is in send order: the scan stops at the
-        first younger one."""
-        timeout, late = self.timeout, []
-        for seq, (origin, cid, sent) in self.pending.items():
-            if sent + timeout > now:
-                break
-            late.append((seq, origin, cid))
-        for seq, _origin, _cid in late:
-            del self.pending[seq]
-            self.timed_out[seq] = now
-        return late
-
-    def forget(self, now: float) -> None:
-        """Free the sequence numbers given up on ``reserve`` ago (in time order)."""
-        reserved, keep = self.timed_out, self.reserve
-        while reserved:
-            seq = next(iter(reserved))
-            if reserved[seq] + keep > now:
-                break
-            del reserved[seq]
-
-    def deadline(self) -> float:
-        """When the oldest request times out, or its reservation ends (inf: never)."""
-        at = math.inf
-        for _origin, _cid, sent in self.pending.values():
-            at = sent + self.timeout
-            break
-        for when in self.timed_out.values():
-            at = min(at, when + self.reserve)
-            break
-        return at
 
 
 class Relay:
@@ -473,7 +359,7 @@ class Relay:
             else:
                 self.counters.orphan_responses += 1
             return
-        _put(self.up.out, raw, entry[0], seq)
+        put(self.up.out, raw, entry[0], seq)
 
     def _message(self, pdu: Pdu, raw: bytes | memoryview, now: float) -> None:
         shared = self.shared
@@ -565,7 +451,7 @@ class Relay:
             failed = self.multi_failed.pop(seq, None)
             if failed and status == Status.ESME_ROK and cid == C.SUBMIT_MULTI:
                 raw = add_unsuccess(raw, failed)
-        _put(self.down.out, raw, origin, seq)
+        put(self.down.out, raw, origin, seq)
         if cid in BINDS:
             self.down.session.sent(pdu.command_id, status)
             self.hold("bind", False, now)

@@ -9,20 +9,19 @@ from typing import Any
 
 from gateway.config import SmppConfig
 from gateway.model import Action, Direction, SmsBlock, Verdict
-from gateway.smpp.codec import decode, encode
-from gateway.smpp.pdu import BindTransceiver, BindTransceiverResp, Pdu
-from gateway.smpp.relay import (
+from gateway.smpp.actions import (
     DOWN,
     UP,
     Close,
     ConnectUpstream,
     PauseReading,
-    Relay,
     Resubmitted,
     ResumeReading,
     Send,
-    Shared,
 )
+from gateway.smpp.codec import decode, encode
+from gateway.smpp.pdu import BindTransceiver, BindTransceiverResp, Pdu
+from gateway.smpp.relay import Relay, Shared
 
 T0 = 1000.0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from relay_support import T0, block_marked, bound
 
+from gateway.smpp.actions import Close
 from gateway.smpp.codec import encode
 from gateway.smpp.pdu import (
     CommandId,
@@ -25,7 +26,6 @@ from gateway.smpp.pdu import (
     Unbind,
     UnbindResp,
 )
-from gateway.smpp.relay import Close
 
 C = CommandId
 TIMEOUT = 5.0
@@ -45,8 +45,8 @@ def submit(seq: int, text: bytes = b"hello", **kw: object) -> SubmitSm:
                     **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("module", ["relay.py", "judging.py", "concat.py", "session.py",
-                                    "codec.py"])
+@pytest.mark.parametrize("module", ["relay.py", "side.py", "actions.py", "judging.py",
+                                    "concat.py", "session.py", "codec.py"])
 def test_the_relay_reads_no_clock_and_imports_no_event_loop(module: str) -> None:
     tree = ast.parse((SMPP / module).read_text())
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)

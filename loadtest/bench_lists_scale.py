@@ -267,8 +267,11 @@ async def run_phases(gw: Gateway, args: argparse.Namespace, txt: Path) -> list[P
         line = await asyncio.to_thread(gw.wait_for, '"lists reloaded"', 7200, mark)
         return f"changed {line['changed']}, gateway said {line['seconds']} s"
 
+    # built before the phase: 100k lines made on this loop would hold the load's
+    # clients, not the gateway
+    body = "".join(f"+4476{i:08d}\n" for i in range(args.import_entries)).encode()
+
     async def bulk_import() -> str:
-        body = "".join(f"+4476{i:08d}\n" for i in range(args.import_entries)).encode()
         out = await asyncio.to_thread(gw.post, f"/v1/lists/{LIST}/import", body)
         return f"added {out['added']}"
 

@@ -93,6 +93,9 @@ def spec() -> dict[str, Any]:
             "/v1/rules/shadow/promote": {"post": _op("Make the shadow ruleset active",
                                                      errors=(404, 422))},
             "/v1/lists": {"get": _op("Lists with sizes and journal state")},
+            "/v1/lists/reload": {"post": _op(
+                "Reload changed list files and the rules with them, as one version "
+                "(422: file:line errors, the running lists and rules stay)", errors=(422,))},
             "/v1/lists/{name}": {"post": _op(
                 "Add/remove entries (journaled, fsynced, then live)", errors=(400, 404, 409),
                 params=[_path("name", "list name")],

@@ -215,3 +215,29 @@ def test_list_file_edited_on_disk_is_live_after_sighup(gateway: tuple[_Gateway, 
     refused = gw.wait_for('"reload refused')
     assert f"{txt}:8:" in refused["error"]
     assert gw.lookup("blocked_numbers", "+447700900444")["listed"]
+
+
+async def test_reload_endpoint_answers_changes_and_refusals(tmp_path: Path) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from gateway.admin.app import make_app
+
+    rules, lists = _site(tmp_path)
+    core = build_core(_config(tmp_path, rules))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with TestClient(TestServer(make_app(core))) as client:
+        txt = lists / "blocked_senders.txt"
+        txt.write_text(txt.read_text() + "NEWSCAM\n")
+        _touch_later(txt)
+        r = await client.post("/v1/lists/reload", headers=auth)
+        out = await r.json()
+        assert r.status == 200 and out["changed"] == ["blocked_senders"], out
+        senders = core.lists.strings("blocked_senders")
+        assert senders is not None and "newscam" in senders
+        (lists / "new_numbers.txt").write_text("+447700900999\nnot a number\n")
+        r = await client.post("/v1/lists/reload", headers=auth)
+        out = await r.json()
+        assert r.status == 422 and out["errors"] == [
+            f"{lists / 'new_numbers.txt'}:2: 'not a number' is not a number entry: expected "
+            "+E.164, +prefix* or a short code"], out
+        assert core.lists.get("new_numbers") is None

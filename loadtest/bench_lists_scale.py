@@ -76,6 +76,27 @@ def generate(path: Path, entries: int, prefixes: int, seed: int = 15) -> None:
         f.write("".join(f"+44780{i:05d}*\n" for i in range(0, prefixes * 7, 7)))
 
 
+def edit_cost(prefixes: int, n: int = 20_000) -> tuple[float, float]:
+    """Microseconds to add then remove one exact number, in a set with no prefix and
+    in one with ``prefixes`` of them (the same 10-digit prefixes as the big list)."""
+    from gateway.lists.numberset import NumberSet, Prefix
+    from gateway.numbers import key_of
+
+    out = []
+    for k in (0, prefixes):
+        ns = NumberSet("edit")
+        for i in range(0, k * 7, 7):
+            ns.add_prefix(Prefix(f"44780{i:05d}"))
+        keys = [key_of(f"4478{i:08d}") for i in range(0, n * 37, 37)]  # some under them
+        t0 = time.perf_counter()
+        for key in keys:
+            ns.add_key(key)
+        for key in keys:
+            ns.remove_key(key)
+        out.append((time.perf_counter() - t0) / (2 * n) * 1e6)
+    return out[0], out[1]
+
+
 def compile_peak(txt: Path) -> tuple[float, float, str]:
     """Seconds, peak RSS (MB) and output of ``spamgw lists compile`` in a child."""
     t0 = time.perf_counter()
@@ -345,6 +366,10 @@ def main() -> int:
         os.replace(work / "generating.txt", source)
         print(f"  {source.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - t0:.0f} s")
     shutil.copyfile(source, txt)  # a run appends to the list: start from the generated one
+    plain, with_prefixes = edit_cost(args.prefixes)
+    print(f"edit cost: {plain:.2f} us an added or removed number with no prefix, "
+          f"{with_prefixes:.2f} us with {args.prefixes} prefixes "
+          f"({with_prefixes / plain:.2f}x)")
     print("compiling ...", flush=True)
     took, peak, out = compile_peak(txt)
     print(f"  {out}\n  compile: {took:.1f} s, peak RSS {peak:.0f} MB")

@@ -27,7 +27,6 @@ from gateway.engine.schema import RuleErrors
 from gateway.lists.journal import ListChanges
 from gateway.lists.registry import ListRegistry, load_lists
 from gateway.model import Event, Verdict
-from gateway.model import Event, Verdict
 from gateway.numbers import Numbering
 from gateway.observe import Stats, configure_logging
 from gateway.preflight import preflight
@@ -125,20 +124,6 @@ class Core:
                                         missing_symbols=self.config.plugins.missing_symbols)
         if failures:
             raise RuleErrors(failures)
-
-    def dry_run(self, ev: Event) -> Verdict:
-        """The verdict ``ev`` would get now, changing nothing: the counters answer what
-        they would count without counting (``Counters.dry_run``), no flag is set, and
-        no observer sees it (statistics, audit log, quarantine, spam reports, a shadow
-        ruleset). Synchronous, so nothing else is judged meanwhile."""
-        engine = self.engine
-        observer, shadow = engine.observer, engine.shadow
-        engine.observer = engine.shadow = None
-        try:
-            with self.state.dry_run():
-                return engine.evaluate(ev)
-        finally:
-            engine.observer, engine.shadow = observer, shadow
 
     def dry_run(self, ev: Event) -> Verdict:
         """The verdict ``ev`` would get now, changing nothing: the counters answer what

@@ -15,6 +15,10 @@ lookup) is still running when the deadline comes, the watchdog writes that answe
 and the half-close to the socket itself, and the server drops the late verdict
 (counted as ``late_answered``). The engine runs on the event loop thread, so only
 the watchdog can speak while it is stuck; the two agree through one lock.
+
+A screening that needs a number lookup first (``gateway.lookup``: the screener
+returns a ``Pending``) waits for it in a task, by the lookup's own deadline, while
+the loop serves other connections; then the engine runs as above.
 """
 
 from __future__ import annotations

@@ -185,7 +185,8 @@ def compiled_is_current(path: Path) -> bool:
 
 def load_number_list(path: Path) -> NumberSet:
     """The list from its compiled form when that is current (``compiled_is_current``:
-    with no text beside it, the compiled file is the list), else from the text."""
+    with no text beside it, the compiled file is the list), else from the text; a
+    compiled form older than the text is written again, so the next start is quick."""
     if compiled_is_current(path):
         comp = compiled_path(path)
         try:
@@ -196,6 +197,12 @@ def load_number_list(path: Path) -> NumberSet:
                 raise ListFileError([f"{comp}: {e}"]) from None
             log.warning("compiled list unreadable: parsing the text", file=str(comp),
                         error=str(e))
+    elif compiled_path(path).exists():  # a compiled list is kept current
+        log.info("list text newer than its compiled form: compiling it", file=str(path))
+        try:
+            return compile_list(path)[1]
+        except OSError as e:
+            log.warning("compiled form not written", file=str(path), error=str(e))
     return read_number_list(path)
 
 

@@ -120,3 +120,19 @@ def test_bad_lines_named_with_their_line(tmp_path: Path) -> None:
     assert f"{txt}:70001: '+4479oops' is not a number" in out.stderr \
         or f"{txt}:70001:" in out.stderr, out.stderr
     assert not compiled_path(txt).exists()
+
+
+def test_text_newer_than_its_compiled_form_is_compiled_again(tmp_path: Path) -> None:
+    import os
+
+    txt = tmp_path / "blocked_numbers.txt"
+    txt.write_text("+447700900111\n")
+    compile_list(txt)
+    txt.write_text("+447700900111\n+447700900222\n")
+    st = txt.stat()
+    os.utime(txt, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+    ns = load_lists(tmp_path, GB).numbers("blocked_numbers")
+    assert ns is not None and key_of("447700900222") in ns
+    comp = compiled_path(txt)
+    assert comp.stat().st_mtime >= txt.stat().st_mtime  # the next start maps it
+    assert key_of("447700900222") in NumberSet.deserialize(comp.read_bytes())

@@ -227,7 +227,10 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
 
 def compile_list(path: Path) -> tuple[Path, NumberSet]:
     """``NAME.txt`` -> ``NAME.nset`` (streaming: bounded memory, written part by part)."""
+    mtime = path.stat().st_mtime_ns
     ns = read_number_list(path)
     out = compiled_path(path)
     write_atomic(out, ns.serialize_parts())
+    if out.stat().st_mtime_ns < mtime:  # a text stamped ahead of this clock
+        os.utime(out, ns=(mtime, mtime))
     return out, ns

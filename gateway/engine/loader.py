@@ -90,7 +90,8 @@ def _without_missing(specs: list[RuleSpec], symbols: frozenset[str], mode: str,
                      plugins: tuple[Plugin, ...], errors: list[RuleError]) -> list[RuleSpec]:
     """The rules to compile. A rule testing symbols no loaded plugin provides is an
     error (``mode == "error"``); with ``"disable"`` it tests the symbols that are
-    provided, and a rule left with none is disabled, each logged once a load."""
+    provided, and a rule left with none is disabled, each logged once a process
+    (not again at every reload or example run)."""
     kept: list[RuleSpec] = []
     loaded = ", ".join(sorted(p.name for p in plugins)) or "none"
     for spec in specs:

@@ -33,9 +33,11 @@ memory, as one process and as ``--workers 2`` with counters in a redis-server th
 bench starts, beside the socat relay of the same run. ``gateway CPU us/msg`` adds up
 every process of the gateway (supervisor and workers); ``redis us/msg`` and ``redis
 cmds/msg`` are what the redis-server spent and executed per message; ``split`` is
-how the workers shared the messages (the kernel hashes each bind to one worker, so
-a few binds may split unevenly). Two workers with counters in memory are refused by
-design (each would count alone), and the table says so.
+how the workers shared the messages (the kernel hashes each bind to one worker:
+``--worker-binds``, 16, so that few binds do not land on one worker), and ``syncs``
+how many rounds with Redis the gateway made and how many failed (a gateway starved
+of CPU times out and runs on its local counts). Two workers with counters in memory
+are refused by design (each would count alone), and the table says so.
 
 FastAGI (when ``gateway.agi`` is on this branch): screenings/s through a trivial
 FastAGI responder that answers without an engine, then through spamgw (``spamgw
@@ -669,18 +671,30 @@ def redis_probe(pid: int, port: int) -> Any:
     return probe
 
 
-def worker_split(admin: int) -> str:
-    """Messages judged by each worker, from the host view's /metrics."""
+def gateway_notes(admin: int, workers: int, redis: bool) -> list[str]:
+    """From the gateway's /metrics after the run: how the workers split the messages,
+    and whether the counters' syncs with Redis failed meanwhile (a row whose syncs
+    failed ran on local counts alone)."""
     import urllib.request
 
     req = urllib.request.Request(f"http://127.0.0.1:{admin}/metrics",
                                  headers={"Authorization": "Bearer bench-token"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         text = resp.read().decode()
-    counts = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-              if line.startswith("spamgw_worker_events_total{")]
-    total = sum(counts) or 1.0
-    return "/".join(f"{c / total:.0%}" for c in counts)
+
+    def values(name: str) -> list[float]:
+        return [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                if line.split("{", 1)[0].split(" ", 1)[0] == name]
+
+    notes = []
+    if workers > 1:
+        counts = values("spamgw_worker_events_total")
+        total = sum(counts) or 1.0
+        notes.append("/".join(f"{c / total:.0%}" for c in counts))
+    if redis:
+        errors, syncs = sum(values("spamgw_state_sync_errors")), sum(values("spamgw_state_syncs"))
+        notes.append(f"redis syncs {syncs:,.0f}, failed {errors:,.0f}")
+    return notes
 
 
 def run_workers(args: argparse.Namespace, tmp: Path) -> None:
@@ -708,8 +722,7 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
                              redis=redis) as gw:
                     probe = redis_probe(redis_proc.pid, redis_port) if redis else None
                     row = measure(name, gw, "smpp", port, args, probe=probe)
-                    if workers > 1:
-                        row.notes.append(worker_split(admin))
+                    row.notes += gateway_notes(admin, workers, redis is not None)
                     rows.append(row)
     finally:
         stop(sim)
@@ -721,7 +734,7 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
           "simulator, the gateway and redis")
     print(f"{'path':<20}{'submit_sm/s':>12}{'p50 ms':>8}{'p99 ms':>8}{'gateway CPU us/msg':>20}"
           f"{'per core/s':>11}{'redis us/msg':>13}{'redis cmds/msg':>15}{'errors':>7}"
-          f"{'vs socat':>9}  split")
+          f"{'vs socat':>9}  split, syncs")
     for r in rows:
         x = r.result
         us = x.get("cpu_us")

@@ -98,7 +98,8 @@ _CAN_SUBMIT = (State.BOUND_TX, State.BOUND_TRX)
 #: bind PDUs carry a password: logged as their header only
 _SECRET = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER, C.OUTBIND})
 
-def _no_warn(key: str, message: str, **fields: Any) -> None:
+
+def _warn_always(key: str, message: str, **fields: Any) -> None:
     log.warning(message, **fields)
 
 
@@ -113,7 +114,7 @@ class Shared:
     limits: ClientLimits = field(default_factory=ClientLimits)
     counters: ProxyCounters = field(default_factory=ProxyCounters)
     #: ``warn(key, message, **fields)``: a warning logged at most so often per key
-    warn: Callable[..., None] = _no_warn
+    warn: Callable[..., None] = _warn_always
     draining: bool = False
     _msgid: int = 0
 

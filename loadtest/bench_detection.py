@@ -440,7 +440,9 @@ DISABLED: list[str] = []
 def make_core() -> Core:
     cfg = Config(rules=RulesConfig(str(ROOT / "rules")),
                  lists=ListsConfig(str(ROOT / "rules" / "lists")),
-                 plugins=PluginsConfig(dir=str(ROOT / "plugins"), disabled=tuple(DISABLED)),
+                 plugins=PluginsConfig(dir=str(ROOT / "plugins"), disabled=tuple(DISABLED),
+                                       # the rules of a plugin left out run without it
+                                       missing_symbols="disable" if DISABLED else "error"),
                  log=LogConfig(level="error", format="console", audit=""))
     core = build_core(cfg, state=MemoryCounters())
     core.engine.observer = None  # no audit log, no live statistics

@@ -19,6 +19,7 @@ RUN pip install . \
        --shell /usr/sbin/nologin spamgw
 COPY rules ./rules
 COPY plugins ./plugins
+COPY examples ./examples
 COPY examples/docker/spamgw.toml /etc/spamgw/spamgw.toml
 # the shipped lists seed the data volume (a named volume starts as a copy of this)
 RUN mkdir -p /var/lib/spamgw \

@@ -9,9 +9,10 @@ Spam Collection (``loadtest/bench_content.py`` prints them).
 
 RE2 syntax is Python's without lookaround and backreferences; ``\\b``, ``\\w`` and
 ``\\d`` are ASCII there (``\\p{L}`` names any letter). A pattern RE2 cannot compile
-is still accepted, matched with Python's ``re`` (as before, backtracking), and
-``OperatorRegex.engine`` says so; the compiler logs it with the rule's place. Without
-``google-re2`` installed, every pattern uses ``re``.
+(lookaround, backreferences) is refused like a malformed one: matched with Python's
+``re`` it could backtrack without bound, and a reload must never bring in a rule that
+stalls the loop. Without ``google-re2`` installed (it is a dependency), every pattern
+uses ``re`` and ``OperatorRegex.engine`` says so.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class OperatorRegex:
 
 def compile_operator_regex(patterns: Sequence[str]) -> OperatorRegex:
     """Raises ``re.error`` (or ``TypeError``) for a pattern Python's ``re`` rejects,
-    as the rule compiler always reported."""
+    as the rule compiler always reported, and for one RE2 cannot compile."""
     for p in patterns:
         re.compile(p, re.IGNORECASE)  # each alone, so an error names its pattern
     joined = "|".join(f"(?:{p})" for p in patterns)
@@ -90,7 +91,9 @@ def compile_operator_regex(patterns: Sequence[str]) -> OperatorRegex:
         rx2 = _re2.compile(joined.encode("utf-8"), _options())
     except _re2.error as e:
         msg = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
-        return OperatorRegex(joined, python, None, f"RE2 cannot compile it: {msg}")
+        raise re.error(f"RE2 cannot compile it ({msg}); lookaround and backreferences "
+                       "are not allowed: matched with Python's re they can backtrack "
+                       "without bound") from None
     raw = None
     if _raw_ok:
         options = _options()

@@ -60,10 +60,29 @@ def test_agrees_with_re_on_shipped_style_patterns(text: str) -> None:
     assert rx.search(text) is (re.search(pats[0], text, re.I) is not None)
 
 
-def test_lookaround_falls_back_to_python_re() -> None:
-    rx = compile_operator_regex([r"(?<!no )refund"])
-    assert rx.engine.startswith("re (RE2 cannot compile it")
-    assert rx.search("your REFUND") and not rx.search("no refund")
+def test_lookaround_and_backreferences_are_refused() -> None:
+    """Python's re would match them, backtracking without bound: refused, naming why."""
+    for pattern in (r"(?<!no )refund", r"(\w+) \1", r"(?=(a+)+$)x"):
+        with pytest.raises(re.error, match="RE2 cannot compile it"):
+            compile_operator_regex(["verify", pattern])
+
+
+def test_rule_with_lookaround_is_refused_naming_its_place(tmp_path, lists) -> None:  # type: ignore[no-untyped-def]
+    from gateway.engine.loader import load_ruleset
+    from gateway.engine.schema import RuleErrors
+    from gateway.state.memory import MemoryCounters
+
+    (tmp_path / "r.toml").write_text(textwrap.dedent("""
+        [[rule]]
+        id = "x.lookbehind"
+        channel = "sms"
+        when.text_regex = '(?<!no )refund'
+        action = "BLOCK"
+    """))
+    with pytest.raises(RuleErrors) as e:
+        load_ruleset(tmp_path, lists=lists, state=MemoryCounters(), plugins=())
+    assert "r.toml:5: x.lookbehind: " in str(e.value)
+    assert "RE2 cannot compile it" in str(e.value)
 
 
 def test_bad_pattern_is_an_error_and_lone_surrogates_are_read() -> None:

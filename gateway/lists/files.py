@@ -44,6 +44,9 @@ __all__ = [
 
 log = structlog.get_logger("spamgw.lists")
 
+#: bytes written between two fdatasync calls when a file is written piece by piece
+SYNC_EVERY = 64 << 20
+
 NUMBER_SUFFIXES = ("_numbers", "_callers", "_destinations")
 STRING_SUFFIXES = {"_senders": "sender", "_domains": "domain"}
 
@@ -213,8 +216,14 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
         if isinstance(data, bytes):
             f.write(data)
         else:
+            pending = 0
             for chunk in data:
                 f.write(chunk)
+                pending += len(chunk)
+                if pending >= SYNC_EVERY:  # a big list's rewrite never piles up
+                    f.flush()  # gigabytes of dirty pages that throttle other writers
+                    os.fdatasync(f.fileno())
+                    pending = 0
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

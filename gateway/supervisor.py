@@ -1,8 +1,9 @@
 """``spamgw run --workers N``: one supervisor, N worker processes on one host.
 
 The supervisor judges nothing and holds no core. It starts N workers
-(``python -m gateway.workers``), each a whole gateway that opens the SMPP and FastAGI
-ports with SO_REUSEPORT (the kernel spreads new connections over them), and:
+(``python -m gateway.workers``), each a whole gateway that opens the SMPP port with
+SO_REUSEPORT (the kernel spreads new binds over them; FastAGI and the admin API are
+worker 0's alone), and:
 
 - restarts a worker that dies, after a back-off that doubles while restarts keep
   failing (0.5 s up to 30 s), logged and counted (``spamgw_worker_restarts``);

@@ -2,8 +2,11 @@
 
 A worker is a whole gateway (``gateway.app.run``) with three differences:
 
-- its loop opens the SMPP and FastAGI listeners with SO_REUSEPORT, so N workers
-  listen on the same ports and the kernel spreads connections over them;
+- its loop opens the SMPP listener with SO_REUSEPORT, so N workers listen on the
+  same port and the kernel spreads binds over them;
+- FastAGI is worker 0's alone: a call's ``/ended`` must reach the process that
+  screened it (the call's screening record and its spend reservation live there),
+  and the kernel would spread the two connections of one call over the workers;
 - it follows the change stream (``gateway.fanout``): list edits and rule changes
   accepted by any worker are applied by all;
 - the admin API is served once, by worker 0, on ``[admin] listen``; every other
@@ -67,12 +70,8 @@ class SharedPortLoop(uvloop.Loop):
 
 
 def shared_addresses(config: Config) -> frozenset[tuple[str, int]]:
-    found = []
-    if config.smpp.enabled:
-        found.append(hostport(config.smpp.listen))
-    if config.agi.enabled:
-        found.append(hostport(config.agi.listen))
-    return frozenset(found)
+    """The listeners every worker opens: SMPP (FastAGI is worker 0's alone)."""
+    return frozenset([hostport(config.smpp.listen)] if config.smpp.enabled else [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +87,12 @@ class Worker:
         return self.run_dir / f"worker-{index}.sock"
 
     def config(self, config: Config) -> Config:
-        """The admin API on ``[admin] listen`` is worker 0's alone."""
-        if self.index == 0 or not config.admin.enabled:
+        """The admin API on ``[admin] listen`` and FastAGI are worker 0's alone."""
+        if self.index == 0:
             return config
-        return dataclasses.replace(config, admin=dataclasses.replace(config.admin,
-                                                                     enabled=False))
+        return dataclasses.replace(
+            config, admin=dataclasses.replace(config.admin, enabled=False),
+            agi=dataclasses.replace(config.agi, enabled=False))
 
 
 # -- the worker's part in the host ------------------------------------------------------

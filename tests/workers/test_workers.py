@@ -91,6 +91,43 @@ def test_list_edit_through_the_api_blocks_on_every_worker(host: Host) -> None:
     assert len(lines) == 1, lines
 
 
+def test_every_calls_ended_reaches_the_worker_that_screened_it(host: Host) -> None:
+    """Each FastAGI session is a new connection, as Asterisk makes them: were the port
+    shared, the kernel would give a call's /inbound and its /ended to different
+    workers about half the time, and the second could not match the first."""
+    import asyncio
+    import re
+    import tomllib
+
+    sys.path.insert(0, str(ROOT / "tests" / "agi"))
+    from agi_support import asterisk_session, environment_for
+
+    config = tomllib.loads((host.root / "spamgw.toml").read_text())
+    port = int(re.sub(r".*:", "", config["agi"]["listen"]))
+    before = host.samples("spamgw_agi_ended_total")
+
+    async def calls(n: int) -> None:
+        for i in range(n):
+            uid = f"1795361515.{900 + i}"
+            screened = await asterisk_session(port, environment_for(
+                "inbound", f"+3361234{i:04d}", "+447700900123", uniqueid=uid))
+            assert screened.variables.get("SPAMGW_ACTION") == "ALLOW", screened
+            await asterisk_session(port, environment_for(
+                "ended", f"+3361234{i:04d}", "+447700900123", "NOANSWER", "4", "0",
+                uniqueid=uid))
+
+    asyncio.run(calls(24))
+
+    def total(name: str) -> float:
+        return sum(v for _, v in host.samples(name))
+
+    host.wait_for("the /ended reports counted", lambda: total("spamgw_agi_ended_total")
+                  >= sum(v for _, v in before) + 24)
+    assert total("spamgw_agi_ended_unmatched_total") == 0
+    # FastAGI is worker 0's alone: worker 1 has no FastAGI server to report
+    assert set(host.by_worker("spamgw_agi_ended_total")) == {"0"}
+
+
 def test_a_large_edit_reaches_every_worker(host: Host) -> None:
     """Thousands of entries in one change: encoded, sent and applied in pieces."""
     before = host.by_worker("spamgw_list_entries", list="blocked_numbers")

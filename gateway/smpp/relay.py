@@ -242,7 +242,10 @@ class Relay:
         waiting, pending = self.waiting, self.up.pending
         if waiting and self.up_open and len(pending) < window:
             while waiting and len(pending) < window:
-                self._send_up(*waiting.popleft(), now)
+                raw, seq, origin, cid, failed = waiting.popleft()
+                up_seq = self.up.request(raw, seq, origin, cid, now)
+                if failed:
+                    self.multi_failed[up_seq] = failed
         full = bool(waiting) or len(pending) >= window
         if full != ("window" in self._holds):
             self.hold("window", full, now)
@@ -479,10 +482,6 @@ class Relay:
             if "window" not in self._holds:
                 self.hold("window", True, now)
             return
-        self._send_up(raw, seq, origin, cid, failed, now)
-
-    def _send_up(self, raw: bytes | memoryview, seq: int, origin: int, cid: int,
-                 failed: tuple[UnsuccessSme, ...], now: float) -> None:
         up_seq = self.up.request(raw, seq, origin, cid, now)
         if failed:
             self.multi_failed[up_seq] = failed

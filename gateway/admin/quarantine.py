@@ -80,7 +80,8 @@ async def release_message(request: web.Request) -> web.Response:
                             "a submit_sm or data_sm an ESME sent is kept")
     if done.outcome == "no_session":
         raise ApiError(503, f"not re-submitted: no session of system_id {done.system_id!r} "
-                            "is bound to the SMSC now; the message stays held: release it "
+                            "is bound to the SMSC in this process now (with [gateway] workers:"
+                            " the admin API's worker); the message stays held: release it "
                             "again once that ESME binds")
     return web.json_response(answer, status=200 if done.outcome == "resubmitted" else 502)
 

@@ -201,7 +201,7 @@ class NumberSet:
         if not same:
             del self._by_digits[(prefix.digits, prefix.short)]
         ranges = [(lo, hi) for lo, hi in prefix.narrow_ranges()
-                  if self._covering_narrow(lo) is None]  # else another prefix covers it all
+                  if not self._ancestor_covers(lo, len(prefix.digits))]
         if ranges:
             nested = [p for p in self._prefixes
                       if p.short == prefix.short and p.digits.startswith(prefix.digits)]
@@ -237,12 +237,12 @@ class NumberSet:
                 if not p.lengths or length in p.lengths:
                     yield p
 
-    def _covering_narrow(self, key: int) -> Prefix | None:
+    def _ancestor_covers(self, key: int, digits: int) -> bool:
+        """Whether a prefix shorter than ``digits`` covers ``key`` in the bitmap (then
+        it covers the whole range of a longer prefix at that length too)."""
         length = (key & ~SHORT_FLAG) >> LEN_SHIFT
-        for p in self._covering(key):
-            if 10 ** (length - len(p.digits)) <= NARROW_MAX:
-                return p
-        return None
+        return any(len(p.digits) < digits and 10 ** (length - len(p.digits)) <= NARROW_MAX
+                   for p in self._covering(key))
 
     def _covering_prefix(self, key: int) -> Prefix | None:
         return next(self._covering(key), None)

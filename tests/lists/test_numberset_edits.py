@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gateway.lists.compiler import compile_file
@@ -47,7 +47,8 @@ _ops = st.lists(st.one_of(
 
 
 @given(_ops)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example([("add*", "447700"), ("add*", "4477000"), ("remove*", "447700")])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_edits_with_nested_prefixes_agree_with_a_model(ops: list[tuple[str, str]]) -> None:
     ns, model = NumberSet("t"), Model()
     for op, d in ops:

@@ -54,7 +54,9 @@ class GatewayConfig:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamConfig:
-    address: str = "127.0.0.1:2776"
+    #: the SMSC, ``"host:port"``, or a pool of them (an array of ``"host:port"``): a new
+    #: bind goes to the next healthy one in turn (``gateway.smpp.upstreams``)
+    address: str | tuple[str, ...] = "127.0.0.1:2776"
     connect_timeout: float = 5.0
     #: command_status for outstanding requests when the upstream goes away.
     #: 0x58 ESME_RTHROTTLED: Kannel resends it; 0x08 would be final for Kannel.
@@ -65,6 +67,14 @@ class UpstreamConfig:
     #: host name of ``address``
     tls: bool = False
     tls_ca: str = ""
+    #: a pool member whose connection failed gets no new binds until a TCP connect to
+    #: it, tried this often (seconds), succeeds
+    health_interval: float = 5.0
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """``address`` as a pool: one SMSC is a pool of one."""
+        return (self.address,) if isinstance(self.address, str) else self.address
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +357,8 @@ _FIELD_CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
 _ALIASES: dict[str, str] = {"class": "trunk_class"}
 _FIELD_ALIASED = frozenset(_ALIASES.values())
 _HOSTPORTS = ("smpp.listen", "smpp.upstream.address", "agi.listen", "admin.listen")
+#: of those, the ones that also take an array of HOST:PORT (a pool)
+_HOSTPORT_POOLS = ("smpp.upstream.address",)
 #: tokens from examples and habit: a gateway refuses to start with one of them
 KNOWN_DEFAULT_TOKENS = frozenset({"change-me", "changeme", "change_me", "secret", "token",
                                   "admin", "password", "test", "default"})
@@ -393,6 +405,21 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     return value
 
 
+def _pool(value: Any, path: str) -> str | tuple[str, ...]:
+    """A HOST:PORT string as is, or an array of distinct ones as a tuple."""
+    if not isinstance(value, list):
+        return str(_convert(str, value, path))
+    if not value:
+        raise ConfigError(f"{path}: an empty array: give at least one HOST:PORT")
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        _hostport(_convert(str, item, f"{path}[{i}]"), f"{path}[{i}]")
+        if item in seen:
+            raise ConfigError(f"{path}[{i}]: {item!r} is listed twice")
+        seen.add(item)
+    return tuple(value)
+
+
 def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
@@ -404,11 +431,12 @@ def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
         key = _ALIASES.get(key, key)
         if key not in names:
             raise ConfigError(f"{path}: unknown key")
-        converted = _convert(hints[key], value, path)
+        converted = (_pool(value, path) if path in _HOSTPORT_POOLS
+                     else _convert(hints[key], value, path))
         choices = _CHOICES.get(path) or _FIELD_CHOICES.get((cls, key))
         if choices is not None and converted not in choices:
             raise ConfigError(f"{path}: expected one of {', '.join(choices)}, got {value!r}")
-        if path in _HOSTPORTS:
+        if path in _HOSTPORTS and isinstance(converted, str):
             _hostport(converted, path)
         kwargs[key] = converted
     return cls(**kwargs)
@@ -432,6 +460,8 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
     from gateway.supervisor import worker_count
 
     worker_count(cfg.gateway.workers)  # a ConfigError naming gateway.workers
+    if cfg.smpp.upstream.health_interval <= 0:
+        raise ConfigError("smpp.upstream.health_interval: must be positive")
     spend = cfg.agi.spend
     for key in ("daily_cap", "cap_from_per_minute", "min_call_seconds", "max_call_seconds",
                 "expensive_per_minute", "max_concurrent_expensive"):

@@ -94,7 +94,7 @@ async def _demo(config_path: Path, once: bool) -> int:
     config = load_config(config_path)
     configure_logging(config.log)
     sim = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "smsc-sim", "--listen", config.smpp.upstream.address,
+        sys.executable, "-m", "gateway", "smsc-sim", "--listen", config.smpp.upstream.addresses[0],
         "--dlr", stdout=asyncio.subprocess.PIPE)
     try:
         assert sim.stdout is not None

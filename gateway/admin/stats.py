@@ -165,6 +165,16 @@ class SpamgwCollector:
                 yield CounterMetricFamily(f"spamgw_{source}_{name}",
                                           f"{source} service: {name.replace('_', ' ')}",
                                           value=float(value))
+            # a source may also have gauges per instance (per SMSC of an upstream
+            # pool): name -> (label, {label value: figure}), labels bounded by config
+            labeled = getattr(snapshot, "labeled", None)
+            for name, (label, figures) in sorted(labeled().items() if labeled else ()):
+                gauge = GaugeMetricFamily(f"spamgw_{source}_{name}",
+                                          f"{source}: {name.replace('_', ' ')}",
+                                          labels=[label])
+                for key, value in sorted(figures.items()):
+                    gauge.add_metric([key], float(value))
+                yield gauge
         state_metrics = getattr(core.state, "metrics", None)
         if callable(state_metrics):
             for name, value in sorted(state_metrics().items()):

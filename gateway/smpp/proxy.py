@@ -1,16 +1,19 @@
 """The SMPP proxy: the asyncio shell around the sans-IO relay (``gateway.smpp.relay``),
 between ESMEs (downstream) and the SMSC (upstream).
 
-Transparent mode: every downstream bind opens its own upstream connection and
-passes the bind on as received; the SMSC's bind_resp goes back as is, and the two
-legs live and die together. Per ESME connection a ``Connection`` owns one ``Relay``,
-its two sockets and one timer (as aioquic's ``asyncio/protocol.py`` owns a
-``QuicConnection``): it feeds the relay what the sockets receive and the loop's
-``now``, carries out the relay's actions (send, pause or resume reading, close,
-connect upstream) and re-arms the timer at ``relay.next_deadline()``. Everything
-the SMPP side decides (routing, window, timeouts, concatenation, verdicts carried
-out) is in the relay; this module only moves bytes, keeps the connection caps and
-asks the engine.
+Transparent mode: every downstream bind opens its own upstream connection and passes
+the bind on as received; the SMSC's bind_resp goes back as is, and the two legs live
+and die together. The upstream connection goes to the next healthy SMSC of
+``[smpp.upstream] address`` (one SMSC or a pool, ``gateway.smpp.upstreams``): a
+connect that fails marks its SMSC down and the bind tries the next; a down SMSC is
+probed (a TCP connect every ``health_interval``) until it answers. Per ESME
+connection a ``Connection`` owns one ``Relay``, its two sockets and one timer (as
+aioquic's ``asyncio/protocol.py`` owns a ``QuicConnection``): it feeds the relay
+what the sockets receive and the loop's ``now``, carries out the relay's actions
+(send, pause or resume reading, close, connect upstream) and re-arms the timer at
+``relay.next_deadline()``. Everything the SMPP side decides (routing, window,
+timeouts, concatenation, verdicts carried out) is in the relay; this module only
+moves bytes, keeps the connection caps and asks the engine.
 
 Spam reports (an SMS to 7726, MO or submit_sm) are judged and forwarded like any
 other message; the core's observer picks them up from the engine.
@@ -47,6 +50,7 @@ from gateway.smpp.limits import ClientLimits
 from gateway.smpp.pdu import DestAddress
 from gateway.smpp.relay import Relay, Shared
 from gateway.smpp.translate import Judge, MessagePdu, build_event
+from gateway.smpp.upstreams import Pool, Upstream
 from gateway.tls import client_context, server_context
 
 __all__ = ["WRITE_BUFFER", "Connection", "Proxy", "ProxyCounters", "service"]
@@ -74,7 +78,7 @@ class _Leg(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         transport.set_write_buffer_limits(high=WRITE_BUFFER)
         if self.upstream:
-            self.conn.up = transport
+            self.conn.up_made(transport)
         else:
             self.conn.down_made(transport)
 
@@ -112,6 +116,7 @@ class Connection:
         self.relay = Relay(proxy.shared, self.loop.time())
         self.down: asyncio.Transport | None = None
         self.up: asyncio.Transport | None = None
+        self.smsc: Upstream | None = None  # the pool member ``up`` is connected to
         self.connecting: asyncio.Task[None] | None = None
         self.admitted = False  # counted in the proxy's connection caps
         self._timer: asyncio.TimerHandle | None = None
@@ -182,24 +187,42 @@ class Connection:
         self.act()
 
     async def _connect(self) -> None:
+        """Open the upstream connection to the pool's SMSCs in turn (``candidates``)
+        until one connect succeeds; the bind fails when every one tried failed."""
         proxy = self.proxy
-        host, port = proxy.upstream
+        errors = []
         try:
-            await asyncio.wait_for(
-                self.loop.create_connection(
-                    lambda: _Leg(self, True), host, port, ssl=proxy.upstream_tls,
-                    server_hostname=host if proxy.upstream_tls is not None else None),
-                proxy.config.upstream.connect_timeout)
-        except (OSError, TimeoutError) as e:  # ssl.SSLError (a bad certificate) is one
-            self.relay.up_failed(f"{host}:{port}: {e or type(e).__name__}", self.loop.time())
-        else:
-            self.relay.up_connected(self.loop.time())
+            for smsc in proxy.pool.candidates():
+                self.smsc = smsc
+                try:
+                    await asyncio.wait_for(
+                        self.loop.create_connection(
+                            lambda: _Leg(self, True), smsc.host, smsc.port,
+                            ssl=proxy.upstream_tls, server_hostname=(
+                                smsc.host if proxy.upstream_tls is not None else None)),
+                        proxy.config.upstream.connect_timeout)
+                except (OSError, TimeoutError) as e:  # ssl.SSLError (a bad certificate) is one
+                    error = f"{smsc.address}: {e or type(e).__name__}"
+                    errors.append(error)
+                    proxy.smsc_failed(smsc, error)
+                else:
+                    self.relay.up_connected(self.loop.time())
+                    break
+            else:
+                self.relay.up_failed("; ".join(errors), self.loop.time())
         finally:
             self.connecting = None
         self.act()
 
+    def up_made(self, transport: asyncio.Transport) -> None:
+        self.up = transport
+        if self.smsc is not None and self.proxy.pool.connected(self.smsc):
+            log.info("smpp upstream up", upstream=self.smsc.address, by="bind")
+
     def up_lost(self, exc: Exception | None) -> None:
         self.up = None
+        if self.smsc is not None:
+            self.proxy.pool.closed(self.smsc)
         self.relay.up_lost(str(exc) if exc is not None else None, self.loop.time())
         self.act()
 
@@ -246,7 +269,9 @@ class Proxy:
         self.engine = engine
         self.numbering = numbering
         self.numbers = NumberMemo(numbering)
-        self.upstream = hostport(config.upstream.address)
+        #: the SMSCs binds go to; a down one is probed by its task in ``_probes``
+        self.pool = Pool(config.upstream.addresses)
+        self._probes: dict[str, asyncio.Task[None]] = {}
         self._quiet = LogLimiter(10.0)
         self.shared = Shared(config, self.judge,
                              ClientLimits.from_config(config.clients, time.monotonic()),
@@ -303,6 +328,38 @@ class Proxy:
         if held is not None:
             log.warning(message, suppressed=held, **fields)
 
+    def smsc_failed(self, smsc: Upstream, error: str) -> None:
+        """A connect to ``smsc`` failed: down, and probed until it answers."""
+        if self.pool.failed(smsc):
+            log.warning("smpp upstream down", upstream=smsc.address, error=error,
+                        pool=len(self.pool.members))
+        if smsc.address not in self._probes and not self.draining:
+            self._probes[smsc.address] = asyncio.get_running_loop().create_task(
+                self._probe(smsc))
+
+    async def _probe(self, smsc: Upstream) -> None:
+        """The health check of a down SMSC: a TCP connect every ``health_interval``
+        (closed at once: no bind, no TLS), until one succeeds or a bind's own connect
+        found the SMSC up."""
+        upstream = self.config.upstream
+        loop = asyncio.get_running_loop()
+        try:
+            while not smsc.up:
+                await asyncio.sleep(upstream.health_interval)
+                if smsc.up:
+                    break
+                try:
+                    transport, _ = await asyncio.wait_for(
+                        loop.create_connection(asyncio.Protocol, smsc.host, smsc.port),
+                        upstream.connect_timeout)
+                except (OSError, TimeoutError):
+                    continue
+                transport.close()
+                self.pool.passed(smsc)
+                log.info("smpp upstream up", upstream=smsc.address, by="health check")
+        finally:
+            self._probes.pop(smsc.address, None)
+
     def judge(self, pdu: MessagePdu, text: str | None, direction: Direction, route: str,
               parts: int, udh: bool, destination: DestAddress | None = None,
               pdus: tuple[bytes | memoryview, ...] = ()) -> Verdict:
@@ -329,7 +386,7 @@ class Proxy:
         self._server = await loop.create_server(lambda: _Leg(Connection(self), False),
                                                 host, port, reuse_address=True, ssl=self.tls)
         log.info("smpp proxy listening", listen=f"{host}:{self.port}",
-                 upstream=self.config.upstream.address, tls=self.tls is not None,
+                 upstream=",".join(self.config.upstream.addresses), tls=self.tls is not None,
                  upstream_tls=self.upstream_tls is not None)
 
     async def stop(self) -> None:
@@ -337,7 +394,9 @@ class Proxy:
         if self._server is None:
             return
         self._server.close()
-        self.shared.draining = True
+        self.shared.draining = True  # and no more health checks
+        for probe in list(self._probes.values()):
+            probe.cancel()
         deadline = time.monotonic() + self.config.drain_timeout
         while any(c.relay.busy for c in self.conns) and time.monotonic() < deadline:
             self._changed.clear()
@@ -365,6 +424,7 @@ async def service(core: Any) -> AsyncIterator[Proxy]:
     sources = getattr(core, "sources", None)
     if sources is not None:
         sources["smpp"] = lambda: asdict(proxy.counters)
+        sources["smpp_upstream"] = proxy.pool  # spamgw_smpp_upstream_up{address}, ...
     quarantine = getattr(core, "quarantine", None)
     if quarantine is not None:
         quarantine.outlet = proxy.resubmit
@@ -375,4 +435,5 @@ async def service(core: Any) -> AsyncIterator[Proxy]:
             quarantine.outlet = None
         if sources is not None:
             sources.pop("smpp", None)
+            sources.pop("smpp_upstream", None)
         await proxy.stop()

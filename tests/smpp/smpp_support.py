@@ -154,18 +154,21 @@ class RunningProxy:
 
 
 @contextlib.contextmanager
-def running_proxy(upstream_port: int, *, clients: tuple[SmppClientConfig, ...] = (),
+def running_proxy(upstream_port: int | tuple[int, ...], *,
+                  clients: tuple[SmppClientConfig, ...] = (),
                   core: Core | None = None, judge: Any = None,
                   response_timeout: float = 30.0, upstream_tls_ca: str | None = None,
-                  **smpp: Any) -> Iterator[RunningProxy]:
-    """``upstream_tls_ca``: SMPP over TLS to the upstream, verified against this CA
-    file ("" for the system's CAs)."""
+                  health_interval: float = 5.0, **smpp: Any) -> Iterator[RunningProxy]:
+    """``upstream_port``: one SMSC's port, or a pool's; ``upstream_tls_ca``: SMPP over
+    TLS to the upstream, verified against this CA file ("" for the system's CAs)."""
     core = core or make_core()
     numbering = core.numbering
     judge = judge or Recorder(core.engine)
+    address = (f"127.0.0.1:{upstream_port}" if isinstance(upstream_port, int)
+               else tuple(f"127.0.0.1:{p}" for p in upstream_port))
     config = SmppConfig(listen="127.0.0.1:0", clients=clients,
-                        upstream=UpstreamConfig(address=f"127.0.0.1:{upstream_port}",
-                                                connect_timeout=3.0,
+                        upstream=UpstreamConfig(address=address, connect_timeout=3.0,
+                                                health_interval=health_interval,
                                                 response_timeout=response_timeout,
                                                 tls=upstream_tls_ca is not None,
                                                 tls_ca=upstream_tls_ca or ""), **smpp)

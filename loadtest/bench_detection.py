@@ -48,10 +48,12 @@ so the cost is ``Engine.evaluate`` alone, per message, plugins included.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import random
 import string
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -437,9 +439,37 @@ def scenarios(rng: random.Random) -> dict[str, Iterator[Fields]]:
 DISABLED: list[str] = []
 
 
+#: the lists an operator fills in for their own senders: emptied by ``no_registry``
+TRUST_LISTS = ("registered_senders.txt", "allowed_senders.txt", "allowed_numbers.txt")
+
+
+@contextlib.contextmanager
+def no_registry() -> Iterator[None]:
+    """The shipped lists with the sender registry and both allowlists emptied: an
+    operator who has not registered a single A2P sender yet (every brand, bank and
+    hub of the background arrives as an unknown sender)."""
+    with tempfile.TemporaryDirectory() as d:
+        for f in (ROOT / "rules" / "lists").glob("*.txt"):
+            text = f.read_text(encoding="utf-8")
+            if f.name in TRUST_LISTS:  # comments kept, entries gone
+                text = "".join(ln for ln in text.splitlines(keepends=True)
+                               if ln.lstrip().startswith("#") or not ln.strip())
+            (Path(d) / f.name).write_text(text, encoding="utf-8")
+        LISTS_DIR[:] = [d]
+        try:
+            yield
+        finally:
+            LISTS_DIR.clear()
+
+
+#: the lists dir ``make_core`` uses instead of the shipped one (``no_registry``)
+LISTS_DIR: list[str] = []
+
+
 def make_core() -> Core:
+    lists = LISTS_DIR[0] if LISTS_DIR else str(ROOT / "rules" / "lists")
     cfg = Config(rules=RulesConfig(str(ROOT / "rules")),
-                 lists=ListsConfig(str(ROOT / "rules" / "lists")),
+                 lists=ListsConfig(lists),
                  plugins=PluginsConfig(dir=str(ROOT / "plugins"), disabled=tuple(DISABLED),
                                        # the rules of a plugin left out run without it
                                        missing_symbols="disable" if DISABLED else "error"),
@@ -559,6 +589,12 @@ def main(argv: list[str] | None = None) -> int:
     quiet()
     rows, cost, total = run_background(args.scale, args.seed)
     print("\n".join(format_background(rows, cost, total)))
+    print()
+    with no_registry():
+        rows, cost, total = run_background(args.scale, args.seed)
+    print("the same background before any sender is registered or allowlisted "
+          "(every brand, bank and hub unknown):")
+    print("\n".join(format_background(rows, cost, total)[1:]))
     print()
     print("\n".join(format_scenarios(run_scenarios(args.seed))))
     return 0

@@ -37,6 +37,18 @@ def test_background_gets_no_block_and_at_most_one_percent_warn(background):
     assert sum(r.warn for r in rows.values()) <= 0.01 * total, table
 
 
+def test_unregistered_a2p_is_never_blocked_before_any_sender_is_registered():
+    """An operator who has registered no sender yet: every brand, bank and hub of the
+    background is an unknown sender. Volume with only the classifier's doubt
+    (content.suspect) never blocks it; it may warn, within 1%."""
+    bench.quiet()
+    with bench.no_registry():
+        rows, _, total = bench.run_background(scale=1.0, seed=7)
+    table = "\n".join(bench.format_background(rows, 0.0, total))
+    assert sum(r.block for r in rows.values()) == 0, table
+    assert sum(r.warn for r in rows.values()) <= 0.01 * total, table
+
+
 def test_rules_and_other_plugins_alone_spare_the_background_and_block_every_scenario():
     """Without the classifier (the rules, lists and the other plugins): what the A2P,
     campaign and pumping rules do, apart from the model's own errors."""

@@ -22,6 +22,12 @@ the failure is logged once and counted (``sync_errors``), unpushed work is kept 
 it still matters, and the sync retries with a backoff; when Redis is back the flags
 are reloaded, and if Redis lost its data (``epoch`` changed) the live local flags are
 written back.
+
+A sync can also fall behind with Redis up, when the event loop is too busy to run it.
+Either way, once the last successful sync is older than ``lag_bound`` (the larger of
+1 s and 10 intervals) the process is judging on its own counts: the sync task logs
+one warning for the episode and another when it syncs at its pace again, counts the
+episodes, and ``metrics()`` has the age of the last sync (``sync_age_seconds``).
 """
 
 from __future__ import annotations
@@ -69,6 +75,12 @@ class RedisCounters(LocalView):
         self.last_sync_seconds = 0.0  # how long it took
         self.last_batch = 0  # keys pushed or pulled by it
         self.connected = False
+        #: past it without a successful sync, this process judges on its own counts
+        self.lag_bound = max(1.0, 10 * interval)
+        self.lag_episodes = 0  # times the sync fell that far behind
+        self._last_ok = 0.0  # monotonic time of the last successful sync (or of start)
+        self._behind = False
+        self._behind_since = 0.0
 
     @classmethod
     def from_config(cls, config: Any) -> RedisCounters:
@@ -84,7 +96,16 @@ class RedisCounters(LocalView):
             "last_batch": self.last_batch,
             "connected": float(self.connected),
             "keys": len(self),
+            "sync_age_seconds": self.sync_age(),
+            "sync_behind_episodes": self.lag_episodes,
         }
+
+    def sync_age(self) -> float:
+        """Seconds since the last successful sync (since start if none yet; 0 when not
+        running): how old the other processes' share of the counts is."""
+        if self._task is None:
+            return 0.0
+        return time.monotonic() - self._last_ok
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -98,6 +119,7 @@ class RedisCounters(LocalView):
             socket_connect_timeout=self.timeout)
         self.recording = True
         self._stopping = asyncio.Event()
+        self._last_ok = time.monotonic()
         try:
             await self._attempt()
         except _ERRORS as e:
@@ -148,6 +170,29 @@ class RedisCounters(LocalView):
             self.last_sync = time.time()
             self.last_sync_seconds = time.perf_counter() - t0
             self.last_batch = batch
+            self._synced()
+
+    def _synced(self) -> None:
+        """After a successful sync: the episode of lag, if any, ends when this sync
+        came within the bound of the one before (syncing at its pace again)."""
+        now = time.monotonic()
+        gap, self._last_ok = now - self._last_ok, now
+        if self._behind and gap <= self.lag_bound:
+            self._behind = False
+            log.warning("redis sync caught up: counts are the cluster's again",
+                        behind_seconds=round(now - self._behind_since, 1))
+
+    def _check_lag(self) -> None:
+        """Called by the sync task before each attempt (when the loop lets it run):
+        the first time the last successful sync is older than the bound, one warning
+        for the episode."""
+        age = time.monotonic() - self._last_ok
+        if age > self.lag_bound and not self._behind:
+            self._behind = True
+            self._behind_since = self._last_ok
+            self.lag_episodes += 1
+            log.warning("redis sync behind: counts are this process's own",
+                        seconds=round(age, 1), bound=self.lag_bound, url=self.url)
 
     def preload(self) -> None:
         """For one-shot tools that run no event loop (``spamgw check``): load the live
@@ -193,6 +238,7 @@ class RedisCounters(LocalView):
 
     async def _step(self) -> float:
         """One sync attempt that never raises; returns the delay before the next."""
+        self._check_lag()
         try:
             await self._attempt()
         except _ERRORS as e:

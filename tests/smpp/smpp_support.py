@@ -10,12 +10,11 @@ import contextlib
 import json
 import os
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,14 @@ from gateway.config import (
 from gateway.engine import Engine
 from gateway.model import Event, Verdict
 from gateway.smpp.proxy import Proxy
+from gateway.testing.config import write_config
+from gateway.testing.ports import free_port
+from gateway.testing.process import GatewayProcess
+from gateway.testing.smpp import Esme as RawEsme
+
+__all__ = ["ADMIN_TOKEN", "DATA", "ROOT", "RULES", "Esme", "RawEsme", "Recorder", "RunningProxy",
+           "Sim", "esme", "free_port", "gateway_config", "gateway_process", "make_core",
+           "rules_dir", "running_proxy", "start_sim"]
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -238,67 +245,6 @@ def esme(port: int, system_id: str = "acme", password: str = "secret") -> Iterat
             client.disconnect()
 
 
-class RawEsme:
-    """An ESME on a plain socket speaking through spamgw's own session, for the PDUs
-    smpplib does not have (submit_multi, replace_sm). Answers deliver_sm itself, unless
-    ``answer`` is false: then they wait in ``read_requests`` for the test to answer."""
-
-    def __init__(self, port: int, system_id: str = "acme", answer: bool = True,
-                 tls: ssl.SSLContext | None = None) -> None:
-        from gateway.smpp.pdu import BindTransceiver
-        from gateway.smpp.session import Role, Session
-
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        if tls is not None:  # SMPP over TLS, the listener's certificate verified
-            self.sock = tls.wrap_socket(self.sock, server_hostname="127.0.0.1")
-        self.session = Session(Role.ESME)
-        self.answer = answer
-        self._responses: list[Any] = []
-        self._requests: list[Any] = []
-        self.send(BindTransceiver(system_id=system_id, password="secret"))
-        (resp,) = self.read(1)
-        assert resp.command_status == 0, resp
-
-    def send(self, pdu: Any) -> int:
-        data = self.session.send(pdu)
-        self.sock.sendall(data)
-        return int.from_bytes(data[12:16], "big")
-
-    def read(self, count: int) -> list[Any]:
-        """The next ``count`` responses."""
-        while len(self._responses) < count:
-            self._pump()
-        got, self._responses = self._responses[:count], self._responses[count:]
-        return got
-
-    def read_requests(self, count: int) -> list[Any]:
-        """The next ``count`` requests from the proxy (``answer=False``), unanswered."""
-        while len(self._requests) < count:
-            self._pump()
-        got, self._requests = self._requests[:count], self._requests[count:]
-        return got
-
-    def _pump(self) -> None:
-        from gateway.smpp.codec import response_for
-        from gateway.smpp.pdu import RESPONSE_BIT, CommandId
-        from gateway.smpp.session import PduReceived
-
-        data = self.sock.recv(65536)
-        assert data, "connection closed"
-        for ev in self.session.receive_data(data):
-            assert isinstance(ev, PduReceived), ev
-            pdu = ev.pdu
-            if pdu.command_id & RESPONSE_BIT:
-                self._responses.append(pdu)
-            elif pdu.command_id == CommandId.DELIVER_SM and self.answer:
-                self.sock.sendall(response_for(pdu.command_id, pdu.sequence_number, 0))
-            else:
-                self._requests.append(pdu)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 ADMIN_TOKEN = "smpp-test-token"
 
 
@@ -306,31 +252,22 @@ def gateway_config(path: Path, smpp_port: int, upstream_port: int, *, smpp: str 
                    admin_port: int = 0) -> Path:
     """A config for ``python -m gateway run``: the SMPP proxy on ``smpp_port`` in front
     of the simulator, the shipped rules and lists, no plugins, no FastAGI, and no admin
-    unless ``admin_port`` (token ``ADMIN_TOKEN``); ``smpp``: more ``[smpp]`` keys."""
-    admin = (f'listen = "127.0.0.1:{admin_port}"\ntoken = "{ADMIN_TOKEN}"' if admin_port
-             else "enabled = false")
+    unless ``admin_port`` (token ``ADMIN_TOKEN``); ``smpp``: TOML, its keys more
+    ``[smpp]`` keys, its tables more sections."""
+    extra = tomllib.loads(smpp)
+    sections = {k: v for k, v in extra.items() if isinstance(v, dict)}
+    admin: dict[str, Any] = ({"listen": f"127.0.0.1:{admin_port}", "token": ADMIN_TOKEN}
+                             if admin_port else {"enabled": False})
     (path.parent / "no-plugins").mkdir(exist_ok=True)
-    path.write_text(f"""
-[smpp]
-listen = "127.0.0.1:{smpp_port}"
-{smpp}
-[smpp.upstream]
-address = "127.0.0.1:{upstream_port}"
-[admin]
-{admin}
-[agi]
-enabled = false
-[rules]
-dir = "{ROOT / 'rules'}"
-[lists]
-dir = "{ROOT / 'rules' / 'lists'}"
-[plugins]
-dir = "{path.parent / 'no-plugins'}"
-missing_symbols = "disable"
-[log]
-level = "warning"
-""")
-    return path
+    return write_config(
+        path,
+        smpp={"listen": f"127.0.0.1:{smpp_port}",
+              **{k: v for k, v in extra.items() if k not in sections},
+              "upstream": {"address": f"127.0.0.1:{upstream_port}"}},
+        admin=admin, agi={"enabled": False},
+        rules={"dir": ROOT / "rules"}, lists={"dir": ROOT / "rules" / "lists"},
+        plugins={"dir": path.parent / "no-plugins", "missing_symbols": "disable"},
+        log={"level": "warning"}, **sections)
 
 
 @contextlib.contextmanager
@@ -338,27 +275,8 @@ def gateway_process(config: Path, port: int) -> Iterator[subprocess.Popen[str]]:
     """``python -m gateway run --config config`` in the config's folder, once it
     accepts connections on ``port`` (its stderr is a pipe, for the test to read);
     killed on the way out if the test did not stop it."""
-    gw = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
-                          cwd=config.parent, stderr=subprocess.PIPE, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    gw = GatewayProcess(config, port, stdout=None, timeout=10).start()
     try:
-        for _ in range(500):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
-                break
-            assert gw.poll() is None, gw.stderr.read() if gw.stderr else ""
-            time.sleep(0.02)
-        else:
-            raise AssertionError(f"the gateway did not listen on {port}")
-        yield gw
+        yield gw.proc
     finally:
-        if gw.poll() is None:
-            gw.kill()
-            gw.wait(10)
-        if gw.stderr is not None:
-            gw.stderr.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        gw.stop(grace=0)

@@ -1,14 +1,17 @@
-"""Shared helpers for the AGI tests: the recorded Asterisk transcripts, and a
-client that speaks to a FastAGI server exactly as Asterisk 22 does."""
+"""Shared helpers for the AGI tests: the recorded Asterisk transcripts, and (from the
+testing kit, gateway.testing.agi) a client that speaks to a FastAGI server exactly as
+Asterisk 22 does."""
 
 from __future__ import annotations
 
 import ast
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.agi.codec import parse_args
+from gateway.testing.agi import AgiResult, asterisk_session
+
+__all__ = ["DATA", "REPO", "AgiResult", "Connection", "asterisk_session", "environment_for",
+           "load_transcript", "transcripts"]
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "agi"
 REPO = Path(__file__).resolve().parents[2]
@@ -83,43 +86,3 @@ def environment_for(path: str, callerid: str, extension: str, *args: str,
     for i, a in enumerate(args, 1):
         out.append(f"agi_arg_{i}: {a}\n".encode())
     return b"".join(out) + b"\n"
-
-
-@dataclass
-class AgiResult:
-    variables: dict[str, str]
-    commands: list[bytes]
-    closed: bool
-
-
-async def asterisk_session(port: int, environment: bytes, *,
-                           answer: bytes = b"200 result=1\n") -> AgiResult:
-    """Play Asterisk's side of one FastAGI session: write the environment, answer
-    every command the way res_agi.c does for SET VARIABLE (``200 result=1``),
-    split each command with Asterisk's own ``parse_args``, until the server
-    closes. Returns the variables the server set."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    variables: dict[str, str] = {}
-    commands: list[bytes] = []
-    try:
-        writer.write(environment)
-        await writer.drain()
-        while True:
-            async with asyncio.timeout(10):
-                line = await reader.readline()
-            if not line:
-                return AgiResult(variables, commands, True)
-            commands.append(line)
-            words = parse_args(line.rstrip(b"\n").decode())
-            if len(words) == 4 and [w.upper() for w in words[:2]] == ["SET", "VARIABLE"]:
-                variables[words[2]] = words[3]
-                writer.write(answer)
-            else:
-                writer.write(b"510 Invalid or unknown command\n")
-            await writer.drain()
-    finally:
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except OSError:
-            pass

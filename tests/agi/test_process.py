@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,12 +13,9 @@ from pathlib import Path
 import pytest
 from agi_support import REPO, asterisk_session, environment_for, load_transcript
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
+from gateway.testing.config import write_config
+from gateway.testing.ports import free_port
+from gateway.testing.process import GatewayProcess, GatewayStartError
 
 TOKEN = "agi-process-token"
 
@@ -30,42 +23,23 @@ TOKEN = "agi-process-token"
 @contextlib.contextmanager
 def gateway(tmp_path: Path, admin_port: int = 0) -> Iterator[int]:
     port = free_port()
-    config = tmp_path / "spamgw.toml"
-    admin = (f'listen = "127.0.0.1:{admin_port}"\ntoken = "{TOKEN}"\n' if admin_port
-             else "enabled = false\n")
-    config.write_text(
-        f'[agi]\nlisten = "127.0.0.1:{port}"\n'
-        f"[admin]\n{admin}"
-        f'[quarantine]\npath = "{tmp_path / "q.sqlite3"}"\n'
-        "[smpp]\nenabled = false\n"
-        f'[rules]\ndir = "{REPO / "rules"}"\n'
-        f'[lists]\ndir = "{REPO / "rules" / "lists"}"\n'
-        f'[plugins]\ndir = "{REPO / "plugins"}"\n'
-        '[log]\nlevel = "warning"\n'
-    )
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    admin: dict[str, object] = ({"listen": f"127.0.0.1:{admin_port}", "token": TOKEN}
+                                if admin_port else {"enabled": False})
+    config = write_config(
+        tmp_path / "spamgw.toml", agi={"listen": f"127.0.0.1:{port}"}, admin=admin,
+        quarantine={"path": tmp_path / "q.sqlite3"}, smpp={"enabled": False},
+        rules={"dir": REPO / "rules"}, lists={"dir": REPO / "rules" / "lists"},
+        plugins={"dir": REPO / "plugins"}, log={"level": "warning"})
+    gw = GatewayProcess(config, port, cwd=REPO, timeout=30)
     try:
-        for _ in range(300):  # until it listens (bounded: 30 s), or dies
-            if proc.poll() is not None:
-                assert proc.stderr is not None
-                pytest.fail(f"spamgw exited {proc.returncode}: {proc.stderr.read().decode()}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(0.1)
-        else:
-            pytest.fail("spamgw did not start listening")
+        gw.start()
+    except GatewayStartError as e:
+        pytest.fail(f"spamgw did not start: {e}")
+    try:
         yield port
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
+        assert gw.stop() == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        gw.stop(grace=0)
 
 
 def test_running_gateway_screens_asterisk_calls(tmp_path: Path) -> None:

@@ -92,10 +92,13 @@ class GatewayProcess:
             raise
         return self
 
-    def stop(self, grace: float = 20.0) -> int:
+    def stop(self, grace: float = 20.0) -> int | None:
         """SIGTERM to its pid and up to ``grace`` seconds to exit (it drains), then
-        SIGKILL (at once with ``grace=0``); its pipes closed. Returns its exit code."""
-        proc = self.proc
+        SIGKILL (at once with ``grace=0``); its pipes closed. Returns its exit code
+        (None if it was never started)."""
+        proc = self._proc
+        if proc is None:
+            return None
         if proc.poll() is None:
             if grace > 0:
                 proc.send_signal(signal.SIGTERM)

@@ -14,7 +14,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 from admin_support import ROOT
 
 from gateway.config import load_config
+from gateway.testing.ports import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -138,12 +138,6 @@ def test_dockerignore_leaves_out_the_clutter_but_nothing_the_build_copies() -> N
                 assert not ignored(rel), rel
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_the_image_config_runs_and_the_healthcheck_passes(tmp_path: Path) -> None:
     """The shipped container config, the image's paths mapped here: /app -> this
     checkout, /var/lib/spamgw -> a temporary dir seeded as the image seeds it, and the
@@ -152,7 +146,7 @@ def test_the_image_config_runs_and_the_healthcheck_passes(tmp_path: Path) -> Non
     data = tmp_path / "data"
     data.mkdir()
     shutil.copytree(ROOT / "rules" / "lists", data / "lists")  # the Dockerfile's cp -r
-    ports = {"2775": _free_port(), "4573": _free_port(), "8080": _free_port()}
+    ports = {"2775": free_port(), "4573": free_port(), "8080": free_port()}
     text = _image_config().read_text().replace('"/app/', f'"{ROOT}/').replace(
         f'"{DATA}/', f'"{data}/')
     for inside, here in ports.items():

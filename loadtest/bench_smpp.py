@@ -31,7 +31,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -40,6 +39,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.testing.config import write_config  # noqa: E402
+from gateway.testing.ports import free_port  # noqa: E402
+from gateway.testing.process import GatewayProcess, GatewayStartError  # noqa: E402
+
 HDR = struct.Struct(">IIII")
 
 _TEXTS = (
@@ -331,49 +336,27 @@ def _start_sim() -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.rsplit(":", 1)[1])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_gateway(upstream: int, args: argparse.Namespace, tmp: Path
-                   ) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+                   ) -> tuple[subprocess.Popen[str], int]:
+    port = free_port()
     (tmp / "no-plugins").mkdir(exist_ok=True)  # a plugins dir must exist: none in it
-    config = tmp / "bench.toml"
-    config.write_text(f"""
-[smpp]
-listen = "127.0.0.1:{port}"
-window = {args.window * args.connections}
-[smpp.upstream]
-address = "127.0.0.1:{upstream}"
-[admin]
-enabled = false
-[agi]
-enabled = false
-[rules]
-dir = "{ROOT / 'rules'}"
-[lists]
-dir = "{ROOT / 'rules' / 'lists'}"
-[plugins]
-dir = "{ROOT / 'plugins' if args.plugins else tmp / 'no-plugins'}"
-missing_symbols = "{'error' if args.plugins else 'disable'}"
-[log]
-level = "{args.log_level}"
-""")
-    log = (tmp / "gateway.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
-                            cwd=ROOT, stderr=log, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    log.close()
-    for _ in range(1000):
-        if proc.poll() is not None:
-            raise SystemExit("gateway did not start:\n" + (tmp / "gateway.log").read_text())
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
-            return proc, port
-        time.sleep(0.02)
-    proc.kill()
-    raise SystemExit("gateway did not start listening")
+    config = write_config(
+        tmp / "bench.toml",
+        smpp={"listen": f"127.0.0.1:{port}", "window": args.window * args.connections,
+              "upstream": {"address": f"127.0.0.1:{upstream}"}},
+        admin={"enabled": False}, agi={"enabled": False},
+        rules={"dir": ROOT / "rules"}, lists={"dir": ROOT / "rules" / "lists"},
+        plugins={"dir": ROOT / "plugins" if args.plugins else tmp / "no-plugins",
+                 "missing_symbols": "error" if args.plugins else "disable"},
+        log={"level": args.log_level})
+    with (tmp / "gateway.log").open("wb") as log:
+        gw = GatewayProcess(config, port, cwd=ROOT, stdout=None, stderr=log, timeout=20)
+        try:
+            gw.start()
+        except GatewayStartError:
+            raise SystemExit("gateway did not start:\n" + (tmp / "gateway.log").read_text()) \
+                from None
+    return gw.proc, port
 
 
 def _stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:

@@ -8,14 +8,16 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from gateway.testing.config import write_config
+from gateway.testing.ports import free_port
+from gateway.testing.process import GatewayProcess, GatewayStartError, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HAS_AGI = importlib.util.find_spec("gateway.agi.server") is not None
@@ -34,24 +36,6 @@ HTTP_ROWS = ["clean: ALLOW", "blocklisted: BLOCK", "phishing: BLOCK", "premium: 
              "call_clean: ALLOW", "call_blocked: BLOCK", "call_premium: BLOCK"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()[-3000:]
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}: {log.read_text()[-3000:]}")
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -68,50 +52,41 @@ def gateway(tmp_path: Path) -> Iterator[dict[str, str]]:
     sim = subprocess.Popen([sys.executable, "-m", "gateway", "smsc-sim", "--listen",
                             "127.0.0.1:0"], cwd=ROOT, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL)
-    procs = [sim]
+    gw: GatewayProcess | None = None
     try:
         assert sim.stdout is not None
         line = sim.stdout.readline().decode()
         assert line.startswith("listening"), line
         sim_port = int(line.rsplit(":", 1)[1])
-        smpp, agi, admin = _free_port(), _free_port(), _free_port()
-        config = tmp_path / "gateway.toml"
-        config.write_text(f"""
-[smpp]
-listen = "127.0.0.1:{smpp}"
-[smpp.upstream]
-address = "127.0.0.1:{sim_port}"
-[agi]
-listen = "127.0.0.1:{agi}"
-[admin]
-listen = "127.0.0.1:{admin}"
-token = "locust-token"
-[rules]
-dir = "{ROOT / 'rules'}"
-[lists]
-dir = "{ROOT / 'rules' / 'lists'}"
-[plugins]
-dir = "{ROOT / 'plugins'}"
-[log]
-level = "warning"
-""")
+        smpp, agi, admin = free_port(), free_port(), free_port()
+        config = write_config(
+            tmp_path / "gateway.toml",
+            smpp={"listen": f"127.0.0.1:{smpp}",
+                  "upstream": {"address": f"127.0.0.1:{sim_port}"}},
+            agi={"listen": f"127.0.0.1:{agi}"},
+            admin={"listen": f"127.0.0.1:{admin}", "token": "locust-token"},
+            rules={"dir": ROOT / "rules"}, lists={"dir": ROOT / "rules" / "lists"},
+            plugins={"dir": ROOT / "plugins"}, log={"level": "warning"})
         log = tmp_path / "gateway.log"
         with log.open("wb") as out:
-            gw = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config",
-                                   str(config)], cwd=ROOT, stdout=out, stderr=out)
-        procs.append(gw)
-        _wait_port(smpp, gw, log)
-        env = {"SPAMGW_SMPP": f"127.0.0.1:{smpp}"}
-        if HAS_AGI:
-            _wait_port(agi, gw, log)
-            env["SPAMGW_AGI"] = f"127.0.0.1:{agi}"
-        if HAS_ADMIN:
-            _wait_port(admin, gw, log)
-            env |= {"SPAMGW_ADMIN": f"http://127.0.0.1:{admin}", "SPAMGW_TOKEN": "locust-token"}
+            gw = GatewayProcess(config, smpp, cwd=ROOT, stdout=out, stderr=out, timeout=60)
+            try:
+                gw.start()
+                env = {"SPAMGW_SMPP": f"127.0.0.1:{smpp}"}
+                if HAS_AGI:
+                    wait_port(agi, gw.proc, timeout=60)
+                    env["SPAMGW_AGI"] = f"127.0.0.1:{agi}"
+                if HAS_ADMIN:
+                    wait_port(admin, gw.proc, timeout=60)
+                    env |= {"SPAMGW_ADMIN": f"http://127.0.0.1:{admin}",
+                            "SPAMGW_TOKEN": "locust-token"}
+            except GatewayStartError as e:
+                raise AssertionError(f"{e}\n{log.read_text()[-3000:]}") from None
         yield env
     finally:
-        for p in reversed(procs):
-            _stop(p)
+        if gw is not None:
+            gw.stop()
+        _stop(sim)
 
 
 def test_headless_run_gets_the_expected_verdict_mix(gateway: dict[str, str],

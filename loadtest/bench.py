@@ -68,7 +68,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -81,26 +80,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
 
+from gateway.testing.config import write_config  # noqa: E402
+from gateway.testing.ports import free_port  # noqa: E402
+from gateway.testing.process import GatewayProcess, wait_port  # noqa: E402
 
 # --- processes ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"process {proc.args!r} exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"nothing listens on {port} after {timeout:.0f} s")
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:
@@ -181,27 +167,22 @@ def gateway_config(tmp: Path, name: str, *, rules: str, lists: str, smpp: int | 
     the counters in the redis-server on that port."""
     plugin_dir = ROOT / "plugins" if plugins else tmp / "no-plugins"
     plugin_dir.mkdir(exist_ok=True)  # a plugins dir must exist (gateway.config)
-    lines = ['[gateway]', 'home_country = "GB"', f'workers = {workers}',
-             '[rules]', f'dir = "{rules}"', '[lists]', f'dir = "{lists}"',
-             '[plugins]', f'dir = "{plugin_dir}"',
-             f'missing_symbols = "{"error" if plugins else "disable"}"',
-             '[log]', f'level = "{log_level}"', 'format = "json"',
-             '[smpp]', f'enabled = {"true" if smpp else "false"}']
-    if smpp:
-        lines += [f'listen = "127.0.0.1:{smpp}"', f'window = {window}',
-                  '[smpp.upstream]', f'address = "127.0.0.1:{upstream}"']
-    lines += ['[agi]', f'enabled = {"true" if agi else "false"}']
-    if agi:
-        lines.append(f'listen = "127.0.0.1:{agi}"')
+    sections: dict[str, dict[str, Any]] = {
+        "gateway": {"home_country": "GB", "workers": workers},
+        "rules": {"dir": rules}, "lists": {"dir": lists},
+        "plugins": {"dir": plugin_dir, "missing_symbols": "error" if plugins else "disable"},
+        "log": {"level": log_level, "format": "json"},
+        "smpp": ({"enabled": True, "listen": f"127.0.0.1:{smpp}", "window": window,
+                  "upstream": {"address": f"127.0.0.1:{upstream}"}} if smpp
+                 else {"enabled": False}),
+        "agi": {"enabled": True, "listen": f"127.0.0.1:{agi}"} if agi else {"enabled": False},
+    }
     if redis:
-        lines += ['[state]', 'backend = "redis"', f'redis_url = "redis://127.0.0.1:{redis}/0"',
-                  f'redis_prefix = "bench{redis}-{name}:"']
-    lines += ['[admin]', f'enabled = {"true" if admin else "false"}']
-    if admin:
-        lines += [f'listen = "127.0.0.1:{admin}"', 'token = "bench-token"']
-    path = tmp / f"{name}.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        sections["state"] = {"backend": "redis", "redis_url": f"redis://127.0.0.1:{redis}/0",
+                             "redis_prefix": f"bench{redis}-{name}:"}
+    sections["admin"] = ({"enabled": True, "listen": f"127.0.0.1:{admin}",
+                          "token": "bench-token"} if admin else {"enabled": False})
+    return write_config(tmp / f"{name}.toml", **sections)
 
 
 def empty_rules(tmp: Path) -> tuple[str, str]:
@@ -215,22 +196,23 @@ def empty_rules(tmp: Path) -> tuple[str, str]:
 @contextlib.contextmanager
 def gateway(tmp: Path, name: str, **kw: Any) -> Iterator[subprocess.Popen[Any]]:
     cfg = gateway_config(tmp, name, **kw)
-    proc = spawn([sys.executable, "-m", "gateway", "run", "--config", str(cfg)],
-                 tmp / f"{name}.log")
+    ports = [kw[key] for key in ("smpp", "agi", "admin") if kw.get(key)]
+    with open(tmp / f"{name}.log", "ab") as log:
+        gw = GatewayProcess(cfg, ports[0], cwd=ROOT, stdout=log, stderr=log, timeout=60)
+        gw.start()
     try:
-        for key in ("smpp", "agi", "admin"):
-            if kw.get(key):
-                wait_port(kw[key], proc)
+        for port in ports[1:]:
+            wait_port(port, gw.proc, timeout=60)
         workers = kw.get("workers", 1)
         deadline = time.monotonic() + 120
         while workers > 1 and (tmp / f"{name}.log").read_text().count(
                 '"worker ready"') < workers:  # the first one answers the port alone
-            if proc.poll() is not None or time.monotonic() > deadline:
+            if gw.proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"{name}: {workers} workers did not start")
             time.sleep(0.1)
-        yield proc
+        yield gw.proc
     finally:
-        stop(proc)
+        gw.stop()
 
 
 # --- generator (a child process) --------------------------------------------------------
@@ -525,7 +507,7 @@ def trivial(kind: str, tmp: Path) -> Iterator[tuple[subprocess.Popen[Any], int]]
     proc = spawn([sys.executable, str(Path(__file__).resolve()), "--trivial", kind,
                   "--port", str(port)], tmp / f"trivial-{kind}.log")
     try:
-        wait_port(port, proc)
+        wait_port(port, proc, timeout=60)
         yield proc, port
     finally:
         stop(proc)
@@ -561,7 +543,7 @@ def measure_socat(args: argparse.Namespace, tmp: Path, upstream: int, **extra: A
     relay = spawn(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr",
                    f"TCP:127.0.0.1:{upstream},nodelay"], tmp / f"socat-{port}.log")
     try:
-        wait_port(port, relay)
+        wait_port(port, relay, timeout=60)
         time.sleep(0.2)  # the probe connection's child exits
         return measure("socat relay", relay, "smpp", port, args, cpu=False, **extra)
     finally:
@@ -648,7 +630,7 @@ def redis_server(tmp: Path) -> Iterator[tuple[subprocess.Popen[Any], int]]:
     proc = spawn(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                   "--appendonly", "no", "--dir", str(tmp)], tmp / "redis.log")
     try:
-        wait_port(port, proc)
+        wait_port(port, proc, timeout=60)
         yield proc, port
     finally:
         stop(proc)

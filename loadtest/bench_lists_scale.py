@@ -52,6 +52,8 @@ sys.path.insert(0, str(ROOT))
 from bench_agi import Sample, call_mix, one_call  # noqa: E402
 from bench_smpp import Conn, _connect, _start_sim, _stop, traffic  # noqa: E402
 
+from gateway.testing.ports import free_port  # noqa: E402
+
 TOKEN = "bench-lists-scale-token"
 LIST = "blocked_numbers"
 
@@ -109,15 +111,9 @@ def compile_peak(txt: Path) -> tuple[float, float, str]:
     return time.perf_counter() - t0, usage.ru_maxrss / 1024, out.strip()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Gateway:
     def __init__(self, work: Path, rules: Path, sim_port: int) -> None:
-        self.smpp, self.agi = _free_port(), _free_port()
+        self.smpp, self.agi = free_port(), free_port()
         (work / "no-plugins").mkdir(exist_ok=True)
         self.log = work / "gateway.log"
         config = work / "bench.toml"

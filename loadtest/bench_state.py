@@ -31,14 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.state.memory import MemoryCounters  # noqa: E402
 from gateway.state.redis import RedisCounters  # noqa: E402
+from gateway.testing.ports import free_port  # noqa: E402
 
 T0 = 1_790_000_000.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def best_ns(fn: Callable[[int], None], calls: int, runs: int = 3) -> float:

@@ -40,6 +40,7 @@ from locust import FastHttpUser, User, events, task
 from locust.exception import StopUser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # gateway, for users.agi
 
 from users.agi import environment, run_session
 from users.scenarios import (

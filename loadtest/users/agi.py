@@ -22,6 +22,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from gateway.agi.codec import parse_args  # res_agi.c's splitting, the gateway's own
+
 __all__ = ["AgiResult", "answer", "environment", "parse_args", "run_session"]
 
 _VAR = re.compile(r"\$\{([^}]*)\}")
@@ -60,34 +62,6 @@ def environment(*, host: str, port: int, script: str, channel: str, chan_type: s
     ]
     lines += [(f"agi_arg_{i}", a) for i, a in enumerate(args, 1)]
     return "".join(f"{k}: {v}\n" for k, v in lines).encode() + b"\n"
-
-
-def parse_args(line: str) -> list[str]:
-    """A command line split as res_agi.c ``parse_args`` does: blanks separate
-    words, double quotes group, a backslash escapes the next character."""
-    out: list[str] = []
-    cur: list[str] = []
-    quoted = escaped = started = False
-    for ch in line:
-        if escaped:
-            cur.append(ch)
-            escaped = False
-            started = True
-        elif ch == "\\":
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-            started = True
-        elif ch in " \t" and not quoted:
-            if started or cur:
-                out.append("".join(cur))
-                cur, started = [], False
-        else:
-            cur.append(ch)
-            started = True
-    if started or cur:
-        out.append("".join(cur))
-    return out
 
 
 @dataclass

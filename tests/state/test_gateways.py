@@ -4,50 +4,21 @@ acts on. Also ``spamgw check`` with the redis backend configured."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from redis_support import RedisServer, free_port, write_gateway_files
+
+from gateway.testing.process import GatewayProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "smpp"))
 from smpp_support import esme, start_sim  # noqa: E402
 
 SRC, OTHER = "447700900001", "447700900050"
-
-
-@contextlib.contextmanager
-def gateway(config: Path, port: int) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(config)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-                break
-            assert time.monotonic() < deadline, "gateway did not start"
-            time.sleep(0.05)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def statuses(port: int, messages: list[tuple[str, str]], pause: float = 0.0) -> list[int]:
@@ -67,7 +38,8 @@ def test_two_gateways_share_counts_and_flags(redis_server: RedisServer, tmp_path
     cfg_b = write_gateway_files(tmp_path / "b", redis_server.url, prefix, smpp=pb,
                                 upstream=sim.port)
     try:
-        with gateway(cfg_a, pa), gateway(cfg_b, pb):
+        with GatewayProcess(cfg_a, pa, cwd=ROOT, timeout=20), \
+                GatewayProcess(cfg_b, pb, cwd=ROOT, timeout=20):
             # through A: one source to four recipients; the fan-out rule flags it
             fanout = [(SRC, f"44770090010{i}") for i in range(4)]
             assert statuses(pa, fanout) == [0, 0, 0, 0]

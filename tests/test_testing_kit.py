@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -17,7 +18,7 @@ from gateway.smpp.pdu import SubmitSm
 from gateway.testing.agi import asterisk_session
 from gateway.testing.config import dumps, write_config
 from gateway.testing.ports import free_port
-from gateway.testing.process import GatewayProcess, GatewayStartError
+from gateway.testing.process import GatewayProcess, GatewayStartError, stop
 from gateway.testing.smpp import Esme
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,3 +97,15 @@ def test_the_kit_drives_a_real_gateway(tmp_path: Path) -> None:
             assert gw.stop() == 0
     finally:
         sim.stop()
+
+
+def test_stop_terms_then_kills() -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert stop(sleeper) == -15  # SIGTERM was enough
+    stubborn = subprocess.Popen([sys.executable, "-c",
+                                 "import signal, sys, time\n"
+                                 "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                                 "print('ready', flush=True)\ntime.sleep(60)"],
+                                stdout=subprocess.PIPE)
+    assert stubborn.stdout is not None and stubborn.stdout.readline() == b"ready\n"
+    assert stop(stubborn, grace=0.2) == -9 and stubborn.stdout.closed

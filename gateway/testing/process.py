@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["GatewayProcess", "GatewayStartError", "wait_port"]
+__all__ = ["GatewayProcess", "GatewayStartError", "stop", "wait_port"]
 
 #: the folder holding the ``gateway`` package, put on the child's PYTHONPATH
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,25 @@ def wait_port(port: int, proc: subprocess.Popen[Any] | None = None, *,
         if time.monotonic() >= deadline:
             raise GatewayStartError(f"nothing answered on {host}:{port} after {timeout:g} s")
         time.sleep(interval)
+
+
+def stop(proc: subprocess.Popen[Any], grace: float = 20.0) -> int:
+    """SIGTERM to ``proc`` and up to ``grace`` seconds to exit (a gateway drains), then
+    SIGKILL (at once with ``grace=0``); its pipes closed. Returns its exit code."""
+    if proc.poll() is None:
+        if grace > 0:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        else:
+            proc.kill()
+        proc.wait(10)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    return proc.returncode
 
 
 class GatewayProcess:
@@ -93,26 +112,8 @@ class GatewayProcess:
         return self
 
     def stop(self, grace: float = 20.0) -> int | None:
-        """SIGTERM to its pid and up to ``grace`` seconds to exit (it drains), then
-        SIGKILL (at once with ``grace=0``); its pipes closed. Returns its exit code
-        (None if it was never started)."""
-        proc = self._proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            if grace > 0:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(grace)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-            else:
-                proc.kill()
-            proc.wait(10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-        return proc.returncode
+        """``stop`` (below) on its process; None if it was never started."""
+        return None if self._proc is None else stop(self._proc, grace)
 
     def __enter__(self) -> GatewayProcess:
         return self.start()

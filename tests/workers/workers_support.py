@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,8 @@ sys.path.insert(0, str(ROOT / "tests" / "state"))
 sys.path.insert(0, str(ROOT / "tests" / "smpp"))
 from redis_support import RULES, RedisServer, free_port  # noqa: E402
 from smpp_support import esme, start_sim  # noqa: E402
+
+from gateway.testing.process import stop  # noqa: E402
 
 __all__ = ["BLOCKED", "ESME_RX_R_APPN", "LIST_RULE", "ROOT", "TOKEN", "Host", "RedisServer", "esme",
            "journal_lines", "running_host", "spread", "start_sim", "submit", "write_host"]
@@ -121,14 +122,7 @@ class Host:
             return False
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
+        return stop(self.proc, grace=60)
 
 
 @contextlib.contextmanager

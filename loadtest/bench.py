@@ -67,7 +67,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -84,19 +83,9 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.testing.config import write_config  # noqa: E402
 from gateway.testing.ports import free_port  # noqa: E402
-from gateway.testing.process import GatewayProcess, wait_port  # noqa: E402
+from gateway.testing.process import GatewayProcess, stop, wait_port  # noqa: E402
 
 # --- processes ------------------------------------------------------------------------
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _children(pid: int) -> list[int]:

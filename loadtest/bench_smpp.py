@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
 import struct
 import subprocess
 import sys
@@ -43,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.testing.config import write_config  # noqa: E402
 from gateway.testing.ports import free_port  # noqa: E402
-from gateway.testing.process import GatewayProcess, GatewayStartError  # noqa: E402
+from gateway.testing.process import GatewayProcess, GatewayStartError, stop  # noqa: E402
 
 HDR = struct.Struct(">IIII")
 
@@ -360,12 +359,7 @@ def _start_gateway(upstream: int, args: argparse.Namespace, tmp: Path
 
 
 def _stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop(proc, grace=30)
 
 
 def main() -> int:

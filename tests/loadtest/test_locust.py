@@ -17,7 +17,7 @@ import pytest
 
 from gateway.testing.config import write_config
 from gateway.testing.ports import free_port
-from gateway.testing.process import GatewayProcess, GatewayStartError, wait_port
+from gateway.testing.process import GatewayProcess, GatewayStartError, stop, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HAS_AGI = importlib.util.find_spec("gateway.agi.server") is not None
@@ -34,16 +34,6 @@ AGI_ROWS = ["call_clean: ALLOW", "call_blocked: BLOCK", "call_premium: BLOCK",
             "wangiri: ALLOW", "wangiri: BLOCK", "wangiri callback: BLOCK", "/ended: closed"]
 HTTP_ROWS = ["clean: ALLOW", "blocklisted: BLOCK", "phishing: BLOCK", "premium: WARN",
              "call_clean: ALLOW", "call_blocked: BLOCK", "call_premium: BLOCK"]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture()
@@ -86,7 +76,7 @@ def gateway(tmp_path: Path) -> Iterator[dict[str, str]]:
     finally:
         if gw is not None:
             gw.stop()
-        _stop(sim)
+        stop(sim)
 
 
 def test_headless_run_gets_the_expected_verdict_mix(gateway: dict[str, str],

@@ -113,13 +113,15 @@ class Syncer:
         # what to push and pull: snapshot, and reset what the hot path accumulates
         flag_ops, c.flag_ops = c.flag_ops, {}
         spill, c.spill = c.spill, []
-        touched_s, c.touched_sums = c.touched_sums, {}
-        touched_d, c.touched_sets = c.touched_sets, {}
+        touched_s, c.touched_sums = c.touched_sums, []
+        touched_d, c.touched_sets = c.touched_sets, []
         pull_s, pull_d = self.pull_s, self.pull_d
-        for k in touched_s:
-            pull_s[k] = cycle
-        for k in touched_d:
-            pull_d[k] = cycle
+        for entry in touched_s:
+            entry.touched = False
+            pull_s[entry.k] = cycle
+        for dset in touched_d:
+            dset.touched = False
+            pull_d[dset.k] = cycle
         oldest = cycle - self.linger_cycles
 
         hashes: dict[str, int] = {}
@@ -146,7 +148,7 @@ class Syncer:
             sum_pushed.append((k, None, window, b, amount))
         c.spill[:0] = spill[budget:]
         for k, _seen in self._rotate(pull_s, oldest, budget):
-            e = c.sums.get(k)
+            e = c.sum_entry(k)
             if e is None:
                 del pull_s[k]
                 continue
@@ -164,7 +166,7 @@ class Syncer:
         set_items: list[tuple[Key, Distinct, dict[Hashable, float], int, float]] = []
         # (key, set, pushed sightings, members here at the snapshot, its event time)
         for k, _seen in self._rotate(pull_d, oldest, budget):
-            d = c.sets.get(k)
+            d = c.set_entry(k)
             if d is None:
                 del pull_d[k]
                 continue
@@ -278,11 +280,15 @@ class Syncer:
         for k, e, window, b, amount in sums:
             if e is not None and e.b == b:
                 e.pend += amount
-                c.touched_sums[k] = e
+                if not e.touched:
+                    e.touched = True
+                    c.touched_sums.append(e)
             elif b >= int(now // window) - 1:
                 c.spill.append((k, window, b, amount))
-        for k, d, pend, _, _ in sets:
-            c.touched_sets[k] = d
+        for _k, d, pend, _, _ in sets:
+            if not d.touched:
+                d.touched = True
+                c.touched_sets.append(d)
             horizon = now - d.window
             for member, ts in pend.items():
                 if ts > horizon and d.pend.get(member, horizon) < ts:

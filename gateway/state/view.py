@@ -10,13 +10,18 @@ process had already pushed is counted twice until the next sync. Flags are kept 
 ``MemoryCounters``.
 
 Until ``recording`` is set (the backend's ``start``) nothing is queued for Redis.
+
+The calls run for every event, so each does as little as it can: entries are found by
+name, then key (no (name, key) tuple built and hashed per call), an entry is queued
+for the sync once per sync rather than once per call (the sync does the per-key
+bookkeeping), and a distinct count's members are a plain dict whose front is read only
+when something may expire (loadtest/bench_state.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 
 from gateway.state.memory import MemoryCounters
 
@@ -25,14 +30,18 @@ __all__ = ["Distinct", "Key", "LocalView", "Sum"]
 #: (counter name, key)
 Key = tuple[str, Hashable]
 
+_UNKNOWN = float("-inf")
+
 
 class Sum:
     """One key's sum: the cluster's best-known totals for bucket ``b`` and ``b - 1``,
     and what this process added to ``b`` since the last push."""
 
-    __slots__ = ("b", "cur", "field", "pend", "prev", "window")
+    __slots__ = ("b", "cur", "field", "k", "pend", "prev", "touched", "window")
 
-    def __init__(self, window: float, b: int) -> None:
+    def __init__(self, k: Key, window: float, b: int) -> None:
+        self.k = k
+        self.touched = False  # queued in ``touched_sums`` for the next sync
         self.field = ""  # the key as Redis has it, encoded at its first sync
         self.window = window
         self.b = b
@@ -43,14 +52,23 @@ class Sum:
 
 class Distinct:
     """One key's distinct count: members seen here (insertion order = last-seen order),
-    how many members only other processes had at the last pull, unpushed sightings."""
+    how many members only other processes had at the last pull, unpushed sightings.
 
-    __slots__ = ("members", "now", "others", "pend", "pulled", "rkey", "window")
+    ``members`` is a plain dict (a member seen again is popped and put back at the
+    end), which the cyclic garbage collector does not track, as in ``MemoryCounters``;
+    ``front`` is the last-seen time of its first member when known (``-inf`` when it
+    may have changed), so the front is read only when something may expire."""
 
-    def __init__(self, window: float) -> None:
+    __slots__ = ("front", "k", "members", "now", "others", "pend", "pulled", "rkey",
+                 "touched", "window")
+
+    def __init__(self, k: Key, window: float) -> None:
+        self.k = k
+        self.touched = False  # queued in ``touched_sets`` for the next sync
         self.rkey = ""  # its sorted set's name, made at its first sync
         self.window = window
-        self.members: OrderedDict[Hashable, float] = OrderedDict()
+        self.members: dict[Hashable, float] = {}
+        self.front = _UNKNOWN
         self.pend: dict[Hashable, float] = {}
         self.others = 0
         self.pulled = 0.0
@@ -60,15 +78,22 @@ class Distinct:
 class LocalView:
     """The counters as this process knows them. The sync reads ``sums``, ``sets`` and
     the queues (``touched_sums``, ``touched_sets``, ``spill``, ``flag_ops``), and merges
-    what Redis answers back into the entries and into ``local``."""
+    what Redis answers back into the entries and into ``local``.
+
+    An entry used while recording is queued once per sync, not once per call: its
+    ``touched`` mark says it is in the queue already (the sync clears it)."""
 
     def __init__(self, max_members: int) -> None:
         self.max_members = max_members
         self.local = MemoryCounters(max_members=max_members)  # the flags
-        self.sums: dict[Key, Sum] = {}
-        self.sets: dict[Key, Distinct] = {}
-        self.touched_sums: dict[Key, Sum] = {}
-        self.touched_sets: dict[Key, Distinct] = {}
+        #: answered by the flags' own method: no call through this one on the hot path
+        self.flagged: Callable[[str, Hashable, float], bool] = self.local.flagged
+        #: counter name -> key -> entry (two lookups cost less than building and
+        #: hashing a (name, key) tuple on every call)
+        self._sums: dict[str, dict[Hashable, Sum]] = {}
+        self._sets: dict[str, dict[Hashable, Distinct]] = {}
+        self.touched_sums: list[Sum] = []
+        self.touched_sets: list[Distinct] = []
         self.spill: list[tuple[Key, float, int, float]] = []  # pushes of past buckets
         self.flag_ops: dict[tuple[str, Hashable], float | None] = {}
         self.recording = False  # nothing is queued for Redis until start()
@@ -87,47 +112,72 @@ class LocalView:
         finally:
             self.dry = False
 
+    @property
+    def sums(self) -> dict[Key, Sum]:
+        """Every sum entry by (name, key): a copy, for the sync's bookkeeping and tests."""
+        return {(n, key): e for n, by in self._sums.items() for key, e in by.items()}
+
+    @property
+    def sets(self) -> dict[Key, Distinct]:
+        """Every distinct entry by (name, key): a copy."""
+        return {(n, key): e for n, by in self._sets.items() for key, e in by.items()}
+
+    def sum_entry(self, k: Key) -> Sum | None:
+        by = self._sums.get(k[0])
+        return by.get(k[1]) if by is not None else None
+
+    def set_entry(self, k: Key) -> Distinct | None:
+        by = self._sets.get(k[0])
+        return by.get(k[1]) if by is not None else None
+
     # -- sums (hot path) ----------------------------------------------------------
 
     def hit(self, name: str, key: Hashable, now: float, window: float, amount: float = 1.0
             ) -> float:
         if self.dry:
             return self.peek(name, key, now, window) + amount
-        k = (name, key)
         b = int(now // window)
-        e = self.sums.get(k)
+        by = self._sums.get(name)
+        if by is None:
+            by = self._sums[name] = {}
+        e = by.get(key)
         if e is None:
-            e = self.sums[k] = Sum(window, b)
+            e = by[key] = Sum((name, key), window, b)
         elif b != e.b:
-            b = self._roll(k, e, b)
+            b = self._roll(e, b)
         e.cur += amount
         if self.recording:
             e.pend += amount
-            self.touched_sums[k] = e
+            if not e.touched:
+                e.touched = True
+                self.touched_sums.append(e)
         self.latest = now
         overlap = 1.0 - (now - b * window) / window
         return e.cur + e.prev * overlap if overlap < 1.0 else e.cur + e.prev
 
     def peek(self, name: str, key: Hashable, now: float, window: float) -> float:
-        k = (name, key)
         b = int(now // window)
-        e = self.sums.get(k)
+        by = self._sums.get(name)
+        e = by.get(key) if by is not None else None
         if e is None:
             if not self.recording:
                 return 0.0
-            e = self.sums[k] = Sum(window, b)  # so the next sync reads the cluster's
+            if by is None:
+                by = self._sums[name] = {}
+            e = by[key] = Sum((name, key), window, b)  # so the next sync reads the cluster's
         elif b != e.b:
-            b = self._roll(k, e, b)
-        if self.recording:
-            self.touched_sums[k] = e
+            b = self._roll(e, b)
+        if self.recording and not e.touched:
+            e.touched = True
+            self.touched_sums.append(e)
         overlap = 1.0 - (now - b * window) / window
         return e.cur + e.prev * overlap if overlap < 1.0 else e.cur + e.prev
 
-    def _roll(self, k: Key, e: Sum, b: int) -> int:
+    def _roll(self, e: Sum, b: int) -> int:
         if b < e.b:  # a late event counts in the current bucket
             return e.b
         if e.pend:
-            self.spill.append((k, e.window, e.b, e.pend))
+            self.spill.append((e.k, e.window, e.b, e.pend))
             e.pend = 0.0
         e.prev = e.cur if b == e.b + 1 else 0.0
         e.cur = 0.0
@@ -138,8 +188,8 @@ class LocalView:
 
     def distinct(self, name: str, key: Hashable, member: Hashable, now: float, window: float
                  ) -> int:
-        k = (name, key)
-        e = self.sets.get(k)
+        by = self._sets.get(name)
+        e = by.get(key) if by is not None else None
         if self.dry:  # what it would answer, storing nothing
             if e is None:
                 return 1
@@ -149,23 +199,36 @@ class LocalView:
                 n += e.others
             return min(n, self.max_members)
         if e is None:
-            e = self.sets[k] = Distinct(window)
+            if by is None:
+                by = self._sets[name] = {}
+            e = by[key] = Distinct((name, key), window)
         members = e.members
-        if member in members:
-            members.move_to_end(member)
+        prev = members.pop(member, None)  # to the end: the dict stays in last-seen order
         members[member] = now
+        front = e.front
+        if prev is not None and prev <= front:  # it may have been the first
+            front = _UNKNOWN
         horizon = now - window
-        while members:
-            first = next(iter(members.values()))
-            if first > horizon:
-                break
-            members.popitem(last=False)
+        if front <= horizon:  # expire from the front (and learn which it is)
+            front = _UNKNOWN
+            gone = []
+            for m, seen in members.items():
+                if seen > horizon:
+                    front = seen
+                    break
+                gone.append(m)
+            for m in gone:
+                del members[m]
+            e.front = front
         if len(members) > self.max_members:
-            members.popitem(last=False)
+            del members[next(iter(members))]
+            e.front = _UNKNOWN
         if self.recording:
             e.pend[member] = now
             e.now = now
-            self.touched_sets[k] = e
+            if not e.touched:
+                e.touched = True
+                self.touched_sets.append(e)
         self.latest = now
         if e.others:
             if now - e.pulled < window:
@@ -188,9 +251,6 @@ class LocalView:
             self.flag_ops[(name, key)] = None
         return self.local.unflag(name, key)
 
-    def flagged(self, name: str, key: Hashable, now: float) -> bool:
-        return self.local.flagged(name, key, now)
-
     def flags(self, name: str, now: float) -> dict[Hashable, float]:
         return self.local.flags(name, now)
 
@@ -208,27 +268,31 @@ class LocalView:
         """Examine the next ``budget`` keys of a rolling snapshot (called by the sync)."""
         for n, (kind, k) in enumerate(self._cursor, 1):
             if kind == "s":
-                s = self.sums.get(k)
+                s = self.sum_entry(k)
                 if s is not None and self._idle_sum(s, now):
-                    del self.sums[k]
+                    del self._sums[k[0]][k[1]]
             else:
-                d = self.sets.get(k)
+                d = self.set_entry(k)
                 if d is not None and self._idle_set(d, now):
-                    del self.sets[k]
+                    del self._sets[k[0]][k[1]]
             if n >= budget:
                 return
-        self._cursor = iter([("s", k) for k in self.sums] + [("d", k) for k in self.sets])
+        self._cursor = iter([("s", e.k) for by in self._sums.values() for e in by.values()]
+                            + [("d", d.k) for byd in self._sets.values() for d in byd.values()])
         self.local.sweep(now)
 
     def sweep(self, now: float) -> int:
         gone = self.local.sweep(now)
-        for k in [k for k, s in self.sums.items() if self._idle_sum(s, now)]:
-            del self.sums[k]
-            gone += 1
-        for k in [k for k, d in self.sets.items() if self._idle_set(d, now)]:
-            del self.sets[k]
-            gone += 1
+        for by in self._sums.values():
+            for key in [key for key, s in by.items() if self._idle_sum(s, now)]:
+                del by[key]
+                gone += 1
+        for byd in self._sets.values():
+            for key in [key for key, d in byd.items() if self._idle_set(d, now)]:
+                del byd[key]
+                gone += 1
         return gone
 
     def __len__(self) -> int:
-        return len(self.sums) + len(self.sets) + len(self.local)
+        return (sum(map(len, self._sums.values())) + sum(map(len, self._sets.values()))
+                + len(self.local))

@@ -83,7 +83,12 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.testing.config import write_config  # noqa: E402
 from gateway.testing.ports import free_port  # noqa: E402
-from gateway.testing.process import GatewayProcess, stop, wait_port  # noqa: E402
+from gateway.testing.process import (  # noqa: E402
+    GatewayProcess,
+    start_smsc_sim,
+    stop,
+    wait_port,
+)
 
 # --- processes ------------------------------------------------------------------------
 
@@ -133,18 +138,6 @@ def spawn(cmd: list[str], log: Path | None = None) -> subprocess.Popen[Any]:
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=out,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-
-def start_sim() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "smsc-sim", "--listen",
-                             "127.0.0.1:0"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("listening"):
-        proc.kill()
-        raise SystemExit(f"smsc-sim did not start: {line!r}")
-    return proc, int(line.rsplit(":", 1)[1])
 
 
 def gateway_config(tmp: Path, name: str, *, rules: str, lists: str, smpp: int | None = None,
@@ -562,7 +555,7 @@ def print_table(title: str, unit: str, rows: list[Row], baseline: str) -> None:
 def run_smpp(args: argparse.Namespace, tmp: Path) -> None:
     if shutil.which("socat") is None:
         print("\nSMPP: socat is not installed; the relay row is skipped")
-    sim, sim_port = start_sim()
+    sim, sim_port = start_smsc_sim(stderr=subprocess.DEVNULL)
     rows: list[Row] = []
     try:
         # the simulator is not under test: no RSS for this row
@@ -676,7 +669,7 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
         print("\nWorkers: skipped, redis-server is not installed")
         return
     args = argparse.Namespace(**{**vars(args), "connections": args.worker_binds})
-    sim, sim_port = start_sim()
+    sim, sim_port = start_smsc_sim(stderr=subprocess.DEVNULL)
     rows: list[Row] = []
     shipped, shipped_lists = str(ROOT / "rules"), str(ROOT / "rules" / "lists")
     try:

@@ -50,9 +50,10 @@ sys.path.insert(0, str(ROOT / "loadtest"))
 sys.path.insert(0, str(ROOT))
 
 from bench_agi import Sample, call_mix, one_call  # noqa: E402
-from bench_smpp import Conn, _connect, _start_sim, _stop, traffic  # noqa: E402
+from bench_smpp import Conn, _connect, _stop, traffic  # noqa: E402
 
 from gateway.testing.ports import free_port  # noqa: E402
+from gateway.testing.process import start_smsc_sim  # noqa: E402
 
 TOKEN = "bench-lists-scale-token"
 LIST = "blocked_numbers"
@@ -370,7 +371,7 @@ def main() -> int:
     took, peak, out = compile_peak(txt)
     print(f"  {out}\n  compile: {took:.1f} s, peak RSS {peak:.0f} MB")
 
-    sim, sim_port = _start_sim()
+    sim, sim_port = start_smsc_sim()
     try:
         gw = Gateway(work, rules, sim_port)
         try:

@@ -42,7 +42,12 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.testing.config import write_config  # noqa: E402
 from gateway.testing.ports import free_port  # noqa: E402
-from gateway.testing.process import GatewayProcess, GatewayStartError, stop  # noqa: E402
+from gateway.testing.process import (  # noqa: E402
+    GatewayProcess,
+    GatewayStartError,
+    start_smsc_sim,
+    stop,
+)
 
 HDR = struct.Struct(">IIII")
 
@@ -323,18 +328,6 @@ def _waited(pid: int) -> float:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
 
 
-def _start_sim() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "smsc-sim", "--listen",
-                             "127.0.0.1:0"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("listening"):
-        proc.kill()
-        raise SystemExit(f"smsc-sim did not start: {line!r}")
-    return proc, int(line.rsplit(":", 1)[1])
-
-
 def _start_gateway(upstream: int, args: argparse.Namespace, tmp: Path
                    ) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
@@ -384,7 +377,7 @@ def main() -> int:
     templates = traffic(args.messages)
     with tempfile.TemporaryDirectory(prefix="spamgw-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        sim, sim_port = _start_sim()
+        sim, sim_port = start_smsc_sim()
         gw, gw_port = _start_gateway(sim_port, args, tmp)
         try:
             if args.pause:

@@ -18,14 +18,12 @@ from gateway.smpp.pdu import SubmitSm
 from gateway.testing.agi import asterisk_session
 from gateway.testing.config import dumps, write_config
 from gateway.testing.ports import free_port
-from gateway.testing.process import GatewayProcess, GatewayStartError, stop
+from gateway.testing.process import GatewayProcess, GatewayStartError, start_smsc_sim, stop
 from gateway.testing.smpp import Esme
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "agi"))
-sys.path.insert(0, str(ROOT / "tests" / "smpp"))
 from agi_support import environment_for  # noqa: E402
-from smpp_support import start_sim  # noqa: E402
 
 
 def test_free_port_can_be_bound() -> None:
@@ -69,12 +67,12 @@ def test_a_gateway_that_cannot_start_says_why(tmp_path: Path) -> None:
 
 
 def test_the_kit_drives_a_real_gateway(tmp_path: Path) -> None:
-    sim = start_sim(tmp_path / "sim.jsonl")
+    sim, sim_port = start_smsc_sim()
     smpp, agi = free_port(), free_port()
     (tmp_path / "no-plugins").mkdir()
     config = write_config(
         tmp_path / "spamgw.toml",
-        smpp={"listen": f"127.0.0.1:{smpp}", "upstream": {"address": f"127.0.0.1:{sim.port}"}},
+        smpp={"listen": f"127.0.0.1:{smpp}", "upstream": {"address": f"127.0.0.1:{sim_port}"}},
         agi={"listen": f"127.0.0.1:{agi}"}, admin={"enabled": False},
         rules={"dir": ROOT / "rules"}, lists={"dir": ROOT / "rules" / "lists"},
         plugins={"dir": tmp_path / "no-plugins", "missing_symbols": "disable"},
@@ -96,7 +94,7 @@ def test_the_kit_drives_a_real_gateway(tmp_path: Path) -> None:
             assert result.closed and result.variables["SPAMGW_ACTION"] == "BLOCK"
             assert gw.stop() == 0
     finally:
-        sim.stop()
+        stop(sim)
 
 
 def test_stop_terms_then_kills() -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["GatewayProcess", "GatewayStartError", "stop", "wait_port"]
+__all__ = ["GatewayProcess", "GatewayStartError", "child_env", "start_smsc_sim", "stop",
+           "wait_port"]
 
 #: the folder holding the ``gateway`` package, put on the child's PYTHONPATH
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +42,32 @@ def wait_port(port: int, proc: subprocess.Popen[Any] | None = None, *,
         if time.monotonic() >= deadline:
             raise GatewayStartError(f"nothing answered on {host}:{port} after {timeout:g} s")
         time.sleep(interval)
+
+
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with this ``gateway`` package's folder first on
+    PYTHONPATH, so a child runs the same gateway as the caller."""
+    base = dict(os.environ if env is None else env)
+    path = [str(PACKAGE_ROOT)] + ([base["PYTHONPATH"]] if base.get("PYTHONPATH") else [])
+    return {**base, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def start_smsc_sim(*args: str, host: str = "127.0.0.1", port: int = 0,
+                   cwd: Path | None = None, stdin: int | IO[Any] | None = None,
+                   stderr: int | IO[Any] | None = None) -> tuple[subprocess.Popen[str], int]:
+    """``python -m gateway smsc-sim --listen host:port args``, the bundled SMSC simulator
+    (port 0: the kernel picks); returns it once it says where it listens, and that port.
+    Its stdout is a text pipe, read past the ``listening`` line."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "smsc-sim", "--listen", f"{host}:{port}", *args],
+        cwd=cwd or PACKAGE_ROOT, stdout=subprocess.PIPE, stdin=stdin, stderr=stderr,
+        text=True, env=child_env())
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening"):
+        stop(proc, grace=0)
+        raise GatewayStartError(f"simulator did not start: {line!r}")
+    return proc, int(line.rsplit(":", 1)[1])
 
 
 def stop(proc: subprocess.Popen[Any], grace: float = 20.0) -> int:
@@ -79,9 +106,7 @@ class GatewayProcess:
         self.cwd = cwd or self.config.parent
         self.timeout = timeout
         self._stdout, self._stderr = stdout, stderr
-        base = dict(os.environ if env is None else env)
-        path = [str(PACKAGE_ROOT)] + ([base["PYTHONPATH"]] if base.get("PYTHONPATH") else [])
-        self.env = {**base, "PYTHONPATH": os.pathsep.join(path)}
+        self.env = child_env(env)
         self._proc: subprocess.Popen[str] | None = None
 
     @property

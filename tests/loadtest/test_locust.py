@@ -17,7 +17,13 @@ import pytest
 
 from gateway.testing.config import write_config
 from gateway.testing.ports import free_port
-from gateway.testing.process import GatewayProcess, GatewayStartError, stop, wait_port
+from gateway.testing.process import (
+    GatewayProcess,
+    GatewayStartError,
+    start_smsc_sim,
+    stop,
+    wait_port,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HAS_AGI = importlib.util.find_spec("gateway.agi.server") is not None
@@ -39,15 +45,9 @@ HTTP_ROWS = ["clean: ALLOW", "blocklisted: BLOCK", "phishing: BLOCK", "premium: 
 @pytest.fixture()
 def gateway(tmp_path: Path) -> Iterator[dict[str, str]]:
     """The simulator and the gateway as real processes; yields locust's environment."""
-    sim = subprocess.Popen([sys.executable, "-m", "gateway", "smsc-sim", "--listen",
-                            "127.0.0.1:0"], cwd=ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL)
+    sim, sim_port = start_smsc_sim(cwd=ROOT, stderr=subprocess.DEVNULL)
     gw: GatewayProcess | None = None
     try:
-        assert sim.stdout is not None
-        line = sim.stdout.readline().decode()
-        assert line.startswith("listening"), line
-        sim_port = int(line.rsplit(":", 1)[1])
         smpp, agi, admin = free_port(), free_port(), free_port()
         config = write_config(
             tmp_path / "gateway.toml",

@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import tomllib
@@ -38,7 +36,7 @@ from gateway.model import Event, Verdict
 from gateway.smpp.proxy import Proxy
 from gateway.testing.config import write_config
 from gateway.testing.ports import free_port
-from gateway.testing.process import GatewayProcess
+from gateway.testing.process import GatewayProcess, start_smsc_sim
 from gateway.testing.smpp import Esme as RawEsme
 
 __all__ = ["ADMIN_TOKEN", "DATA", "ROOT", "RULES", "Esme", "RawEsme", "Recorder", "RunningProxy",
@@ -130,18 +128,9 @@ class Sim:
 
 def start_sim(record: Path, *args: str, port: int = 0) -> Sim:
     """``spamgw smsc-sim`` as a process (``python -m gateway smsc-sim``)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "smsc-sim", "--listen", f"127.0.0.1:{port}",
-         "--record", str(record), *args],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        stdin=subprocess.PIPE if "--mo-stdin" in args else None,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("listening"):
-        proc.kill()
-        raise RuntimeError(f"simulator did not start: {line!r}")
-    return Sim(proc, int(line.rsplit(":", 1)[1]), record)
+    proc, bound = start_smsc_sim("--record", str(record), *args, port=port, cwd=ROOT,
+                                 stdin=subprocess.PIPE if "--mo-stdin" in args else None)
+    return Sim(proc, bound, record)
 
 
 @dataclass

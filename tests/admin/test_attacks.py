@@ -32,6 +32,8 @@ from smpp_support import RawEsme, Sim, free_port, start_sim
 
 from gateway.smpp.codec import encode
 from gateway.smpp.pdu import BindTransceiver, SubmitSm
+from gateway.testing.config import write_config
+from gateway.testing.process import GatewayProcess, wait_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -141,57 +143,27 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     shutil.copytree(ROOT / "rules", rules)
     sim = start_sim(tmp / "sim.jsonl")
     smpp, agi, admin = free_port(), free_port(), free_port()
-    config = tmp / "spamgw.toml"
-    config.write_text(f"""
-[smpp]
-listen = "127.0.0.1:{smpp}"
-bind_timeout = 1.0
-idle_timeout = 2.0
-esme_response_timeout = 1.0
-max_connections = 200
-max_connections_per_ip = 20
-[smpp.upstream]
-address = "127.0.0.1:{sim.port}"
-[agi]
-listen = "127.0.0.1:{agi}"
-max_connections = 100
-max_connections_per_ip = 10
-[admin]
-listen = "127.0.0.1:{admin}"
-token = "{TOKEN}"
-max_body = 65536
-[rules]
-dir = "rules"
-[lists]
-dir = "rules/lists"
-[plugins]
-dir = "{ROOT / 'plugins'}"
-[quarantine]
-path = "quarantine.sqlite3"
-[log]
-level = "info"
-format = "json"
-""")
+    config = write_config(
+        tmp / "spamgw.toml",
+        smpp={"listen": f"127.0.0.1:{smpp}", "bind_timeout": 1.0, "idle_timeout": 2.0,
+              "esme_response_timeout": 1.0, "max_connections": 200,
+              "max_connections_per_ip": 20, "upstream": {"address": f"127.0.0.1:{sim.port}"}},
+        agi={"listen": f"127.0.0.1:{agi}", "max_connections": 100,
+             "max_connections_per_ip": 10},
+        admin={"listen": f"127.0.0.1:{admin}", "token": TOKEN, "max_body": 65536},
+        rules={"dir": "rules"}, lists={"dir": "rules/lists"}, plugins={"dir": ROOT / "plugins"},
+        quarantine={"path": "quarantine.sqlite3"}, log={"level": "info", "format": "json"})
     log = tmp / "gateway.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config",
-                                 str(config)], cwd=tmp, stdout=out, stderr=subprocess.STDOUT,
-                                env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        process = GatewayProcess(config, smpp, cwd=tmp, stdout=out, stderr=subprocess.STDOUT,
+                                 env={"PATH": "/usr/bin:/bin"}, timeout=60)
+        process.start()  # then the other two listeners (plugins load first)
     try:
-        for _ in range(3000):  # up to the three listeners (plugins load first)
-            assert proc.poll() is None, log.read_text()
-            up = 0
-            for port in (smpp, agi, admin):
-                with contextlib.suppress(OSError), socket.create_connection(
-                        ("127.0.0.1", port), timeout=1):
-                    up += 1
-            if up == 3:
-                break
-            time.sleep(0.02)
-        yield Gateway(proc, smpp, agi, admin, log, rules, sim)
+        for port in (agi, admin):
+            wait_port(port, process.proc, timeout=60)
+        yield Gateway(process.proc, smpp, agi, admin, log, rules, sim)
     finally:
-        proc.kill()
-        proc.wait(10)
+        process.stop(grace=0)
         sim.stop()
 
 

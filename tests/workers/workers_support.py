@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "tests" / "smpp"))
 from redis_support import RULES, RedisServer, free_port  # noqa: E402
 from smpp_support import esme, start_sim  # noqa: E402
 
-from gateway.testing.process import stop  # noqa: E402
+from gateway.testing.config import write_config  # noqa: E402
+from gateway.testing.process import GatewayProcess, stop  # noqa: E402
 
 __all__ = ["BLOCKED", "ESME_RX_R_APPN", "LIST_RULE", "ROOT", "TOKEN", "Host", "RedisServer", "esme",
            "journal_lines", "running_host", "spread", "start_sim", "submit", "write_host"]
@@ -53,16 +54,15 @@ def write_host(root: Path, redis_url: str, upstream: int, *, backend: str = "red
         (root / "rules" / "test.toml").write_text(RULES + LIST_RULE)
         (root / "lists" / "blocked_numbers.txt").write_text("+447700900999\n")
     smpp, admin = free_port(), free_port()
-    cfg = root / "spamgw.toml"
-    cfg.write_text(
-        f'[rules]\ndir = "rules"\n[lists]\ndir = "lists"\n[plugins]\ndir = "plugins"\n'
-        f'[state]\nbackend = "{backend}"\nredis_url = "{redis_url}"\n'
-        f'redis_prefix = "{prefix or f"w{os.getpid()}{root.name}:"}"\n'
-        f'[smpp]\nlisten = "127.0.0.1:{smpp}"\n'
-        f'[smpp.upstream]\naddress = "127.0.0.1:{upstream}"\n'
-        f'[agi]\nlisten = "127.0.0.1:{free_port()}"\n'
-        f'[admin]\nlisten = "127.0.0.1:{admin}"\ntoken = "{TOKEN}"\n'
-        '[log]\nlevel = "info"\nformat = "json"\n')
+    cfg = write_config(
+        root / "spamgw.toml", rules={"dir": "rules"}, lists={"dir": "lists"},
+        plugins={"dir": "plugins"},
+        state={"backend": backend, "redis_url": redis_url,
+               "redis_prefix": prefix or f"w{os.getpid()}{root.name}:"},
+        smpp={"listen": f"127.0.0.1:{smpp}", "upstream": {"address": f"127.0.0.1:{upstream}"}},
+        agi={"listen": f"127.0.0.1:{free_port()}"},
+        admin={"listen": f"127.0.0.1:{admin}", "token": TOKEN},
+        log={"level": "info", "format": "json"})
     return cfg, smpp, admin
 
 
@@ -130,12 +130,11 @@ def running_host(root: Path, redis_url: str, upstream: int, *, workers: int = 2,
                  prefix: str | None = None) -> Iterator[Host]:
     cfg, smpp, admin = write_host(root, redis_url, upstream, prefix=prefix)
     log = root / "spamgw.log"
-    cmd = [sys.executable, "-m", "gateway", "run", "--config", str(cfg)]
-    if workers > 1:
-        cmd += ["--workers", str(workers)]
     with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        process = GatewayProcess(cfg, smpp, args=["--workers", str(workers)] if workers > 1 else [],
+                                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, timeout=60)
+        process.start()  # its SMPP port; then every worker, below
+    proc = process.proc
     host = Host(proc, smpp, admin, root, log, workers)
     try:
         host.wait_for("every worker answering", host.answering)

@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,8 +50,9 @@ sys.path.insert(0, str(ROOT))
 from bench_agi import Sample, call_mix, one_call  # noqa: E402
 from bench_smpp import Conn, _connect, _stop, traffic  # noqa: E402
 
+from gateway.testing.config import write_config  # noqa: E402
 from gateway.testing.ports import free_port  # noqa: E402
-from gateway.testing.process import start_smsc_sim  # noqa: E402
+from gateway.testing.process import start_smsc_sim, wait_port  # noqa: E402
 
 TOKEN = "bench-lists-scale-token"
 LIST = "blocked_numbers"
@@ -117,32 +116,16 @@ class Gateway:
         self.smpp, self.agi = free_port(), free_port()
         (work / "no-plugins").mkdir(exist_ok=True)
         self.log = work / "gateway.log"
-        config = work / "bench.toml"
-        config.write_text(f"""
-[smpp]
-listen = "127.0.0.1:{self.smpp}"
-[smpp.upstream]
-address = "127.0.0.1:{sim_port}"
-[agi]
-listen = "127.0.0.1:{self.agi}"
-[admin]
-listen = "127.0.0.1:0"
-token = "{TOKEN}"
-[rules]
-dir = "{rules}"
-[lists]
-dir = "{rules / 'lists'}"
-compact_after = 100000000
-[plugins]
-dir = "{work / 'no-plugins'}"
-missing_symbols = "disable"
-[quarantine]
-enabled = false
-[log]
-level = "info"
-format = "json"
-audit = "{work / 'audit.jsonl'}"
-""")
+        config = write_config(
+            work / "bench.toml",
+            smpp={"listen": f"127.0.0.1:{self.smpp}",
+                  "upstream": {"address": f"127.0.0.1:{sim_port}"}},
+            agi={"listen": f"127.0.0.1:{self.agi}"},
+            admin={"listen": "127.0.0.1:0", "token": TOKEN},
+            rules={"dir": rules}, lists={"dir": rules / "lists", "compact_after": 100000000},
+            plugins={"dir": work / "no-plugins", "missing_symbols": "disable"},
+            quarantine={"enabled": False},
+            log={"level": "info", "format": "json", "audit": work / "audit.jsonl"})
         t0 = time.perf_counter()
         with self.log.open("w") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config",
@@ -150,10 +133,7 @@ audit = "{work / 'audit.jsonl'}"
                                          stdout=subprocess.DEVNULL)
         self.admin = int(self.wait_for('"admin listening"', 600)["port"])
         for port in (self.smpp, self.agi):
-            while True:
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
-                    break
-                time.sleep(0.05)
+            wait_port(port, self.proc, timeout=600)
         self.started = time.perf_counter() - t0
 
     def wait_for(self, text: str, timeout: float, after: int = 0) -> dict[str, Any]:

@@ -23,6 +23,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from gateway.testing.config import write_config  # noqa: E402
+
 TOKEN = "bench-token"
 BODIES = [
     {"src": "+447700900666", "dst": "+447700900123", "text": "hello"},
@@ -44,21 +48,11 @@ end
 
 
 def start_gateway(tmp: Path) -> tuple[subprocess.Popen[str], int]:
-    cfg = tmp / "bench.toml"
-    cfg.write_text(f"""
-[admin]
-listen = "127.0.0.1:0"
-token = "{TOKEN}"
-[smpp]
-enabled = false
-[agi]
-enabled = false
-[quarantine]
-path = "{tmp / 'q.sqlite3'}"
-[log]
-level = "error"
-audit = "{tmp / 'audit.jsonl'}"
-""")
+    cfg = write_config(
+        tmp / "bench.toml", admin={"listen": "127.0.0.1:0", "token": TOKEN},
+        smpp={"enabled": False}, agi={"enabled": False},
+        quarantine={"path": tmp / "q.sqlite3"},
+        log={"level": "error", "audit": tmp / "audit.jsonl"})
     proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config", str(cfg)],
                             cwd=REPO, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})

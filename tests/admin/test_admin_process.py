@@ -18,34 +18,22 @@ from typing import Any
 import pytest
 from admin_support import AUTH, Site, new_site
 
+from gateway.testing.config import write_config
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 class Gateway:
     def __init__(self, site: Site) -> None:
         self.site = site
-        self.config = site.dir / "spamgw.toml"
         (site.dir / "no-plugins").mkdir(exist_ok=True)
-        self.config.write_text(f"""
-[admin]
-listen = "127.0.0.1:0"
-token = "{AUTH['Authorization'].split()[1]}"
-[smpp]
-enabled = false
-[agi]
-enabled = false
-[rules]
-dir = "{site.rules}"
-[lists]
-dir = "{site.lists}"
-[plugins]
-dir = "{site.dir / 'no-plugins'}"
-missing_symbols = "disable"
-[quarantine]
-path = "{site.dir / 'q.sqlite3'}"
-[log]
-format = "json"
-""")
+        self.config = write_config(
+            site.dir / "spamgw.toml",
+            admin={"listen": "127.0.0.1:0", "token": AUTH["Authorization"].split()[1]},
+            smpp={"enabled": False}, agi={"enabled": False},
+            rules={"dir": site.rules}, lists={"dir": site.lists},
+            plugins={"dir": site.dir / "no-plugins", "missing_symbols": "disable"},
+            quarantine={"path": site.dir / "q.sqlite3"}, log={"format": "json"})
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
 

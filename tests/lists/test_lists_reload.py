@@ -24,6 +24,7 @@ from gateway.config import Config, parse_config
 from gateway.lists.journal import parse_entry
 from gateway.lists.reload import ReloadRefused, reload_lists
 from gateway.services import apply_change
+from gateway.testing.config import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-lists-0123"
@@ -140,27 +141,12 @@ def _sms(core: Core, src: str) -> Any:
 class _Gateway:
     def __init__(self, tmp: Path, rules: Path) -> None:
         self.log = tmp / "gateway.log"
-        self.config = tmp / "spamgw.toml"
-        self.config.write_text(f"""
-[admin]
-listen = "127.0.0.1:0"
-token = "{TOKEN}"
-[smpp]
-enabled = false
-[agi]
-enabled = false
-[rules]
-dir = "{rules}"
-[lists]
-dir = "{rules / 'lists'}"
-[plugins]
-dir = "{tmp / 'no-plugins'}"
-missing_symbols = "disable"
-[quarantine]
-path = "{tmp / 'q.sqlite3'}"
-[log]
-format = "json"
-""")
+        self.config = write_config(
+            tmp / "spamgw.toml", admin={"listen": "127.0.0.1:0", "token": TOKEN},
+            smpp={"enabled": False}, agi={"enabled": False},
+            rules={"dir": rules}, lists={"dir": rules / "lists"},
+            plugins={"dir": tmp / "no-plugins", "missing_symbols": "disable"},
+            quarantine={"path": tmp / "q.sqlite3"}, log={"format": "json"})
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gateway", "run", "--config", str(self.config)],

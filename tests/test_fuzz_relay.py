@@ -45,10 +45,11 @@ from hypothesis.stateful import (
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "smpp"))
-from smpp_support import RawEsme, free_port, gateway_config, start_sim  # noqa: E402
+from smpp_support import free_port, gateway_config, start_sim  # noqa: E402
 
 from gateway.smpp import pdu as P  # noqa: E402
 from gateway.smpp.codec import HEADER, decode, encode, response_for  # noqa: E402
+from gateway.testing.smpp import submit_once  # noqa: E402
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -299,15 +300,7 @@ def _check_responses(conn: Conn) -> None:
 
 def _alive(gw: Gateway) -> None:
     assert gw.proc.poll() is None, gw.log.read_text()[-3000:]
-    esme = RawEsme(gw.port, system_id="checker")
-    try:
-        seq = esme.send(P.SubmitSm(source_addr_ton=1, source_addr="447700900123",
-                                   dest_addr_ton=1, destination_addr="447700900456",
-                                   short_message=b"after the fuzz"))
-        (resp,) = esme.read(1)
-        assert (resp.sequence_number, resp.command_status) == (seq, 0)
-    finally:
-        esme.close()
+    assert submit_once(gw.port, b"after the fuzz", system_id="checker") == 0
 
 
 def test_relay_state_machine(gateway: Gateway) -> None:

@@ -10,10 +10,10 @@ import ssl
 from typing import Any
 
 from gateway.smpp.codec import response_for
-from gateway.smpp.pdu import RESPONSE_BIT, BindTransceiver, CommandId
+from gateway.smpp.pdu import RESPONSE_BIT, BindTransceiver, CommandId, SubmitSm
 from gateway.smpp.session import PduReceived, Role, Session
 
-__all__ = ["Esme"]
+__all__ = ["Esme", "submit_once"]
 
 
 class Esme:
@@ -69,3 +69,19 @@ class Esme:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def submit_once(port: int, text: bytes, *, system_id: str = "acme",
+                src: str = "447700900123", dst: str = "447700900456") -> int:
+    """Bind, send one submit_sm (international numbers), read its answer (asserting
+    it answers that sequence number) and close; returns its command_status. The
+    check that a gateway still relays after an attack or a fuzz run."""
+    esme = Esme(port, system_id=system_id)
+    try:
+        seq = esme.send(SubmitSm(source_addr_ton=1, source_addr=src, dest_addr_ton=1,
+                                 destination_addr=dst, short_message=text))
+        (resp,) = esme.read(1)
+        assert resp.sequence_number == seq, (resp, seq)
+        return int(resp.command_status)
+    finally:
+        esme.close()

@@ -10,6 +10,7 @@ walk through a whole process, as CI runs it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -31,9 +32,11 @@ from agi_support import environment_for
 from smpp_support import RawEsme, Sim, free_port, start_sim
 
 from gateway.smpp.codec import encode
-from gateway.smpp.pdu import BindTransceiver, SubmitSm
+from gateway.smpp.pdu import BindTransceiver
+from gateway.testing.agi import asterisk_session
 from gateway.testing.config import write_config
 from gateway.testing.process import GatewayProcess, wait_port
+from gateway.testing.smpp import submit_once
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -71,49 +74,19 @@ class Gateway:
         metrics.decode("utf-8")  # strict: valid UTF-8 whatever arrived
         assert _agi_call(self.agi, b"+447700900555", "inbound")["SPAMGW_ACTION"] in (
             "ALLOW", "WARN", "BLOCK")
-        esme = RawEsme(self.smpp)
-        try:
-            seq = esme.send(SubmitSm(source_addr_ton=1, source_addr="447700900123",
-                                     dest_addr_ton=1, destination_addr="447700900456",
-                                     short_message=b"still here"))
-            (resp,) = esme.read(1)
-            assert (resp.sequence_number, resp.command_status) == (seq, 0)
-        finally:
-            esme.close()
+        assert submit_once(self.smpp, b"still here") == 0
 
     def log_lines(self) -> list[str]:
         return self.log.read_text(errors="replace").splitlines()
 
 
-def _agi_call(port: int, callerid: bytes, path: str, *, source: str = "127.0.0.1",
-              route: bytes = b"") -> dict[str, str]:
-    """One FastAGI screening as Asterisk makes it: the environment, then answer each
-    SET VARIABLE with 200 until the server closes. ``callerid`` and ``route`` are raw
-    bytes (Asterisk passes what the trunk sent)."""
+def _agi_call(port: int, callerid: bytes, path: str, *, route: bytes = b"") -> dict[str, str]:
+    """One FastAGI screening as Asterisk makes it (``gateway.testing.agi``): the
+    environment, then each command answered until the server closes. ``callerid``
+    and ``route`` are raw bytes (Asterisk passes what the trunk sent)."""
     env = environment_for(path, "CALLERID", "447700900123", *(["ROUTE"] if route else []))
     env = env.replace(b"CALLERID", callerid).replace(b"agi_arg_1: ROUTE", b"agi_arg_1: " + route)
-    s = socket.socket()
-    s.settimeout(10)
-    s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
-    variables: dict[str, str] = {}
-    try:
-        s.sendall(env)
-        buf = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                words = line.decode("utf-8", "replace").split(" ", 3)
-                if words[:2] == ["SET", "VARIABLE"] and len(words) == 4:
-                    variables[words[2]] = words[3].strip('"')
-                s.sendall(b"200 result=1\n")
-    finally:
-        s.close()
-    return variables
+    return asyncio.run(asterisk_session(port, env)).variables
 
 
 def _closed(sock: socket.socket, timeout: float = 20.0) -> bool:

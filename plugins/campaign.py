@@ -46,7 +46,7 @@ from typing import Any
 
 from gateway.content.cache import LruCache
 from gateway.content.facts import Facts
-from gateway.content.fingerprint import Fingerprinter, campaign_text
+from gateway.content.fingerprint import Fingerprinter, campaign_parts
 from gateway.content.plugin import Counters, Hit, Number, NumberSet, PluginEnv, StringSet, Symbol
 from gateway.lists.senders import SenderStatus
 from gateway.model import Event
@@ -108,11 +108,11 @@ class CampaignPlugin:
         key = facts.text_key()
         keys = self.by_text.get(key)
         if keys is None:
-            words = campaign_text(facts.ev.text or "", facts.folded())
-            joined = " ".join(words)
+            parts = campaign_parts(facts.ev.text or "", facts.folded())
+            joined = b" ".join(parts)
             keys = self.by_words.get(joined)
             if keys is None:
-                keys = self.fp.keys_of_words(words)
+                keys = self.fp.keys_of_parts(parts)
                 self.by_words.put(joined, keys)
             self.by_text.put(key, keys)
         return keys

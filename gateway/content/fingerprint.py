@@ -28,7 +28,7 @@ from operator import mod, or_
 
 from gateway.content.normalize import fold
 
-__all__ = ["Fingerprinter", "campaign_text", "fingerprint", "normalize_text"]
+__all__ = ["Fingerprinter", "campaign_parts", "campaign_text", "fingerprint", "normalize_text"]
 
 # a label is possessive ([a-z0-9-]++): no separator starts with a label character, so
 # the shorter labels a failed match would backtrack to never succeed (a third of the
@@ -55,10 +55,39 @@ def campaign_text(text: str, folded: str | None = None) -> list[str]:
     """The words a campaign fingerprint is made of (URLs ``\\x01``, numbers ``\\x02``).
     ``folded``, if given, is ``fold(text)`` already computed."""
     t = fold(text) if folded is None else folded
-    if _URL_HINT.search(t) is not None:
+    if _may_link(t) and _URL_HINT.search(t) is not None:
         t = _URLISH.sub(" \x01 ", t)
     t = _DIGITS.sub(" \x02 ", t)
     return _WORD.findall(t)
+
+
+def _may_link(t: str) -> bool:
+    """Can ``_URL_HINT`` match? Each of its forms has a dot, ``://`` or ``dot`` in it."""
+    return "." in t or "dot" in t or "://" in t
+
+
+def campaign_parts(text: str, folded: str | None = None) -> list[bytes]:
+    """``campaign_text``'s words as UTF-8 bytes (what ``Fingerprinter.sketch_parts``
+    hashes). ASCII text without ``$``, ``\\x01`` or ``\\x02`` (most SMS) takes a
+    C-level path: after the same link and number substitutions, its words are its
+    runs of letters and the ``\\x01``/``\\x02`` tokens (each inserted between two
+    spaces), so a byte translation to letters-or-space and a split find them
+    (``tests/content/test_campaign.py`` holds it to ``campaign_text``)."""
+    t = fold(text) if folded is None else folded
+    if t.isascii() and "$" not in t and "\x01" not in t and "\x02" not in t:
+        if _may_link(t) and _URL_HINT.search(t) is not None:
+            t = _URLISH.sub(" \x01 ", t)
+        b = t.encode("ascii")
+        if len(b.translate(None, _ASCII_DIGITS)) != len(b):
+            b = _DIGITS.sub(" \x02 ", t).encode("ascii")
+        return b.translate(_LETTERS_OR_SPACE).split()
+    return [w.encode("utf-8", "surrogatepass") for w in campaign_text(text, t)]
+
+
+_ASCII_DIGITS = b"0123456789"
+#: ASCII letters and the \x01/\x02 tokens kept, every other byte a space
+_LETTERS_OR_SPACE = bytes(b if (65 <= b <= 90 or 97 <= b <= 122 or b in (1, 2)) else 32
+                          for b in range(256))
 
 
 def normalize_text(text: str) -> str:
@@ -96,8 +125,13 @@ class Fingerprinter:
         """The sketch of ``campaign_text``'s words (every loop here runs in C)."""
         if len(words) < self.min_words:
             return None
+        return self.sketch_parts(" ".join(words).encode("utf-8", "surrogatepass").split())
+
+    def sketch_parts(self, parts: list[bytes]) -> list[int] | None:
+        """The sketch of ``campaign_parts``' words (UTF-8, no white space in one)."""
+        if len(parts) < self.min_words:
+            return None
         k = self.bands * self.rows
-        parts = " ".join(words).encode("utf-8", "surrogatepass").split()
         hs = list(map(zlib.crc32, parts))
         # word pairs: the CRC-32 of "a b", continued from the CRC of "a" (no big-int
         # arithmetic, no pair strings built)
@@ -124,6 +158,10 @@ class Fingerprinter:
     def keys_of_words(self, words: list[str]) -> tuple[int, ...]:
         """``keys`` from ``campaign_text``'s words."""
         return self.keys_of_sketch(self.sketch_words(words))
+
+    def keys_of_parts(self, parts: list[bytes]) -> tuple[int, ...]:
+        """``keys`` from ``campaign_parts``' words."""
+        return self.keys_of_sketch(self.sketch_parts(parts))
 
     def keys_of_sketch(self, mins: list[int] | None) -> tuple[int, ...]:
         """Band ``i``'s key: the CRC-32 (seeded with ``i``) of its ``rows`` values as

@@ -282,3 +282,29 @@ def test_possessive_url_pattern_is_the_backtracking_one(text: str) -> None:
     backtracking = re.compile(fingerprint._URLISH.pattern.replace("[a-z0-9-]++", "[a-z0-9-]+"))
     assert backtracking.pattern != fingerprint._URLISH.pattern
     assert fingerprint._URLISH.sub(" \x01 ", text) == backtracking.sub(" \x01 ", text)
+
+
+_TRICKY = st.sampled_from(["http://", "hxxps://", "www.", ".", ",", " ", "  ", "[.]", "(dot)",
+                           " dot ", "com", "co.uk", "x-y", "3", "4.50", "12:30", "1-2", "$",
+                           "£", "€", "\x01", "\x02", "é", "Ünï", "\u200b", "_", "a", "Bc",
+                           "win", "\t", "\n", "/", "?", "!"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_TRICKY, max_size=30).map("".join) | st.text(max_size=60))
+def test_campaign_parts_are_campaign_text_as_bytes(text: str) -> None:
+    """The byte path of campaign_parts (ASCII text) finds campaign_text's words."""
+    from gateway.content.fingerprint import campaign_parts
+
+    assert campaign_parts(text) == [w.encode("utf-8", "surrogatepass")
+                                    for w in campaign_text(text)]
+
+
+def test_campaign_parts_of_real_texts() -> None:
+    from gateway.content.fingerprint import campaign_parts
+
+    fp = Fingerprinter()
+    for text in campaign(50) + ham():
+        parts = campaign_parts(text)
+        assert parts == [w.encode("utf-8") for w in campaign_text(text)]
+        assert fp.keys_of_parts(parts) == fp.keys_of_words(campaign_text(text))

@@ -254,6 +254,33 @@ def unique_traffic(count: int, seed: int) -> list[bytes]:
     return out
 
 
+async def _paced_binds(port: int, args: argparse.Namespace, templates: list[bytes]
+                       ) -> tuple[float, list[int], int, int]:
+    """``args.paced`` submit_sm/s in all, shared by ``args.connections`` binds, for
+    ``args.paced_seconds``: each bind paces its own share from its own place in the
+    stream (whole concatenated messages), so the binds do not repeat one another's
+    senders and texts. Returns what ``bench_smpp._throughput`` does: the answered rate,
+    the latencies, the 0x65 and error counts."""
+    sys.path.insert(0, str(HERE))
+    import bench_smpp
+
+    binds = args.connections
+    conns = [await bench_smpp._connect(port, f"paced{i}") for i in range(binds)]
+    per = max(1, int(args.paced * args.paced_seconds) // binds)
+    slices = bench_smpp._slices(templates, binds, per)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(
+        bench_smpp._paced(c, templates[start:] + templates[:start], args.paced / binds,
+                          args.paced_seconds)
+        for c, (start, _n) in zip(conns, slices, strict=True)))
+    elapsed = time.perf_counter() - t0
+    lat = [x for c in conns for x in c.lat]
+    for c in conns:
+        c.transport.close()  # type: ignore[union-attr]
+    return (len(lat) / elapsed, lat, sum(c.rejected for c in conns),
+            sum(c.errors for c in conns) + sum(len(c.sent) for c in conns))
+
+
 def generate_smpp(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
     import bench_smpp
@@ -276,7 +303,11 @@ def generate_smpp(args: argparse.Namespace) -> dict[str, Any]:
     mark("start")
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    rate, lat, *counts = uvloop.run(bench_smpp._throughput(args.port, ns, *extra))
+    if args.paced > 0 and extra:  # a fixed rate over every bind, not saturating
+        ns.paced, ns.paced_seconds = args.paced, args.paced_seconds
+        rate, lat, *counts = uvloop.run(_paced_binds(args.port, ns, extra[0]))
+    else:
+        rate, lat, *counts = uvloop.run(bench_smpp._throughput(args.port, ns, *extra))
     cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
     mark("end")
     rejected = counts[0] if len(counts) > 1 else 0  # 0x65, when the generator counts them
@@ -395,7 +426,8 @@ def run_generator(kind: str, port: int, args: argparse.Namespace,
            "--messages", str(args.messages), "--rate", str(extra.get("rate", 0)),
            "--rate-seconds", str(args.rate_seconds), "--seconds", str(args.seconds),
            "--concurrency", str(args.concurrency), "--token", extra.get("token", ""),
-           "--texts", extra.get("texts", "mix")]
+           "--texts", extra.get("texts", "mix"), "--paced", str(extra.get("paced", 0)),
+           "--paced-seconds", str(args.workers_seconds)]
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -504,6 +536,7 @@ class Row:
     result: dict[str, Any]
     rss_mb: float
     notes: list[str] = field(default_factory=list)
+    rep: int = 0  # which repeat of the workers rows
 
 
 def measure(name: str, proc: subprocess.Popen[Any] | None, kind: str, port: int,
@@ -664,50 +697,64 @@ def gateway_notes(admin: int, workers: int, redis: bool) -> list[str]:
 def run_workers(args: argparse.Namespace, tmp: Path) -> None:
     """socat, then the default config as 1 worker (memory, redis) and 2 workers (redis),
     each with ``--worker-binds`` binds (the kernel spreads binds, not messages: with a
-    few, one worker may get them all)."""
+    few, one worker may get them all). At ``--workers-rate`` (the default) every row
+    carries the same fixed load, below saturation, and CPU per message compares like
+    with like; ``--workers-repeat`` runs the rows that many times, interleaved."""
     if shutil.which("redis-server") is None:
         print("\nWorkers: skipped, redis-server is not installed")
         return
     args = argparse.Namespace(**{**vars(args), "connections": args.worker_binds})
+    paced = args.workers_rate
     sim, sim_port = start_smsc_sim(stderr=subprocess.DEVNULL)
     rows: list[Row] = []
     shipped, shipped_lists = str(ROOT / "rules"), str(ROOT / "rules" / "lists")
     try:
-        if shutil.which("socat"):
-            rows.append(measure_socat(args, tmp, sim_port))
         with redis_server(tmp) as (redis_proc, redis_port):
-            for name, workers, redis in (("1 worker, memory", 1, None),
-                                         ("1 worker, redis", 1, redis_port),
-                                         ("2 workers, redis", 2, redis_port)):
-                port, admin = free_port(), free_port()
-                with gateway(tmp, name.replace(" ", "-").replace(",", ""), rules=shipped,
-                             lists=shipped_lists, smpp=port, upstream=sim_port,
-                             admin=admin, log_level=args.log_level, workers=workers,
-                             redis=redis) as gw:
-                    probe = redis_probe(redis_proc.pid, redis_port) if redis else None
-                    row = measure(name, gw, "smpp", port, args, probe=probe)
-                    row.notes += gateway_notes(admin, workers, redis is not None)
+            for rep in range(max(1, args.workers_repeat)):
+                if shutil.which("socat"):
+                    row = measure_socat(args, tmp, sim_port, paced=paced)
+                    row.notes.append(f"load {os.getloadavg()[0]:.2f}")
+                    row.rep = rep
                     rows.append(row)
+                paths = [("1 worker, memory", 1, None, 1), ("1 worker, redis", 1, redis_port, 1),
+                         ("2 workers, redis", 2, redis_port, 1)]
+                for name, workers, redis, times in paths:
+                    port, admin = free_port(), free_port()
+                    load = os.getloadavg()[0]
+                    tag = f"{name.replace(' ', '-').replace(',', '')}-{rep}"
+                    with gateway(tmp, tag, rules=shipped, lists=shipped_lists, smpp=port,
+                                 upstream=sim_port, admin=admin, log_level=args.log_level,
+                                 workers=workers, redis=redis) as gw:
+                        probe = redis_probe(redis_proc.pid, redis_port) if redis else None
+                        row = measure(name, gw, "smpp", port, args, probe=probe,
+                                      paced=paced * times)
+                        row.notes += gateway_notes(admin, workers, redis is not None)
+                        row.notes.append(f"load {load:.2f}-{os.getloadavg()[0]:.2f}")
+                        row.rep = rep
+                        rows.append(row)
     finally:
         stop(sim)
-    base = next((r.result["rate"] for r in rows if r.name == "socat relay"), float("nan"))
-    one = next((r.result.get("cpu_us") for r in rows if r.name == "1 worker, redis"), None)
+    how = (f"at a fixed {paced:,.0f} submit_sm/s for {args.workers_seconds:g} s"
+           if paced > 0 else f"{args.messages:,} submit_sm, saturating")
     print(f"\nWorkers: the default config (shipped rules, lists, content plugins; mix "
-          f"texts), {args.messages:,} submit_sm after a warm-up, {args.connections} binds "
-          f"x window {args.window}; {os.cpu_count()} cpus shared by the generator, the "
+          f"texts), {how}, after a warm-up, {args.connections} binds x window "
+          f"{args.window}; {os.cpu_count()} cpus shared by the generator, the "
           "simulator, the gateway and redis")
     print(f"{'path':<20}{'submit_sm/s':>12}{'p50 ms':>8}{'p99 ms':>8}{'gateway CPU us/msg':>20}"
           f"{'per core/s':>11}{'redis us/msg':>13}{'redis cmds/msg':>15}{'errors':>7}"
-          f"{'vs socat':>9}  split, syncs")
+          f"{'vs socat':>9}  split, syncs, load average")
     for r in rows:
         x = r.result
+        base = next((b.result["rate"] for b in rows
+                     if b.name == "socat relay" and b.rep == r.rep), float("nan"))
         us = x.get("cpu_us")
         per = x.get("per_msg", {})
         cpu = f"{us:>20.1f}{1e6 / us:>11,.0f}" if us else f"{'-':>20}{'-':>11}"
         rds = (f"{per['redis_cpu_us']:>13.1f}{per['redis_cmds']:>15.3f}" if per
                else f"{'-':>13}{'-':>15}")
+        busy = [f"{us * x['rate'] / 1e6:.0%} of a core"] if us else []
         print(f"{r.name:<20}{x['rate']:>12,.0f}{x['p50']:>8.2f}{x['p99']:>8.2f}{cpu}{rds}"
-              f"{x['errors']:>7}{x['rate'] / base:>9.2f}  {' '.join(r.notes)}")
+              f"{x['errors']:>7}{x['rate'] / base:>9.2f}  {' '.join(r.notes + busy)}")
     for r in rows:
         per = r.result.get("per_msg", {})
         calls = sorted(((v, k[4:]) for k, v in per.items() if k.startswith("cmd:") and v),
@@ -717,15 +764,20 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
                   + ", ".join(f"{name} {v:.3f}" for v, name in calls[:8]))
     print(f"{'2 workers, memory':<20}  refused by design: workers must share their counters "
           "([state] backend = \"redis\")")
-    two = next((r.result.get("cpu_us") for r in rows if r.name == "2 workers, redis"), None)
-    mem = next((r.result for r in rows if r.name == "1 worker, memory"), None)
-    red = next((r.result for r in rows if r.name == "1 worker, redis"), None)
-    if one and two:
-        print(f"CPU per message, 2 workers against 1 (redis): {two / one:.2f} "
-              "(target <= 1.10)")
-    if mem and red:
-        print(f"throughput, redis against memory (1 worker): {red['rate'] / mem['rate']:.2f} "
-              "(target >= 0.90)")
+    for rep in sorted({r.rep for r in rows}):
+        got = {r.name: r.result for r in rows if r.rep == rep}
+        mem, red, two = (got.get(n, {}).get("cpu_us") for n in (
+            "1 worker, memory", "1 worker, redis", "2 workers, redis"))
+        line = [f"run {rep + 1}: CPU per message,"]
+        if mem and red:
+            line.append(f"redis/memory (1 worker) {red / mem:.2f} (target <= 1.10);")
+        if red and two:
+            line.append(f"2 workers/1 worker (redis) {two / red:.2f} (target <= 1.10);")
+
+        rm, rr = got.get("1 worker, memory"), got.get("1 worker, redis")
+        if rm and rr:
+            line.append(f"throughput redis/memory {rr['rate'] / rm['rate']:.2f}")
+        print(" ".join(line))
 
 
 def run_agi(args: argparse.Namespace, tmp: Path) -> None:
@@ -784,6 +836,16 @@ def main() -> int:
                     help="the gateway's log level: info (the shipped default) and warning "
                          "write the audit line of every verdict that is not ALLOW; error "
                          "turns it off (to see what it costs)")
+    ap.add_argument("--workers-rate", type=float, default=2000.0,
+                    help="the workers table at this fixed rate (submit_sm/s over all its "
+                         "binds, below saturation, so that CPU per message is compared at "
+                         "equal load); 0: saturating, as many messages as --messages")
+    ap.add_argument("--workers-seconds", type=float, default=20.0,
+                    help="how long each workers row runs at --workers-rate")
+    ap.add_argument("--workers-repeat", type=int, default=1,
+                    help="measure the workers rows this many times, interleaved")
+    ap.add_argument("--paced", type=float, default=0.0, help=argparse.SUPPRESS)
+    ap.add_argument("--paced-seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     ap.add_argument("--generate", choices=("smpp", "agi", "http"), help=argparse.SUPPRESS)
     ap.add_argument("--trivial", choices=("agi", "http"), help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)

@@ -2,20 +2,26 @@
 
 The engine calls the counters synchronously for every event, so no call waits on the
 network: each one is answered from process memory in a few hundred nanoseconds. A
-task started with the gateway (``start``/``stop``) runs a sync every
-``interval`` (100 ms): one pipelined round trip pushes what this process added since
-the last sync (sum increments, distinct members, flag changes) and reads back the
-cluster-wide values of every key this process used in the last ``linger`` seconds,
-which are merged into the local view. Counts therefore converge across processes
-within about one interval; between syncs a process sees its own traffic at once and
-the others' as of the last sync.
+sync runs every ``interval`` (100 ms): one pipelined round trip pushes what this
+process added since the last sync (sum increments, distinct members, flag changes),
+reads back the cluster-wide values of the keys new here, and brings the totals other
+processes pushed since, for the keys this process holds; all of it is merged into the
+local view. Counts therefore converge across processes within about one interval;
+between syncs a process sees its own traffic at once and the others' as of the last
+sync.
 
 How the local view keeps sums and distinct counts is in ``gateway.state.view``
 (``RedisCounters`` is one), one sync in ``gateway.state.sync``, what Redis holds in
-``gateway.state.wire``; this module is the backend's life: start, the sync task,
+``gateway.state.wire``; this module is the backend's life: start, the sync thread,
 outages, stop. Flags live in Redis (a sorted set per list, by expiry) and are loaded
 at start, so they survive a restart; changes reach other processes through a stream
 they follow.
+
+The sync's Redis I/O runs in a thread of its own, with its own (blocking) connection:
+the event loop only snapshots what to send and merges what came back, one callback
+each, so a loop saturated with messages still syncs (late by one turn of the loop,
+not by the dozens a coroutine's round trip takes), and the I/O's timeout is the
+socket's, not the loop's.
 
 If Redis is unreachable nothing stops: the local view keeps answering (fail-open),
 the failure is logged once and counted (``sync_errors``), unpushed work is kept while
@@ -25,8 +31,8 @@ written back.
 
 A sync can also fall behind with Redis up, when the event loop is too busy to run it.
 Either way, once the last successful sync is older than ``lag_bound`` (the larger of
-1 s and 10 intervals) the process is judging on its own counts: the sync task logs
-one warning for the episode and another when it syncs at its pace again, counts the
+1 s and 10 intervals) the process is judging on its own counts: the sync logs one
+warning for the episode and another when it syncs at its pace again, counts the
 episodes, and ``metrics()`` has the age of the last sync (``sync_age_seconds``).
 """
 
@@ -34,14 +40,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
+import threading
 import time
 from typing import Any
 
-import redis.asyncio
+import redis
 import redis.exceptions
 import structlog
 
-from gateway.state.sync import Syncer
+from gateway.state.sync import Batch, Reply, Syncer
 from gateway.state.view import LocalView
 
 __all__ = ["RedisCounters"]
@@ -50,30 +58,40 @@ log = structlog.get_logger("spamgw.state")
 
 _ERRORS = (redis.exceptions.RedisError, OSError, TimeoutError)
 
+#: a job for the sync thread: the batch, and the future its outcome resolves
+_Job = tuple[Batch, "asyncio.Future[BaseException | None]"]
+
 
 class RedisCounters(LocalView):
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "spamgw:",
-                 interval: float = 0.1, linger: float = 1.0, max_members: int = 4096,
-                 max_batch: int = 2000, timeout: float = 1.0) -> None:
+                 interval: float = 0.1, max_members: int = 4096, max_batch: int = 2000,
+                 timeout: float = 1.0) -> None:
         super().__init__(max_members)
         self.url = url
         self.prefix = prefix
         self.interval = interval
-        self.max_batch = max_batch  # keys of each kind pushed/pulled by one sync
+        self.max_batch = max_batch  # keys of each kind pushed/read by one sync
         self.timeout = timeout
-        self._syncer = Syncer(self, max(1, round(linger / interval)))
-        self._client: redis.asyncio.Redis | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-        self._lock = asyncio.Lock()
+        #: a process silent this long leaves the others' fan-out, and reads every key
+        #: again when it is back
+        self.live = max(10.0, 50 * interval)
+        self._syncer = Syncer(self, self.live)
+        self._client: redis.Redis | None = None
+        self._thread: threading.Thread | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inflight: asyncio.Future[BaseException | None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._running = False
+        self._stopping = False
         self._down = False
         self._failures = 0
         # for metrics
         self.syncs = 0
         self.sync_errors = 0
         self.last_sync = 0.0  # wall time of the last successful sync (0: never)
-        self.last_sync_seconds = 0.0  # how long it took
-        self.last_batch = 0  # keys pushed or pulled by it
+        self.last_sync_seconds = 0.0  # how long it took, snapshot to merge
+        self.last_batch = 0  # keys pushed or read by it
         self.connected = False
         #: past it without a successful sync, this process judges on its own counts
         self.lag_bound = max(1.0, 10 * interval)
@@ -88,6 +106,7 @@ class RedisCounters(LocalView):
 
     def metrics(self) -> dict[str, float]:
         """Figures for /metrics: sync health and the size of the local view."""
+        syncer = self._syncer
         return {
             "syncs": self.syncs,
             "sync_errors": self.sync_errors,
@@ -98,12 +117,15 @@ class RedisCounters(LocalView):
             "keys": len(self),
             "sync_age_seconds": self.sync_age(),
             "sync_behind_episodes": self.lag_episodes,
+            "sync_changes_in": syncer.changes_in,
+            "sync_reads": syncer.reads,
+            "sync_rereads": syncer.rereads,
         }
 
     def sync_age(self) -> float:
         """Seconds since the last successful sync (since start if none yet; 0 when not
         running): how old the other processes' share of the counts is."""
-        if self._task is None:
+        if not self._running:
             return 0.0
         return time.monotonic() - self._last_ok
 
@@ -111,56 +133,102 @@ class RedisCounters(LocalView):
 
     async def start(self) -> None:
         """Load the live flags and start syncing. Never fails for want of Redis: the
-        first load is retried by the sync task."""
-        if self._task is not None:
+        first load is retried by the next sync."""
+        if self._running:
             return
-        self._client = redis.asyncio.Redis.from_url(
+        self._loop = asyncio.get_running_loop()
+        self._client = redis.Redis.from_url(
             self.url, decode_responses=True, socket_timeout=self.timeout,
             socket_connect_timeout=self.timeout)
+        self._jobs = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._io, args=(self._client, self._loop),
+                                        name="spamgw-state-sync", daemon=True)
+        self._thread.start()
         self.recording = True
-        self._stopping = asyncio.Event()
+        self._running = True
+        self._stopping = False
         self._last_ok = time.monotonic()
-        try:
-            await self._attempt()
-        except _ERRORS as e:
-            self._failed(e)
-        self._task = asyncio.create_task(self._run(), name="spamgw-state-sync")
+        await self._submit()  # its error is counted and logged; the syncs go on
 
     async def stop(self) -> None:
-        """Stop syncing after one last push of what is pending: the task does it and
-        ends; it is cancelled only if that takes longer than the timeout allows."""
-        task, self._task = self._task, None
-        if task is not None:
-            self._stopping.set()
-            try:
-                await asyncio.wait_for(asyncio.shield(task), 3 * self.timeout)
-            except TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Stop syncing after one last push of what is pending (bounded by the
+        timeout), then end the thread."""
+        if not self._running:
+            return
+        self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        with contextlib.suppress(TimeoutError):
+            if self._inflight is not None:
+                await asyncio.wait_for(asyncio.shield(self._inflight), 3 * self.timeout)
+            if self._inflight is None:
+                await asyncio.wait_for(asyncio.shield(self._submit()), 3 * self.timeout)
+        self._running = False
         self.recording = False
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        self._jobs.put(None)
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 3 * self.timeout)
+        self._client = None
 
     async def sync(self) -> None:
-        """One sync now (tests, benchmarks); raises what the connection raises."""
-        if self._client is None:
+        """One sync now (tests, benchmarks), after the one in flight if any; raises what
+        the connection raised."""
+        if not self._running:
             raise RuntimeError("RedisCounters.sync() before start()")
-        await self._attempt()
+        while self._inflight is not None:
+            await asyncio.shield(self._inflight)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        error = await self._submit()
+        if error is not None:
+            raise error
 
-    async def _attempt(self) -> None:
-        """One sync (after a load of the flags, if one is due), bounded in time; one
-        at a time."""
-        client = self._client
-        assert client is not None
-        async with self._lock, asyncio.timeout(2 * self.timeout):
-            syncer = self._syncer
-            if syncer.need_load:
-                await syncer.load(client)
-            t0 = time.perf_counter()
-            batch = await syncer.round(client)
-            self.sweep_some(self.latest, 2048)
+    # -- the syncs ------------------------------------------------------------------
+
+    def _submit(self) -> asyncio.Future[BaseException | None]:
+        """Snapshot what to send and hand it to the thread (on the loop)."""
+        assert self._loop is not None and self._inflight is None
+        fut: asyncio.Future[BaseException | None] = self._loop.create_future()
+        self._inflight = fut
+        self._jobs.put((self._syncer.prepare(), fut))
+        return fut
+
+    def _io(self, client: redis.Redis, loop: asyncio.AbstractEventLoop) -> None:
+        """The sync thread: each job's Redis I/O, its outcome handed back to the loop."""
+        try:
+            while (job := self._jobs.get()) is not None:
+                batch, fut = job
+                reply: Reply | None = None
+                error: BaseException | None = None
+                try:
+                    reply = self._syncer.exchange(client, batch)
+                except Exception as e:
+                    error = e
+                try:
+                    loop.call_soon_threadsafe(self._done, batch, fut, reply, error)
+                except RuntimeError:  # the loop is closed: nobody to tell
+                    return
+        finally:
+            client.close()
+
+    def _done(self, batch: Batch, fut: asyncio.Future[BaseException | None],
+              reply: Reply | None, error: BaseException | None) -> None:
+        """On the loop: merge what came back (or keep the pushes for the next sync),
+        and schedule the next sync."""
+        self._inflight = None
+        self._check_lag()  # an answer the loop merges late is a late sync too
+        if reply is not None:
+            try:
+                self.last_batch = self._syncer.merge(batch, reply)
+            except Exception as e:  # a bug here must not end sharing silently
+                error = e
+        if error is None:
+            self.sweep_due(self.latest)
+            if batch.cycle % 100 == 0:
+                self.local.sweep(self.latest)  # expired flags
             self.syncs += 1
             self._failures = 0
             self.connected = True
@@ -168,9 +236,36 @@ class RedisCounters(LocalView):
                 self._down = False
                 log.warning("redis sync resumed", url=self.url, errors=self.sync_errors)
             self.last_sync = time.time()
-            self.last_sync_seconds = time.perf_counter() - t0
-            self.last_batch = batch
+            self.last_sync_seconds = time.monotonic() - batch.started
             self._synced()
+            delay = self.interval - (time.monotonic() - batch.started)
+        else:
+            if reply is None:
+                self._syncer.requeue(batch)
+            if isinstance(error, _ERRORS):
+                self._failed(error)
+                delay = min(self.interval * 2 ** min(self._failures, 6), 2.0)
+            else:
+                self.sync_errors += 1
+                self._syncer.need_load = True
+                log.error("redis sync error", error=repr(error), exc_info=error)
+                delay = 1.0
+        if not fut.done():
+            fut.set_result(error)
+        if self._stopping or not self._running:
+            return
+        if delay <= 0:  # late already (a busy loop): the next one now, in this turn
+            self._tick()
+        else:
+            assert self._loop is not None
+            self._timer = self._loop.call_later(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self._inflight is not None or self._stopping or not self._running:
+            return
+        self._check_lag()
+        self._submit()
 
     def _synced(self) -> None:
         """After a successful sync: the episode of lag, if any, ends when this sync
@@ -183,9 +278,8 @@ class RedisCounters(LocalView):
                         behind_seconds=round(now - self._behind_since, 1))
 
     def _check_lag(self) -> None:
-        """Called by the sync task before each attempt (when the loop lets it run):
-        the first time the last successful sync is older than the bound, one warning
-        for the episode."""
+        """Called before each sync (when the loop lets it run): the first time the last
+        successful sync is older than the bound, one warning for the episode."""
         age = time.monotonic() - self._last_ok
         if age > self.lag_bound and not self._behind:
             self._behind = True
@@ -194,14 +288,22 @@ class RedisCounters(LocalView):
             log.warning("redis sync behind: counts are this process's own",
                         seconds=round(age, 1), bound=self.lag_bound, url=self.url)
 
+    def _failed(self, e: BaseException) -> None:
+        self.sync_errors += 1
+        self._failures += 1
+        self._syncer.need_load = True
+        self.connected = False
+        if not self._down:
+            self._down = True
+            log.warning("redis sync failed: serving from the local view until it is back",
+                        url=self.url, error=repr(e))
+
     def preload(self) -> None:
         """For one-shot tools that run no event loop (``spamgw check``): load the live
         flags once, synchronously; counters start empty and nothing is pushed."""
-        import redis as sync_redis
-
-        client = sync_redis.Redis.from_url(self.url, decode_responses=True,
-                                           socket_timeout=self.timeout,
-                                           socket_connect_timeout=self.timeout)
+        client = redis.Redis.from_url(self.url, decode_responses=True,
+                                      socket_timeout=self.timeout,
+                                      socket_connect_timeout=self.timeout)
         try:
             names = sorted(str(n) for n in client.smembers(self.prefix + "flists"))
             pipe = client.pipeline(transaction=False)
@@ -216,37 +318,3 @@ class RedisCounters(LocalView):
                       url=self.url, error=str(e))
         finally:
             client.close()
-
-    # -- the sync task ----------------------------------------------------------------
-
-    def _failed(self, e: BaseException) -> None:
-        self.sync_errors += 1
-        self._failures += 1
-        self._syncer.need_load = True
-        self.connected = False
-        if not self._down:
-            self._down = True
-            log.warning("redis sync failed: serving from the local view until it is back",
-                        url=self.url, error=repr(e))
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            delay = await self._step()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
-        await self._step()  # the last push, of what came in since the one before
-
-    async def _step(self) -> float:
-        """One sync attempt that never raises; returns the delay before the next."""
-        self._check_lag()
-        try:
-            await self._attempt()
-        except _ERRORS as e:
-            self._failed(e)
-            return min(self.interval * 2 ** min(self._failures, 6), 2.0)
-        except Exception as e:  # a bug here must not end sharing silently
-            self.sync_errors += 1
-            log.error("redis sync error", error=repr(e), exc_info=e)
-            return 1.0
-        return self.interval
-

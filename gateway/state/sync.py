@@ -1,17 +1,27 @@
-"""One sync of the redis backend: the local view's pushes and pulls in one round trip.
+"""One sync of the redis backend, in three steps: ``prepare`` and ``merge`` on the event
+loop, ``exchange`` (the Redis I/O) in the backend's own thread.
 
-A ``Syncer`` belongs to one ``RedisCounters``. Each round is one pipeline: it pushes
-what the hot path queued since the last one (sum increments, including those of
-buckets that rolled over, distinct members, flag changes), reads back the cluster-wide
-values of every key this process used in the last ``linger`` seconds (at most
-``max_batch`` of each kind a round, the rest round robin) and merges them into the
-local view. Flag changes of other processes arrive through the ``flog`` stream, read
-from where the last round stopped. A round that fails keeps its pushes for the next
-one, as long as they still matter.
+A ``Syncer`` belongs to one ``RedisCounters``. ``prepare`` takes what the hot path
+queued since the last sync (sum increments, including those of buckets that rolled
+over, distinct members, flag changes, and entries not yet read from Redis) and turns
+it into plain lists, touching nothing the hot path touches afterwards. ``exchange``
+runs them in one pipeline with the ``SYNC`` script (``gateway.state.wire``): it pushes,
+reads back the cluster's values of the keys new here (a key is read once, when this
+process first uses it or its window rolls over), and hands every other live process
+the new totals of what it pushed; and it reads this process's own inbox, the totals
+the others pushed since its last sync. ``merge`` applies both to the local view:
+a key this process holds is updated when another process changes it, and never
+re-read when nobody does. Flag changes of other processes arrive through the
+``flog`` stream, read from where the last sync stopped.
 
-``load`` reads every live flag list, at start and after an outage; if Redis lost its
-data (the ``epoch`` key changed) the live flags known here are queued to be written
-back instead. Key names and the scripts are in ``gateway.state.wire``.
+When the script says this process was not registered all along (its first sync,
+after an outage, or a sync that came later than ``live``), every key it holds is read
+again, ``max_batch`` a sync. A sync that fails keeps its pushes for the next one, as
+long as they still matter.
+
+``exchange`` also loads every live flag list when asked (at start and after an
+outage); if Redis lost its data (the ``epoch`` key changed) ``merge`` queues the live
+flags known here to be written back instead.
 """
 
 from __future__ import annotations
@@ -20,71 +30,274 @@ import json
 import time
 import uuid
 from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio
+import redis
 import structlog
 
 from gateway.state.view import Distinct, Key, Sum
-from gateway.state.wire import DISTINCT_SYNC, SUM_SYNC, decode_key, encode_key
+from gateway.state.wire import SYNC, decode_key, encode_key
 
 if TYPE_CHECKING:
     from gateway.state.redis import RedisCounters
 
-__all__ = ["Syncer"]
+__all__ = ["Batch", "Reply", "Syncer"]
 
 log = structlog.get_logger("spamgw.state")
 
 _FLOG_MAXLEN = 100_000
 _SLACK = 60.0  # seconds a key outlives its window in Redis
+_INBOX_CAP = 1000  # change records an inbox holds (past it: read everything again)
+
+FlagOps = dict[tuple[str, Hashable], float | None]
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one sync sends, made on the loop; the thread only reads it."""
+
+    cycle: int
+    load: bool
+    flog_id: str
+    flag_ops: FlagOps
+    hashes: list[str]
+    sum_json: list[list[Any]]
+    #: (entry, its bucket at the snapshot, read back?) per item after the spill's
+    sum_items: list[tuple[Sum, int, bool]]
+    #: (key, entry or None (spill), window, bucket, amount): what was pushed
+    sum_pushed: list[tuple[Key, Sum | None, float, int, float]]
+    set_json: list[list[Any]]
+    #: (set, pushed sightings, members here at the snapshot, its event time)
+    set_items: list[tuple[Distinct, dict[Hashable, float], int, float]]
+    prune: list[str]
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class Reply:
+    """What Redis answered, decoded in the thread."""
+
+    whole: bool = True
+    sums: list[float] = field(default_factory=list)
+    sets: list[int] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    flog: Any = None
+    #: when the sync loaded the flags: (epoch, last flog id, names, each list's rows)
+    loaded: tuple[str, str, list[str], list[Any]] | None = None
 
 
 class Syncer:
-    """What one process keeps between rounds: which keys to pull, the flag log
-    position, the Redis epoch it last saw."""
+    """What one process keeps between syncs: the flag log position, the Redis epoch it
+    last saw, its origin id and the names it made."""
 
-    def __init__(self, counters: RedisCounters, linger_cycles: int) -> None:
+    def __init__(self, counters: RedisCounters, live: float) -> None:
         self.c = counters
-        self.linger_cycles = linger_cycles
+        self.live_ms = int(live * 1000)
         self.cycle = 0
-        self.pull_s: dict[Key, int] = {}  # key -> last cycle it was used in
-        self.pull_d: dict[Key, int] = {}
         self.origin = uuid.uuid4().hex[:12]
         self.epoch: str | None = None
         self.flog_id = "0-0"
         self.need_load = True
         self.hash_names: dict[tuple[str, float, int], str] = {}
+        #: hash name -> (counter name, window, bucket), for the records of others
+        self.parsed: dict[str, tuple[str, float, int] | None] = {}
+        self.sha = ""  # the SYNC script's, once loaded (thread side)
+        #: change records another process's inbox holds (past it: it reads all again)
+        self.inbox_cap = _INBOX_CAP
+        # for metrics
+        self.changes_in = 0  # totals received from other processes
+        self.reads = 0  # keys read back (new here, rolled over, or read again)
+        self.rereads = 0  # times every key was read again
 
-    async def load(self, client: redis.asyncio.Redis) -> None:
-        """Load every live flag; after an outage, reconcile (or write back if Redis
-        lost its data)."""
+    # -- on the loop ----------------------------------------------------------------
+
+    def prepare(self) -> Batch:
+        """Snapshot what to send, and reset what the hot path accumulates."""
         c = self.c
+        self.cycle += 1
         p = c.prefix
-        pipe = client.pipeline(transaction=False)
-        pipe.set(p + "epoch", uuid.uuid4().hex, nx=True)
-        pipe.get(p + "epoch")
-        pipe.xrevrange(p + "flog", count=1)
-        pipe.smembers(p + "flists")
-        _, epoch, last, names = await pipe.execute()
+        budget = c.max_batch
+        flag_ops, c.flag_ops = c.flag_ops, {}
+        spill, c.spill = c.spill, []
+        touched_s, c.touched_sums = c.touched_sums[:budget], c.touched_sums[budget:]
+        touched_d, c.touched_sets = c.touched_sets[:budget], c.touched_sets[budget:]
+
+        hashes: dict[str, int] = {}
+        names = self.hash_names
+        if len(names) > 4 * budget:
+            names.clear()
+
+        def hidx(name: str, window: float, b: int) -> int:
+            h = names.get((name, window, b))
+            if h is None:
+                h = names[(name, window, b)] = f"{p}s:{name}:{window:g}:{b}"
+            i = hashes.get(h)
+            if i is None:
+                i = hashes[h] = len(hashes) + 1
+            return i
+
+        sum_json: list[list[Any]] = []
+        sum_pushed: list[tuple[Key, Sum | None, float, int, float]] = []
+        for k, window, b, amount in spill[:budget]:
+            sum_json.append([hidx(k[0], window, b), 0, encode_key(k[1]), repr(amount),
+                             int((2 * window + _SLACK) * 1000)])
+            sum_pushed.append((k, None, window, b, amount))
+        c.spill[:0] = spill[budget:]
+        sum_items: list[tuple[Sum, int, bool]] = []
+        for e in touched_s:
+            e.touched = False
+            read = e.synced != e.b
+            amount, e.pend = e.pend, 0.0
+            if not amount and not read:
+                continue
+            if not e.field:
+                c.index_sum(e, encode_key(e.k[1]))
+            window, b = e.window, e.b
+            sum_json.append([hidx(e.k[0], window, b),
+                             hidx(e.k[0], window, b - 1) if read else 0,
+                             e.field, repr(amount) if amount else "0",
+                             int((2 * window + _SLACK) * 1000)])
+            sum_items.append((e, b, read))
+            if amount:
+                sum_pushed.append((e.k, e, window, b, amount))
+
+        set_json: list[list[Any]] = []
+        set_items: list[tuple[Distinct, dict[Hashable, float], int, float]] = []
+        max_members = c.max_members
+        for d in touched_d:
+            d.touched = False
+            pend, d.pend = d.pend, {}
+            if len(pend) > max_members:  # only the newest can still count
+                pend = dict(sorted(pend.items(), key=lambda kv: kv[1])[-max_members:])
+            flat: list[str] = []
+            for member, ts in pend.items():
+                flat += (repr(ts), encode_key(member))
+            if not d.rkey:
+                c.index_set(d, f"{p}d:{d.k[0]}:{d.window:g}:{encode_key(d.k[1])}")
+            set_json.append([d.rkey, repr(d.now - d.window), max_members,
+                             int((d.window + _SLACK) * 1000), flat])
+            set_items.append((d, pend, len(d.members), d.now))
+
+        prune = list(c.local.flag_names()) if self.cycle % 100 == 0 else []
+        return Batch(self.cycle, self.need_load, self.flog_id, flag_ops, list(hashes),
+                     sum_json, sum_items, sum_pushed, set_json, set_items, prune)
+
+    def merge(self, batch: Batch, reply: Reply) -> int:
+        """Apply what came back; returns how many keys the sync pushed or read."""
+        c = self.c
+        if reply.loaded is not None:
+            self._loaded(*reply.loaded)
+        for record in reply.records:  # the others' changes first: ours are newer
+            self._apply(record)
+        sums = reply.sums
+        base = 2 * (len(batch.sum_json) - len(batch.sum_items))  # the spill's replies
+        for n, (e, b, read) in enumerate(batch.sum_items):
+            cur, prev = sums[base + 2 * n], sums[base + 2 * n + 1]
+            if e.b == b:
+                if cur + e.pend > e.cur:
+                    e.cur = cur + e.pend
+                if read and prev > e.prev:
+                    e.prev = prev
+            elif e.b == b + 1 and cur > e.prev:
+                e.prev = cur
+            if read:
+                e.synced = b
+        self.reads += sum(1 for _, _, read in batch.sum_items if read)
+        for (d, _, here, now), count in zip(batch.set_items, reply.sets, strict=True):
+            d.others = max(0, int(count) - here)
+            d.pulled = now
+        self._follow(reply.flog)
+        if not reply.whole:
+            self.rereads += 1
+            c.reread()
+        return len(batch.flag_ops) + len(batch.sum_json) + len(batch.set_json)
+
+    def requeue(self, batch: Batch) -> None:
+        """A failed sync keeps its pushes for the next one, as long as they matter."""
+        c = self.c
+        for op, exp in batch.flag_ops.items():
+            c.flag_ops.setdefault(op, exp)
+        now = c.latest
+        for k, e, window, b, amount in batch.sum_pushed:
+            if e is not None and e.b == b:
+                e.pend += amount
+            elif b >= int(now // window) - 1:
+                c.spill.append((k, window, b, amount))
+        for e, _b, _read in batch.sum_items:
+            if not e.touched:
+                e.touched = True
+                c.touched_sums.append(e)
+        for d, pend, _, _ in batch.set_items:
+            if not d.touched:
+                d.touched = True
+                c.touched_sets.append(d)
+            horizon = now - d.window
+            for member, ts in pend.items():
+                if ts > horizon and d.pend.get(member, horizon) < ts:
+                    d.pend[member] = ts
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        """Another process's changes: the new totals of the keys held here."""
+        c = self.c
+        hashes = record.get("h") or ()
+        parsed = self.parsed
+        if len(parsed) > 4 * c.max_batch:
+            parsed.clear()
+        n = 0
+        for hi, fieldname, total in record.get("s") or ():
+            h = hashes[hi - 1]
+            if h in parsed:
+                meta = parsed[h]
+            else:
+                meta = parsed[h] = self._parse(h)
+            if meta is None:
+                continue
+            name, window, b = meta
+            e = c.sum_by_field(name, fieldname)
+            if e is None or e.window != window:
+                continue
+            n += 1
+            t = float(total)
+            if b == e.b:
+                if t + e.pend > e.cur:
+                    e.cur = t + e.pend
+            elif b == e.b - 1 and t > e.prev:
+                e.prev = t
+        latest = c.latest
+        for rkey, count in record.get("d") or ():
+            d = c.set_by_rkey(rkey)
+            if d is None:
+                continue
+            n += 1
+            d.others = max(0, int(count) - len(d.members))
+            d.pulled = latest
+        self.changes_in += n
+
+    def _parse(self, h: str) -> tuple[str, float, int] | None:
+        head = self.c.prefix + "s:"
+        if not h.startswith(head):
+            return None
+        try:
+            name, window, b = h[len(head):].rsplit(":", 2)
+            return name, float(window), int(b)
+        except ValueError:
+            return None
+
+    def _loaded(self, epoch: str, last: str, names: list[str], rows: list[Any]) -> None:
+        c = self.c
         lost = self.epoch is not None and epoch != self.epoch
-        first = self.epoch is None
-        wall = time.time()
-        names = sorted(names)
-        pipe = client.pipeline(transaction=False)
-        for name in names:
-            pipe.zremrangebyscore(p + "f:" + name, "-inf", wall)
-            pipe.zrangebyscore(p + "f:" + name, f"({wall!r}", "+inf", withscores=True)
-        results = (await pipe.execute())[1::2] if names else []
         if lost:  # Redis came back empty: what this process knows goes back in
+            wall = time.time()
             for name in c.local.flag_names():
                 for key, exp in c.local.flags(name, wall).items():
                     c.flag_ops.setdefault((name, key), exp)
             log.warning("redis lost its data: writing back the live flags known here",
                         flags=len(c.flag_ops))
         else:
-            self.apply_flag_lists(names, results, full=not first)
+            self.apply_flag_lists(names, rows, full=self.epoch is not None)
         self.epoch = epoch
-        self.flog_id = last[0][0] if last else "0-0"
+        self.flog_id = last
         self.need_load = False
 
     def apply_flag_lists(self, names: list[str], results: list[Any], *, full: bool) -> None:
@@ -101,155 +314,6 @@ class Syncer:
                 for key in list(local.flags(name, 0.0)):
                     if key not in remote and (name, key) not in pending:
                         local.unflag(name, key)
-
-    async def round(self, client: redis.asyncio.Redis) -> int:
-        """One sync; returns how many keys it pushed or pulled. Raises what the
-        connection raises, after putting the pushes back."""
-        c = self.c
-        self.cycle += 1
-        cycle = self.cycle
-        p = c.prefix
-
-        # what to push and pull: snapshot, and reset what the hot path accumulates
-        flag_ops, c.flag_ops = c.flag_ops, {}
-        spill, c.spill = c.spill, []
-        touched_s, c.touched_sums = c.touched_sums, []
-        touched_d, c.touched_sets = c.touched_sets, []
-        pull_s, pull_d = self.pull_s, self.pull_d
-        for entry in touched_s:
-            entry.touched = False
-            pull_s[entry.k] = cycle
-        for dset in touched_d:
-            dset.touched = False
-            pull_d[dset.k] = cycle
-        oldest = cycle - self.linger_cycles
-
-        hashes: dict[str, int] = {}
-        names = self.hash_names
-        if len(names) > 4 * c.max_batch:
-            names.clear()
-
-        def hidx(name: str, window: float, b: int) -> int:
-            h = names.get((name, window, b))
-            if h is None:
-                h = names[(name, window, b)] = f"{p}s:{name}:{window:g}:{b}"
-            i = hashes.get(h)
-            if i is None:
-                i = hashes[h] = len(hashes) + 1
-            return i
-
-        budget = c.max_batch
-        sum_json: list[list[Any]] = []
-        sum_items: list[tuple[Sum, int]] = []  # read back, in order
-        sum_pushed: list[tuple[Key, Sum | None, float, int, float]] = []
-        for k, window, b, amount in spill[:budget]:
-            sum_json.append([hidx(k[0], window, b), 0, encode_key(k[1]), repr(amount),
-                             int((2 * window + _SLACK) * 1000)])
-            sum_pushed.append((k, None, window, b, amount))
-        c.spill[:0] = spill[budget:]
-        for k, _seen in self._rotate(pull_s, oldest, budget):
-            e = c.sum_entry(k)
-            if e is None:
-                del pull_s[k]
-                continue
-            amount, e.pend = e.pend, 0.0
-            if not e.field:
-                e.field = encode_key(k[1])
-            sum_json.append([hidx(k[0], e.window, e.b), hidx(k[0], e.window, e.b - 1),
-                             e.field, repr(amount) if amount else "0",
-                             int((2 * e.window + _SLACK) * 1000)])
-            sum_items.append((e, e.b))
-            if amount:
-                sum_pushed.append((k, e, e.window, e.b, amount))
-
-        set_json: list[list[Any]] = []
-        set_items: list[tuple[Key, Distinct, dict[Hashable, float], int, float]] = []
-        # (key, set, pushed sightings, members here at the snapshot, its event time)
-        for k, _seen in self._rotate(pull_d, oldest, budget):
-            d = c.set_entry(k)
-            if d is None:
-                del pull_d[k]
-                continue
-            pend, d.pend = d.pend, {}
-            if len(pend) > c.max_members:  # only the newest can still count
-                pend = dict(sorted(pend.items(), key=lambda kv: kv[1])[-c.max_members:])
-            flat: list[str] = []
-            for member, ts in pend.items():
-                flat += (repr(ts), encode_key(member))
-            if not d.rkey:
-                d.rkey = f"{p}d:{k[0]}:{d.window:g}:{encode_key(k[1])}"
-            set_json.append([d.rkey,
-                             repr(d.now - d.window), c.max_members,
-                             int((d.window + _SLACK) * 1000), flat])
-            set_items.append((k, d, pend, len(d.members), d.now))
-
-        pipe = client.pipeline(transaction=False)
-        for (name, key), exp in flag_ops.items():
-            ek = encode_key(key)
-            if exp is None:
-                pipe.zrem(f"{p}f:{name}", ek)
-            else:
-                pipe.zadd(f"{p}f:{name}", {ek: exp})
-                pipe.sadd(p + "flists", name)
-            pipe.xadd(p + "flog", {"n": name, "k": ek, "e": "" if exp is None else repr(exp),
-                                   "o": self.origin}, maxlen=_FLOG_MAXLEN, approximate=True)
-        if sum_json:
-            pipe.eval(SUM_SYNC, 0, json.dumps(list(hashes)), json.dumps(sum_json))
-        if set_json:
-            pipe.eval(DISTINCT_SYNC, 0, json.dumps(set_json))
-        pipe.xread({p + "flog": self.flog_id}, count=10_000)
-        if cycle % 100 == 0:
-            wall = time.time()
-            for name in c.local.flag_names():
-                pipe.zremrangebyscore(f"{p}f:{name}", "-inf", wall)
-        try:
-            results = await pipe.execute()
-        except BaseException:
-            self._requeue(flag_ops, sum_pushed, set_items)
-            raise
-
-        # merge what came back
-        i = sum(2 if exp is None else 3 for exp in flag_ops.values())  # replies of flag ops
-        if sum_json:
-            values = json.loads(results[i])
-            i += 1
-            for n, (e, b) in enumerate(sum_items):
-                cur, prev = float(values[2 * n]), float(values[2 * n + 1])
-                if e.b == b:
-                    if cur + e.pend > e.cur:
-                        e.cur = cur + e.pend
-                    if prev > e.prev:
-                        e.prev = prev
-                elif e.b == b + 1 and cur > e.prev:
-                    e.prev = cur
-        if set_json:
-            counts = json.loads(results[i])
-            i += 1
-            for (_, d, _, here, now), count in zip(set_items, counts, strict=True):
-                d.others = max(0, int(count) - here)
-                d.pulled = now
-        self._follow(results[i])
-        return len(flag_ops) + len(sum_json) + len(set_json)
-
-    @staticmethod
-    def _rotate(pull: dict[Key, int], oldest: int, budget: int) -> list[tuple[Key, int]]:
-        """Up to ``budget`` keys used since cycle ``oldest``, oldest served first; those
-        taken go to the back (round robin when there are more than a batch)."""
-        taken: list[tuple[Key, int]] = []
-        stale: list[Key] = []
-        for k, seen in pull.items():
-            if seen < oldest:
-                stale.append(k)
-            else:
-                taken.append((k, seen))
-                if len(taken) >= budget:
-                    break
-        for k in stale:
-            del pull[k]
-        for k, seen in taken:
-            del pull[k]
-            pull[k] = seen
-        return taken
 
     def _follow(self, reply: Any) -> None:
         """Apply the flag changes other processes made (the stream since our last id)."""
@@ -269,27 +333,60 @@ class Syncer:
                 else:
                     local.unflag(name, key)
 
-    def _requeue(self, flag_ops: dict[tuple[str, Hashable], float | None],
-                 sums: list[tuple[Key, Sum | None, float, int, float]],
-                 sets: list[tuple[Key, Distinct, dict[Hashable, float], int, float]]) -> None:
-        """A failed sync keeps its pushes for the next one, as long as they matter."""
-        c = self.c
-        for op, exp in flag_ops.items():
-            c.flag_ops.setdefault(op, exp)
-        now = c.latest
-        for k, e, window, b, amount in sums:
-            if e is not None and e.b == b:
-                e.pend += amount
-                if not e.touched:
-                    e.touched = True
-                    c.touched_sums.append(e)
-            elif b >= int(now // window) - 1:
-                c.spill.append((k, window, b, amount))
-        for _k, d, pend, _, _ in sets:
-            if not d.touched:
-                d.touched = True
-                c.touched_sets.append(d)
-            horizon = now - d.window
-            for member, ts in pend.items():
-                if ts > horizon and d.pend.get(member, horizon) < ts:
-                    d.pend[member] = ts
+    # -- in the sync thread ---------------------------------------------------------
+
+    def exchange(self, client: redis.Redis, batch: Batch) -> Reply:
+        """Run one sync's I/O (blocking; reads nothing the hot path writes). Raises what
+        the connection raises."""
+        p = self.c.prefix
+        reply = Reply()
+        flog_id = batch.flog_id
+        if batch.load:
+            reply.loaded = self._load(client)
+            flog_id = reply.loaded[1]
+        pipe = client.pipeline(transaction=False)
+        for (name, key), exp in batch.flag_ops.items():
+            ek = encode_key(key)
+            if exp is None:
+                pipe.zrem(f"{p}f:{name}", ek)
+            else:
+                pipe.zadd(f"{p}f:{name}", {ek: exp})
+                pipe.sadd(p + "flists", name)
+            pipe.xadd(p + "flog", {"n": name, "k": ek, "e": "" if exp is None else repr(exp),
+                                   "o": self.origin}, maxlen=_FLOG_MAXLEN, approximate=True)
+        pipe.evalsha(self.sha, 0, p, self.origin, self.live_ms, self.inbox_cap,
+                     json.dumps(batch.hashes), json.dumps(batch.sum_json),
+                     json.dumps(batch.set_json))
+        pipe.xread({p + "flog": flog_id}, count=10_000)
+        if batch.prune:
+            wall = time.time()
+            for name in batch.prune:
+                pipe.zremrangebyscore(f"{p}f:{name}", "-inf", wall)
+        results = pipe.execute()
+        i = sum(2 if exp is None else 3 for exp in batch.flag_ops.values())
+        whole, sums, sets, *records = results[i]
+        reply.whole = int(whole) == 1
+        reply.sums = json.loads(sums)
+        reply.sets = json.loads(sets)
+        reply.records = [json.loads(r) for r in records]
+        reply.flog = results[i + 1]
+        return reply
+
+    def _load(self, client: redis.Redis) -> tuple[str, str, list[str], list[Any]]:
+        """Every live flag list, the epoch, where the flag log ends; the script loaded."""
+        p = self.c.prefix
+        self.sha = client.script_load(SYNC)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(p + "epoch", uuid.uuid4().hex, nx=True)
+        pipe.get(p + "epoch")
+        pipe.xrevrange(p + "flog", count=1)
+        pipe.smembers(p + "flists")
+        _, epoch, last, names = pipe.execute()
+        wall = time.time()
+        names = sorted(names)
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.zremrangebyscore(p + "f:" + name, "-inf", wall)
+            pipe.zrangebyscore(p + "f:" + name, f"({wall!r}", "+inf", withscores=True)
+        rows = pipe.execute()[1::2] if names else []
+        return epoch, last[0][0] if last else "0-0", names, rows

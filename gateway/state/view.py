@@ -21,6 +21,7 @@ when something may expire (loadtest/bench_state.py).
 from __future__ import annotations
 
 import contextlib
+import heapq
 from collections.abc import Callable, Hashable, Iterator
 
 from gateway.state.memory import MemoryCounters
@@ -37,12 +38,16 @@ class Sum:
     """One key's sum: the cluster's best-known totals for bucket ``b`` and ``b - 1``,
     and what this process added to ``b`` since the last push."""
 
-    __slots__ = ("b", "cur", "field", "k", "pend", "prev", "touched", "window")
+    __slots__ = ("b", "cur", "field", "k", "pend", "prev", "synced", "touched", "window")
 
     def __init__(self, k: Key, window: float, b: int) -> None:
         self.k = k
         self.touched = False  # queued in ``touched_sums`` for the next sync
         self.field = ""  # the key as Redis has it, encoded at its first sync
+        #: the bucket whose cluster totals were last read from Redis (-1: none yet); a
+        #: sync reads the key back when it differs from ``b``, and otherwise learns of
+        #: the others' changes from their change records
+        self.synced = -1
         self.window = window
         self.b = b
         self.cur = 0.0
@@ -94,11 +99,16 @@ class LocalView:
         self._sets: dict[str, dict[Hashable, Distinct]] = {}
         self.touched_sums: list[Sum] = []
         self.touched_sets: list[Distinct] = []
+        #: entries by their Redis names, for the other processes' change records
+        self._fields: dict[str, dict[str, Sum]] = {}
+        self._rkeys: dict[str, Distinct] = {}
         self.spill: list[tuple[Key, float, int, float]] = []  # pushes of past buckets
         self.flag_ops: dict[tuple[str, Hashable], float | None] = {}
         self.recording = False  # nothing is queued for Redis until start()
         self.latest = 0.0  # latest event time seen, for the idle sweep
-        self._cursor: Iterator[tuple[str, Key]] = iter(())
+        #: idle-sweep schedule: second -> entries to look at then (a heap of the seconds)
+        self._wheel: dict[int, list[Sum | Distinct]] = {}
+        self._slots: list[int] = []
         #: inside ``dry_run``: writes answer what they would count, queue and store nothing
         self.dry = False
 
@@ -121,6 +131,42 @@ class LocalView:
     def sets(self) -> dict[Key, Distinct]:
         """Every distinct entry by (name, key): a copy."""
         return {(n, key): e for n, by in self._sets.items() for key, e in by.items()}
+
+    def index_sum(self, e: Sum, field: str) -> None:
+        """Name ``e`` as Redis does (by the sync, at its first push or read)."""
+        e.field = field
+        by = self._fields.get(e.k[0])
+        if by is None:
+            by = self._fields[e.k[0]] = {}
+        by[field] = e
+        self._schedule(e, (e.b + 2) * e.window)
+
+    def index_set(self, d: Distinct, rkey: str) -> None:
+        d.rkey = rkey
+        self._rkeys[rkey] = d
+        self._schedule(d, self._set_idle_at(d))
+
+    def sum_by_field(self, name: str, field: str) -> Sum | None:
+        by = self._fields.get(name)
+        return by.get(field) if by is not None else None
+
+    def set_by_rkey(self, rkey: str) -> Distinct | None:
+        return self._rkeys.get(rkey)
+
+    def reread(self) -> None:
+        """Queue every entry to be read from Redis again (the sync does it when changes
+        of other processes may have been missed)."""
+        for by in self._sums.values():
+            for e in by.values():
+                e.synced = -1
+                if not e.touched:
+                    e.touched = True
+                    self.touched_sums.append(e)
+        for byd in self._sets.values():
+            for d in byd.values():
+                if not d.touched:
+                    d.touched = True
+                    self.touched_sets.append(d)
 
     def sum_entry(self, k: Key) -> Sum | None:
         by = self._sums.get(k[0])
@@ -167,7 +213,7 @@ class LocalView:
             e = by[key] = Sum((name, key), window, b)  # so the next sync reads the cluster's
         elif b != e.b:
             b = self._roll(e, b)
-        if self.recording and not e.touched:
+        if self.recording and e.synced != b and not e.touched:  # to be read once
             e.touched = True
             self.touched_sums.append(e)
         overlap = 1.0 - (now - b * window) / window
@@ -259,37 +305,72 @@ class LocalView:
     def _idle_sum(self, e: Sum, now: float) -> bool:
         return not e.pend and now - e.b * e.window >= 2 * e.window
 
-    def _idle_set(self, e: Distinct, now: float) -> bool:
-        m = e.members
-        return not e.pend and (not m or next(reversed(m.values())) <= now - e.window) and (
-            now - e.pulled >= e.window)
+    @staticmethod
+    def _set_idle_at(d: Distinct) -> float:
+        m = d.members
+        return max(next(reversed(m.values())) if m else 0.0, d.pulled) + d.window
 
-    def sweep_some(self, now: float, budget: int) -> None:
-        """Examine the next ``budget`` keys of a rolling snapshot (called by the sync)."""
-        for n, (kind, k) in enumerate(self._cursor, 1):
-            if kind == "s":
-                s = self.sum_entry(k)
-                if s is not None and self._idle_sum(s, now):
-                    del self._sums[k[0]][k[1]]
-            else:
-                d = self.set_entry(k)
-                if d is not None and self._idle_set(d, now):
-                    del self._sets[k[0]][k[1]]
-            if n >= budget:
-                return
-        self._cursor = iter([("s", e.k) for by in self._sums.values() for e in by.values()]
-                            + [("d", d.k) for byd in self._sets.values() for d in byd.values()])
-        self.local.sweep(now)
+    def _idle_set(self, e: Distinct, now: float) -> bool:
+        return not e.pend and now >= self._set_idle_at(e)
+
+    def _schedule(self, e: Sum | Distinct, at: float) -> None:
+        slot = int(at) + 1
+        entries = self._wheel.get(slot)
+        if entries is None:
+            entries = self._wheel[slot] = []
+            heapq.heappush(self._slots, slot)
+        entries.append(e)
+
+    def sweep_due(self, now: float) -> int:
+        """Forget the entries idle by ``now`` (called by the sync). Each entry the sync
+        named is scheduled for the time it could go idle and looked at then (again
+        later if it was used meanwhile): no scan of every key."""
+        slots, wheel = self._slots, self._wheel
+        gone = 0
+        while slots and slots[0] <= now:
+            for e in wheel.pop(heapq.heappop(slots)):
+                if type(e) is Sum:
+                    if self.sum_entry(e.k) is not e:  # forgotten by a full sweep
+                        continue
+                    if e.touched or e.pend:
+                        self._schedule(e, now + 1.0)
+                    elif self._idle_sum(e, now):
+                        self._forget_sum(e)
+                        gone += 1
+                    else:
+                        self._schedule(e, (e.b + 2) * e.window)
+                else:
+                    assert isinstance(e, Distinct)
+                    if self.set_entry(e.k) is not e:
+                        continue
+                    if e.touched or e.pend:
+                        self._schedule(e, now + 1.0)
+                    elif self._idle_set(e, now):
+                        self._forget_set(e)
+                        gone += 1
+                    else:
+                        self._schedule(e, self._set_idle_at(e))
+        return gone
+
+    def _forget_sum(self, s: Sum) -> None:
+        del self._sums[s.k[0]][s.k[1]]
+        if s.field:
+            self._fields[s.k[0]].pop(s.field, None)
+
+    def _forget_set(self, d: Distinct) -> None:
+        del self._sets[d.k[0]][d.k[1]]
+        if d.rkey:
+            self._rkeys.pop(d.rkey, None)
 
     def sweep(self, now: float) -> int:
         gone = self.local.sweep(now)
         for by in self._sums.values():
-            for key in [key for key, s in by.items() if self._idle_sum(s, now)]:
-                del by[key]
+            for s in [s for s in by.values() if self._idle_sum(s, now)]:
+                self._forget_sum(s)
                 gone += 1
         for byd in self._sets.values():
-            for key in [key for key, d in byd.items() if self._idle_set(d, now)]:
-                del byd[key]
+            for d in [d for d in byd.values() if self._idle_set(d, now)]:
+                self._forget_set(d)
                 gone += 1
         return gone
 

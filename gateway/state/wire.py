@@ -1,4 +1,4 @@
-"""What the redis backend writes: key names, key encoding, and the two sync scripts.
+"""What the redis backend writes: key names, key encoding, and the sync script.
 
 Layout under the prefix (``spamgw:`` by default):
 
@@ -11,6 +11,13 @@ Layout under the prefix (``spamgw:`` by default):
 - ``flists``: set of flag list names; ``flog``: stream of flag changes (``n`` list,
   ``k`` key, ``e`` expiry or empty for unflag, ``o`` origin), so other processes
   follow changes incrementally; ``epoch``: a random id, gone when Redis lost its data.
+- ``procs``: sorted set of the syncing processes (member = origin id, score = Redis
+  time in ms of its last sync); a process silent for ``live`` ms leaves it.
+- ``in:{origin}``: list, a process's inbox: one JSON change record per sync of every
+  other live process that changed something (the new cluster totals of the sums it
+  pushed, the sizes of the distinct sets it pushed), read and emptied by the owner's
+  next sync; at most ``cap`` records (past it the oldest go, and ``in:{origin}:lost``
+  tells the owner to read everything again); expires after ``live`` ms.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import json
 from collections.abc import Hashable
 from typing import Any
 
-__all__ = ["DISTINCT_SYNC", "SUM_SYNC", "decode_key", "encode_key"]
+__all__ = ["SYNC", "decode_key", "encode_key"]
 
 
 def encode_key(k: Hashable) -> str:
@@ -47,49 +54,67 @@ def decode_key(s: str) -> Hashable:
         return s
 
 
-# The scripts take their batch as one JSON argument and answer one JSON string: packing
-# and parsing one string costs the client a few microseconds, where one argument or
-# reply element each would cost several (measured by loadtest/bench_state.py). Being
-# many keys in one script, they suit a standalone Redis (or Sentinel), not Cluster.
+# The script takes its batch as JSON arguments and answers JSON strings: packing and
+# parsing one string costs the client a few microseconds, where one argument or reply
+# element each would cost several (measured by loadtest/bench_state.py). Being many
+# keys in one script, it suits a standalone Redis (or Sentinel), not Cluster.
 
-#: ARGV[1]: JSON array of hash names; ARGV[2]: JSON array of items
-#: [current hash index, previous hash index (0: push only), field, amount, ttl ms].
-#: Returns JSON [current sum, previous sum, ...] for each item read back.
-SUM_SYNC = """
-local hashes = cjson.decode(ARGV[1])
-local items = cjson.decode(ARGV[2])
-local out = {}
+#: One sync: push, read back what is new here, fan the changes out, read the inbox.
+#: ARGV: prefix, origin, live ms, inbox cap, JSON array of hash names, JSON array of sum
+#: items [current hash index, previous hash index (0: not read), field, amount ("0":
+#: none), ttl ms], JSON array of distinct items [sorted set, horizon (scores at or
+#: below it have left the window), max members, ttl ms, [last seen, member, ...]].
+#: Returns [whole, sums, sets, record, record, ...]: ``whole`` 1 when this process was
+#: registered all along (every change of the others since its last sync is in the
+#: records), 0 when it must read its keys again; ``sums`` JSON [current, previous (-1:
+#: not read), ...] per sum item; ``sets`` JSON [size, ...] per distinct item; the
+#: records JSON {"h": hash names, "s": [[hash index, field, total], ...], "d": [[sorted
+#: set, size], ...]} as the other processes' syncs wrote them.
+SYNC = """
+local p, me = ARGV[1], ARGV[2]
+local live, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local procs, inbox = p .. 'procs', p .. 'in:' .. me
+local whole = 1
+local seen = redis.call('ZSCORE', procs, me)
+if not seen or now - tonumber(seen) > live then
+  whole = 0
+end
+redis.call('ZADD', procs, now, me)
+redis.call('ZREMRANGEBYSCORE', procs, '-inf', now - live)
+
+local hashes = cjson.decode(ARGV[5])
+local sums = {}
+local chs = {}
 local expiring = {}
-for _, it in ipairs(items) do
+for _, it in ipairs(cjson.decode(ARGV[6])) do
   local cur = hashes[it[1]]
+  local total
   if it[4] ~= '0' then
-    redis.call('HINCRBYFLOAT', cur, it[3], it[4])
+    total = redis.call('HINCRBYFLOAT', cur, it[3], it[4])
     if not expiring[cur] then
       redis.call('PEXPIRE', cur, it[5])
       expiring[cur] = true
     end
+    chs[#chs + 1] = {it[1], it[3], total}
+  else
+    total = redis.call('HGET', cur, it[3]) or '0'
   end
+  sums[#sums + 1] = tonumber(total)
   if it[2] > 0 then
-    out[#out + 1] = tonumber(redis.call('HGET', cur, it[3]) or '0')
-    out[#out + 1] = tonumber(redis.call('HGET', hashes[it[2]], it[3]) or '0')
+    sums[#sums + 1] = tonumber(redis.call('HGET', hashes[it[2]], it[3]) or '0')
+  else
+    sums[#sums + 1] = -1
   end
 end
-if #out == 0 then
-  return '[]'
-end
-return cjson.encode(out)
-"""
 
-#: ARGV[1]: JSON array of items [sorted set, horizon (scores at or below it have left
-#: the window), max members, ttl ms, [last seen, member, last seen, member, ...]].
-#: Adds (keeping a member's latest time), trims, and returns JSON [size, ...].
-DISTINCT_SYNC = """
-local items = cjson.decode(ARGV[1])
-local out = {}
-for i, it in ipairs(items) do
-  local k, seen = it[1], it[5]
-  for j = 1, #seen, 400 do
-    redis.call('ZADD', k, 'GT', unpack(seen, j, math.min(j + 399, #seen)))
+local sets = {}
+local chd = {}
+for i, it in ipairs(cjson.decode(ARGV[7])) do
+  local k, members = it[1], it[5]
+  for j = 1, #members, 400 do
+    redis.call('ZADD', k, 'GT', unpack(members, j, math.min(j + 399, #members)))
   end
   redis.call('ZREMRANGEBYSCORE', k, '-inf', it[2])
   local c = redis.call('ZCARD', k)
@@ -97,10 +122,35 @@ for i, it in ipairs(items) do
     redis.call('ZREMRANGEBYRANK', k, 0, c - it[3] - 1)
     c = it[3]
   end
-  if #seen > 0 then
+  if #members > 0 then
     redis.call('PEXPIRE', k, it[4])
+    chd[#chd + 1] = {k, c}
   end
-  out[i] = c
+  sets[i] = c
 end
-return cjson.encode(out)
+
+if #chs > 0 or #chd > 0 then
+  local record = cjson.encode({h = hashes, s = chs, d = chd})
+  for _, other in ipairs(redis.call('ZRANGE', procs, 0, -1)) do
+    if other ~= me then
+      local box = p .. 'in:' .. other
+      if redis.call('RPUSH', box, record) > cap then
+        redis.call('LTRIM', box, -cap, -1)
+        redis.call('SET', box .. ':lost', '1', 'PX', live)
+      end
+      redis.call('PEXPIRE', box, live)
+    end
+  end
+end
+
+local out = {whole, #sums > 0 and cjson.encode(sums) or '[]',
+             #sets > 0 and cjson.encode(sets) or '[]'}
+if redis.call('DEL', inbox .. ':lost') == 1 then
+  out[1] = 0
+end
+for _, record in ipairs(redis.call('LRANGE', inbox, 0, -1)) do
+  out[#out + 1] = record
+end
+redis.call('DEL', inbox)
+return out
 """

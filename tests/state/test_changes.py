@@ -1,0 +1,172 @@
+"""What a sync reads back: a key once, when this process first uses it (or its window
+rolls over); after that, the others' changes come in their change records, and a key
+nobody else changes is never read again. A process that may have missed records (its
+first sync, dropped from the fan-out, an inbox past its cap) reads everything again.
+And the sync keeps up while the event loop is busy. Real redis-server; counts of the
+commands Redis ran from its own ``INFO commandstats``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+import redis
+
+from gateway.state.redis import RedisCounters
+
+W = 3600.0
+
+
+@pytest_asyncio.fixture
+async def pair(redis_server, prefix) -> AsyncIterator[tuple[RedisCounters, RedisCounters]]:
+    """Two started backends that sync only when told (``sync()``)."""
+    a = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
+    b = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
+    await a.start()
+    await b.start()
+    try:
+        yield a, b
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+def calls(url: str, command: str) -> int:
+    """How many times Redis ran ``command`` so far (from scripts too)."""
+    r = redis.Redis.from_url(url)
+    try:
+        return int(r.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
+    finally:
+        r.close()
+
+
+async def test_a_key_is_read_once_and_then_learns_from_the_others(pair, redis_server) -> None:
+    a, b = pair
+    now = time.time()
+    a.hit("r", "k", now, W)
+    await a.sync()  # new here: pushed and read (the current and the previous bucket)
+    assert a.metrics()["sync_reads"] == 1
+    for _ in range(5):
+        b.hit("r", "k", now, W)
+    await b.sync()
+    hgets = calls(redis_server.url, "hget")
+    for _ in range(3):
+        await a.sync()
+    # a knows b's five from b's change record, without reading the key again
+    assert a.peek("r", "k", now, W) == 6.0
+    assert a.metrics()["sync_reads"] == 1
+    assert a.metrics()["sync_changes_in"] == 1
+    assert calls(redis_server.url, "hget") == hgets
+    # a's own hits are pushed, and the push answers the new total: still no read
+    a.hit("r", "k", now, W)
+    await a.sync()
+    assert a.peek("r", "k", now, W) == 7.0
+    assert calls(redis_server.url, "hget") == hgets
+    await b.sync()
+    assert b.peek("r", "k", now, W) == 7.0
+
+
+async def test_distinct_sizes_travel_in_the_records(pair) -> None:
+    a, b = pair
+    now = time.time()
+    a.distinct("fanout", "src", "m0", now, W)
+    await a.sync()
+    for m in range(1, 6):
+        b.distinct("fanout", "src", f"m{m}", now, W)
+    await b.sync()
+    await a.sync()
+    assert a.metrics()["sync_changes_in"] == 1
+    # a sees m0 (its own) and the five only b had, plus the one it meets now
+    assert a.distinct("fanout", "src", "m9", now + 1, W) == 7
+
+
+async def test_a_process_dropped_from_the_fanout_reads_its_keys_again(
+        pair, redis_server, prefix) -> None:
+    a, b = pair
+    now = time.time()
+    a.hit("r", "k", now, W)
+    await a.sync()
+    # a fell silent past ``live`` as far as the others know: it leaves the fan-out
+    r = redis.Redis.from_url(redis_server.url)
+    try:
+        assert r.zrem(prefix + "procs", a._syncer.origin) == 1
+    finally:
+        r.close()
+    for _ in range(3):
+        b.hit("r", "k", now, W)
+    await b.sync()  # no record for a
+    rereads = a.metrics()["sync_rereads"]
+    await a.sync()  # told it was not registered all along: queues every key
+    assert a.metrics()["sync_rereads"] == rereads + 1
+    await a.sync()  # and reads them
+    assert a.peek("r", "k", now, W) == 4.0
+    # registered again: b's next change reaches it in a record
+    b.hit("r", "k", now, W)
+    await b.sync()
+    await a.sync()
+    assert a.peek("r", "k", now, W) == 5.0
+    assert a.metrics()["sync_rereads"] == rereads + 1
+
+
+async def test_an_inbox_past_its_cap_makes_its_owner_read_again(pair) -> None:
+    a, b = pair
+    now = time.time()
+    a.hit("r", "k", now, W)
+    await a.sync()
+    b._syncer.inbox_cap = 2
+    for _ in range(3):  # three records for a; the oldest goes
+        b.hit("r", "k", now, W)
+        await b.sync()
+    rereads = a.metrics()["sync_rereads"]
+    await a.sync()
+    assert a.metrics()["sync_rereads"] == rereads + 1
+    await a.sync()
+    assert a.peek("r", "k", now, W) == 4.0
+
+
+async def busy(seconds: float, chunk: float, work=None) -> None:
+    """Hold the event loop as a saturated gateway does: CPU for ``chunk`` seconds at a
+    time (holding the GIL), one turn of the loop between chunks."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        until = time.monotonic() + chunk
+        while time.monotonic() < until:
+            pass
+        if work is not None:
+            work()
+        await asyncio.sleep(0)
+
+
+async def test_the_sync_keeps_up_while_the_loop_is_busy(redis_server, prefix) -> None:
+    """Turns of 150 ms (a loop full of messages): the sync's I/O runs in its own
+    thread, so each turn merges one sync and starts the next; sharing goes on and no
+    lag episode is declared."""
+    a = RedisCounters(redis_server.url, prefix=prefix, interval=0.05)
+    b = RedisCounters(redis_server.url, prefix=prefix, interval=0.05)
+    await a.start()
+    await b.start()
+    try:
+        now = time.time()
+        b.peek("r", "wave", now, W)  # b holds the key
+        await b.sync()
+        hits: list[float] = []
+
+        def traffic() -> None:
+            a.hit("r", "wave", now, W)
+            hits.append(time.monotonic())
+
+        syncs = a.syncs, b.syncs
+        await busy(3.0, 0.15, traffic)
+        seen = b.peek("r", "wave", now, W)  # before the loop runs anything else
+        assert a.lag_episodes == b.lag_episodes == 0
+        assert a.sync_age() < a.lag_bound and b.sync_age() < b.lag_bound
+        assert a.syncs - syncs[0] >= 6 and b.syncs - syncs[1] >= 6
+        # b has what a counted up to a second ago at the latest
+        recent = sum(1 for t in hits if t > time.monotonic() - 1.0)
+        assert len(hits) - recent <= seen <= len(hits)
+        assert a.sync_errors == b.sync_errors == 0
+    finally:
+        await a.stop()
+        await b.stop()

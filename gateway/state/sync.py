@@ -63,10 +63,11 @@ class Batch:
     flag_ops: FlagOps
     hashes: list[str]
     sum_json: list[list[Any]]
-    #: (entry, its bucket at the snapshot, read back?) per item after the spill's
-    sum_items: list[tuple[Sum, int, bool]]
-    #: (key, entry or None (spill), window, bucket, amount): what was pushed
-    sum_pushed: list[tuple[Key, Sum | None, float, int, float]]
+    #: (entry, its bucket at the snapshot, read back?, amount pushed) per item after
+    #: the spill's
+    sum_items: list[tuple[Sum, int, bool, float]]
+    #: (key, window, bucket, amount): the pushes of past buckets
+    spilled: list[tuple[Key, float, int, float]]
     set_json: list[list[Any]]
     #: (set, pushed sightings, members here at the snapshot, its event time)
     set_items: list[tuple[Distinct, dict[Hashable, float], int, float]]
@@ -138,29 +139,40 @@ class Syncer:
             return i
 
         sum_json: list[list[Any]] = []
-        sum_pushed: list[tuple[Key, Sum | None, float, int, float]] = []
-        for k, window, b, amount in spill[:budget]:
+        spilled: list[tuple[Key, float, int, float]] = spill[:budget]
+        for k, window, b, amount in spilled:
             sum_json.append([hidx(k[0], window, b), 0, encode_key(k[1]), repr(amount),
                              int((2 * window + _SLACK) * 1000)])
-            sum_pushed.append((k, None, window, b, amount))
         c.spill[:0] = spill[budget:]
-        sum_items: list[tuple[Sum, int, bool]] = []
+        sum_items: list[tuple[Sum, int, bool, float]] = []
+        fresh: list[Sum] = []
+        #: counter name -> (bucket, window, its hash index, the previous one's, ttl ms)
+        per_name: dict[str, tuple[int, float, int, int, int]] = {}
         for e in touched_s:
             e.touched = False
-            read = e.synced != e.b
-            amount, e.pend = e.pend, 0.0
+            b = e.b
+            read = e.synced != b
+            amount = e.pend
             if not amount and not read:
                 continue
-            if not e.field:
-                c.index_sum(e, encode_key(e.k[1]))
-            window, b = e.window, e.b
-            sum_json.append([hidx(e.k[0], window, b),
-                             hidx(e.k[0], window, b - 1) if read else 0,
-                             e.field, repr(amount) if amount else "0",
-                             int((2 * window + _SLACK) * 1000)])
-            sum_items.append((e, b, read))
-            if amount:
-                sum_pushed.append((e.k, e, window, b, amount))
+            e.pend = 0.0
+            f = e.field
+            if not f:
+                f = e.field = encode_key(e.k[1])
+                fresh.append(e)
+            name = e.k[0]
+            at = per_name.get(name)
+            if at is None or at[0] != b or at[1] != e.window:
+                window = e.window
+                at = per_name[name] = (b, window, hidx(name, window, b),
+                                       hidx(name, window, b - 1),
+                                       int((2 * window + _SLACK) * 1000))
+            sum_json.append([at[2], at[3] if read else 0, f,
+                             ("1" if amount == 1.0 else repr(amount)) if amount else "0",
+                             at[4]])
+            sum_items.append((e, b, read, amount))
+        if fresh:
+            c.index_sums(fresh)
 
         set_json: list[list[Any]] = []
         set_items: list[tuple[Distinct, dict[Hashable, float], int, float]] = []
@@ -170,18 +182,19 @@ class Syncer:
             pend, d.pend = d.pend, {}
             if len(pend) > max_members:  # only the newest can still count
                 pend = dict(sorted(pend.items(), key=lambda kv: kv[1])[-max_members:])
-            flat: list[str] = []
-            for member, ts in pend.items():
-                flat += (repr(ts), encode_key(member))
+            flat: list[Any] = []
+            for member, ts in pend.items():  # times as JSON numbers: exact, as repr
+                flat += (ts, str(member) if type(member) is int else encode_key(member))
             if not d.rkey:
                 c.index_set(d, f"{p}d:{d.k[0]}:{d.window:g}:{encode_key(d.k[1])}")
-            set_json.append([d.rkey, repr(d.now - d.window), max_members,
-                             int((d.window + _SLACK) * 1000), flat])
+            window = d.window
+            set_json.append([d.rkey, d.now - window, max_members,
+                             int((window + _SLACK) * 1000), flat])
             set_items.append((d, pend, len(d.members), d.now))
 
         prune = list(c.local.flag_names()) if self.cycle % 100 == 0 else []
         return Batch(self.cycle, self.need_load, self.flog_id, flag_ops, list(hashes),
-                     sum_json, sum_items, sum_pushed, set_json, set_items, prune)
+                     sum_json, sum_items, spilled, set_json, set_items, prune)
 
     def merge(self, batch: Batch, reply: Reply) -> int:
         """Apply what came back; returns how many keys the sync pushed or read."""
@@ -191,8 +204,8 @@ class Syncer:
         for record in reply.records:  # the others' changes first: ours are newer
             self._apply(record)
         sums = reply.sums
-        base = 2 * (len(batch.sum_json) - len(batch.sum_items))  # the spill's replies
-        for n, (e, b, read) in enumerate(batch.sum_items):
+        base = 2 * len(batch.spilled)  # the spill's replies come first
+        for n, (e, b, read, _) in enumerate(batch.sum_items):
             cur, prev = sums[base + 2 * n], sums[base + 2 * n + 1]
             if e.b == b:
                 if cur + e.pend > e.cur:
@@ -203,7 +216,7 @@ class Syncer:
                 e.prev = cur
             if read:
                 e.synced = b
-        self.reads += sum(1 for _, _, read in batch.sum_items if read)
+        self.reads += sum(1 for _, _, read, _ in batch.sum_items if read)
         for (d, _, here, now), count in zip(batch.set_items, reply.sets, strict=True):
             d.others = max(0, int(count) - here)
             d.pulled = now
@@ -219,12 +232,15 @@ class Syncer:
         for op, exp in batch.flag_ops.items():
             c.flag_ops.setdefault(op, exp)
         now = c.latest
-        for k, e, window, b, amount in batch.sum_pushed:
-            if e is not None and e.b == b:
-                e.pend += amount
-            elif b >= int(now // window) - 1:
+        for k, window, b, amount in batch.spilled:
+            if b >= int(now // window) - 1:
                 c.spill.append((k, window, b, amount))
-        for e, _b, _read in batch.sum_items:
+        for e, b, _read, amount in batch.sum_items:
+            if amount:
+                if e.b == b:
+                    e.pend += amount
+                elif b >= int(now // e.window) - 1:
+                    c.spill.append((e.k, e.window, b, amount))
             if not e.touched:
                 e.touched = True
                 c.touched_sums.append(e)

@@ -132,14 +132,16 @@ class LocalView:
         """Every distinct entry by (name, key): a copy."""
         return {(n, key): e for n, by in self._sets.items() for key, e in by.items()}
 
-    def index_sum(self, e: Sum, field: str) -> None:
-        """Name ``e`` as Redis does (by the sync, at its first push or read)."""
-        e.field = field
-        by = self._fields.get(e.k[0])
-        if by is None:
-            by = self._fields[e.k[0]] = {}
-        by[field] = e
-        self._schedule(e, (e.b + 2) * e.window)
+    def index_sums(self, fresh: list[Sum]) -> None:
+        """Index entries by their ``field`` (just set by the sync, at their first push
+        or read) and schedule their idle sweep."""
+        fields, schedule = self._fields, self._schedule
+        for e in fresh:
+            by = fields.get(e.k[0])
+            if by is None:
+                by = fields[e.k[0]] = {}
+            by[e.field] = e
+            schedule(e, (e.b + 2) * e.window)
 
     def index_set(self, d: Distinct, rkey: str) -> None:
         d.rkey = rkey

@@ -97,7 +97,12 @@ def template(text: str, folded: str | None = None) -> str:
     """``fold`` + URLs as their domain + digit runs as a length class (``0``: 1-2
     digits, ``00``: 3-4, ``000``: 5-7, ``0000``: longer). ``folded``, if given, is
     ``fold(text)`` already computed."""
-    return _DIGITS.sub(_digit_class, url_to_domain(fold(text) if folded is None else folded))
+    t = url_to_domain(fold(text) if folded is None else folded)
+    if t.isascii():
+        b = t.encode("ascii")
+        if len(b.translate(None, b"0123456789")) == len(b):  # no digit: nothing to class
+            return t
+    return _DIGITS.sub(_digit_class, t)
 
 
 def squeeze(normalized: str) -> str:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from content_support import load_plugin_module, sms
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gateway.content.classifier as classifier
 from gateway.content.classifier import DEFAULT_MODEL, Model, features, load_model, prepare
@@ -146,6 +148,39 @@ def test_word_memo_overflow_and_cold_start_score_the_same(
     monkeypatch.setattr(classifier, "WORD_MEMO", len(cold.sums) + 50)
     assert [cold.score(t) for t in texts] == pytest.approx(warm, abs=1e-12)
     assert len(cold.sums) <= classifier.WORD_MEMO and cold.sums.keys() == cold.counts.keys()
+
+
+def test_word_memo_overflow_keeps_the_known_words_of_the_message(
+        model: Model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo fills on a message with known and new words: all of them are summed
+    (the known ones were dropped with the memo, and the sum raised KeyError)."""
+    text = "call the zqxjv wkpfy office about your prize"
+    warm = model.score(text)
+    cold = load_model(DEFAULT_MODEL)
+    monkeypatch.setattr(classifier, "WORD_MEMO", len(cold.sums) + 1)
+    assert cold.score(text) == pytest.approx(warm, abs=1e-12)
+
+
+_TOKENS = st.sampled_from(["a", "b", "i", "0", "00", "000", "0000", "1", "12", "_", "-", ".",
+                           "*", "+", " ", "  ", " . ", "$", "£", "é", "free", "w1n", "2day",
+                           "0000x", "x0000", "\n", "\t", "/", ",", "!"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_TOKENS, max_size=30).map("".join) | st.text(max_size=40))
+def test_byte_paths_equal_the_patterns(text: str) -> None:
+    """words, prepare_template and template take byte paths on ASCII text; the
+    patterns they stand for give the same."""
+    from gateway.content import normalize
+
+    for d in (True, False):
+        assert classifier.words(text, d) == \
+            (classifier._WORDS if d else classifier._LETTER_WORDS).findall(text)
+    spaced = classifier._SPACED.sub(classifier._join, text) if len(text) > 6 else text
+    assert classifier.prepare_template(text) == spaced
+    folded = normalize.fold(text)
+    assert normalize.template(text) == normalize._DIGITS.sub(
+        normalize._digit_class, normalize.url_to_domain(folded))
 
 
 def test_format_1_models_still_score(tmp_path: Path) -> None:

@@ -21,23 +21,18 @@ V = TypeVar("V")
 
 
 class LruCache(Generic[V]):
-    __slots__ = ("_d", "hits", "max_key", "maxsize", "misses")
+    __slots__ = ("_d", "max_key", "maxsize")
 
     def __init__(self, maxsize: int, max_key: int = 640) -> None:
         self._d: OrderedDict[str | bytes, V] = OrderedDict()
         self.maxsize = maxsize
         self.max_key = max_key
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: str | bytes) -> V | None:
         d = self._d
         v = d.get(key)
-        if v is None:
-            self.misses += 1
-            return None
-        d.move_to_end(key)
-        self.hits += 1
+        if v is not None:
+            d.move_to_end(key)
         return v
 
     def put(self, key: str | bytes, value: V) -> None:

@@ -193,15 +193,22 @@ class MemoryCounters:
         cur, prev = gen.cur, gen.prev
         horizon = now - window
         cap = self.max_members
+        alone = now > horizon and cap >= 1  # a new key's one member stays: count 1
         best = 0
         for key in keys:
             m: _Members | None = cur.get(key)
             if m is None:
                 if prev:
                     m = prev.pop(key, None)
-                if m is None:
-                    m = _Members(now)
-                cur[key] = m
+                if m is None:  # a key not seen for two windows: this member alone
+                    m = cur[key] = _Members(now)
+                    if alone:
+                        m.members[member] = now
+                        if best < 1:
+                            best = 1
+                        continue
+                else:
+                    cur[key] = m
             members = m.members
             members.pop(member, None)
             members[member] = now

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from gateway.content.fingerprint import fingerprint
+from gateway.content.fingerprint import fingerprint_casefolded
 from gateway.content.normalize import fold, template
 from gateway.content.scan import Scan, Url, scan, scan_urls
 from gateway.model import Event
@@ -72,7 +72,9 @@ class Facts:
         """The text as content checks see it: ``gateway.content.normalize.fold``
         (casefolded, accents and invisible characters gone, homoglyphs mapped)."""
         if self._folded is None:
-            self._folded = fold(self.ev.text or "")
+            text = self.ev.text or ""
+            # ASCII folds by casefold alone: the keyword rules' fold(), computed once
+            self._folded = self.fold() if text.isascii() else fold(text)
         return self._folded
 
     def template(self) -> str:
@@ -98,14 +100,14 @@ class Facts:
         if self._fingerprint is None:
             text = self.ev.text or ""
             if len(text) > _FP_MEMO_TEXT:
-                self._fingerprint = fingerprint(text)
+                self._fingerprint = fingerprint_casefolded(self.fold())
             else:
                 key = self.text_key()
                 fp = _FP_MEMO.get(key)
                 if fp is None:
                     if len(_FP_MEMO) >= _FP_MEMO_SIZE:
                         _FP_MEMO.clear()
-                    fp = _FP_MEMO[key] = fingerprint(text)
+                    fp = _FP_MEMO[key] = fingerprint_casefolded(self.fold())
                 self._fingerprint = fp
         return self._fingerprint
 

@@ -28,7 +28,8 @@ from operator import or_
 
 from gateway.content.normalize import fold
 
-__all__ = ["Fingerprinter", "campaign_parts", "campaign_text", "fingerprint", "normalize_text"]
+__all__ = ["Fingerprinter", "campaign_parts", "campaign_text", "fingerprint",
+           "fingerprint_casefolded", "normalize_text"]
 
 # a label is possessive ([a-z0-9-]++): no separator starts with a label character, so
 # the shorter labels a failed match would backtrack to never succeed (a third of the
@@ -92,13 +93,23 @@ _LETTERS_OR_SPACE = bytes(b if (65 <= b <= 90 or 97 <= b <= 122 or b in (1, 2)) 
 
 def normalize_text(text: str) -> str:
     """Casefolded, digit runs as '#', white space folded: one form per template."""
+    return _normalize_casefolded(text.casefold())
+
+
+def _normalize_casefolded(cf: str) -> str:
     # str.split() and re's \s agree on what white space is (Py_UNICODE_ISSPACE)
-    return " ".join(_DIGIT_RUN.sub("#", text.casefold()).split())
+    return " ".join(_DIGIT_RUN.sub("#", cf).split())
 
 
 def fingerprint(text: str) -> int:
     """A 32-bit fingerprint of the normalized text (same-text bulk counting)."""
     return zlib.crc32(normalize_text(text).encode("utf-8"))
+
+
+def fingerprint_casefolded(cf: str) -> int:
+    """``fingerprint(text)`` from ``text.casefold()`` (``Facts.fold``, shared with the
+    keyword rules)."""
+    return zlib.crc32(_normalize_casefolded(cf).encode("utf-8"))
 
 
 @cache

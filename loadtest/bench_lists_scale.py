@@ -21,13 +21,25 @@ reloaded, imported into and compacted.
 
 Printed: per phase its length, the worst and p99 answer latency of FastAGI (to
 SPAMGW_ACTION) and SMPP (submit_sm to its response), how much worse the worst is
-than at rest, and the gateway's RSS (idle, peak during, after). Asserts nothing.
+than at rest, and the gateway's RSS (idle, peak during, after). Then, from a sampler
+process reading /proc every 2 ms: how long the gateway's loop thread and the
+simulator waited for a CPU in each phase, and for each phase's worst answers what
+the loop thread was doing meanwhile (running, waiting for a CPU, asleep in which
+system call, page faults), whether the client itself was late, how much the list
+child ran, and the machine's reclaim and compaction stalls. Asserts nothing.
+
+``--control S`` adds a last phase of S seconds at rest (a worst case grows with the
+length of a phase: the reload and compaction are minutes long, rest is 20 s).
+``--child-ab N`` replaces the phases with N rounds of four, each round in another
+order: no list child, a child compiling the list at nice 19 only (as the worker ran
+before), one under SCHED_IDLE, and one lowered as the worker lowers itself now.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -167,15 +179,35 @@ class Gateway:
             return json.loads(r.read())
 
 
+class Timed(list[Any]):
+    """A list of latencies that also notes when each was appended (``at``)."""
+
+    def __init__(self, at: list[float]) -> None:
+        super().__init__()
+        self.at = at
+
+    def append(self, x: Any) -> None:
+        super().append(x)
+        self.at.append(time.perf_counter())
+
+
 @dataclass
 class Phase:
     name: str
-    agi: Sample = field(default_factory=Sample)
-    smpp: list[int] = field(default_factory=list)
+    agi_at: list[float] = field(default_factory=list)
+    smpp_at: list[float] = field(default_factory=list)
+    agi: Sample = field(init=False)
+    smpp: list[int] = field(init=False)
     rss: list[float] = field(default_factory=list)
+    lag: list[tuple[float, float]] = field(default_factory=list)  # (when, ms) over 2 ms
+    t0: float = field(default_factory=time.perf_counter)
     seconds: float = 0.0
     after_rss: float = 0.0
     note: str = ""
+
+    def __post_init__(self) -> None:
+        self.agi = Sample(action_ms=Timed(self.agi_at))
+        self.smpp = Timed(self.smpp_at)
 
 
 class Load:
@@ -228,6 +260,15 @@ class Load:
             self.phase.rss.append(self.gw.rss())
             await asyncio.sleep(0.05)
 
+    async def lag(self) -> None:
+        """The client's own loop lag: a late answer with a late client is the client's."""
+        while self.running:
+            t = time.perf_counter()
+            await asyncio.sleep(0.001)
+            late = (time.perf_counter() - t - 0.001) * 1000
+            if late > 2:
+                self.phase.lag.append((time.perf_counter(), late))
+
 
 def _concatenated(pdu: bytes) -> bool:
     pos = pdu.index(b"\0", 16) + 3
@@ -238,7 +279,8 @@ def _concatenated(pdu: bytes) -> bool:
 
 async def run_phases(gw: Gateway, args: argparse.Namespace, txt: Path) -> list[Phase]:
     load = Load(gw, args.calls, args.sms)
-    tasks = [asyncio.ensure_future(c) for c in (load.agi(), load.smpp(), load.rss())]
+    tasks = [asyncio.ensure_future(c) for c in (load.agi(), load.smpp(), load.rss(),
+                                                    load.lag())]
     phases: list[Phase] = []
 
     async def phase(name: str, action: Any) -> Phase:
@@ -278,8 +320,49 @@ async def run_phases(gw: Gateway, args: argparse.Namespace, txt: Path) -> list[P
         return f"folded {out['records']} records, appended {out['appended']}"
 
     await asyncio.sleep(2)  # connections up, first calls answered
-    for name, action in (("at rest", rest), ("reload", reload), ("import", bulk_import),
-                         ("compaction", compact)):
+    async def control() -> str:
+        await asyncio.sleep(args.control)
+        return ""
+
+    # how a list child lowers itself before it compiles, for --child-ab
+    setups = {
+        "child nice 19": "os.nice(19)",  # as the worker did before
+        "child SCHED_IDLE": "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0)); "
+                            "os.nice(19)",
+        "child as now": "from gateway.lists.worker import lower_priority; lower_priority()",
+    }
+
+    def busy(setup: str) -> Any:
+        """A list child compiling the big list for ``--rest`` seconds (then killed)."""
+        async def run() -> str:
+            ab = txt.parent.parent.parent / "ab"
+            ab.mkdir(exist_ok=True)
+            copy = ab / txt.name
+            if not copy.exists():
+                os.link(txt, copy)
+            code = (f"import os, sys; {setup}; from gateway.lists.worker import _compile; "
+                    "_compile(sys.argv[1:])")
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", code, str(copy), cwd=ROOT, stdout=subprocess.DEVNULL)
+            await asyncio.sleep(args.rest)
+            ran = _read(f"/proc/{child.pid}/schedstat").split()[0]
+            with contextlib.suppress(ProcessLookupError):  # done before the phase was
+                child.kill()
+            await child.wait()
+            return f"the child ran {int(ran) / 1e7 / args.rest:.0f}% of a core"
+        return run
+
+    steps = [("at rest", rest), ("reload", reload), ("import", bulk_import),
+             ("compaction", compact)]
+    if args.child_ab:
+        kinds = [("no child", rest), *((k, busy(v)) for k, v in setups.items())]
+        # each round in another order: what the background does at a given moment
+        # falls on each setup in turn
+        steps = [kinds[(i + r) % len(kinds)] for r in range(args.child_ab)
+                 for i in range(len(kinds))]
+    if args.control:
+        steps.append(("rest again", control))
+    for name, action in steps:
         await phase(name, action)
     load.running = False
     await asyncio.gather(*tasks)
@@ -290,9 +373,13 @@ def _worst(values: list[float]) -> float:
     return max(values, default=float("nan"))
 
 
-def _p99(values: list[float]) -> float:
+def _pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return s[int(0.99 * (len(s) - 1))] if s else float("nan")
+    return s[int(q * (len(s) - 1))] if s else float("nan")
+
+
+def _p99(values: list[float]) -> float:
+    return _pct(values, 0.99)
 
 
 def report(phases: list[Phase], idle: float) -> None:
@@ -312,6 +399,151 @@ def report(phases: list[Phase], idle: float) -> None:
           f"idle RSS {idle:.0f} MB")
 
 
+# -- what the gateway was doing when an answer was late ----------------------------
+#
+# A sampler process (``--sample PID OUT``, started by the bench) reads, every
+# ``SAMPLE_EVERY`` seconds, the gateway's event-loop thread from /proc: its state
+# (R running or runnable, S sleeping, D in the kernel), the system call it sleeps in,
+# how long it has waited for a CPU (schedstat run_delay) and its page faults; and the
+# machine's runnable task count, direct-reclaim and compaction stalls, dirty and
+# writeback pages. ``explain`` then says, for each phase's worst answers, what the
+# samples inside that answer's window show.
+
+SAMPLE_EVERY = 0.002
+VMSTAT = ("pgmajfault", "allocstall_normal", "allocstall_movable", "compact_stall",
+          "thp_fault_alloc", "nr_dirty", "nr_writeback")
+SYSCALLS = {"232": "epoll_wait", "281": "epoll_pwait", "202": "futex", "7": "poll",
+            "23": "select", "0": "read", "1": "write", "74": "fsync", "75": "fdatasync",
+            "9": "mmap", "11": "munmap", "12": "brk", "25": "mremap", "230": "nanosleep",
+            "-1": "running"}
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _cpu_ns(pid: int) -> int:
+    """Nanoseconds ``pid``'s main thread has run (0 when there is none)."""
+    got = _read(f"/proc/{pid}/schedstat").split()
+    return int(got[0]) if got else 0
+
+
+def sample(pid: int, sim: int, out: Path) -> None:
+    """Until SIGTERM: one JSON row per sample to ``out``: time, the gateway loop
+    thread's state, system call, run_delay and major faults, runnable tasks, the
+    machine's idle CPU time (ticks), the simulator's run_delay, the list child's CPU
+    time, and every 25th row the vmstat counters."""
+    stop = False
+
+    def term(*_: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, term)
+    task = f"/proc/{pid}/task/{pid}"
+    rows: list[list[Any]] = []
+    child = 0
+    n = 0
+    while not stop:
+        t = time.perf_counter()
+        stat = _read(f"{task}/stat")
+        if not stat:
+            break
+        sched = _read(f"{task}/schedstat").split()
+        call = _read(f"{task}/syscall").split(" ", 1)[0].strip()
+        fields = stat[stat.rindex(")") + 2:].split()
+        running = idle = 0
+        for line in _read("/proc/stat").splitlines():
+            if line.startswith("cpu "):
+                idle = int(line.split()[4])
+            elif line.startswith("procs_running"):
+                running = int(line.split()[1])
+        vm = None
+        if n % 25 == 0:
+            vm = {k: int(v) for k, _, v in (line.partition(" ") for line in
+                                            _read("/proc/vmstat").splitlines()) if k in VMSTAT}
+            kids = [int(c) for tid in os.listdir(f"/proc/{pid}/task")
+                    for c in _read(f"/proc/{pid}/task/{tid}/children").split()]
+            child = kids[0] if kids else 0
+        sim_sched = _read(f"/proc/{sim}/schedstat").split()
+        rows.append([round(t, 4), fields[0], SYSCALLS.get(call, call), int(sched[1]),
+                     int(fields[9]), running, idle, int(sim_sched[1]) if sim_sched else 0,
+                     _cpu_ns(child) if child else 0, child, vm])
+        n += 1
+        time.sleep(SAMPLE_EVERY)
+    out.write_text("\n".join(json.dumps(r) for r in rows))
+
+
+def summary(phases: list[Phase], rows: list[list[Any]]) -> None:
+    """--child-ab: per setup, the median over its rounds of the gateway's wait for a
+    CPU (ms a second), of the FastAGI and SMS p99 and p99.9, and of the worst."""
+    import statistics
+
+    by: dict[str, list[tuple[float, ...]]] = {}
+    for p in phases:
+        inside = [r for r in rows if p.t0 <= r[0] <= p.t0 + p.seconds]
+        if len(inside) < 2:
+            continue
+        wait = (inside[-1][3] - inside[0][3]) / 1e6 / (inside[-1][0] - inside[0][0])
+        agi, sms = p.agi.action_ms, [x / 1e6 for x in p.smpp]
+        by.setdefault(p.name, []).append((wait, _pct(agi, 0.99), _pct(sms, 0.99),
+                                          _pct(agi, 0.999), _pct(sms, 0.999),
+                                          max(agi), max(sms)))
+    print(f"\nmedians over the rounds: {'setup':<18}{'CPU wait ms/s':>14}{'AGI p99':>9}"
+          f"{'SMS p99':>9}{'AGI p99.9':>10}{'SMS p99.9':>10}{'AGI max':>9}{'SMS max':>9}")
+    for name, vals in by.items():
+        med = [statistics.median(v[i] for v in vals) for i in range(7)]
+        print(f"{'':<25}{name:<18}{med[0]:>14.1f}" + "".join(f"{x:>9.1f}" for x in med[1:3])
+              + "".join(f"{x:>10.1f}" for x in med[3:5])
+              + "".join(f"{x:>9.1f}" for x in med[5:]))
+    print("per round (CPU wait ms/s): " + "; ".join(
+        f"{name} " + " ".join(f"{v[0]:.0f}" for v in vals) for name, vals in by.items()))
+
+
+def explain(phase: Phase, rows: list[list[Any]], top: int = 3) -> list[str]:
+    """For the ``top`` worst FastAGI and SMPP answers of ``phase``: the window
+    [answered - latency, answered] and what the gateway's loop thread did in it."""
+    lines = []
+    agi = zip(phase.agi.action_ms, phase.agi_at, strict=True)
+    sms = zip(phase.smpp, phase.smpp_at, strict=True)
+    worst = sorted([("AGI", ms, t) for ms, t in agi] + [("SMS", ns / 1e6, t) for ns, t in sms],
+                   key=lambda x: -x[1])[:top * 2]
+    seen = set()
+    for kind, ms, t in worst:
+        t0 = t - ms / 1000
+        inside = [r for r in rows if t0 <= r[0] <= t]
+        before = [r for r in rows if r[0] < t0]
+        if not inside or not before or (round(t0, 2), kind) in seen:
+            continue
+        seen.add((round(t0, 2), kind))
+        first, last = before[-1], inside[-1]
+        states: dict[str, int] = {}
+        for r in inside:
+            key = r[1] if r[1] != "S" else f"S:{r[2]}"
+            states[key] = states.get(key, 0) + 1
+        vms = [r[10] for r in rows if r[10] is not None and t0 - 0.1 <= r[0] <= t + 0.1]
+        vm = ({k: vms[-1][k] - vms[0][k] for k in VMSTAT if k in vms[0]
+               and not k.startswith("nr_")} if len(vms) > 1 else {})
+        dirty = max((v.get("nr_dirty", 0) + v.get("nr_writeback", 0) for v in vms),
+                    default=0) * 4 // 1024
+        lag = max((ms for at, ms in phase.lag if t0 <= at <= t + 0.005), default=0.0)
+        child = (f"list child ran {(last[8] - first[8]) / 1e6:.1f} ms"
+                 if last[9] and last[9] == first[9] else "no list child")
+        lines.append(
+            f"    {kind} {ms:6.1f} ms at +{t0 - phase.t0:6.1f} s: gateway loop "
+            f"{' '.join(f'{k}x{v}' for k, v in sorted(states.items()))}, waited for a CPU "
+            f"{(last[3] - first[3]) / 1e6:.1f} ms, majflt +{last[4] - first[4]}; simulator "
+            f"waited for a CPU {(last[7] - first[7]) / 1e6:.1f} ms; client loop lag "
+            f"{lag:.1f} ms; {child}; CPUs idle {(last[6] - first[6]) * 10} ms; runnable "
+            f"max {max(r[5] for r in inside)}; dirty+writeback {dirty} MB"
+            + "".join(f"; {k} +{v}" for k, v in vm.items() if v))
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--entries", type=int, default=10_000_000)
@@ -321,8 +553,19 @@ def main() -> int:
     ap.add_argument("--sms", type=float, default=200.0, help="submit_sm a second")
     ap.add_argument("--rest", type=float, default=20.0, help="seconds at rest")
     ap.add_argument("--settle", type=float, default=3.0, help="seconds after each phase")
+    ap.add_argument("--control", type=float, default=0.0,
+                    help="seconds of a last phase at rest (as long as the others: is a "
+                         "worst answer the phase's, or the length's?)")
+    ap.add_argument("--child-ab", type=int, default=0, metavar="ROUNDS",
+                    help="instead of the phases: ROUNDS of --rest seconds with no list "
+                         "child, with one at nice 19 only, one under SCHED_IDLE, and one "
+                         "as the worker starts it now, in turn")
     ap.add_argument("--dir", help="work dir to keep (the generated list is reused)")
+    ap.add_argument("--sample", nargs=3, metavar=("PID", "SIM", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sample:
+        sample(int(args.sample[0]), int(args.sample[1]), Path(args.sample[2]))
+        return 0
 
     import uvloop
 
@@ -342,14 +585,18 @@ def main() -> int:
         generate(work / "generating.txt", args.entries, args.prefixes)
         os.replace(work / "generating.txt", source)
         print(f"  {source.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - t0:.0f} s")
-    shutil.copyfile(source, txt)  # a run appends to the list: start from the generated one
-    plain, with_prefixes = edit_cost(args.prefixes)
-    print(f"edit cost: {plain:.2f} us an added or removed number with no prefix, "
-          f"{with_prefixes:.2f} us with {args.prefixes} prefixes "
-          f"({with_prefixes / plain:.2f}x)")
-    print("compiling ...", flush=True)
-    took, peak, out = compile_peak(txt)
-    print(f"  {out}\n  compile: {took:.1f} s, peak RSS {peak:.0f} MB")
+    nset = txt.with_suffix(".nset")
+    if args.child_ab and nset.exists() and nset.stat().st_mtime >= txt.stat().st_mtime:
+        took, peak = 0.0, 0.0  # the list as the last run left it: only the child matters
+    else:
+        shutil.copyfile(source, txt)  # a run appends to the list: start from the generated
+        plain, with_prefixes = edit_cost(args.prefixes)
+        print(f"edit cost: {plain:.2f} us an added or removed number with no prefix, "
+              f"{with_prefixes:.2f} us with {args.prefixes} prefixes "
+              f"({with_prefixes / plain:.2f}x)")
+        print("compiling ...", flush=True)
+        took, peak, out = compile_peak(txt)
+        print(f"  {out}\n  compile: {took:.1f} s, peak RSS {peak:.0f} MB")
 
     sim, sim_port = start_smsc_sim()
     try:
@@ -359,7 +606,14 @@ def main() -> int:
             idle = gw.rss()
             print(f"gateway started in {gw.started:.1f} s, idle RSS {idle:.0f} MB; load: "
                   f"{args.calls:.0f} calls/s FastAGI, {args.sms:.0f} submit_sm/s", flush=True)
-            phases = uvloop.run(run_phases(gw, args, txt))
+            rows_path = work / "samples.jsonl"
+            sampler = subprocess.Popen([sys.executable, __file__, "--sample",
+                                        str(gw.proc.pid), str(sim.pid), str(rows_path)])
+            try:
+                phases = uvloop.run(run_phases(gw, args, txt))
+            finally:
+                sampler.send_signal(signal.SIGTERM)
+                sampler.wait(60)
         finally:
             _stop(gw.proc)
     finally:
@@ -367,6 +621,29 @@ def main() -> int:
     print(f"\n{args.entries:,} numbers + {args.prefixes} prefixes; compile peak RSS "
           f"{peak:.0f} MB ({took:.0f} s)")
     report(phases, idle)
+    rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
+    if args.child_ab:
+        summary(phases, rows)
+    print(f"\nthe worst answers of each phase, and the gateway's loop thread meanwhile "
+          f"(sampled every {SAMPLE_EVERY * 1000:.0f} ms; S:call = asleep in that call):")
+    for p in phases:
+        inside = [r for r in rows if p.t0 <= r[0] <= p.t0 + p.seconds]
+        if len(inside) > 1:
+            a, b = inside[0], inside[-1]
+            span = b[0] - a[0]
+            ran = sum(y[8] - x[8] for x, y in itertools.pairwise(inside) if x[9] == y[9])
+            waits = [(y[3] - x[3]) / 1e6 for x, y in itertools.pairwise(inside)]
+            print(f"  {p.name}: gateway waited for a CPU {(b[3] - a[3]) / 1e6 / span:.1f} ms "
+                  f"a second (longest {max(waits):.1f} ms between two samples), the "
+                  f"simulator {(b[7] - a[7]) / 1e6 / span:.1f} ms a second; the list child "
+                  f"ran {ran / 1e7 / span:.0f}% of a core; CPUs idle "
+                  f"{(b[6] - a[6]) / span:.0f}% of one; p99.9 FastAGI "
+                  f"{_pct(p.agi.action_ms, 0.999):.1f} ms, SMS "
+                  f"{_pct([x / 1e6 for x in p.smpp], 0.999):.1f} ms")
+        else:
+            print(f"  {p.name}:")
+        for line in explain(p, rows):
+            print(line)
     if not args.dir:
         shutil.rmtree(work, ignore_errors=True)
     return 0

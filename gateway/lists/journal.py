@@ -362,6 +362,7 @@ class ListChanges:
                                       repr(time.time()))
             async with lock:
                 await asyncio.to_thread(j.trim, upto, result.pop("keep"))
+        result.pop("priority", None)
         return result
 
     def compact_soon(self, name: str, lock: asyncio.Lock) -> None:

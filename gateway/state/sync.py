@@ -183,12 +183,14 @@ class Syncer:
             if len(pend) > max_members:  # only the newest can still count
                 pend = dict(sorted(pend.items(), key=lambda kv: kv[1])[-max_members:])
             flat: list[Any] = []
-            for member, ts in pend.items():  # times as JSON numbers: exact, as repr
-                flat += (ts, str(member) if type(member) is int else encode_key(member))
+            for member, ts in pend.items():  # times in whole ms: an int encodes in a
+                # fraction of what a float's shortest repr costs
+                flat += (int(ts * 1000.0), str(member) if type(member) is int
+                         else encode_key(member))
             if not d.rkey:
-                c.index_set(d, f"{p}d:{d.k[0]}:{d.window:g}:{encode_key(d.k[1])}")
+                c.index_set(d, f"{p}dm:{d.k[0]}:{d.window:g}:{encode_key(d.k[1])}")
             window = d.window
-            set_json.append([d.rkey, d.now - window, max_members,
+            set_json.append([d.rkey, int((d.now - window) * 1000.0), max_members,
                              int((window + _SLACK) * 1000), flat])
             set_items.append((d, pend, len(d.members), d.now))
 

@@ -5,8 +5,10 @@ Layout under the prefix (``spamgw:`` by default):
 - ``s:{name}:{window}:{bucket}``: hash, field = encoded key, value = the cluster sum of
   that fixed window (``bucket = floor(ts / window)``); expires 2 windows after its
   last write.
-- ``d:{name}:{window}:{key}``: sorted set, member = encoded member, score = last seen
-  (event time); trimmed to the window and to ``max_members`` newest on every sync.
+- ``dm:{name}:{window}:{key}``: sorted set, member = encoded member, score = last seen
+  (event time, in whole milliseconds); trimmed to the window and to ``max_members``
+  newest on every sync. (Until 26 Nov 2026 ``d:...`` with scores in seconds: the new
+  name keeps processes of the two versions from trimming each other's sets.)
 - ``f:{list}``: sorted set of a flag list, member = encoded key, score = expiry.
 - ``flists``: set of flag list names; ``flog``: stream of flag changes (``n`` list,
   ``k`` key, ``e`` expiry or empty for unflag, ``o`` origin), so other processes
@@ -62,8 +64,8 @@ def decode_key(s: str) -> Hashable:
 #: One sync: push, read back what is new here, fan the changes out, read the inbox.
 #: ARGV: prefix, origin, live ms, inbox cap, JSON array of hash names, JSON array of sum
 #: items [current hash index, previous hash index (0: not read), field, amount ("0":
-#: none), ttl ms], JSON array of distinct items [sorted set, horizon (scores at or
-#: below it have left the window), max members, ttl ms, [last seen, member, ...]].
+#: none), ttl ms], JSON array of distinct items [sorted set, horizon in ms (scores at
+#: or below it have left the window), max members, ttl ms, [last seen ms, member, ...]].
 #: Returns [whole, sums, sets, record, record, ...]: ``whole`` 1 when this process was
 #: registered all along (every change of the others since its last sync is in the
 #: records), 0 when it must read its keys again; ``sums`` JSON [current, previous (-1:

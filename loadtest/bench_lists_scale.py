@@ -330,6 +330,8 @@ async def run_phases(gw: Gateway, args: argparse.Namespace, txt: Path) -> list[P
         "child SCHED_IDLE": "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0)); "
                             "os.nice(19)",
         "child as now": "from gateway.lists.worker import lower_priority; lower_priority()",
+        "child own group": "os.setsid(); open('/proc/self/autogroup', 'w').write('19'); "
+                           "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))",
     }
 
     def busy(setup: str) -> Any:
@@ -532,7 +534,7 @@ def explain(phase: Phase, rows: list[list[Any]], top: int = 3) -> list[str]:
                     default=0) * 4 // 1024
         lag = max((ms for at, ms in phase.lag if t0 <= at <= t + 0.005), default=0.0)
         child = (f"list child ran {(last[8] - first[8]) / 1e6:.1f} ms"
-                 if last[9] and last[9] == first[9] else "no list child")
+                 if last[9] and last[9] == first[9] and last[8] else "no list child")
         lines.append(
             f"    {kind} {ms:6.1f} ms at +{t0 - phase.t0:6.1f} s: gateway loop "
             f"{' '.join(f'{k}x{v}' for k, v in sorted(states.items()))}, waited for a CPU "
@@ -631,7 +633,8 @@ def main() -> int:
         if len(inside) > 1:
             a, b = inside[0], inside[-1]
             span = b[0] - a[0]
-            ran = sum(y[8] - x[8] for x, y in itertools.pairwise(inside) if x[9] == y[9])
+            ran = sum(y[8] - x[8] for x, y in itertools.pairwise(inside)
+                  if x[9] == y[9] and x[8] and y[8])
             waits = [(y[3] - x[3]) / 1e6 for x, y in itertools.pairwise(inside)]
             print(f"  {p.name}: gateway waited for a CPU {(b[3] - a[3]) / 1e6 / span:.1f} ms "
                   f"a second (longest {max(waits):.1f} ms between two samples), the "

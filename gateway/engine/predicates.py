@@ -216,8 +216,9 @@ def _route(ctx: Ctx, key: str, value: Any) -> Pred | None:
 # -- text ---------------------------------------------------------------------------------
 
 
-def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
-    # RE2 (gateway.content.regex): no pattern can stall the loop
+def _operator_search(ctx: Ctx, key: str, value: Any) -> Callable[[str], Any] | None:
+    """The search function of an operator's regexes (RE2, gateway.content.regex: no
+    pattern can stall the loop), or None with the error reported."""
     try:
         operator_rx = compile_operator_regex(_names(value))
     except (re.error, TypeError) as e:
@@ -225,10 +226,24 @@ def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
         return None
     if operator_rx.engine != "re2":
         structlog.get_logger("spamgw.rules").warning(
-            "text_regex matched with Python re, which backtracks", engine=operator_rx.engine,
+            f"{key} matched with Python re, which backtracks", engine=operator_rx.engine,
             rule=f"{ctx.spec.file}:{ctx.spec.line_of(key)}: {ctx.spec.id}")
-    search = operator_rx.search
+    return operator_rx.search
+
+
+def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    search = _operator_search(ctx, key, value)
+    if search is None:
+        return None
     return lambda ev, f: bool(ev.text) and search(ev.text or "")
+
+
+def _url_host_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """A link's host (as the scanner reads it: lower case, de-obfuscated) matches."""
+    search = _operator_search(ctx, key, value)
+    if search is None:
+        return None
+    return lambda ev, f: any(search(h) for h in f.domains())
 
 
 def _text_keywords(ctx: Ctx, key: str, value: Any) -> Pred | None:
@@ -367,6 +382,7 @@ PREDICATES: Mapping[str, Predicate] = _table(
     ("text_regex", "regexes", 7, _text_regex), ("text_keywords", "strings", 5, _text_keywords),
     ("has_text", "bool", 0, _has_text), ("has_url", "bool", 4, _has_url),
     ("url_domain_in", "names", 4, _url_domain_in),
+    ("url_host_regex", "regexes", 6, _url_host_regex),
     ("symbol", "strings", 1, _symbol),
     ("sender_registered", "registry", 3, _sender),
     ("sender_not_registered", "registry", 3, _sender),

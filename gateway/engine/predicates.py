@@ -264,7 +264,7 @@ def _has_url(ctx: Ctx, key: str, value: Any) -> Pred | None:
     return lambda ev, f: bool(f.domains()) is value
 
 
-def _url_domain_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
+def _domain_lists(ctx: Ctx, key: str, value: Any) -> list[StringSet] | None:
     sets: list[StringSet] = []
     for name in _names(value):
         lst = ctx.lists.get(name)
@@ -272,6 +272,13 @@ def _url_domain_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
             ctx.err(key, f"{name!r} is not a domain list (*_domains.txt)")
             return None
         sets.append(lst)
+    return sets
+
+
+def _url_domain_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    sets = _domain_lists(ctx, key, value)
+    if sets is None:
+        return None
 
     def domain_in(ev: Event, f: Facts) -> bool:
         domains = f.domains()
@@ -283,6 +290,28 @@ def _url_domain_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
         return False
 
     return domain_in
+
+
+def _url_domain_all_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """The text has links and every one's host is on one of the lists."""
+    sets = _domain_lists(ctx, key, value)
+    if sets is None:
+        return None
+
+    def all_in(ev: Event, f: Facts) -> bool:
+        domains = f.domains()
+        return bool(domains) and all(any(s.contains(d) for s in sets) for d in domains)
+
+    return all_in
+
+
+def _url_domain_not_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """Some link's host is on none of the lists (a text of only a brand's own links,
+    or of no link, does not match)."""
+    sets = _domain_lists(ctx, key, value)
+    if sets is None:
+        return None
+    return lambda ev, f: any(not any(s.contains(d) for s in sets) for d in f.domains())
 
 
 # -- senders, plugins ----------------------------------------------------------------------
@@ -382,6 +411,8 @@ PREDICATES: Mapping[str, Predicate] = _table(
     ("text_regex", "regexes", 7, _text_regex), ("text_keywords", "strings", 5, _text_keywords),
     ("has_text", "bool", 0, _has_text), ("has_url", "bool", 4, _has_url),
     ("url_domain_in", "names", 4, _url_domain_in),
+    ("url_domain_not_in", "names", 4, _url_domain_not_in),
+    ("url_domain_all_in", "names", 4, _url_domain_all_in),
     ("url_host_regex", "regexes", 6, _url_host_regex),
     ("symbol", "strings", 1, _symbol),
     ("sender_registered", "registry", 3, _sender),

@@ -1,6 +1,7 @@
-"""``url_host_regex``: an operator regex (RE2) over the hosts of a message's links, as
-the content scanner reads them (de-obfuscated, lower case); errors name
-``file:line: rule-id``."""
+"""The link predicates: ``url_host_regex``, an operator regex (RE2) over the hosts of a
+message's links as the content scanner reads them (de-obfuscated, lower case), errors
+naming ``file:line: rule-id``; ``url_domain_not_in`` (some link is off the lists) and
+``url_domain_all_in`` (links, all on the lists)."""
 
 import textwrap
 import tomllib
@@ -29,11 +30,14 @@ action = "BLOCK"
 """
 
 
-def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+def _load(tmp_path: Path, text: str, brands: str = ""):  # type: ignore[no-untyped-def]
     d = tmp_path / "rules"
     d.mkdir(exist_ok=True)
     (d / "r.toml").write_text(textwrap.dedent(text))
-    lists = load_lists(tmp_path / "nolists", GB)
+    (tmp_path / "lists").mkdir(exist_ok=True)
+    if brands:
+        (tmp_path / "lists" / "brand_domains.txt").write_text(brands)
+    lists = load_lists(tmp_path / "lists", GB)
     return load_ruleset(d, lists=lists, state=MemoryCounters()), lists, d / "r.toml"
 
 
@@ -81,3 +85,48 @@ def test_every_shipped_host_pattern_runs_on_re2() -> None:
                 found += 1
                 assert compile_operator_regex([rx] if isinstance(rx, str) else rx).engine == "re2"
     assert found >= 2
+
+
+BRAND_RULES = """
+[[rule]]
+id = "x.off_brand"
+channel = "sms"
+when.url_domain_not_in = "brand_domains"
+score = 5
+
+[[rule]]
+id = "x.all_brand"
+channel = "sms"
+when.url_domain_all_in = "brand_domains"
+score = 1
+"""
+
+
+def test_not_in_is_some_link_off_the_lists_and_all_in_is_every_link_on_them(
+        tmp_path: Path) -> None:
+    rs, lists, _ = _load(tmp_path, BRAND_RULES, brands="parcel.example\nbank.example\n")
+    engine = Engine(rs, emergency=lists.emergency, numbering=GB)
+
+    def rules(text: str) -> set[str]:
+        ev = event_from_fields({"src": "+447700900001", "dst": "+447700900123", "text": text},
+                               GB, ts=1_790_000_000.0)
+        return set(engine.evaluate(ev).rules)
+
+    assert rules("Track at https://www.parcel.example/t/1") == {"x.all_brand"}  # subdomain
+    assert rules("Pay at parcel.example/p or bank.example/b") == {"x.all_brand"}
+    assert rules("Pay at parcel.example/p or parcel-fee.example/p") == {"x.off_brand"}
+    assert rules("Pay at parcel-fee.example") == {"x.off_brand"}
+    assert rules("no link at all") == set()
+
+
+def test_a_list_that_is_no_domain_list_is_refused_naming_its_place(tmp_path: Path) -> None:
+    for name in ("url_domain_not_in", "url_domain_all_in"):
+        with pytest.raises(RuleErrors) as e:
+            _load(tmp_path, f"""
+                [[rule]]
+                id = "x.bad"
+                channel = "sms"
+                when.{name} = "no_such_list"
+                score = 2
+            """)
+        assert "r.toml:5: x.bad: " in str(e.value), str(e.value)

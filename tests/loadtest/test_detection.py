@@ -103,3 +103,17 @@ def test_a_malformed_single_message_line_names_its_place(tmp_path):
     f.write_text("# comment\nparcel\tmobile\tPay the fee\nparcel mobile no tabs\n")
     with pytest.raises(ValueError, match=r"s\.tsv:3: want family<TAB>sender<TAB>text"):
         bench.read_singles(f)
+
+
+def test_no_legitimate_look_alike_of_any_set_is_blocked():
+    """Every look-alike set, the held-out ones included (their figures measured once
+    are in docs/detection.md): no BLOCK, at most 5% WARN."""
+    bench.quiet()
+    sets = sorted(bench.DATA.glob("smishing*_ham.tsv"))
+    assert len(sets) >= 3
+    for path in sets:
+        rows = bench.run_singles(bench.read_singles(path), seed=7)
+        table = "\n".join(bench.format_singles(path.name, rows))
+        n = sum(r.messages for r in rows.values())
+        assert sum(r.block for r in rows.values()) == 0, table
+        assert sum(r.warn for r in rows.values()) <= 0.05 * n, table

@@ -212,7 +212,9 @@ def lure(rnd: random.Random) -> bytes:
                                    k=k))
 
     return LURE.format(amount=f"{rnd.randint(1, 3)}.{rnd.randint(10, 99)}",
-                       host=rnd.choice(["parcel-held", "redelivery-desk", "held-items"]),
+                       # hosts no single-message rule blocks (a service word such as
+                       # "redelivery-" would: phish.lure_host): what blocks is the campaign
+                       host=rnd.choice(["parcel-held", "item-desk", "held-items"]),
                        token=token(6), ref=token(4)).encode()
 
 

@@ -81,3 +81,39 @@ def test_the_background_is_the_same_for_a_seed():
     rng = bench.random.Random(3)
     b = bench.Background(rng, 0.02, bench.Subscribers(rng, 100), ["hello there"]).build()
     assert a == b
+
+
+def test_single_phishing_messages_blocked_and_their_lookalikes_untouched():
+    """One message each, from unregistered senders: most of each phishing family is
+    blocked on its first message; the legitimate texts that look most like them
+    (couriers, banks, GOV.UK, codes, P2P links) get neither BLOCK nor WARN."""
+    bench.quiet()
+    spam = bench.run_singles(bench.read_singles(bench.DATA / "smishing.tsv"), seed=7)
+    ham = bench.run_singles(bench.read_singles(bench.DATA / "smishing_ham.tsv"), seed=7)
+    table = "\n".join(bench.format_singles("spam", spam) + bench.format_singles("ham", ham))
+    n = sum(r.messages for r in spam.values())
+    assert n >= 60 and sum(r.block for r in spam.values()) >= 0.8 * n, table
+    assert all(r.block >= 1 for r in spam.values()), table  # every family, at least once
+    assert sum(r.messages for r in ham.values()) >= 60, table
+    assert sum(r.block + r.warn for r in ham.values()) == 0, table
+
+
+def test_a_malformed_single_message_line_names_its_place(tmp_path):
+    f = tmp_path / "s.tsv"
+    f.write_text("# comment\nparcel\tmobile\tPay the fee\nparcel mobile no tabs\n")
+    with pytest.raises(ValueError, match=r"s\.tsv:3: want family<TAB>sender<TAB>text"):
+        bench.read_singles(f)
+
+
+def test_no_legitimate_look_alike_of_any_set_is_blocked():
+    """Every look-alike set, the held-out ones included (their figures measured once
+    are in docs/detection.md): no BLOCK, at most 5% WARN."""
+    bench.quiet()
+    sets = sorted(bench.DATA.glob("smishing*_ham.tsv"))
+    assert len(sets) >= 3
+    for path in sets:
+        rows = bench.run_singles(bench.read_singles(path), seed=7)
+        table = "\n".join(bench.format_singles(path.name, rows))
+        n = sum(r.messages for r in rows.values())
+        assert sum(r.block for r in rows.values()) == 0, table
+        assert sum(r.warn for r in rows.values()) <= 0.05 * n, table

@@ -603,22 +603,30 @@ def run_singles(rows: list[tuple[str, str, str]], seed: int) -> dict[str, Row]:
     return out
 
 
-def format_singles(title: str, rows: dict[str, Row]) -> list[str]:
-    lines = [title, f"{'family':<14}{'messages':>9}{'BLOCK':>7}{'WARN':>7}{'ALLOW':>7}  rules of "
-             "non-ALLOW verdicts"]
+def _rows(rows: dict[str, Row], top_n: int, cells: Callable[[Row], str]) -> tuple[list[str], Row]:
+    """One line per row name (name, messages, BLOCK, WARN, ``cells``, its top rules) and
+    their total."""
+    lines = []
     tot = Row()
-    for fam in sorted(rows):
-        r = rows[fam]
+    for name in sorted(rows):
+        r = rows[name]
         tot.messages += r.messages
         tot.block += r.block
         tot.warn += r.warn
-        top = ", ".join(f"{k} {n}" for k, n in r.rules.most_common(3))
-        lines.append(f"{fam:<14}{r.messages:>9}{r.block:>7}{r.warn:>7}"
-                     f"{r.messages - r.block - r.warn:>7}  {top}")
-    lines.append(f"{'all':<14}{tot.messages:>9}{tot.block:>7}{tot.warn:>7}"
-                 f"{tot.messages - tot.block - tot.warn:>7}  "
-                 f"({100 * tot.block / max(1, tot.messages):.1f}% blocked)")
-    return lines
+        top = ", ".join(f"{k} {n}" for k, n in r.rules.most_common(top_n))
+        lines.append(f"{name:<14}{r.messages:>9}{r.block:>7}{r.warn:>7}{cells(r)}  {top}")
+    return lines, tot
+
+
+def format_singles(title: str, rows: dict[str, Row]) -> list[str]:
+    def allowed(r: Row) -> str:
+        return f"{r.messages - r.block - r.warn:>7}"
+
+    lines, tot = _rows(rows, 3, allowed)
+    return [title, f"{'family':<14}{'messages':>9}{'BLOCK':>7}{'WARN':>7}{'ALLOW':>7}  rules of "
+            "non-ALLOW verdicts", *lines,
+            f"{'all':<14}{tot.messages:>9}{tot.block:>7}{tot.warn:>7}{allowed(tot)}  "
+            f"({100 * tot.block / max(1, tot.messages):.1f}% blocked)"]
 
 
 def quiet() -> None:
@@ -630,24 +638,17 @@ def quiet() -> None:
 
 
 def format_background(rows: dict[str, Row], cost: float, total: int) -> list[str]:
-    lines = ["background (clean A2P + P2P, 0 BLOCK and <= 1% WARN wanted)",
-             f"{'category':<14}{'messages':>9}{'BLOCK':>7}{'WARN':>7}{'WARN %':>8}  rules of "
-             "non-ALLOW verdicts"]
-    tot = Row()
-    for cat in sorted(rows):
-        r = rows[cat]
-        tot.messages += r.messages
-        tot.block += r.block
-        tot.warn += r.warn
-        top = ", ".join(f"{k} {n}" for k, n in r.rules.most_common(4))
-        lines.append(f"{cat:<14}{r.messages:>9}{r.block:>7}{r.warn:>7}"
-                     f"{100 * r.warn / r.messages:>7.2f}%  {top}")
-    lines.append(f"{'all':<14}{tot.messages:>9}{tot.block:>7}{tot.warn:>7}"
-                 f"{100 * tot.warn / max(1, tot.messages):>7.2f}%")
+    def warn_rate(r: Row) -> str:
+        return f"{100 * r.warn / max(1, r.messages):>7.2f}%"
+
+    lines, tot = _rows(rows, 4, warn_rate)
     left_out = f", without {', '.join(DISABLED)}" if DISABLED else ""
-    lines.append(f"engine cost: {cost:.1f} us/message over {total} messages "
-                 f"(shipped rules and plugins{left_out})")
-    return lines
+    return ["background (clean A2P + P2P, 0 BLOCK and <= 1% WARN wanted)",
+            f"{'category':<14}{'messages':>9}{'BLOCK':>7}{'WARN':>7}{'WARN %':>8}  rules of "
+            "non-ALLOW verdicts", *lines,
+            f"{'all':<14}{tot.messages:>9}{tot.block:>7}{tot.warn:>7}{warn_rate(tot)}",
+            f"engine cost: {cost:.1f} us/message over {total} messages "
+            f"(shipped rules and plugins{left_out})"]
 
 
 def format_scenarios(res: dict[str, tuple[int | None, float, Counter[str]]]) -> list[str]:

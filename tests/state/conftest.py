@@ -1,8 +1,11 @@
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
 from redis_support import RedisServer
+
+from gateway.state.redis import RedisCounters
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +32,17 @@ def own_redis(tmp_path) -> Iterator[RedisServer]:
 @pytest.fixture
 def prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}:"
+
+
+@pytest_asyncio.fixture
+async def pair(redis_server, prefix) -> AsyncIterator[tuple[RedisCounters, RedisCounters]]:
+    """Two started backends that sync only when told (``sync()``)."""
+    a = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
+    b = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
+    await a.start()
+    await b.start()
+    try:
+        yield a, b
+    finally:
+        await a.stop()
+        await b.stop()

@@ -9,28 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
-import pytest_asyncio
 import redis
 
 from gateway.state.redis import RedisCounters
 
 W = 3600.0
-
-
-@pytest_asyncio.fixture
-async def pair(redis_server, prefix) -> AsyncIterator[tuple[RedisCounters, RedisCounters]]:
-    """Two started backends that sync only when told (``sync()``)."""
-    a = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
-    b = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
-    await a.start()
-    await b.start()
-    try:
-        yield a, b
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 def calls(url: str, command: str) -> int:

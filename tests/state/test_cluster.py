@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
-import pytest_asyncio
 import redis
 
 from gateway.state.redis import RedisCounters
 
 W = 60.0
-
-
-@pytest_asyncio.fixture
-async def pair(redis_server, prefix) -> AsyncIterator[tuple[RedisCounters, RedisCounters]]:
-    """Two started backends that sync only when told (``sync()``)."""
-    a = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
-    b = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
-    await a.start()
-    await b.start()
-    try:
-        yield a, b
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def sync_all(*cs: RedisCounters) -> None:

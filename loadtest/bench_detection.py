@@ -499,6 +499,16 @@ class Row:
     warn: int = 0
     rules: Counter[str] = field(default_factory=Counter)
 
+    def count(self, v: Any) -> None:
+        """Add one verdict."""
+        self.messages += 1
+        if v.action.value == "BLOCK":
+            self.block += 1
+        elif v.action.value == "WARN":
+            self.warn += 1
+        if v.action.value != "ALLOW":
+            self.rules.update(v.rules)
+
 
 def run_background(scale: float, seed: int) -> tuple[dict[str, Row], float, int]:
     """Per-category verdicts; and the engine's cost per message (µs) and the count."""
@@ -514,14 +524,7 @@ def run_background(scale: float, seed: int) -> tuple[dict[str, Row], float, int]
         verdicts.append(evaluate(ev))
     elapsed = time.perf_counter() - t
     for (cat, _), v in zip(labelled, verdicts, strict=True):
-        row = rows.setdefault(cat, Row())
-        row.messages += 1
-        if v.action.value == "BLOCK":
-            row.block += 1
-        elif v.action.value == "WARN":
-            row.warn += 1
-        if v.action.value != "ALLOW":
-            row.rules.update(v.rules)
+        rows.setdefault(cat, Row()).count(v)
     return rows, elapsed / max(1, len(labelled)) * 1e6, len(labelled)
 
 
@@ -592,14 +595,7 @@ def run_singles(rows: list[tuple[str, str, str]], seed: int) -> dict[str, Row]:
         v = core.engine.evaluate(_event(core, {
             "src": src, "dst": mobile(rng), "text": text, "route": "agg-grey",
             "ts": T0 + 60.0 * i}))
-        row = out.setdefault(family, Row())
-        row.messages += 1
-        if v.action.value == "BLOCK":
-            row.block += 1
-        elif v.action.value == "WARN":
-            row.warn += 1
-        if v.action.value != "ALLOW":
-            row.rules.update(v.rules)
+        out.setdefault(family, Row()).count(v)
     return out
 
 

@@ -3,7 +3,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from redis_support import RedisServer
+from redis_support import RedisServer, two_backends
 
 from gateway.state.redis import RedisCounters
 
@@ -34,15 +34,9 @@ def prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}:"
 
 
+
 @pytest_asyncio.fixture
 async def pair(redis_server, prefix) -> AsyncIterator[tuple[RedisCounters, RedisCounters]]:
     """Two started backends that sync only when told (``sync()``)."""
-    a = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
-    b = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
-    await a.start()
-    await b.start()
-    try:
-        yield a, b
-    finally:
-        await a.stop()
-        await b.stop()
+    async with two_backends(redis_server.url, prefix, 3600) as ab:
+        yield ab

@@ -3,12 +3,15 @@ unless asked; stopped (and waited for) by the fixture that started it."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from gateway.state.redis import RedisCounters
 from gateway.testing.ports import free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -108,3 +111,20 @@ def write_gateway_files(root: Path, redis_url: str, prefix: str, **listen: int) 
         f'sync_interval = 0.05\n{smpp}[agi]\nenabled = false\n[admin]\nenabled = false\n'
         '[log]\nlevel = "warning"\n')
     return cfg
+
+
+@contextlib.asynccontextmanager
+async def two_backends(url: str, prefix: str, interval: float
+                       ) -> AsyncIterator[tuple[RedisCounters, RedisCounters]]:
+    """Two started backends on one Redis and prefix (two gateway processes), stopped
+    on leaving."""
+    a = RedisCounters(url, prefix=prefix, interval=interval)
+    b = RedisCounters(url, prefix=prefix, interval=interval)
+    await a.start()
+    await b.start()
+    try:
+        yield a, b
+    finally:
+        await a.stop()
+        await b.stop()
+

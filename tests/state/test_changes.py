@@ -11,8 +11,7 @@ import asyncio
 import time
 
 import redis
-
-from gateway.state.redis import RedisCounters
+from redis_support import two_backends
 
 W = 3600.0
 
@@ -127,11 +126,7 @@ async def test_the_sync_keeps_up_while_the_loop_is_busy(redis_server, prefix) ->
     """Turns of 150 ms (a loop full of messages): the sync's I/O runs in its own
     thread, so each turn merges one sync and starts the next; sharing goes on and no
     lag episode is declared."""
-    a = RedisCounters(redis_server.url, prefix=prefix, interval=0.05)
-    b = RedisCounters(redis_server.url, prefix=prefix, interval=0.05)
-    await a.start()
-    await b.start()
-    try:
+    async with two_backends(redis_server.url, prefix, 0.05) as (a, b):
         now = time.time()
         b.peek("r", "wave", now, W)  # b holds the key
         await b.sync()
@@ -151,6 +146,3 @@ async def test_the_sync_keeps_up_while_the_loop_is_busy(redis_server, prefix) ->
         recent = sum(1 for t in hits if t > time.monotonic() - 1.0)
         assert len(hits) - recent <= seen <= len(hits)
         assert a.sync_errors == b.sync_errors == 0
-    finally:
-        await a.stop()
-        await b.stop()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import redis
+from redis_support import two_backends
 
 from gateway.state.redis import RedisCounters
 
@@ -98,11 +99,7 @@ async def test_flags_travel_and_unflags_too(pair) -> None:
 
 
 async def test_background_sync_converges_within_an_interval(redis_server, prefix) -> None:
-    a = RedisCounters(redis_server.url, prefix=prefix, interval=0.05)
-    b = RedisCounters(redis_server.url, prefix=prefix, interval=0.05)
-    await a.start()
-    await b.start()
-    try:
+    async with two_backends(redis_server.url, prefix, 0.05) as (a, b):
         now = time.time()
         for _ in range(7):
             a.hit("r", "bulk", now, W)
@@ -112,9 +109,6 @@ async def test_background_sync_converges_within_an_interval(redis_server, prefix
                          and b.flagged("wangiri", 447700900999, now))
         assert a.syncs > 0 and b.syncs > 0 and a.sync_errors == b.sync_errors == 0
         assert b.last_sync > now - 1
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_flags_survive_a_restart_and_expired_ones_vanish(redis_server, prefix) -> None:

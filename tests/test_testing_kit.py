@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_config
-from gateway.smpp.pdu import SubmitSm
 from gateway.testing.agi import asterisk_session
 from gateway.testing.config import dumps, write_config
 from gateway.testing.ports import free_port
 from gateway.testing.process import GatewayProcess, GatewayStartError, start_smsc_sim, stop
-from gateway.testing.smpp import Esme
+from gateway.testing.smpp import submit_once
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "agi"))
@@ -79,16 +78,7 @@ def test_the_kit_drives_a_real_gateway(tmp_path: Path) -> None:
         log={"level": "warning"})
     try:
         with GatewayProcess(config, smpp) as gw:
-            esme = Esme(smpp)
-            try:
-                esme.send(SubmitSm(source_addr_ton=1, source_addr_npi=1,
-                                   source_addr="447700900123", dest_addr_ton=1,
-                                   dest_addr_npi=1, destination_addr="447700900456",
-                                   short_message=b"see you at 6"))
-                (resp,) = esme.read(1)
-                assert resp.command_status == 0
-            finally:
-                esme.close()
+            assert submit_once(smpp, b"see you at 6") == 0
             env = environment_for("outbound", "+447700900123", "00882123456789", "subscribers")
             result = asyncio.run(asterisk_session(agi, env))
             assert result.closed and result.variables["SPAMGW_ACTION"] == "BLOCK"

@@ -278,7 +278,9 @@ def _has_url(ctx: Ctx, key: str, value: Any) -> Pred | None:
     return lambda ev, f: bool(f.domains()) is value
 
 
-def _domain_lists(ctx: Ctx, key: str, value: Any) -> list[StringSet] | None:
+def _domain_lists(ctx: Ctx, key: str, value: Any) -> Callable[[str], bool] | None:
+    """Is a host on one of the named domain lists (a domain covers its subdomains)?
+    None, with the error reported, if a name is no domain list."""
     sets: list[StringSet] = []
     for name in _names(value):
         lst = ctx.lists.get(name)
@@ -286,35 +288,28 @@ def _domain_lists(ctx: Ctx, key: str, value: Any) -> list[StringSet] | None:
             ctx.err(key, f"{name!r} is not a domain list (*_domains.txt)")
             return None
         sets.append(lst)
-    return sets
+    if len(sets) == 1:
+        return sets[0].contains
+    return lambda host: any(s.contains(host) for s in sets)
 
 
 def _url_domain_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
-    sets = _domain_lists(ctx, key, value)
-    if sets is None:
+    """Some link's host is on the lists."""
+    listed = _domain_lists(ctx, key, value)
+    if listed is None:
         return None
-
-    def domain_in(ev: Event, f: Facts) -> bool:
-        domains = f.domains()
-        if domains:
-            for s in sets:
-                for d in domains:
-                    if s.contains(d):
-                        return True
-        return False
-
-    return domain_in
+    return lambda ev, f: any(map(listed, f.domains()))
 
 
 def _url_domain_all_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
     """The text has links and every one's host is on one of the lists."""
-    sets = _domain_lists(ctx, key, value)
-    if sets is None:
+    listed = _domain_lists(ctx, key, value)
+    if listed is None:
         return None
 
     def all_in(ev: Event, f: Facts) -> bool:
         domains = f.domains()
-        return bool(domains) and all(any(s.contains(d) for s in sets) for d in domains)
+        return bool(domains) and all(map(listed, domains))
 
     return all_in
 
@@ -322,10 +317,10 @@ def _url_domain_all_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
 def _url_domain_not_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
     """Some link's host is on none of the lists (a text of only a brand's own links,
     or of no link, does not match)."""
-    sets = _domain_lists(ctx, key, value)
-    if sets is None:
+    listed = _domain_lists(ctx, key, value)
+    if listed is None:
         return None
-    return lambda ev, f: any(not any(s.contains(d) for s in sets) for d in f.domains())
+    return lambda ev, f: not all(map(listed, f.domains()))
 
 
 # -- senders, plugins ----------------------------------------------------------------------

@@ -129,7 +129,8 @@ def _own_group() -> str:
     try:
         if os.getsid(0) == os.getpid():
             path.write_text(str(NICE))
-        return path.read_text().strip()
+        # empty when the task's CPU group is a cgroup's, not an autogroup (containers)
+        return path.read_text().strip() or "none"
     except OSError:  # no autogroups (or not Linux): nothing to set
         return "none"
 

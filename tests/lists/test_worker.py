@@ -15,9 +15,10 @@ from gateway.lists.worker import run_worker
 
 
 def _group() -> str | None:
-    """This process's autogroup ("/autogroup-N nice K"), None without autogroups."""
+    """This process's autogroup ("/autogroup-N nice K"); None without autogroups, or
+    when the kernel shows none because the CPU group is a cgroup's (containers)."""
     path = Path("/proc/self/autogroup")
-    return path.read_text().strip() if path.exists() else None
+    return (path.read_text().strip() or None) if path.exists() else None
 
 
 async def test_compile_child_runs_idle_and_reports_it(tmp_path: Path) -> None:
@@ -40,8 +41,8 @@ async def test_compile_child_runs_idle_and_reports_it(tmp_path: Path) -> None:
         assert priority["group"].endswith(" nice 19")
         assert priority["group"].split()[0] != before.split()[0]
         assert _group() == before
-    else:
-        assert priority["group"] == "none"
+    else:  # ours is not shown; the child, leading its own session, may have one
+        assert priority["group"] == "none" or priority["group"].endswith(" nice 19")
 
 
 def test_a_worker_run_from_a_shell_leaves_its_group_alone(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ where that is refused, at nice ``NICE``. It is started in a session of its own, 
 where the kernel groups CPU time by session (autogroup) its group is set to nice
 ``NICE``: in the gateway's group, SCHED_IDLE ranks it only against the gateway, and
 the group as a whole took a full share of a busy machine for it (measured: the child
-ran 160 ms of a 200 ms window in which the gateway waited 190 ms for a CPU).
+ran 160 ms of a 200 ms window in which the gateway waited 190 ms for a CPU). It ends
+when the gateway ends (``die_with_parent``), stopped or killed mid-job.
 
 Jobs:
 
@@ -32,12 +33,13 @@ import ctypes
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NICE", "lower_priority", "main", "run_worker"]
+__all__ = ["NICE", "die_with_parent", "lower_priority", "main", "run_worker"]
 
 #: CPU priority of the child (added to the gateway's) where SCHED_IDLE is not had:
 #: traffic comes first, the child gets what the gateway leaves of a busy machine
@@ -49,6 +51,9 @@ _IOPRIO_WHO_PROCESS = 1
 _IOPRIO_CLASS_SHIFT = 13
 _IOPRIO_CLASS_IDLE = 3
 _IO_CLASSES = {0: "none", 1: "realtime", 2: "best-effort", 3: "idle"}
+_PR_SET_PDEATHSIG = 1
+#: the gateway's pid, given to the child so it can tell its parent is gone
+_PARENT_ENV = "SPAMGW_LIST_WORKER_PARENT"
 
 
 async def run_worker(job: str, *args: str) -> dict[str, Any]:
@@ -59,7 +64,8 @@ async def run_worker(job: str, *args: str) -> dict[str, Any]:
     # tables with the loop held)
     proc = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "gateway.lists.worker", job, *args],
-        capture_output=True, check=False, start_new_session=True)
+        capture_output=True, check=False, start_new_session=True,
+        env={**os.environ, _PARENT_ENV: str(os.getpid())})
     try:
         result: dict[str, Any] = json.loads(proc.stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -135,8 +141,28 @@ def _own_group() -> str:
         return "none"
 
 
+def die_with_parent() -> None:
+    """End this child when the gateway that started it ends. In a session of its own
+    it gets no Ctrl-C from the gateway's terminal, and a gateway stopped or killed
+    mid-compile would leave it running for minutes: on Linux the kernel sends it
+    SIGTERM when the parent goes (PR_SET_PDEATHSIG); a parent already gone before
+    that was set is caught by comparing the pid the gateway passed."""
+    parent = os.environ.get(_PARENT_ENV)
+    if parent is None:  # run by hand from a shell: nobody to follow
+        return
+    if sys.platform == "linux":
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl to call
+            pass
+    if os.getppid() != int(parent):
+        sys.exit(f"list worker: the gateway (pid {parent}) is gone")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    die_with_parent()
     priority = lower_priority()
     job, args = argv[0], argv[1:]
     if job == "compile":

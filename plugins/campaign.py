@@ -108,7 +108,7 @@ class CampaignPlugin:
         key = facts.text_key()
         keys = self.by_text.get(key)
         if keys is None:
-            parts = campaign_parts(facts.ev.text or "", facts.folded())
+            parts = campaign_parts(facts.ev.text or "", facts.folded(), facts.urls())
             joined = b" ".join(parts)
             keys = self.by_words.get(joined)
             if keys is None:

@@ -81,7 +81,7 @@ class Facts:
         """``folded()`` with URLs as their domain and digit runs as a length class
         (``gateway.content.normalize.template``)."""
         if self._template is None:
-            self._template = template(self.ev.text or "", self.folded())
+            self._template = template(self.ev.text or "", self.folded(), self.urls())
         return self._template
 
     def text_key(self) -> bytes:

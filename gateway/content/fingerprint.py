@@ -2,7 +2,8 @@
 gives the same campaign keys.
 
 The text is normalised (``fold``: case, accents, homoglyphs, invisible characters;
-every URL becomes one token, every digit run another, punctuation goes), cut into
+every link the scanner finds becomes one token, every digit run another, punctuation
+goes), cut into
 word shingles (single words and word pairs, each hashed once, in C), and summarised
 by a MinHash sketch computed with one-permutation hashing: each shingle's stable
 32-bit hash (CRC-32, the same in every process, so a Redis-backed cluster agrees)
@@ -27,24 +28,11 @@ from itertools import repeat
 from operator import or_
 
 from gateway.content.normalize import fold
+from gateway.content.scan import Url, replace_urls, scan_urls
 
 __all__ = ["Fingerprinter", "campaign_parts", "campaign_text", "fingerprint",
            "fingerprint_casefolded", "normalize_text"]
 
-# a label is possessive ([a-z0-9-]++): no separator starts with a label character, so
-# the shorter labels a failed match would backtrack to never succeed (a third of the
-# cost; tests/content/test_campaign.py holds it to the backtracking form)
-_URLISH = re.compile(
-    r"(?:(?:h[tx]{2}ps?|ftp)://|www\.)\S*"
-    r"|\b(?:[a-z0-9-]++(?:\.|\[\.\]|\(\.\)|\s?\(dot\)\s?|\s?\[dot\]\s?))+"
-    r"(?:com|net|org|info|biz|co|uk|us|io|ly|me|gl|gd|cc|gy|to|ws|tk|ml|ga|cf|gq|xyz|top|"
-    r"online|site|club|app|link|click|shop|icu|live|ru|cn|de|fr|in|sg|my|au|ca|eu)\b\S*"
-)
-_URL_HINT = re.compile(
-    r"://|www\.|\[\.\]|\(\.\)|\(dot\)|\[dot\]|\.(?:com|net|org|info|biz|co|uk|us|io|ly|me|gl|gd|"
-    r"cc|gy|to|ws|tk|ml|ga|cf|gq|xyz|top|online|site|club|app|link|click|shop|icu|live|ru|cn|"
-    r"de|fr|in|sg|my|au|ca|eu)\b"
-)
 _DIGITS = re.compile(r"\d+(?:[.,:/\- ]\d+)*")
 _WORD = re.compile(r"[^\W\d_]+|[£$€]|\x01|\x02")
 
@@ -52,22 +40,29 @@ _MAX = (1 << 32) - 1
 _DIGIT_RUN = re.compile(r"\d+")
 
 
-def campaign_text(text: str, folded: str | None = None) -> list[str]:
-    """The words a campaign fingerprint is made of (URLs ``\\x01``, numbers ``\\x02``).
-    ``folded``, if given, is ``fold(text)`` already computed."""
-    t = fold(text) if folded is None else folded
-    if _may_link(t) and _URL_HINT.search(t) is not None:
-        t = _URLISH.sub(" \x01 ", t)
+def campaign_text(text: str, folded: str | None = None, urls: tuple[Url, ...] | None = None
+                  ) -> list[str]:
+    """The words a campaign fingerprint is made of (links ``\\x01``, numbers ``\\x02``).
+    ``folded`` and ``urls``, if given, are ``fold(text)`` and ``scan_urls(text)``
+    already computed: what is a link is the scanner's decision."""
+    t = _links_out(text, fold(text) if folded is None else folded, urls)
     t = _DIGITS.sub(" \x02 ", t)
     return _WORD.findall(t)
 
 
-def _may_link(t: str) -> bool:
-    """Can ``_URL_HINT`` match? Each of its forms has a dot, ``://`` or ``dot`` in it."""
-    return "." in t or "dot" in t or "://" in t
+def _links_out(text: str, folded: str, urls: tuple[Url, ...] | None) -> str:
+    """``folded`` with each of the text's links as the ``\\x01`` token."""
+    if urls is None:
+        urls = scan_urls(text)
+    return replace_urls(folded, urls, _link_token) if urls else folded
 
 
-def campaign_parts(text: str, folded: str | None = None) -> list[bytes]:
+def _link_token(_url: Url) -> str:
+    return " \x01 "
+
+
+def campaign_parts(text: str, folded: str | None = None, urls: tuple[Url, ...] | None = None
+                   ) -> list[bytes]:
     """``campaign_text``'s words as UTF-8 bytes (what ``Fingerprinter.sketch_parts``
     hashes). ASCII text without ``$``, ``\\x01`` or ``\\x02`` (most SMS) takes a
     C-level path: after the same link and number substitutions, its words are its
@@ -76,13 +71,12 @@ def campaign_parts(text: str, folded: str | None = None) -> list[bytes]:
     (``tests/content/test_campaign.py`` holds it to ``campaign_text``)."""
     t = fold(text) if folded is None else folded
     if t.isascii() and "$" not in t and "\x01" not in t and "\x02" not in t:
-        if _may_link(t) and _URL_HINT.search(t) is not None:
-            t = _URLISH.sub(" \x01 ", t)
+        t = _links_out(text, t, urls)
         b = t.encode("ascii")
         if len(b.translate(None, _ASCII_DIGITS)) != len(b):
             b = _DIGITS.sub(" \x02 ", t).encode("ascii")
         return b.translate(_LETTERS_OR_SPACE).split()
-    return [w.encode("utf-8", "surrogatepass") for w in campaign_text(text, t)]
+    return [w.encode("utf-8", "surrogatepass") for w in campaign_text(text, t, urls)]
 
 
 _ASCII_DIGITS = b"0123456789"

@@ -31,15 +31,16 @@ text/send verb), so a message with none of them costs a few C-level searches.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from gateway.content.normalize import HOMOGLYPHS, INVISIBLE
+from gateway.content.chars import HOMOGLYPHS, INVISIBLE
 from gateway.content.suffixes import SUFFIXES, TLDS
 
-__all__ = ["EMPTY", "Scan", "ShortCode", "Url", "decode_host", "extract_domains", "scan",
-           "scan_urls"]
+__all__ = ["EMPTY", "Scan", "ShortCode", "Url", "decode_host", "extract_domains", "fold_host",
+           "replace_urls", "scan", "scan_urls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +174,12 @@ def scan_urls(text: str) -> tuple[Url, ...]:
         # what _url_of reads of the match: hosts and prose ("code. Do") repeat
         key = (m.group(1, 2), m.group(4) is not None, hidden)
         try:
-            url = memo[key]
+            found = memo[key]
         except KeyError:
             if len(memo) >= _URL_MEMO_SIZE:
                 memo.clear()
-            url = memo[key] = _url_of(m, hidden)
-        if url is not None and url.host not in seen:
+            found = memo[key] = _url_of(m, hidden)
+        if found is not None and (url := found[0]).host not in seen:
             if written and not url.obfuscated and url.unicode_host not in written:
                 url = Url(url.host, url.unicode_host, True, url.scheme, url.path)  # spaced
             seen.add(url.host)
@@ -189,8 +190,64 @@ def scan_urls(text: str) -> tuple[Url, ...]:
 #: (scheme word, host as written, has a path, hidden characters) -> ``_url_of``'s
 #: answer, which depends on nothing else; bounded (keys are short: a match's host),
 #: cleared whole when full
-_URL_MEMO: dict[tuple[tuple[str | Any, ...], bool, bool], Url | None] = {}
+_URL_MEMO: dict[tuple[tuple[str | Any, ...], bool, bool], Found] = {}
 _URL_MEMO_SIZE = 1 << 14
+
+
+def replace_urls(folded: str, urls: tuple[Url, ...], repl: Callable[[Url], str]) -> str:
+    """``folded`` (``normalize.fold`` of a text) with each of the text's links
+    (``urls``: ``scan_urls(text)``) replaced by ``repl(url)``, scheme, path and query
+    and all: how templates and campaign fingerprints read links, by this scanner's
+    decision. A match in the folded text is replaced only when its host is one the
+    scanner found in the text (as it is, or folded: a Cyrillic letter in a host is
+    its Latin look-alike there): casefolding makes prose like ``home.Com on`` look like a link."""
+    if not urls:
+        return folded
+    hosts = {u.host for u in urls} | {fold_host(u.unicode_host) for u in urls}
+    text = folded
+    if ("." in text or "," in text) and _SPACED_HINT.search(text) is not None:
+        text = _SPACED.sub(_collapse, text)
+    out: list[str] = []
+    pos = 0
+    memo = _URL_MEMO
+    for m in _HOST_RE.finditer(text):
+        key = (m.group(1, 2), m.group(4) is not None, False)
+        try:
+            found = memo[key]
+        except KeyError:
+            if len(memo) >= _URL_MEMO_SIZE:
+                memo.clear()
+            found = memo[key] = _url_of(m, False)
+        if found is None:
+            continue
+        url, lead, keep = found
+        if url.host not in hosts and url.unicode_host not in hosts:
+            continue
+        start = m.start() if m.group(1) is not None and not lead else m.start(2) + lead
+        if keep < len(m.group(2)):  # the sentence after it is not the link's
+            end = m.start(2) + keep
+        else:  # "?id=3", "!" after the host or path: the link's
+            tail = _NOT_SPACE.match(text, m.end())
+            end = m.end() if tail is None else tail.end()
+        out.append(text[pos:start])
+        out.append(repl(url))
+        pos = end
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def fold_host(host: str) -> str:
+    """A host as folded text reads it (homoglyphs as their Latin look-alike)."""
+    if host.isascii():
+        return host
+    from gateway.content.normalize import fold
+
+    return fold(host)
+
+
+_NOT_SPACE = re.compile(r"\S+")
 
 
 def extract_domains(text: str | None) -> tuple[str, ...]:
@@ -207,7 +264,10 @@ def _suffix_labels(labels: list[str]) -> int:
     return 1
 
 
-def _url_of(m: re.Match[str], hidden: bool) -> Url | None:
+def _url_of(m: re.Match[str], hidden: bool) -> Found:
+    """The link a ``_HOST_RE`` match holds, if any, with where its host starts and
+    ends in the match's host group (``lead``, ``keep``: a sentence the match ran
+    into before or after the link is not part of it)."""
     scheme_word = m.group(1)
     raw_host = m.group(2)
     path = m.group(4)
@@ -219,9 +279,17 @@ def _url_of(m: re.Match[str], hidden: bool) -> Url | None:
         labels, seps = parts[::2], parts[1::2]
     if len(labels) < 2 or len(labels) != len(seps) + 1:
         return None
+    lead, keep = 0, len(raw_host)
     # a spaced dot or a comma joins the public suffix ("evil . com", "evil,com") or
-    # follows www or a scheme; anywhere else it ends a sentence or a clause, and the
-    # link starts after it
+    # follows www or a scheme; anywhere else it ends a sentence or a clause: the link
+    # ends before it when what follows is no suffix ("evil.com. Your parcel"), and
+    # starts after it when the suffix follows ("mates. www.getzed.co.uk")
+    for i, sep in enumerate(seps):
+        if sep != "." and sep.strip() in (".", ",") and i >= 1 and path is None \
+                and not _joins_suffix(sep, labels[i + 1:]):
+            keep = len("".join(parts[:2 * i + 1]))
+            labels, seps, path = labels[:i + 1], seps[:i], None
+            break
     if scheme_word is None:
         n_suffix = _suffix_labels(labels)
         start = 0
@@ -230,6 +298,7 @@ def _url_of(m: re.Match[str], hidden: bool) -> Url | None:
                     and labels[i].lower() != "www":
                 start = i + 1
         if start:
+            lead = len("".join(parts[:2 * start]))
             labels, seps = labels[start:], seps[start:]
             if len(labels) < 2:
                 return None
@@ -246,8 +315,25 @@ def _url_of(m: re.Match[str], hidden: bool) -> Url | None:
         ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError:
         ascii_host = host
-    unicode_host = decode_host(ascii_host) if "xn--" in ascii_host else host
-    return Url(ascii_host, unicode_host, obf, scheme, path is not None)
+    if ascii_host.startswith("www.") and ascii_host.count(".") >= 2:  # full-width "www" too
+        ascii_host = ascii_host[4:]
+    unicode_host = decode_host(ascii_host) if "xn--" in ascii_host or not host.isascii() \
+        else host
+    return Url(ascii_host, unicode_host, obf, scheme, path is not None), lead, keep
+
+
+def _joins_suffix(sep: str, rest: list[str]) -> bool:
+    """Can a spaced dot or a comma be a link's dot before ``rest``, the labels after
+    it? Before a public suffix ("evil . co . uk") or a TLD written so ("evil . com",
+    "evil,com")."""
+    if len(rest) == 1:
+        tld = rest[0].lower()
+        return tld in (SPACED_TLDS if sep.strip() == "." else STRONG_TLDS)
+    return ".".join(rest).lower() in SUFFIXES
+
+
+#: a link, where its host starts and ends in the match's host group; None for none
+Found = tuple[Url, int, int] | None
 
 
 def decode_host(host: str) -> str:
@@ -279,8 +365,8 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
         return _IPV4.fullmatch(host) is not None and (scheme or path)
     if tld.isdigit() or len(tld) < 2:
         return False
-    if has_scheme:
-        return True  # anything goes after a scheme
+    if has_scheme or (scheme and len(labels) >= 3 and all(s == "." for s in seps)):
+        return True  # anything goes after a scheme or www. ("www.ldew.com1win150ppm")
     if tld not in TLDS:
         return False
     if "," in seps and (tld not in STRONG_TLDS or labels[-1].istitle()):

@@ -272,16 +272,27 @@ def test_band_keys_are_the_spelt_out_crcs(bands: int, rows: int, data: st.DataOb
     assert Fingerprinter(bands, rows).keys_of_sketch(mins) == expected
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.text(st.sampled_from("abcom.-[]()dot x0/:wh\n"), max_size=60))
-def test_possessive_url_pattern_is_the_backtracking_one(text: str) -> None:
-    import re
-
-    from gateway.content import fingerprint
-
-    backtracking = re.compile(fingerprint._URLISH.pattern.replace("[a-z0-9-]++", "[a-z0-9-]+"))
-    assert backtracking.pattern != fingerprint._URLISH.pattern
-    assert fingerprint._URLISH.sub(" \x01 ", text) == backtracking.sub(" \x01 ", text)
+def test_links_are_the_scanners() -> None:
+    """A link is one token by the scanner's decision, under any real TLD and however
+    written: a template whose link changes host every message is one campaign."""
+    fp = Fingerprinter()
+    rnd = random.Random(3)
+    texts = []
+    for name in NAMES[:10]:
+        host = "".join(rnd.choices("abcdefghkmnpqrstuvwxyz", k=7))
+        tld = rnd.choice([".cfd", ".sbs", ".vip", ".bond", ".pro"])
+        texts.append(f"Dear {name}, your toll is unpaid. Pay today at {host}-pay{tld}/t "
+                     "to avoid a penalty. Thank you.")
+    words = campaign_text(texts[0])
+    assert words.count("\x01") == 1 and not {"cfd", "sbs", "vip", "bond", "pro"} & set(words)
+    keys = [set(fp.keys(t)) for t in texts]
+    assert all(k & keys[0] for k in keys[1:])
+    # a link that ends a sentence is the link alone; the next sentence stays words
+    assert campaign_text("Pay at evil-bank.com. Your parcel waits") == \
+        ["pay", "at", "\x01", "your", "parcel", "waits"]
+    assert campaign_text("pay at evil[.]com today") == ["pay", "at", "\x01", "today"]
+    # prose with a dot is no link
+    assert "\x01" not in campaign_text("see you at home.Com on fri, ok.so")
 
 
 _TRICKY = st.sampled_from(["http://", "hxxps://", "www.", ".", ",", " ", "  ", "[.]", "(dot)",

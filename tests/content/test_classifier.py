@@ -172,6 +172,7 @@ def test_byte_paths_equal_the_patterns(text: str) -> None:
     """words, prepare_template and template take byte paths on ASCII text; the
     patterns they stand for give the same."""
     from gateway.content import normalize
+    from gateway.content.scan import scan_urls
 
     for d in (True, False):
         assert classifier.words(text, d) == \
@@ -180,7 +181,7 @@ def test_byte_paths_equal_the_patterns(text: str) -> None:
     assert classifier.prepare_template(text) == spaced
     folded = normalize.fold(text)
     assert normalize.template(text) == normalize._DIGITS.sub(
-        normalize._digit_class, normalize.url_to_domain(folded))
+        normalize._digit_class, normalize.url_to_domain(folded, scan_urls(text)))
 
 
 def test_format_1_models_still_score(tmp_path: Path) -> None:

@@ -22,7 +22,9 @@ EXTRA = [
     "www.prize-draw.co.uk/claim?x=1 10.30 3.50 e.g.",
 ]
 #: sha256 of every text's fold, template, template with fold given, squeeze(fold)
-DIGEST = "787bd9dcfec65588ddc14fd943f8cd6d4a787b450261753f3ccbbacd4a4049c3"
+# links are the scanner's (gateway.content.scan): "hxxp://evil[.]com" and
+# "e v i l-bank,com" are hosts in templates now
+DIGEST = "5aca4e38053f645a81ef0479cfacbe5a6269061a65c6f3e04609edd4ad843d56"
 
 
 def test_classifier_features_unchanged() -> None:

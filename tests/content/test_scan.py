@@ -212,6 +212,34 @@ def test_one_pass_finds_all_kinds() -> None:
     assert scan("").urls == () and scan(None).phones == ()
 
 
+@pytest.mark.parametrize(("text", "hosts"), [
+    ("Pay now at evil-bank.com. Your account is locked", ["evil-bank.com"]),
+    ("Go to www.txt82228.com. Questions: call", ["txt82228.com"]),
+    ("http://evil.com. Your parcel", ["evil.com"]),
+    ("visit evil-bank.com,then pay", ["evil-bank.com"]),
+    ("www . evil . co . uk", ["evil.co.uk"]),
+    ("Goto http://doit. mymoby. tv/ to collect", ["doit.mymoby.tv"]),
+    ("tell ur mates. www.getzed.co.uk pobox", ["getzed.co.uk"]),
+    ("www.ldew.com1win150ppmx3age16", ["ldew.com1win150ppmx3age16"]),
+    ("www.textpod.net now".translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)}),
+     ["textpod.net"]),  # full-width
+])
+def test_a_link_ends_where_its_sentence_does(text: str, hosts: list[str]) -> None:
+    """A spaced dot or a comma after a link ends the sentence when what follows is no
+    public suffix: the link before it is found, the next sentence is not its host."""
+    assert [u.host for u in scan_urls(text)] == hosts
+
+
+def test_templates_read_links_as_the_scanner_does() -> None:
+    from gateway.content.normalize import template
+
+    assert template("Pay at evil-bank.com. Your parcel") == "pay at  evil-bank.com . your parcel"
+    assert template("tap https://x-pay.cfd/a?id=3 now") == "tap  x-pay.cfd  now"
+    assert template("visit p\u0430ypal.com now") == "visit  paypal.com  now"
+    assert template("see you at home.Com on fri") == "see you at home.com on fri"
+    assert template("mail info@evil.com now") == "mail info@evil.com now"
+
+
 @pytest.mark.parametrize(("text", "codes"), [
     # a keyword of several words: the first is kept
     ("Txt ur national team to 87077", (ShortCode("87077", "UR"),)),

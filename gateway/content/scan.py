@@ -375,8 +375,12 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
         return False  # "rays. cloud": prose
     if scheme or path:
         return True
-    # bare: "ok.so", "home.it", "home.Com on" are chat
-    if labels[-1].istitle() or tld in _FILE_EXTS:
+    # bare: "ok.so", "home.it", "home.Com on" are chat; a hyphen or a digit in a name
+    # joined by plain dots is no prose ("Royal-Mail.Com", "Evil-Bank.Com"; not the
+    # "4 a moment. Gd" that spaced letters collapse to)
+    if tld in _FILE_EXTS or (labels[-1].istitle() and not (all(s == "." for s in seps) and any(
+            ("-" in n or any(c.isdigit() for c in n)) and not n.isdigit()
+            for n in labels[:-1]))):
         return False
     if tld in STRONG_TLDS or tld.startswith("xn--"):
         return True

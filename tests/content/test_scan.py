@@ -221,6 +221,10 @@ def test_one_pass_finds_all_kinds() -> None:
     ("Goto http://doit. mymoby. tv/ to collect", ["doit.mymoby.tv"]),
     ("tell ur mates. www.getzed.co.uk pobox", ["getzed.co.uk"]),
     ("www.ldew.com1win150ppmx3age16", ["ldew.com1win150ppmx3age16"]),
+    ("Visit Royal-Mail.Com to pay", ["royal-mail.com"]),  # title-cased, but hyphenated
+    ("Evil-Bank.Com now", ["evil-bank.com"]),
+    ("see you at home.Com on fri", []),
+    ("thinking of U at least 4 a moment. Gd nt.swt drms", []),
     ("www.textpod.net now".translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)}),
      ["textpod.net"]),  # full-width
 ])

@@ -50,6 +50,10 @@ _FLOG_MAXLEN = 100_000
 _SLACK = 60.0  # seconds a key outlives its window in Redis
 _INBOX_CAP = 1000  # change records an inbox holds (past it: read everything again)
 
+#: ``json.dumps`` for the batch, whose plain lists cannot refer to themselves: no check
+#: for cycles, which costs the encoder a dict entry per list
+_dumps = json.JSONEncoder(check_circular=False).encode
+
 FlagOps = dict[tuple[str, Hashable], float | None]
 
 
@@ -62,13 +66,16 @@ class Batch:
     flog_id: str
     flag_ops: FlagOps
     hashes: list[str]
+    #: [current hash indexes, previous hash indexes, fields, amounts, each hash's ttl]
+    #: (``gateway.state.wire.SYNC``, ARGV[6])
     sum_json: list[list[Any]]
     #: (entry, its bucket at the snapshot, read back?, amount pushed) per item after
     #: the spill's
     sum_items: list[tuple[Sum, int, bool, float]]
     #: (key, window, bucket, amount): the pushes of past buckets
     spilled: list[tuple[Key, float, int, float]]
-    set_json: list[list[Any]]
+    #: [base ms, heads, then a list per field of the sets] (ARGV[7])
+    set_json: list[Any]
     #: (set, pushed sightings, members here at the snapshot, its event time)
     set_items: list[tuple[Distinct, dict[Hashable, float], int, float]]
     prune: list[str]
@@ -125,6 +132,7 @@ class Syncer:
         touched_d, c.touched_sets = c.touched_sets[:budget], c.touched_sets[budget:]
 
         hashes: dict[str, int] = {}
+        ttls: list[int] = []  # each hash's ttl in ms, in the order of ``hashes``
         names = self.hash_names
         if len(names) > 4 * budget:
             names.clear()
@@ -136,18 +144,27 @@ class Syncer:
             i = hashes.get(h)
             if i is None:
                 i = hashes[h] = len(hashes) + 1
+                ttls.append(int((2 * window + _SLACK) * 1000))
             return i
 
-        sum_json: list[list[Any]] = []
+        # the sums as columns (``gateway.state.wire.SYNC``, ARGV[6]): a list per field
+        # rather than a list per item costs the loop and the encoder a container less
+        # per item
+        s_cur: list[int] = []
+        s_prev: list[int] = []
+        s_field: list[str] = []
+        s_amount: list[str] = []
         spilled: list[tuple[Key, float, int, float]] = spill[:budget]
         for k, window, b, amount in spilled:
-            sum_json.append([hidx(k[0], window, b), 0, encode_key(k[1]), repr(amount),
-                             int((2 * window + _SLACK) * 1000)])
+            s_cur.append(hidx(k[0], window, b))
+            s_prev.append(0)
+            s_field.append(encode_key(k[1]))
+            s_amount.append(repr(amount))
         c.spill[:0] = spill[budget:]
         sum_items: list[tuple[Sum, int, bool, float]] = []
         fresh: list[Sum] = []
-        #: counter name -> (bucket, window, its hash index, the previous one's, ttl ms)
-        per_name: dict[str, tuple[int, float, int, int, int]] = {}
+        #: counter name -> (bucket, window, its hash index, the previous one's)
+        per_name: dict[str, tuple[int, float, int, int]] = {}
         for e in touched_s:
             e.touched = False
             b = e.b
@@ -165,38 +182,59 @@ class Syncer:
             if at is None or at[0] != b or at[1] != e.window:
                 window = e.window
                 at = per_name[name] = (b, window, hidx(name, window, b),
-                                       hidx(name, window, b - 1),
-                                       int((2 * window + _SLACK) * 1000))
-            sum_json.append([at[2], at[3] if read else 0, f,
-                             ("1" if amount == 1.0 else repr(amount)) if amount else "0",
-                             at[4]])
+                                       hidx(name, window, b - 1))
+            s_cur.append(at[2])
+            s_prev.append(at[3] if read else 0)
+            s_field.append(f)
+            s_amount.append(("1" if amount == 1.0 else repr(amount)) if amount else "0")
             sum_items.append((e, b, read, amount))
         if fresh:
             c.index_sums(fresh)
 
-        set_json: list[list[Any]] = []
+        # the distinct counts as columns too (ARGV[7]): each set's head (counter name
+        # and window, sent once with its window, max members and ttl in ms), encoded
+        # key, latest time and number of members; then every set's members and their
+        # times in a row. Times in whole ms after ``base``: a few digits each
+        set_heads: dict[tuple[str, float], int] = {}
+        heads: list[list[Any]] = []
+        base = int(c.latest * 1000.0)
+        d_head: list[int] = []
+        d_field: list[str] = []
+        d_now: list[int] = []
+        d_count: list[int] = []
+        d_times: list[int] = []
+        d_members: list[str] = []
         set_items: list[tuple[Distinct, dict[Hashable, float], int, float]] = []
         max_members = c.max_members
         for d in touched_d:
             d.touched = False
-            pend, d.pend = d.pend, {}
+            pend = d.pend
+            d.pend = {}
             if len(pend) > max_members:  # only the newest can still count
                 pend = dict(sorted(pend.items(), key=lambda kv: kv[1])[-max_members:])
-            flat: list[Any] = []
-            for member, ts in pend.items():  # times in whole ms: an int encodes in a
-                # fraction of what a float's shortest repr costs
-                flat += (int(ts * 1000.0), str(member) if type(member) is int
-                         else encode_key(member))
-            if not d.rkey:
-                c.index_set(d, f"{p}dm:{d.k[0]}:{d.window:g}:{encode_key(d.k[1])}")
-            window = d.window
-            set_json.append([d.rkey, int((d.now - window) * 1000.0), max_members,
-                             int((window + _SLACK) * 1000), flat])
+            name, window = d.k[0], d.window
+            hi = set_heads.get((name, window))
+            if hi is None:
+                hi = set_heads[(name, window)] = len(heads) + 1
+                heads.append([f"{name}:{window:g}", int(window * 1000.0), max_members,
+                              int((window + _SLACK) * 1000)])
+            f = d.field
+            if not f:
+                f = encode_key(d.k[1])
+                c.index_set(d, f, f"{p}dm:{heads[hi - 1][0]}:{f}")
+            d_head.append(hi)
+            d_field.append(f)
+            d_now.append(int(d.now * 1000.0) - base)
+            d_count.append(len(pend))
+            d_times += [int(ts * 1000.0) - base for ts in pend.values()]
+            d_members += [str(m) if type(m) is int else encode_key(m) for m in pend]
             set_items.append((d, pend, len(d.members), d.now))
 
         prune = list(c.local.flag_names()) if self.cycle % 100 == 0 else []
         return Batch(self.cycle, self.need_load, self.flog_id, flag_ops, list(hashes),
-                     sum_json, sum_items, spilled, set_json, set_items, prune)
+                     [s_cur, s_prev, s_field, s_amount, ttls], sum_items, spilled,
+                     [base, heads, d_head, d_field, d_now, d_count, d_times, d_members],
+                     set_items, prune)
 
     def merge(self, batch: Batch, reply: Reply) -> int:
         """Apply what came back; returns how many keys the sync pushed or read."""
@@ -226,7 +264,7 @@ class Syncer:
         if not reply.whole:
             self.rereads += 1
             c.reread()
-        return len(batch.flag_ops) + len(batch.sum_json) + len(batch.set_json)
+        return len(batch.flag_ops) + len(batch.sum_json[0]) + len(batch.set_items)
 
     def requeue(self, batch: Batch) -> None:
         """A failed sync keeps its pushes for the next one, as long as they matter."""
@@ -373,8 +411,7 @@ class Syncer:
             pipe.xadd(p + "flog", {"n": name, "k": ek, "e": "" if exp is None else repr(exp),
                                    "o": self.origin}, maxlen=_FLOG_MAXLEN, approximate=True)
         pipe.evalsha(self.sha, 0, p, self.origin, self.live_ms, self.inbox_cap,
-                     json.dumps(batch.hashes), json.dumps(batch.sum_json),
-                     json.dumps(batch.set_json))
+                     _dumps(batch.hashes), _dumps(batch.sum_json), _dumps(batch.set_json))
         pipe.xread({p + "flog": flog_id}, count=10_000)
         if batch.prune:
             wall = time.time()

@@ -64,13 +64,14 @@ class Distinct:
     ``front`` is the last-seen time of its first member when known (``-inf`` when it
     may have changed), so the front is read only when something may expire."""
 
-    __slots__ = ("front", "k", "members", "now", "others", "pend", "pulled", "rkey",
-                 "touched", "window")
+    __slots__ = ("field", "front", "k", "members", "now", "others", "pend", "pulled",
+                 "rkey", "touched", "window")
 
     def __init__(self, k: Key, window: float) -> None:
         self.k = k
         self.touched = False  # queued in ``touched_sets`` for the next sync
         self.rkey = ""  # its sorted set's name, made at its first sync
+        self.field = ""  # the key's part of it (the key encoded), made then too
         self.window = window
         self.members: dict[Hashable, float] = {}
         self.front = _UNKNOWN
@@ -143,10 +144,14 @@ class LocalView:
             by[e.field] = e
             schedule(e, (e.b + 2) * e.window)
 
-    def index_set(self, d: Distinct, rkey: str) -> None:
+    def index_set(self, d: Distinct, field: str, rkey: str) -> None:
+        """Name a set entry at its first sync, index it by that name and schedule its
+        idle sweep (no sooner than a window after its last call: the sweep looks again
+        then)."""
+        d.field = field
         d.rkey = rkey
         self._rkeys[rkey] = d
-        self._schedule(d, self._set_idle_at(d))
+        self._schedule(d, d.now + d.window)
 
     def sum_by_field(self, name: str, field: str) -> Sum | None:
         by = self._fields.get(name)
@@ -284,6 +289,65 @@ class LocalView:
                 return n if n < self.max_members else self.max_members
             e.others = 0  # nobody here used it for a window: what we knew has expired
         return len(members)
+
+    def distinct_max(self, name: str, keys: tuple[Hashable, ...], member: Hashable,
+                     now: float, window: float) -> int:
+        """``distinct`` for each of ``keys`` in turn; the largest count (as
+        ``MemoryCounters.distinct_max``: the campaign plugin's band keys in one call,
+        the counter's keys looked up once)."""
+        if self.dry:
+            return max([self.distinct(name, k, member, now, window) for k in keys],
+                       default=0)
+        by = self._sets.get(name)
+        if by is None:
+            by = self._sets[name] = {}
+        horizon = now - window
+        cap = self.max_members
+        recording = self.recording
+        touched = self.touched_sets
+        best = 0
+        for key in keys:  # the body of ``distinct``, inlined
+            e = by.get(key)
+            if e is None:
+                e = by[key] = Distinct((name, key), window)
+            members = e.members
+            prev = members.pop(member, None)
+            members[member] = now
+            front = e.front
+            if prev is not None and prev <= front:
+                front = _UNKNOWN
+            if front <= horizon:
+                front = _UNKNOWN
+                gone = []
+                for m, seen in members.items():
+                    if seen > horizon:
+                        front = seen
+                        break
+                    gone.append(m)
+                for m in gone:
+                    del members[m]
+                e.front = front
+            if len(members) > cap:
+                del members[next(iter(members))]
+                e.front = _UNKNOWN
+            if recording:
+                e.pend[member] = now
+                e.now = now
+                if not e.touched:
+                    e.touched = True
+                    touched.append(e)
+            n = len(members)
+            if e.others:
+                if now - e.pulled < window:
+                    n += e.others
+                    if n > cap:
+                        n = cap
+                else:
+                    e.others = 0
+            if n > best:
+                best = n
+        self.latest = now
+        return best
 
     # -- expiring flags (hot path) --------------------------------------------------
 

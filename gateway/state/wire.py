@@ -26,18 +26,43 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["SYNC", "decode_key", "encode_key"]
 
 
+#: ``json.dumps(k, separators=(",", ":"), ensure_ascii=False)`` without building an
+#: encoder per call (``json.dumps`` with arguments does, which cost 2 us a key)
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+#: a str as JSON (ensure_ascii=False), the C function ``json`` itself calls
+_string = json.encoder.encode_basestring
+
+
 def encode_key(k: Hashable) -> str:
     """A stable text form: ints as digits, everything else as JSON (tuples as arrays);
-    what JSON cannot carry falls back to ``~repr`` (kept apart, never decoded back)."""
-    if type(k) is int:
+    what JSON cannot carry falls back to ``~repr`` (kept apart, never decoded back).
+
+    Ints, strs and flat tuples of them (the engine's usual keys) are written here
+    directly, as ``json.dumps`` would write them (``tests/state/test_wire.py``)."""
+    t = type(k)
+    if t is int:
         return str(k)
+    if t is str:
+        return _string(cast(str, k))
+    if t is tuple:
+        parts = []
+        for x in cast(tuple[Any, ...], k):
+            tx = type(x)
+            if tx is int:
+                parts.append(str(x))
+            elif tx is str:
+                parts.append(_string(x))
+            else:
+                break
+        else:
+            return "[" + ",".join(parts) + "]"
     try:
-        return json.dumps(k, separators=(",", ":"), ensure_ascii=False)
+        return _dumps(k)
     except (TypeError, ValueError):
         return "~" + repr(k)
 
@@ -62,10 +87,14 @@ def decode_key(s: str) -> Hashable:
 # keys in one script, it suits a standalone Redis (or Sentinel), not Cluster.
 
 #: One sync: push, read back what is new here, fan the changes out, read the inbox.
-#: ARGV: prefix, origin, live ms, inbox cap, JSON array of hash names, JSON array of sum
-#: items [current hash index, previous hash index (0: not read), field, amount ("0":
-#: none), ttl ms], JSON array of distinct items [sorted set, horizon in ms (scores at
-#: or below it have left the window), max members, ttl ms, [last seen ms, member, ...]].
+#: ARGV: prefix, origin, live ms, inbox cap, JSON array of hash names, JSON of the sums
+#: as columns [[current hash index, ...], [previous hash index (0: not read), ...],
+#: [field, ...], [amount ("0": none), ...], [ttl ms of each hash, ...]], JSON of the
+#: distinct counts [base ms, heads, [head index, ...], [encoded key, ...], [latest
+#: time, ...], [number of members, ...], [last seen, ...], [member, ...]]: each head
+#: [counter name:window, window ms, max members, ttl ms]; a set is ``dm:{head}:{key}``,
+#: its members follow those of the sets before it, times are ms after base, and
+#: scores at or below its latest time less the window have left it.
 #: Returns [whole, sums, sets, record, record, ...]: ``whole`` 1 when this process was
 #: registered all along (every change of the others since its last sync is in the
 #: records), 0 when it must read its keys again; ``sums`` JSON [current, previous (-1:
@@ -87,25 +116,28 @@ redis.call('ZADD', procs, now, me)
 redis.call('ZREMRANGEBYSCORE', procs, '-inf', now - live)
 
 local hashes = cjson.decode(ARGV[5])
+local sj = cjson.decode(ARGV[6])
+local curs, prevs, fields, amounts, ttls = sj[1], sj[2], sj[3], sj[4], sj[5]
 local sums = {}
 local chs = {}
 local expiring = {}
-for _, it in ipairs(cjson.decode(ARGV[6])) do
-  local cur = hashes[it[1]]
+for i = 1, #curs do
+  local ci, f = curs[i], fields[i]
+  local cur = hashes[ci]
   local total
-  if it[4] ~= '0' then
-    total = redis.call('HINCRBYFLOAT', cur, it[3], it[4])
-    if not expiring[cur] then
-      redis.call('PEXPIRE', cur, it[5])
-      expiring[cur] = true
+  if amounts[i] ~= '0' then
+    total = redis.call('HINCRBYFLOAT', cur, f, amounts[i])
+    if not expiring[ci] then
+      redis.call('PEXPIRE', cur, ttls[ci])
+      expiring[ci] = true
     end
-    chs[#chs + 1] = {it[1], it[3], total}
+    chs[#chs + 1] = {ci, f, total}
   else
-    total = redis.call('HGET', cur, it[3]) or '0'
+    total = redis.call('HGET', cur, f) or '0'
   end
   sums[#sums + 1] = tonumber(total)
-  if it[2] > 0 then
-    sums[#sums + 1] = tonumber(redis.call('HGET', hashes[it[2]], it[3]) or '0')
+  if prevs[i] > 0 then
+    sums[#sums + 1] = tonumber(redis.call('HGET', hashes[prevs[i]], f) or '0')
   else
     sums[#sums + 1] = -1
   end
@@ -113,19 +145,31 @@ end
 
 local sets = {}
 local chd = {}
-for i, it in ipairs(cjson.decode(ARGV[7])) do
-  local k, members = it[1], it[5]
-  for j = 1, #members, 400 do
-    redis.call('ZADD', k, 'GT', unpack(members, j, math.min(j + 399, #members)))
+local sd = cjson.decode(ARGV[7])
+local base, heads = sd[1], sd[2]
+local heads_of, keys, nows, counts, times, members = sd[3], sd[4], sd[5], sd[6], sd[7], sd[8]
+local at = 0
+for i = 1, #heads_of do
+  local h = heads[heads_of[i]]
+  local k = p .. 'dm:' .. h[1] .. ':' .. keys[i]
+  local n = counts[i]
+  for j = 1, n, 400 do
+    local args = {}
+    for m = at + j, at + math.min(j + 399, n) do
+      args[#args + 1] = base + times[m]
+      args[#args + 1] = members[m]
+    end
+    redis.call('ZADD', k, 'GT', unpack(args))
   end
-  redis.call('ZREMRANGEBYSCORE', k, '-inf', it[2])
+  at = at + n
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', base + nows[i] - h[2])
   local c = redis.call('ZCARD', k)
-  if c > it[3] then
-    redis.call('ZREMRANGEBYRANK', k, 0, c - it[3] - 1)
-    c = it[3]
+  if c > h[3] then
+    redis.call('ZREMRANGEBYRANK', k, 0, c - h[3] - 1)
+    c = h[3]
   end
-  if #members > 0 then
-    redis.call('PEXPIRE', k, it[4])
+  if n > 0 then
+    redis.call('PEXPIRE', k, h[4])
     chd[#chd + 1] = {k, c}
   end
   sets[i] = c

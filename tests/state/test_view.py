@@ -67,3 +67,30 @@ def test_each_entry_is_queued_once_per_sync() -> None:
     assert sorted(e.k for e in view.touched_sets) == [("d", i) for i in range(4)]
     assert all(e.touched for e in view.touched_sums)
     assert all(d.touched for d in view.touched_sets)
+
+
+@given(st.lists(st.tuples(st.lists(st.integers(0, 5), min_size=1, max_size=4),
+                          st.integers(0, 6), st.floats(-1.0, 4.0, allow_nan=False),
+                          st.integers(0, 3)), max_size=120), st.integers(1, 6))
+@settings(max_examples=300, deadline=None)
+def test_distinct_max_is_the_calls_one_by_one(ops, max_members) -> None:
+    """``distinct_max`` (the campaign plugin's band keys in one call) answers, counts
+    and queues for the sync what ``distinct`` on each key does, the members only
+    other processes had included."""
+    one, many = LocalView(max_members), LocalView(max_members)
+    one.recording = many.recording = True
+    now = 1_790_000_000.0
+    for keys, member, step, others in ops:
+        now += step
+        for view in (one, many):  # what a sync learnt of the other processes
+            for k in keys:
+                e = view.set_entry(("d", k))
+                if e is not None and others and not e.others:
+                    e.others, e.pulled = others, now - 1.0
+        expected = max(one.distinct("d", k, member, now, 5.0) for k in keys)
+        assert many.distinct_max("d", tuple(keys), member, now, 5.0) == expected
+    assert {k: (list(e.members.items()), e.pend, e.others, e.now)
+            for k, e in many.sets.items()} == {
+        k: (list(e.members.items()), e.pend, e.others, e.now) for k, e in one.sets.items()}
+    assert [e.k for e in many.touched_sets] == [e.k for e in one.touched_sets]
+    assert many.latest == one.latest

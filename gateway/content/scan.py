@@ -136,6 +136,8 @@ _DOT_HINT = re.compile(
     r"|,(?:" + "|".join(sorted(STRONG_TLDS)) + r")\b",
     re.IGNORECASE,
 )
+# a bare IPv4 address with a path ("45.140.17.206/voicemail"): no dot before letters
+_IP_PATH_HINT = re.compile(r"\d\.\d{1,3}(?::\d{1,5})?/")
 # letters written one by one ("e v i l-bank.com", "e v i l . c o m"): single characters
 # separated by single spaces, ending in one more or in a token with a dot or comma
 # glued to them; collapsed when the run holds a dot or comma
@@ -165,7 +167,8 @@ def scan_urls(text: str) -> tuple[Url, ...]:
         if collapsed != text:
             written, text = text.lower(), collapsed
     if not ((("." in text or "," in text) and _DOT_HINT.search(text) is not None)
-            or "://" in text or "dot" in text.lower()):
+            or "://" in text or "dot" in text.lower()
+            or ("/" in text and _IP_PATH_HINT.search(text) is not None)):
         return ()
     out: list[Url] = []
     seen: set[str] = set()

@@ -554,8 +554,8 @@ def run_scenarios(seed: int) -> dict[str, tuple[int | None, float, Counter[str]]
 #: single-message sets (loadtest/data): phishing and scam texts one message each, and the
 #: legitimate texts that look most like them; ``*_holdout``, ``*_holdout2`` and
 #: ``*_holdout3`` were written by people who had not seen the rules, after they were
-#: written (what the
-#: rules did with each, measured once before any change, is in docs/detection.md)
+#: written (what the rules did with each, measured once before any change, is in
+#: docs/detection.md)
 SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_ham": "legitimate look-alikes (no BLOCK, no WARN wanted)",
            "smishing_holdout": "held out: phishing and scams written apart from the rules",

@@ -138,8 +138,12 @@ class BrandMatcher:
                 brand = self._by_skeleton.get(d) or self._by_deletion.get(d)
                 if brand is not None and len(brand) >= 5:
                     return brand
-        for bsk, name in self._long_skeletons:  # inside a longer word: "paypalsecure"
-            if bsk in sk:
+        # inside a longer word: "mypaypalsecure". Written as it is: with its letters
+        # swapped too, a longer word holds brands it never meant ("schoolcloud" is
+        # "school" + "cloud", not "icloud" with an l for its i)
+        folded = fold(word).replace("-", "")
+        for bsk, name in self._long_skeletons:
+            if bsk in sk and name in folded:
                 return name
         return None
 

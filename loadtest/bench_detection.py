@@ -498,12 +498,17 @@ class Row:
     block: int = 0
     warn: int = 0
     rules: Counter[str] = field(default_factory=Counter)
+    #: BLOCKs by the operator's lists alone (``list.*`` rules: blocked numbers and
+    #: sender IDs, configuration rather than detection)
+    by_lists: int = 0
 
     def count(self, v: Any) -> None:
         """Add one verdict."""
         self.messages += 1
         if v.action.value == "BLOCK":
             self.block += 1
+            if any(r.startswith("list.") for r in v.rules):
+                self.by_lists += 1
         elif v.action.value == "WARN":
             self.warn += 1
         if v.action.value != "ALLOW":
@@ -612,6 +617,7 @@ def _rows(rows: dict[str, Row], top_n: int, cells: Callable[[Row], str]) -> tupl
         tot.messages += r.messages
         tot.block += r.block
         tot.warn += r.warn
+        tot.by_lists += r.by_lists
         top = ", ".join(f"{k} {n}" for k, n in r.rules.most_common(top_n))
         lines.append(f"{name:<14}{r.messages:>9}{r.block:>7}{r.warn:>7}{cells(r)}  {top}")
     return lines, tot
@@ -625,7 +631,8 @@ def format_singles(title: str, rows: dict[str, Row]) -> list[str]:
     return [title, f"{'family':<14}{'messages':>9}{'BLOCK':>7}{'WARN':>7}{'ALLOW':>7}  rules of "
             "non-ALLOW verdicts", *lines,
             f"{'all':<14}{tot.messages:>9}{tot.block:>7}{tot.warn:>7}{allowed(tot)}  "
-            f"({100 * tot.block / max(1, tot.messages):.1f}% blocked)"]
+            f"({100 * tot.block / max(1, tot.messages):.1f}% blocked"
+            + (f"; {tot.by_lists} of them by the lists" if tot.by_lists else "") + ")"]
 
 
 def quiet() -> None:

@@ -172,22 +172,27 @@ def scan_urls(text: str) -> tuple[Url, ...]:
         return ()
     out: list[Url] = []
     seen: set[str] = set()
-    memo = _URL_MEMO
     for m in _HOST_RE.finditer(text):
-        # what _url_of reads of the match: hosts and prose ("code. Do") repeat
-        key = (m.group(1, 2), m.group(4) is not None, hidden)
-        try:
-            found = memo[key]
-        except KeyError:
-            if len(memo) >= _URL_MEMO_SIZE:
-                memo.clear()
-            found = memo[key] = _url_of(m, hidden)
+        found = _judged(m, hidden)
         if found is not None and (url := found[0]).host not in seen:
             if written and not url.obfuscated and url.unicode_host not in written:
                 url = Url(url.host, url.unicode_host, True, url.scheme, url.path)  # spaced
             seen.add(url.host)
             out.append(url)
     return tuple(out)
+
+
+def _judged(m: re.Match[str], hidden: bool) -> Found:
+    """``_url_of(m, hidden)``, remembered by what it reads of the match: hosts and
+    prose ("code. Do") repeat."""
+    key = (m.group(1, 2), m.group(4) is not None, hidden)
+    try:
+        return _URL_MEMO[key]
+    except KeyError:
+        if len(_URL_MEMO) >= _URL_MEMO_SIZE:
+            _URL_MEMO.clear()
+        found = _URL_MEMO[key] = _url_of(m, hidden)
+        return found
 
 
 #: (scheme word, host as written, has a path, hidden characters) -> ``_url_of``'s
@@ -203,7 +208,8 @@ def replace_urls(folded: str, urls: tuple[Url, ...], repl: Callable[[Url], str])
     and all: how templates and campaign fingerprints read links, by this scanner's
     decision. A match in the folded text is replaced only when its host is one the
     scanner found in the text (as it is, or folded: a Cyrillic letter in a host is
-    its Latin look-alike there): casefolding makes prose like ``home.Com on`` look like a link."""
+    its Latin look-alike there): casefolding makes prose like ``home.Com on`` look
+    like a link."""
     if not urls:
         return folded
     hosts = {u.host for u in urls} | {fold_host(u.unicode_host) for u in urls}
@@ -212,15 +218,8 @@ def replace_urls(folded: str, urls: tuple[Url, ...], repl: Callable[[Url], str])
         text = _SPACED.sub(_collapse, text)
     out: list[str] = []
     pos = 0
-    memo = _URL_MEMO
     for m in _HOST_RE.finditer(text):
-        key = (m.group(1, 2), m.group(4) is not None, False)
-        try:
-            found = memo[key]
-        except KeyError:
-            if len(memo) >= _URL_MEMO_SIZE:
-                memo.clear()
-            found = memo[key] = _url_of(m, False)
+        found = _judged(m, False)
         if found is None:
             continue
         url, lead, keep = found

@@ -90,7 +90,8 @@ class Reply:
     sums: list[float] = field(default_factory=list)
     sets: list[int] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
-    flog: Any = None
+    #: the flag log since the last sync: [entry id, [field, value, ...]] each
+    flog: list[list[Any]] = field(default_factory=list)
     #: when the sync loaded the flags: (epoch, last flog id, names, each list's rows)
     loaded: tuple[str, str, list[str], list[Any]] | None = None
 
@@ -111,6 +112,9 @@ class Syncer:
         #: hash name -> (counter name, window, bucket), for the records of others
         self.parsed: dict[str, tuple[str, float, int] | None] = {}
         self.sha = ""  # the SYNC script's, once loaded (thread side)
+        #: the thread's connection, of that client (thread side)
+        self._client: redis.Redis | None = None
+        self._conn: Any = None
         #: change records another process's inbox holds (past it: it reads all again)
         self.inbox_cap = _INBOX_CAP
         # for metrics
@@ -371,61 +375,85 @@ class Syncer:
                     if key not in remote and (name, key) not in pending:
                         local.unflag(name, key)
 
-    def _follow(self, reply: Any) -> None:
-        """Apply the flag changes other processes made (the stream since our last id)."""
-        if not reply:
+    def _follow(self, entries: list[list[Any]]) -> None:
+        """Apply the flag changes other processes made (the stream since our last id:
+        [entry id, [field, value, ...]] each, as the ``SYNC`` script read them)."""
+        if not entries:
             return
         local, pending, origin = self.c.local, self.c.flag_ops, self.origin
-        for _stream, entries in reply:
-            for entry_id, fields in entries:
-                self.flog_id = entry_id
-                if fields.get("o") == origin:
-                    continue
-                name, key = fields["n"], decode_key(fields["k"])
-                if (name, key) in pending:  # changed here since: ours is newer
-                    continue
-                if fields["e"]:
-                    local.flag(name, key, float(fields["e"]), 0.0)
-                else:
-                    local.unflag(name, key)
+        for entry_id, flat in entries:
+            self.flog_id = entry_id
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            if fields.get("o") == origin:
+                continue
+            name, key = fields["n"], decode_key(fields["k"])
+            if (name, key) in pending:  # changed here since: ours is newer
+                continue
+            if fields["e"]:
+                local.flag(name, key, float(fields["e"]), 0.0)
+            else:
+                local.unflag(name, key)
 
     # -- in the sync thread ---------------------------------------------------------
 
     def exchange(self, client: redis.Redis, batch: Batch) -> Reply:
         """Run one sync's I/O (blocking; reads nothing the hot path writes). Raises what
-        the connection raises."""
+        the connection raises.
+
+        The commands go out on one connection of ``client`` that this thread keeps,
+        packed and read back in a row: the ``SYNC`` script alone when no flag changed
+        (it reads the flag log too), with no pipeline object, retry wrapper or
+        response callback in between (they were most of a sync's cost in this thread,
+        paid again at every sync by a thread whose caches went cold in between)."""
         p = self.c.prefix
         reply = Reply()
         flog_id = batch.flog_id
         if batch.load:
             reply.loaded = self._load(client)
             flog_id = reply.loaded[1]
-        pipe = client.pipeline(transaction=False)
+        commands: list[tuple[Any, ...]] = []
         for (name, key), exp in batch.flag_ops.items():
             ek = encode_key(key)
             if exp is None:
-                pipe.zrem(f"{p}f:{name}", ek)
+                commands.append(("ZREM", f"{p}f:{name}", ek))
             else:
-                pipe.zadd(f"{p}f:{name}", {ek: exp})
-                pipe.sadd(p + "flists", name)
-            pipe.xadd(p + "flog", {"n": name, "k": ek, "e": "" if exp is None else repr(exp),
-                                   "o": self.origin}, maxlen=_FLOG_MAXLEN, approximate=True)
-        pipe.evalsha(self.sha, 0, p, self.origin, self.live_ms, self.inbox_cap,
-                     _dumps(batch.hashes), _dumps(batch.sum_json), _dumps(batch.set_json))
-        pipe.xread({p + "flog": flog_id}, count=10_000)
+                commands.append(("ZADD", f"{p}f:{name}", repr(exp), ek))
+                commands.append(("SADD", p + "flists", name))
+            commands.append(("XADD", p + "flog", "MAXLEN", "~", _FLOG_MAXLEN, "*",
+                             "n", name, "k", ek, "e", "" if exp is None else repr(exp),
+                             "o", self.origin))
+        i = len(commands)
+        commands.append(("EVALSHA", self.sha, 0, p, self.origin, self.live_ms,
+                         self.inbox_cap, _dumps(batch.hashes), _dumps(batch.sum_json),
+                         _dumps(batch.set_json), flog_id))
         if batch.prune:
-            wall = time.time()
+            wall = repr(time.time())
             for name in batch.prune:
-                pipe.zremrangebyscore(f"{p}f:{name}", "-inf", wall)
-        results = pipe.execute()
-        i = sum(2 if exp is None else 3 for exp in batch.flag_ops.values())
-        whole, sums, sets, *records = results[i]
+                commands.append(("ZREMRANGEBYSCORE", f"{p}f:{name}", "-inf", wall))
+        results = self._run(client, commands)
+        whole, sums, sets, flog, *records = results[i]
         reply.whole = int(whole) == 1
         reply.sums = json.loads(sums)
         reply.sets = json.loads(sets)
+        reply.flog = json.loads(flog)
         reply.records = [json.loads(r) for r in records]
-        reply.flog = results[i + 1]
         return reply
+
+    def _run(self, client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send ``commands`` in one write and read their replies in order, on this
+        thread's own connection of ``client`` (made again for a new client); an error
+        reply raises, and the connection, whose later replies are still unread, is
+        dropped (the next sync connects again)."""
+        if self._client is not client or self._conn is None:
+            self._client = client
+            self._conn = client.connection_pool.get_connection()
+        conn = self._conn
+        try:
+            conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            return [conn.read_response() for _ in commands]
+        except BaseException:
+            conn.disconnect()
+            raise
 
     def _load(self, client: redis.Redis) -> tuple[str, str, list[str], list[Any]]:
         """Every live flag list, the epoch, where the flag log ends; the script loaded."""

@@ -95,10 +95,13 @@ def decode_key(s: str) -> Hashable:
 #: [counter name:window, window ms, max members, ttl ms]; a set is ``dm:{head}:{key}``,
 #: its members follow those of the sets before it, times are ms after base, and
 #: scores at or below its latest time less the window have left it.
-#: Returns [whole, sums, sets, record, record, ...]: ``whole`` 1 when this process was
-#: registered all along (every change of the others since its last sync is in the
+#: ARGV[8]: the last id of the flag log read.
+#: Returns [whole, sums, sets, flog, record, record, ...]: ``whole`` 1 when this process
+#: was registered all along (every change of the others since its last sync is in the
 #: records), 0 when it must read its keys again; ``sums`` JSON [current, previous (-1:
-#: not read), ...] per sum item; ``sets`` JSON [size, ...] per distinct item; the
+#: not read), ...] per sum item; ``sets`` JSON [size, ...] per distinct item; ``flog``
+#: JSON of the flag log after ARGV[8] (at most 10,000 entries, [id, [field, value,
+#: ...]] each); the
 #: records JSON {"h": hash names, "s": [[hash index, field, total], ...], "d": [[sorted
 #: set, size], ...]} as the other processes' syncs wrote them.
 SYNC = """
@@ -189,8 +192,10 @@ if #chs > 0 or #chd > 0 then
   end
 end
 
+local flog = redis.call('XRANGE', p .. 'flog', '(' .. ARGV[8], '+', 'COUNT', 10000)
 local out = {whole, #sums > 0 and cjson.encode(sums) or '[]',
-             #sets > 0 and cjson.encode(sets) or '[]'}
+             #sets > 0 and cjson.encode(sets) or '[]',
+             #flog > 0 and cjson.encode(flog) or '[]'}
 if redis.call('DEL', inbox .. ':lost') == 1 then
   out[1] = 0
 end

@@ -208,6 +208,7 @@ class Syncer:
         d_count: list[int] = []
         d_times: list[int] = []
         d_members: list[str] = []
+        times_append, members_append = d_times.append, d_members.append
         set_items: list[tuple[Distinct, dict[Hashable, float], int, float]] = []
         max_members = c.max_members
         for d in touched_d:
@@ -230,8 +231,10 @@ class Syncer:
             d_field.append(f)
             d_now.append(int(d.now * 1000.0) - base)
             d_count.append(len(pend))
-            d_times += [int(ts * 1000.0) - base for ts in pend.values()]
-            d_members += [str(m) if type(m) is int else encode_key(m) for m in pend]
+            for m, ts in pend.items():  # most sets have a member or two: a loop costs
+                # less than a comprehension's frame
+                times_append(int(ts * 1000.0) - base)
+                members_append(str(m) if type(m) is int else encode_key(m))
             set_items.append((d, pend, len(d.members), d.now))
 
         prune = list(c.local.flag_names()) if self.cycle % 100 == 0 else []

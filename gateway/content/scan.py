@@ -97,7 +97,7 @@ es eu uk ly gl gd gy cc ws io tv ai vip mobi asia co id example test
 """.split())
 #: what a spaced dot ("evil . com", "evil. com") may lead to: prose has "rays. cloud"
 SPACED_TLDS = frozenset("com net org info biz ly uk ru xyz top io gl gd cn tk online site "
-                        "click id example".split())
+                        "click id example vip cfd sbs icu buzz".split())
 #: file names that look like domains: not links when bare ("file.zip", "cv.doc")
 _FILE_EXTS = frozenset("txt pdf jpg jpeg png gif doc docx xls xlsx exe zip mov mp3 mp4 "
                        "csv".split())
@@ -389,6 +389,10 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
     n_suffix = _suffix_labels(labels)
     if n_suffix >= 2 and len(labels) > n_suffix:
         return True  # under a listed second-level suffix: "dbs.com.sg", "x.co.uk"
+    if len(labels) - n_suffix >= 2 and all(s == "." for s in seps) and any(
+            ("-" in n or any(c.isdigit() for c in n)) and any(c.isalpha() for c in n)
+            for n in labels[:-n_suffix]):
+        return True  # a host under a name: "aldi-uk.giveaway.shop"
     # a listed suffix alone ("me.so", "co.uk") names nobody's host: judged by its name
     name = labels[-1 - n_suffix] if len(labels) > n_suffix else labels[0]
     return ("-" in name or any(c.isdigit() for c in name)) and not name.isdigit() \

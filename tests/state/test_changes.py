@@ -146,3 +146,34 @@ async def test_the_sync_keeps_up_while_the_loop_is_busy(redis_server, prefix) ->
         recent = sum(1 for t in hits if t > time.monotonic() - 1.0)
         assert len(hits) - recent <= seen <= len(hits)
         assert a.sync_errors == b.sync_errors == 0
+
+
+async def test_an_error_reply_fails_one_sync_and_the_next_pushes_it(pair, redis_server) -> None:
+    """Redis forgot the script (``SCRIPT FLUSH``, or a restart between two syncs): the
+    sync fails on the error reply, its connection is dropped with the replies still
+    unread, and the next sync loads the script and pushes what the failed one carried,
+    once."""
+    a, b = pair
+    now = time.time()
+    a.hit("r", "k", now, W, 2.0)
+    a.flag("wangiri", 447700900321, now, 600)
+    r = redis.Redis.from_url(redis_server.url)
+    try:
+        r.script_flush()
+    finally:
+        r.close()
+    try:
+        await a.sync()
+        raise AssertionError("the sync should have failed")
+    except redis.exceptions.NoScriptError:
+        pass
+    assert a.sync_errors == 1
+    await a.sync()  # loads the script again, pushes the hit and the flag
+    b.peek("r", "k", now, W)
+    await b.sync()
+    assert b.peek("r", "k", now, W) == 2.0
+    assert b.flagged("wangiri", 447700900321, now + 1)
+    a.hit("r", "k", now, W)
+    await a.sync()
+    await b.sync()
+    assert b.peek("r", "k", now, W) == 3.0

@@ -7,6 +7,7 @@ The floor plugins stand on (with ``gateway.content.plugin``): the engine builds 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 
 from gateway.content.fingerprint import fingerprint_casefolded
@@ -27,7 +28,7 @@ class Facts:
     """
 
     __slots__ = ("_domains", "_fingerprint", "_fold", "_folded", "_scan", "_template",
-                 "_text_key", "_urls", "campaign", "ev", "symbols")
+                 "_text_key", "_urls", "_words", "campaign", "ev", "symbols")
 
     def __init__(self, ev: Event) -> None:
         self.ev = ev
@@ -39,6 +40,7 @@ class Facts:
         self._template: str | None = None
         self._text_key: bytes | None = None
         self._fingerprint: int | None = None
+        self._words: frozenset[str] | None = None
         self.symbols: dict[str, float] = {}
         self.campaign: Hashable | None = None  # set by a campaign plugin
 
@@ -67,6 +69,17 @@ class Facts:
         if self._fold is None:
             self._fold = (self.ev.text or "").casefold()
         return self._fold
+
+    def words(self) -> frozenset[str]:
+        """The words of ``fold()``: its maximal runs of word characters (``\\w+``),
+        what a keyword bounded by non-word characters must be one of."""
+        if self._words is None:
+            text = self.fold()
+            if text.isascii():  # C-level: punctuation to spaces, then split
+                self._words = frozenset(text.translate(_NON_WORD_TO_SPACE).split())
+            else:
+                self._words = frozenset(_WORD_RUN.findall(text))
+        return self._words
 
     def folded(self) -> str:
         """The text as content checks see it: ``gateway.content.normalize.fold``
@@ -113,6 +126,10 @@ class Facts:
 
 
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+#: ASCII characters outside ``\w`` (letters, digits, underscore) as spaces
+_NON_WORD_TO_SPACE = {c: " " for c in range(128)
+                      if not (chr(c).isalnum() or chr(c) == "_")}
+_WORD_RUN = re.compile(r"\w+")
 #: text_key -> fingerprint, for texts of up to _FP_MEMO_TEXT characters; cleared whole
 #: when full (at most a few MB)
 _FP_MEMO: dict[bytes, int] = {}

@@ -4,8 +4,10 @@ loop, ``exchange`` (the Redis I/O) in the backend's own thread.
 A ``Syncer`` belongs to one ``RedisCounters``. ``prepare`` takes what the hot path
 queued since the last sync (sum increments, including those of buckets that rolled
 over, distinct members, flag changes, and entries not yet read from Redis) and turns
-it into plain lists, touching nothing the hot path touches afterwards. ``exchange``
-runs them in one pipeline with the ``SYNC`` script (``gateway.state.wire``): it pushes,
+it into plain lists, touching nothing the hot path touches afterwards, and encodes
+them as the script's JSON arguments at once (while they are in this core's cache;
+``merge`` decodes the answer on the loop too, so the thread only moves bytes).
+``exchange`` sends them with the ``SYNC`` script (``gateway.state.wire``): it pushes,
 reads back the cluster's values of the keys new here (a key is read once, when this
 process first uses it or its window rolls over), and hands every other live process
 the new totals of what it pushed; and it reads this process's own inbox, the totals
@@ -65,17 +67,21 @@ class Batch:
     load: bool
     flog_id: str
     flag_ops: FlagOps
-    hashes: list[str]
-    #: [current hash indexes, previous hash indexes, fields, amounts, each hash's ttl]
-    #: (``gateway.state.wire.SYNC``, ARGV[6])
-    sum_json: list[list[Any]]
+    #: the ``SYNC`` script's JSON arguments (``gateway.state.wire``), encoded on the
+    #: loop right after the snapshot, while what they encode is in this core's cache
+    #: (the thread, woken on another core, paid for every miss): ARGV[5], the hash
+    #: names; ARGV[6], the sums as columns [current hash indexes, previous hash
+    #: indexes, fields, amounts, each hash's ttl]; ARGV[7], the distinct counts [base
+    #: ms, heads, then a list per field of the sets]; as bytes, which the connection
+    #: sends as they are
+    hashes: bytes
+    sum_json: bytes
     #: (entry, its bucket at the snapshot, read back?, amount pushed) per item after
     #: the spill's
     sum_items: list[tuple[Sum, int, bool, float]]
     #: (key, window, bucket, amount): the pushes of past buckets
     spilled: list[tuple[Key, float, int, float]]
-    #: [base ms, heads, then a list per field of the sets] (ARGV[7])
-    set_json: list[Any]
+    set_json: bytes
     #: (set, pushed sightings, members here at the snapshot, its event time)
     set_items: list[tuple[Distinct, dict[Hashable, float], int, float]]
     prune: list[str]
@@ -84,14 +90,18 @@ class Batch:
 
 @dataclass(slots=True)
 class Reply:
-    """What Redis answered, decoded in the thread."""
+    """What Redis answered; its JSON parts are decoded by ``merge``, on the loop that
+    uses them at once."""
 
     whole: bool = True
-    sums: list[float] = field(default_factory=list)
-    sets: list[int] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    #: [current, previous (-1: not read), ...] per sum item
+    sums: str = "[]"
+    #: [size, ...] per distinct set
+    sets: str = "[]"
+    #: the other processes' change records
+    records: list[str] = field(default_factory=list)
     #: the flag log since the last sync: [entry id, [field, value, ...]] each
-    flog: list[list[Any]] = field(default_factory=list)
+    flog: str = "[]"
     #: when the sync loaded the flags: (epoch, last flog id, names, each list's rows)
     loaded: tuple[str, str, list[str], list[Any]] | None = None
 
@@ -238,19 +248,21 @@ class Syncer:
             set_items.append((d, pend, len(d.members), d.now))
 
         prune = list(c.local.flag_names()) if self.cycle % 100 == 0 else []
-        return Batch(self.cycle, self.need_load, self.flog_id, flag_ops, list(hashes),
-                     [s_cur, s_prev, s_field, s_amount, ttls], sum_items, spilled,
-                     [base, heads, d_head, d_field, d_now, d_count, d_times, d_members],
-                     set_items, prune)
+        return Batch(self.cycle, self.need_load, self.flog_id, flag_ops,
+                     _dumps(list(hashes)).encode(),
+                     _dumps([s_cur, s_prev, s_field, s_amount, ttls]).encode(), sum_items,
+                     spilled, _dumps([base, heads, d_head, d_field, d_now, d_count, d_times,
+                                      d_members]).encode(), set_items, prune)
 
     def merge(self, batch: Batch, reply: Reply) -> int:
         """Apply what came back; returns how many keys the sync pushed or read."""
         c = self.c
         if reply.loaded is not None:
             self._loaded(*reply.loaded)
+        loads = json.loads
         for record in reply.records:  # the others' changes first: ours are newer
-            self._apply(record)
-        sums = reply.sums
+            self._apply(loads(record))
+        sums = loads(reply.sums)
         base = 2 * len(batch.spilled)  # the spill's replies come first
         for n, (e, b, read, _) in enumerate(batch.sum_items):
             cur, prev = sums[base + 2 * n], sums[base + 2 * n + 1]
@@ -264,14 +276,16 @@ class Syncer:
             if read:
                 e.synced = b
         self.reads += sum(1 for _, _, read, _ in batch.sum_items if read)
-        for (d, _, here, now), count in zip(batch.set_items, reply.sets, strict=True):
+        for (d, _, here, now), count in zip(batch.set_items, loads(reply.sets),
+                                            strict=True):
             d.others = max(0, int(count) - here)
             d.pulled = now
-        self._follow(reply.flog)
+        self._follow(loads(reply.flog))
         if not reply.whole:
             self.rereads += 1
             c.reread()
-        return len(batch.flag_ops) + len(batch.sum_json[0]) + len(batch.set_items)
+        return (len(batch.flag_ops) + len(batch.spilled) + len(batch.sum_items)
+                + len(batch.set_items))
 
     def requeue(self, batch: Batch) -> None:
         """A failed sync keeps its pushes for the next one, as long as they matter."""
@@ -427,8 +441,8 @@ class Syncer:
                              "o", self.origin))
         i = len(commands)
         commands.append(("EVALSHA", self.sha, 0, p, self.origin, self.live_ms,
-                         self.inbox_cap, _dumps(batch.hashes), _dumps(batch.sum_json),
-                         _dumps(batch.set_json), flog_id))
+                         self.inbox_cap, batch.hashes, batch.sum_json, batch.set_json,
+                         flog_id))
         if batch.prune:
             wall = repr(time.time())
             for name in batch.prune:
@@ -436,10 +450,7 @@ class Syncer:
         results = self._run(client, commands)
         whole, sums, sets, flog, *records = results[i]
         reply.whole = int(whole) == 1
-        reply.sums = json.loads(sums)
-        reply.sets = json.loads(sets)
-        reply.flog = json.loads(flog)
-        reply.records = [json.loads(r) for r in records]
+        reply.sums, reply.sets, reply.flog, reply.records = sums, sets, flog, records
         return reply
 
     def _run(self, client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[Any]:

@@ -50,8 +50,16 @@ def encode_key(k: Hashable) -> str:
     if t is str:
         return _string(cast(str, k))
     if t is tuple:
+        kt = cast(tuple[Any, ...], k)
+        if len(kt) == 2:  # (route, range), (sender, ...): the most common
+            a, b = kt
+            ta, tb = type(a), type(b)
+            if ta is str and tb is int:
+                return "[" + _string(a) + "," + str(b) + "]"
+            if ta is int and tb is int:
+                return "[" + str(a) + "," + str(b) + "]"
         parts = []
-        for x in cast(tuple[Any, ...], k):
+        for x in kt:
             tx = type(x)
             if tx is int:
                 parts.append(str(x))

@@ -391,9 +391,10 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
         return True  # under a listed second-level suffix: "dbs.com.sg", "x.co.uk"
     if len(labels) - n_suffix >= 2 and all(s == "." for s in seps) and any(
             c.isalpha() for c in labels[-1 - n_suffix]) and any(
-            ("-" in n or any(c.isdigit() for c in n)) and any(c.isalpha() for c in n)
-            for n in labels[:-n_suffix]):  # not "v1.2.so": a version and a clause
-        return True  # a host under a name: "aldi-uk.giveaway.shop"
+            "-" in n and any(c.isalpha() for c in n) for n in labels[:-n_suffix]):
+        # a host under a name: "aldi-uk.giveaway.shop"; a digit is no sign, versions
+        # and clauses run together ("v1.2.home.so")
+        return True
     # a listed suffix alone ("me.so", "co.uk") names nobody's host: judged by its name
     name = labels[-1 - n_suffix] if len(labels) > n_suffix else labels[0]
     return ("-" in name or any(c.isdigit() for c in name)) and not name.isdigit() \

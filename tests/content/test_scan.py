@@ -197,6 +197,7 @@ _CLEAN = st.one_of(
 @example([("home", "."), ("it", " ")])
 @example([("done", "."), ("today", " ")])
 @example([("v1.2", "."), ("so", " ")])
+@example([("v1.2", "."), ("home", "."), ("so", " ")])
 @example([("I'm", " "), ("home", "."), ("Com", " ")])
 def test_clean_prose_is_not_a_link(parts: list[tuple[str, str]]) -> None:
     text = "".join(w + sep for w, sep in parts)

@@ -12,7 +12,7 @@ from collections.abc import Hashable
 
 from gateway.content.fingerprint import fingerprint_casefolded
 from gateway.content.normalize import fold, template
-from gateway.content.scan import Scan, Url, scan, scan_urls
+from gateway.content.scan import Scan, Url, link_pieces, scan, scan_urls
 from gateway.model import Event
 
 __all__ = ["Facts"]
@@ -27,8 +27,8 @@ class Facts:
     ``key = "campaign"`` use instead of the exact-text fingerprint.
     """
 
-    __slots__ = ("_domains", "_fingerprint", "_fold", "_folded", "_scan", "_template",
-                 "_text_key", "_urls", "_words", "campaign", "ev", "symbols")
+    __slots__ = ("_domains", "_fingerprint", "_fold", "_folded", "_pieces", "_scan",
+                 "_template", "_text_key", "_urls", "_words", "campaign", "ev", "symbols")
 
     def __init__(self, ev: Event) -> None:
         self.ev = ev
@@ -41,6 +41,7 @@ class Facts:
         self._text_key: bytes | None = None
         self._fingerprint: int | None = None
         self._words: frozenset[str] | None = None
+        self._pieces: tuple[str | Url, ...] | None = None
         self.symbols: dict[str, float] = {}
         self.campaign: Hashable | None = None  # set by a campaign plugin
 
@@ -90,11 +91,20 @@ class Facts:
             self._folded = self.fold() if text.isascii() else fold(text)
         return self._folded
 
+    def link_pieces(self) -> tuple[str | Url, ...]:
+        """``folded()`` cut at the scanner's links (``scan.link_pieces``): the
+        template and the campaign fingerprint each put their own token in them."""
+        if self._pieces is None:
+            self._pieces = link_pieces(self.folded(), self.urls())
+        return self._pieces
+
     def template(self) -> str:
         """``folded()`` with URLs as their domain and digit runs as a length class
         (``gateway.content.normalize.template``)."""
         if self._template is None:
-            self._template = template(self.ev.text or "", self.folded(), self.urls())
+            urls = self.urls()
+            self._template = template(self.ev.text or "", self.folded(), urls,
+                                      self.link_pieces() if urls else None)
         return self._template
 
     def text_key(self) -> bytes:

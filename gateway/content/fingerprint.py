@@ -40,29 +40,30 @@ _MAX = (1 << 32) - 1
 _DIGIT_RUN = re.compile(r"\d+")
 
 
-def campaign_text(text: str, folded: str | None = None, urls: tuple[Url, ...] | None = None
-                  ) -> list[str]:
+def campaign_text(text: str, folded: str | None = None, urls: tuple[Url, ...] | None = None,
+                  pieces: tuple[str | Url, ...] | None = None) -> list[str]:
     """The words a campaign fingerprint is made of (links ``\\x01``, numbers ``\\x02``).
     ``folded`` and ``urls``, if given, are ``fold(text)`` and ``scan_urls(text)``
     already computed: what is a link is the scanner's decision."""
-    t = _links_out(text, fold(text) if folded is None else folded, urls)
+    t = _links_out(text, fold(text) if folded is None else folded, urls, pieces)
     t = _DIGITS.sub(" \x02 ", t)
     return _WORD.findall(t)
 
 
-def _links_out(text: str, folded: str, urls: tuple[Url, ...] | None) -> str:
+def _links_out(text: str, folded: str, urls: tuple[Url, ...] | None,
+               pieces: tuple[str | Url, ...] | None = None) -> str:
     """``folded`` with each of the text's links as the ``\\x01`` token."""
     if urls is None:
         urls = scan_urls(text)
-    return replace_urls(folded, urls, _link_token) if urls else folded
+    return replace_urls(folded, urls, _link_token, pieces) if urls else folded
 
 
 def _link_token(_url: Url) -> str:
     return " \x01 "
 
 
-def campaign_parts(text: str, folded: str | None = None, urls: tuple[Url, ...] | None = None
-                   ) -> list[bytes]:
+def campaign_parts(text: str, folded: str | None = None, urls: tuple[Url, ...] | None = None,
+                   pieces: tuple[str | Url, ...] | None = None) -> list[bytes]:
     """``campaign_text``'s words as UTF-8 bytes (what ``Fingerprinter.sketch_parts``
     hashes). ASCII text without ``$``, ``\\x01`` or ``\\x02`` (most SMS) takes a
     C-level path: after the same link and number substitutions, its words are its
@@ -71,12 +72,12 @@ def campaign_parts(text: str, folded: str | None = None, urls: tuple[Url, ...] |
     (``tests/content/test_campaign.py`` holds it to ``campaign_text``)."""
     t = fold(text) if folded is None else folded
     if t.isascii() and "$" not in t and "\x01" not in t and "\x02" not in t:
-        t = _links_out(text, t, urls)
+        t = _links_out(text, t, urls, pieces)
         b = t.encode("ascii")
         if len(b.translate(None, _ASCII_DIGITS)) != len(b):
             b = _DIGITS.sub(" \x02 ", t).encode("ascii")
         return b.translate(_LETTERS_OR_SPACE).split()
-    return [w.encode("utf-8", "surrogatepass") for w in campaign_text(text, t, urls)]
+    return [w.encode("utf-8", "surrogatepass") for w in campaign_text(text, t, urls, pieces)]
 
 
 _ASCII_DIGITS = b"0123456789"

@@ -42,11 +42,13 @@ def fold(text: str) -> str:
     return text.casefold().translate(_TABLE)
 
 
-def url_to_domain(folded: str, urls: tuple[Url, ...]) -> str:
+def url_to_domain(folded: str, urls: tuple[Url, ...],
+                  pieces: tuple[str | Url, ...] | None = None) -> str:
     """Each link in folded text replaced by its host (``http://x.example/a?b`` ->
     ``x.example``, ``www.`` dropped). ``urls`` are the scanner's links of the text
-    (``scan.scan_urls``): what is a link is decided there alone."""
-    return replace_urls(folded, urls, _host)
+    (``scan.scan_urls``): what is a link is decided there alone; ``pieces``, if given,
+    ``scan.link_pieces`` of them."""
+    return replace_urls(folded, urls, _host, pieces)
 
 
 def _host(url: Url) -> str:
@@ -58,16 +60,17 @@ def _digit_class(m: re.Match[str]) -> str:
     return "0" if n <= 2 else "00" if n <= 4 else "000" if n <= 7 else "0000"
 
 
-def template(text: str, folded: str | None = None, urls: tuple[Url, ...] | None = None
-             ) -> str:
+def template(text: str, folded: str | None = None, urls: tuple[Url, ...] | None = None,
+             pieces: tuple[str | Url, ...] | None = None) -> str:
     """``fold`` + links as their host + digit runs as a length class (``0``: 1-2
-    digits, ``00``: 3-4, ``000``: 5-7, ``0000``: longer). ``folded`` and ``urls``, if
-    given, are ``fold(text)`` and ``scan_urls(text)`` already computed."""
+    digits, ``00``: 3-4, ``000``: 5-7, ``0000``: longer). ``folded``, ``urls`` and
+    ``pieces``, if given, are ``fold(text)``, ``scan_urls(text)`` and
+    ``scan.link_pieces`` of them, already computed."""
     if urls is None:
         urls = scan_urls(text)
     t = fold(text) if folded is None else folded
     if urls:
-        t = url_to_domain(t, urls)
+        t = url_to_domain(t, urls, pieces)
     if t.isascii():
         b = t.encode("ascii")
         if len(b.translate(None, b"0123456789")) == len(b):  # no digit: nothing to class

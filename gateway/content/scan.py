@@ -40,7 +40,7 @@ from gateway.content.chars import HOMOGLYPHS, INVISIBLE
 from gateway.content.suffixes import SUFFIXES, TLDS
 
 __all__ = ["EMPTY", "Scan", "ShortCode", "Url", "decode_host", "extract_domains", "fold_host",
-           "replace_urls", "scan", "scan_urls"]
+           "link_pieces", "replace_urls", "scan", "scan_urls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,21 +202,33 @@ _URL_MEMO: dict[tuple[tuple[str | Any, ...], bool, bool], Found] = {}
 _URL_MEMO_SIZE = 1 << 14
 
 
-def replace_urls(folded: str, urls: tuple[Url, ...], repl: Callable[[Url], str]) -> str:
+def replace_urls(folded: str, urls: tuple[Url, ...], repl: Callable[[Url], str],
+                 pieces: tuple[str | Url, ...] | None = None) -> str:
     """``folded`` (``normalize.fold`` of a text) with each of the text's links
     (``urls``: ``scan_urls(text)``) replaced by ``repl(url)``, scheme, path and query
     and all: how templates and campaign fingerprints read links, by this scanner's
-    decision. A match in the folded text is replaced only when its host is one the
-    scanner found in the text (as it is, or folded: a Cyrillic letter in a host is
-    its Latin look-alike there): casefolding makes prose like ``home.Com on`` look
-    like a link."""
+    decision. ``pieces``, if given, is ``link_pieces(folded, urls)`` already cut."""
     if not urls:
         return folded
+    if pieces is None:
+        pieces = link_pieces(folded, urls)
+    return "".join([p if isinstance(p, str) else repl(p) for p in pieces])
+
+
+def link_pieces(folded: str, urls: tuple[Url, ...]) -> tuple[str | Url, ...]:
+    """``folded`` cut at its links: text and ``Url`` pieces in turn (one text piece when
+    there is no link). A match in the folded text is a link only when its host is one
+    the scanner found in the text (as it is, or folded: a Cyrillic letter in a host is
+    its Latin look-alike there): casefolding makes prose like ``home.Com on`` look
+    like a link. Cut once per event (``Facts.link_pieces``) for templates and campaign
+    fingerprints alike."""
+    if not urls:
+        return (folded,)
     hosts = {u.host for u in urls} | {fold_host(u.unicode_host) for u in urls}
     text = folded
     if ("." in text or "," in text) and _SPACED_HINT.search(text) is not None:
         text = _SPACED.sub(_collapse, text)
-    out: list[str] = []
+    out: list[str | Url] = []
     pos = 0
     for m in _HOST_RE.finditer(text):
         found = _judged(m, False)
@@ -232,12 +244,12 @@ def replace_urls(folded: str, urls: tuple[Url, ...], repl: Callable[[Url], str])
             tail = _NOT_SPACE.match(text, m.end())
             end = m.end() if tail is None else tail.end()
         out.append(text[pos:start])
-        out.append(repl(url))
+        out.append(url)
         pos = end
     if not out:
-        return text
+        return (text,)
     out.append(text[pos:])
-    return "".join(out)
+    return tuple(out)
 
 
 def fold_host(host: str) -> str:

@@ -302,3 +302,26 @@ def test_remembered_link_judgements_equal_fresh_ones(parts: list[str]) -> None:
     finally:
         sc._URL_MEMO = kept
     assert first == again == fresh
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["Pay at evil-bank.com. Your", "https://x-pay.cfd/a?id=3", " ",
+                                 "p\u0430ypal.com", "home.Com on", "e v i l-bank.com", "£5",
+                                 "evil[.]com/x", "www.x.co.uk", "info@evil.com", "2024",
+                                 "Mum,", "code 123456", ". ", "\n"]), max_size=10).map("".join))
+def test_links_cut_once_read_as_cut_each_time(text: str) -> None:
+    """The event's link pieces (cut once, ``Facts.link_pieces``) give the template and
+    the campaign words that cutting the text afresh gives."""
+    from gateway.content.facts import Facts
+    from gateway.content.fingerprint import campaign_parts
+    from gateway.content.normalize import template
+    from gateway.engine.examples import event_from_fields
+    from gateway.numbers import Numbering
+
+    ev = event_from_fields({"src": "+447700900001", "dst": "+447700900123", "text": text},
+                           Numbering("GB"), ts=1.0)
+    f = Facts(ev)
+    assert f.template() == template(text)
+    urls = f.urls()
+    assert campaign_parts(text, f.folded(), urls, f.link_pieces() if urls else None) == \
+        campaign_parts(text)

@@ -41,8 +41,11 @@ on this process's own). The rows run at a fixed rate below saturation
 (``--workers-rate``, 1,000 submit_sm/s by default, for ``--workers-seconds``), so that
 CPU per message compares like with like; the ``2x`` row runs 2 workers at twice
 the rate, each worker carrying what the one worker does (at the default, 2,000/s,
-still below saturation on a shared 2-core machine; 4,000/s was not). ``--workers-rate 0``
-saturates instead, with ``--messages``. Two workers with counters in memory
+still below saturation on a shared 2-core machine; 4,000/s was not), and the ``0.5x``
+row runs one process with counters in memory at half the rate, what each of the 2
+workers carries: a process costs more a message at a lower rate (fewer messages a
+turn of its event loop), and the ``2 workers`` row pays that as well as the sharing.
+``--workers-rate 0`` saturates instead, with ``--messages``. Two workers with counters in memory
 are refused by design (each would count alone), and the table says so.
 
 FastAGI (when ``gateway.agi`` is on this branch): screenings/s through a trivial
@@ -723,10 +726,14 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
                     row.notes.append(f"load {os.getloadavg()[0]:.2f}")
                     row.rep = rep
                     rows.append(row)
-                paths = [("1 worker, memory", 1, None, 1), ("1 worker, redis", 1, redis_port, 1),
-                         ("2 workers, redis", 2, redis_port, 1)]
+                paths: list[tuple[str, int, int | None, float]] = [
+                    ("1 worker, memory", 1, None, 1), ("1 worker, redis", 1, redis_port, 1),
+                    ("2 workers, redis", 2, redis_port, 1)]
                 if paced > 0:  # and each worker at the rate of the one worker above
                     paths.append(("2 workers, redis, 2x", 2, redis_port, 2))
+                    # one process at the rate each of the 2 workers carries: what a
+                    # process costs a message at that rate, sharing nothing
+                    paths.insert(1, ("1 worker, mem, 0.5x", 1, None, 0.5))
                 for name, workers, redis, times in paths:
                     port, admin = free_port(), free_port()
                     load = os.getloadavg()[0]
@@ -778,9 +785,9 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
           "([state] backend = \"redis\")")
     for rep in sorted({r.rep for r in rows}):
         got = {r.name: r.result for r in rows if r.rep == rep}
-        mem, red, two, two2 = (got.get(n, {}).get("cpu_us") for n in (
+        mem, red, two, two2, half = (got.get(n, {}).get("cpu_us") for n in (
             "1 worker, memory", "1 worker, redis", "2 workers, redis",
-            "2 workers, redis, 2x"))
+            "2 workers, redis, 2x", "1 worker, mem, 0.5x"))
         line = [f"run {rep + 1}: CPU per message,"]
         if mem and red:
             line.append(f"redis/memory (1 worker) {red / mem:.2f} (target <= 1.10);")
@@ -789,6 +796,11 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
         if red and two2:
             line.append(f"the same at 2x, each worker at the one worker's rate "
                         f"{two2 / red:.2f};")
+        if half and mem:
+            line.append(f"1 worker at half the rate/at the rate (memory) {half / mem:.2f};")
+        if half and two:
+            line.append(f"2 workers (redis)/1 worker at half the rate, each worker's "
+                        f"share (memory) {two / half:.2f};")
 
         rm, rr = got.get("1 worker, memory"), got.get("1 worker, redis")
         if rm and rr:

@@ -263,16 +263,7 @@ class LocalView:
             front = _UNKNOWN
         horizon = now - window
         if front <= horizon:  # expire from the front (and learn which it is)
-            front = _UNKNOWN
-            gone = []
-            for m, seen in members.items():
-                if seen > horizon:
-                    front = seen
-                    break
-                gone.append(m)
-            for m in gone:
-                del members[m]
-            e.front = front
+            e.front = _expire_front(members, horizon)
         if len(members) > self.max_members:
             del members[next(iter(members))]
             e.front = _UNKNOWN
@@ -317,16 +308,7 @@ class LocalView:
             if prev is not None and prev <= front:
                 front = _UNKNOWN
             if front <= horizon:
-                front = _UNKNOWN
-                gone = []
-                for m, seen in members.items():
-                    if seen > horizon:
-                        front = seen
-                        break
-                    gone.append(m)
-                for m in gone:
-                    del members[m]
-                e.front = front
+                e.front = _expire_front(members, horizon)
             if len(members) > cap:
                 del members[next(iter(members))]
                 e.front = _UNKNOWN
@@ -443,3 +425,19 @@ class LocalView:
     def __len__(self) -> int:
         return (sum(map(len, self._sums.values())) + sum(map(len, self._sets.values()))
                 + len(self.local))
+
+
+def _expire_front(members: dict[Hashable, float], horizon: float) -> float:
+    """Drop the members last seen at or before ``horizon`` (they are in the order they
+    were last seen) and return when the oldest one left was seen (``_UNKNOWN`` if
+    none is)."""
+    front = _UNKNOWN
+    gone = []
+    for m, seen in members.items():
+        if seen > horizon:
+            front = seen
+            break
+        gone.append(m)
+    for m in gone:
+        del members[m]
+    return front

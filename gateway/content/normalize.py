@@ -1,4 +1,3 @@
-
 """Text normalisation that undoes spammers' cheap tricks: one form per template.
 
 ``fold`` gives casefolded text with accents stripped, homoglyphs (Cyrillic, Greek,

@@ -379,7 +379,8 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
         return _IPV4.fullmatch(host) is not None and (scheme or path)
     if tld.isdigit() or len(tld) < 2:
         return False
-    if has_scheme or (scheme and len(labels) >= 3 and all(s == "." for s in seps)):
+    plain = all(s == "." for s in seps)  # no spaced dot, comma or bracket
+    if has_scheme or (scheme and len(labels) >= 3 and plain):
         return True  # anything goes after a scheme or www. ("www.ldew.com1win150ppm")
     if tld not in TLDS:
         return False
@@ -392,16 +393,15 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
     # bare: "ok.so", "home.it", "home.Com on" are chat; a hyphen or a digit in a name
     # joined by plain dots is no prose ("Royal-Mail.Com", "Evil-Bank.Com"; not the
     # "4 a moment. Gd" that spaced letters collapse to)
-    if tld in _FILE_EXTS or (labels[-1].istitle() and not (all(s == "." for s in seps) and any(
-            ("-" in n or any(c.isdigit() for c in n)) and not n.isdigit()
-            for n in labels[:-1]))):
+    if tld in _FILE_EXTS or (labels[-1].istitle() and not (
+            plain and any(map(_marked, labels[:-1])))):
         return False
     if tld in STRONG_TLDS or tld.startswith("xn--"):
         return True
     n_suffix = _suffix_labels(labels)
     if n_suffix >= 2 and len(labels) > n_suffix:
         return True  # under a listed second-level suffix: "dbs.com.sg", "x.co.uk"
-    if len(labels) - n_suffix >= 2 and all(s == "." for s in seps) and any(
+    if len(labels) - n_suffix >= 2 and plain and any(
             c.isalpha() for c in labels[-1 - n_suffix]) and any(
             "-" in n and any(c.isalpha() for c in n) for n in labels[:-n_suffix]):
         # a host under a name: "aldi-uk.giveaway.shop"; a digit is no sign, versions
@@ -409,8 +409,13 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
         return True
     # a listed suffix alone ("me.so", "co.uk") names nobody's host: judged by its name
     name = labels[-1 - n_suffix] if len(labels) > n_suffix else labels[0]
-    return ("-" in name or any(c.isdigit() for c in name)) and not name.isdigit() \
-        and any(c.isalpha() for c in name)
+    return _marked(name) and any(c.isalpha() for c in name)
+
+
+def _marked(name: str) -> bool:
+    """A hyphen or a digit in a name that is not a number: what prose rarely has and
+    made-up hosts do ("evil-bank", "login3")."""
+    return ("-" in name or any(c.isdigit() for c in name)) and not name.isdigit()
 
 
 # --- phone numbers -------------------------------------------------------------------

@@ -92,14 +92,20 @@ def _compile(paths: list[str]) -> dict[str, Any]:
     return {"compiled": done, "errors": errors}
 
 
+def _libc() -> Any:
+    """The C library, for the system calls the os module has no wrapper for; None
+    where there is none to call through."""
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover - no C library
+        return None
+
+
 def _ioprio(op: int, value: int = 0) -> int:
     """ioprio_set (op 0) or ioprio_get (op 1) on this process; -1 where there is none."""
     nrs = _IOPRIO_SYSCALLS.get(platform.machine()) if sys.platform == "linux" else None
-    if nrs is None:
-        return -1
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:  # pragma: no cover - no C library to call through
+    libc = _libc()
+    if nrs is None or libc is None:
         return -1
     args = (_IOPRIO_WHO_PROCESS, 0) if op else (_IOPRIO_WHO_PROCESS, 0, value)
     return int(libc.syscall(nrs[op], *args))
@@ -150,11 +156,11 @@ def die_with_parent() -> None:
     parent = os.environ.get(_PARENT_ENV)
     if parent is None:  # run by hand from a shell: nobody to follow
         return
-    if sys.platform == "linux":
+    libc = _libc() if sys.platform == "linux" else None
+    if libc is not None:
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):  # pragma: no cover - no prctl to call
+        except AttributeError:  # pragma: no cover - no prctl to call
             pass
     if os.getppid() != int(parent):
         sys.exit(f"list worker: the gateway (pid {parent}) is gone")

@@ -108,9 +108,8 @@ class CampaignPlugin:
         key = facts.text_key()
         keys = self.by_text.get(key)
         if keys is None:
-            urls = facts.urls()
-            parts = campaign_parts(facts.ev.text or "", facts.folded(), urls,
-                                   facts.link_pieces() if urls else None)
+            parts = campaign_parts(facts.ev.text or "", facts.folded(), facts.urls(),
+                                   facts.link_pieces())
             joined = b" ".join(parts)
             keys = self.by_words.get(joined)
             if keys is None:

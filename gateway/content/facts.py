@@ -102,9 +102,8 @@ class Facts:
         """``folded()`` with URLs as their domain and digit runs as a length class
         (``gateway.content.normalize.template``)."""
         if self._template is None:
-            urls = self.urls()
-            self._template = template(self.ev.text or "", self.folded(), urls,
-                                      self.link_pieces() if urls else None)
+            self._template = template(self.ev.text or "", self.folded(), self.urls(),
+                                      self.link_pieces())
         return self._template
 
     def text_key(self) -> bytes:

@@ -235,6 +235,10 @@ def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
     search = _operator_search(ctx, key, value)
     if search is None:
         return None
+    if key == "text_not_regex":
+        # an exception to the rule's other conditions ("never share this code"): costs
+        # as much as text_regex, so it sorts after them and runs only when they hold
+        return lambda ev, f: not (ev.text and search(ev.text))
     return lambda ev, f: bool(ev.text) and search(ev.text or "")
 
 
@@ -427,7 +431,8 @@ PREDICATES: Mapping[str, Predicate] = _table(
     ("src_country_not", "countries", 0, _country),
     ("dst_country_not", "countries", 0, _country),
     ("route", "globs", 2, _route), ("route_not", "globs", 2, _route),
-    ("text_regex", "regexes", 7, _text_regex), ("text_keywords", "strings", 5, _text_keywords),
+    ("text_regex", "regexes", 7, _text_regex), ("text_not_regex", "regexes", 8, _text_regex),
+    ("text_keywords", "strings", 5, _text_keywords),
     ("has_text", "bool", 0, _has_text), ("has_url", "bool", 4, _has_url),
     ("url_domain_in", "names", 4, _url_domain_in),
     ("url_domain_not_in", "names", 4, _url_domain_not_in),

@@ -557,7 +557,7 @@ def run_scenarios(seed: int) -> dict[str, tuple[int | None, float, Counter[str]]
 
 
 #: single-message sets (loadtest/data): phishing and scam texts one message each, and the
-#: legitimate texts that look most like them; ``*_holdout`` to ``*_holdout6`` were
+#: legitimate texts that look most like them; ``*_holdout`` to ``*_holdout8`` were
 #: written by people who had not seen the rules, after they were
 #: written (what the rules did with each, measured once before any change, is in
 #: docs/detection.md)
@@ -574,7 +574,11 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout5": "fifth held-out set: phishing and scams",
            "smishing_holdout5_ham": "fifth held-out set: legitimate look-alikes",
            "smishing_holdout6": "sixth held-out set: phishing and scams",
-           "smishing_holdout6_ham": "sixth held-out set: legitimate look-alikes"}
+           "smishing_holdout6_ham": "sixth held-out set: legitimate look-alikes",
+           "smishing_holdout7": "seventh held-out set: phishing and scams",
+           "smishing_holdout7_ham": "seventh held-out set: legitimate look-alikes",
+           "smishing_holdout8": "eighth held-out set: phishing and scams",
+           "smishing_holdout8_ham": "eighth held-out set: legitimate look-alikes"}
 DATA = ROOT / "loadtest" / "data"
 
 

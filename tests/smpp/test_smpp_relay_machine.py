@@ -19,6 +19,7 @@ every timeout): every submit_sm the relay read was answered exactly once.
 
 from __future__ import annotations
 
+import math
 import random
 
 from hypothesis import HealthCheck, settings
@@ -29,6 +30,7 @@ from relay_support import T0, Harness, block_marked, bound
 from gateway.config import UpstreamConfig
 from gateway.smpp.codec import encode, response_for
 from gateway.smpp.pdu import CommandId, DeliverSm, SubmitSm
+from gateway.smpp.relay import Relay
 from gateway.smpp.session import PduReceived, Role, Session, State
 
 C = CommandId
@@ -51,6 +53,27 @@ def _traffic(messages: list[tuple[int, bool]], rnd: random.Random) -> list[bytes
                             destination_addr="447700900456", esm_class=0x40 if udh else 0,
                             short_message=sm))
             for i, (sm, udh) in enumerate(pdus)]
+
+
+def plain_deadline(relay: Relay) -> float | None:
+    """``Relay.next_deadline`` as first written (min over the sides' ``deadline``):
+    the one the relay computes inline must be the same."""
+    at = min(relay.close_at, relay.up.deadline(), relay.down.deadline())
+    held = relay.judging.next_deadline()
+    if held is not None:
+        at = min(at, held)
+    config = relay.config
+    dsess = relay.down.session
+    if dsess.bound:
+        if relay.reading:
+            at = min(at, (relay.probe_sent + config.esme_response_timeout if relay.probe_sent
+                          else relay.down.last + config.idle_timeout))
+    elif not relay.closed and not relay.up_open and not relay.connecting \
+            and dsess.state is State.OPEN:
+        at = min(at, relay.opened + config.bind_timeout)
+    if relay.up_open and relay.up.session.bound:
+        at = min(at, relay.up.last + config.enquire_link_interval)
+    return None if at == math.inf else at
 
 
 def _body(raw: bytes) -> bytes:
@@ -195,6 +218,10 @@ class RelayMachine(RuleBasedStateMachine):
     # -- invariants ------------------------------------------------------------------
 
     @invariant()
+    def deadline_is_the_plain_one(self) -> None:
+        assert self.h.relay.next_deadline() == plain_deadline(self.h.relay)
+
+    @invariant()
     def window_holds(self) -> None:
         relay = self.h.relay
         assert len(relay.up.pending) <= self.window
@@ -230,3 +257,31 @@ RelayMachine.TestCase.settings = settings(
     max_examples=200, stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 test_relay_machine = RelayMachine.TestCase
+
+
+def test_deadline_before_and_after_the_bind() -> None:
+    """The inline ``next_deadline`` against the plain one where the machine does not
+    go: a connection not bound yet, its bind waiting for the upstream, an idle ESME
+    probed, the relay closing."""
+    from relay_support import allow
+
+    from gateway.config import SmppConfig
+    from gateway.smpp.pdu import BindTransceiver
+    from gateway.smpp.relay import Shared
+
+    relay = Relay(Shared(SmppConfig(idle_timeout=30.0), allow), T0, "127.0.0.1")
+    assert relay.next_deadline() == plain_deadline(relay) == T0 + relay.config.bind_timeout
+    relay.receive_down(encode(BindTransceiver(sequence_number=1, system_id="acme",
+                                              password="secret")), T0 + 1)
+    relay.actions()
+    assert relay.next_deadline() == plain_deadline(relay)
+    relay.up_connected(T0 + 2)
+    relay.actions()
+    assert relay.next_deadline() == plain_deadline(relay)
+    h = bound(allow, T0, idle_timeout=30.0, enquire_link_interval=20.0)
+    for now in (T0 + 1, T0 + 25, T0 + 31, T0 + 70):
+        h.timer(now)
+        assert h.relay.next_deadline() == plain_deadline(h.relay)
+    h.relay.down_lost(T0 + 71)
+    h.act()
+    assert h.relay.next_deadline() == plain_deadline(h.relay)

@@ -30,6 +30,7 @@ HOMOGLYPHS = MappingProxyType({
     "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ᴢ": "z",
     # punctuation look-alikes that hide dots and slashes in links
     "\u2024": ".", "\u3002": ".", "\uff0e": ".", "\uff61": ".", "\u2044": "/",
+    "\u00b7": ".", "\u2027": ".", "\u2219": ".", "\u22c5": ".", "\u30fb": ".",
     "\u2215": "/", "\u29f8": "/",
 })
 

@@ -98,6 +98,12 @@ es eu uk ly gl gd gy cc ws io tv ai vip mobi asia co id example test
 #: what a spaced dot ("evil . com", "evil. com") may lead to: prose has "rays. cloud"
 SPACED_TLDS = frozenset("com net org info biz ly uk ru xyz top io gl gd cn tk online site "
                         "click id example vip cfd sbs icu buzz".split())
+#: what a dot with white space on both sides ("evil . fr", "x . co . uk") may lead to as
+#: well: prose puts no space before its full stop, and such hosts are written so to
+#: dodge link detection (country codes, the cheap TLDs of phishing kits)
+SPACED_BOTH_TLDS = SPACED_TLDS | frozenset(
+    "fr de es it nl be pt pl at ch ie in au ca nz za sg my ph ng ke br mx us co me app cc "
+    "pw live shop site help cool info store".split())
 #: file names that look like domains: not links when bare ("file.zip", "cv.doc")
 _FILE_EXTS = frozenset("txt pdf jpg jpeg png gif doc docx xls xlsx exe zip mov mp3 mp4 "
                        "csv".split())
@@ -122,7 +128,7 @@ _SEP_SPLIT = re.compile(f"({_SEP})", re.IGNORECASE)
 _SPACE_OR_BRACKET = re.compile(r"[\s\[({<,]")
 _IPV4 = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}")
 _ALL_DIGITS_DOTS = re.compile(r"[\d.]+")
-_DOTLIKE = "\u2024\u3002\uff0e\uff61\u2044\u2215\u29f8"
+_DOTLIKE = "\u2024\u3002\uff0e\uff61\u2044\u2215\u29f8\u00b7\u2027\u2219\u22c5\u30fb"
 # invisible characters go, dot and slash look-alikes become "." and "/"
 _PREP = MappingProxyType({
     **{ord(c): None for c in INVISIBLE},
@@ -300,7 +306,7 @@ def _url_of(m: re.Match[str], hidden: bool) -> Found:
     # starts after it when the suffix follows ("mates. www.getzed.co.uk")
     for i, sep in enumerate(seps):
         if sep != "." and sep.strip() in (".", ",") and i >= 1 and path is None \
-                and not _joins_suffix(sep, labels[i + 1:]):
+                and not _both_spaced(sep) and not _joins_suffix(sep, labels[i + 1:]):
             keep = len("".join(parts[:2 * i + 1]))
             labels, seps, path = labels[:i + 1], seps[:i], None
             break
@@ -309,7 +315,7 @@ def _url_of(m: re.Match[str], hidden: bool) -> Found:
         start = 0
         for i, sep in enumerate(seps):
             if sep != "." and sep.strip() in (".", ",") and i + 1 < len(labels) - n_suffix \
-                    and labels[i].lower() != "www":
+                    and labels[i].lower() != "www" and not _both_spaced(sep):
                 start = i + 1
         if start:
             lead = len("".join(parts[:2 * start]))
@@ -334,6 +340,11 @@ def _url_of(m: re.Match[str], hidden: bool) -> Found:
     unicode_host = decode_host(ascii_host) if "xn--" in ascii_host or not host.isascii() \
         else host
     return Url(ascii_host, unicode_host, obf, scheme, path is not None), lead, keep
+
+
+def _both_spaced(sep: str) -> bool:
+    """A dot with white space on both sides (" . "): no full stop is written so."""
+    return sep[0].isspace() and sep[-1].isspace() and sep.strip() == "."
 
 
 def _joins_suffix(sep: str, rest: list[str]) -> bool:
@@ -386,8 +397,10 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
         return False
     if "," in seps and (tld not in STRONG_TLDS or labels[-1].istitle()):
         return False  # "apples,pears": a list
-    if tld not in SPACED_TLDS and any(s != "." and s.strip() == "." for s in seps):
-        return False  # "rays. cloud": prose
+    spaced = [s for s in seps if s != "." and s.strip() == "."]
+    if spaced and tld not in SPACED_TLDS and not path and not (
+            tld in SPACED_BOTH_TLDS and all(map(_both_spaced, spaced))):
+        return False  # "rays. cloud": prose; "evil . fr", "evil . it/x": a link
     if scheme or path:
         return True
     # bare: "ok.so", "home.it", "home.Com on" are chat; a hyphen or a digit in a name

@@ -23,8 +23,9 @@ def _load() -> frozenset[str]:
 
 #: every public suffix, lower-case ASCII (IDNA ``xn--`` labels), one or more labels
 SUFFIXES: frozenset[str] = _load()
-#: the top-level domains (one-label suffixes), with the reserved names
-TLDS: frozenset[str] = frozenset(s for s in SUFFIXES if "." not in s)
+#: the top-level domains, with the reserved names: the last label of every suffix (the
+#: list names some countries only by their second levels: "co.za", never "za")
+TLDS: frozenset[str] = frozenset(s.rsplit(".", 1)[-1] for s in SUFFIXES)
 
 
 def public_suffix(host: str) -> str:

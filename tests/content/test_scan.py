@@ -325,3 +325,27 @@ def test_links_cut_once_read_as_cut_each_time(text: str) -> None:
     urls = f.urls()
     assert campaign_parts(text, f.folded(), urls, f.link_pieces() if urls else None) == \
         campaign_parts(text)
+
+
+@pytest.mark.parametrize(("text", "hosts"), [
+    # a dot with white space on both sides ends no sentence: the whole host is the link
+    ("verifica i tuoi dati: intesa-sicurezza . it-app . net", ["intesa-sicurezza.it-app.net"]),
+    ("Bitte bestätigen: dhl-paket . de-zoll . com", ["dhl-paket.de-zoll.com"]),
+    # a country code or a cheap TLD after such a dot; any TLD before a path
+    ("vous avez droit: impots-remboursement . fr/dossier", ["impots-remboursement.fr"]),
+    ("Anhören: mailbox-abrufen . de/v?8821", ["mailbox-abrufen.de"]),
+    ("Listen: vm-inbox . co/l/8841 (copy into browser)", ["vm-inbox.co"]),
+    # middle dots for dots; a country the suffix list names only by its second levels
+    ("Click hdfcbnk-kyc\u00b7in/upd now", ["hdfcbnk-kyc.in"]),
+    ("Claim: ofgem-rebate.co\u00b7uk", ["ofgem-rebate.co.uk"]),
+    ("Reactivate: dstv-reactivate [.] co [.] za", ["dstv-reactivate.co.za"]),
+    ("Visit www.fnb.co.za today", ["fnb.co.za"]),
+    # prose keeps its spaced dots: a plain word under a country code is no link
+    ("I went to the shop . it was closed", []),
+    ("see you at 5 . me and Jo", []),
+    ("rays. cloud later", []),
+])
+def test_spaced_and_dotlike_links(text: str, hosts: list[str]) -> None:
+    urls = scan_urls(text)
+    assert [u.host for u in urls] == hosts
+    assert all(u.obfuscated for u in urls if "www." not in text)

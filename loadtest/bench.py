@@ -45,6 +45,11 @@ still below saturation on a shared 2-core machine; 4,000/s was not), and the ``0
 row runs one process with counters in memory at half the rate, what each of the 2
 workers carries: a process costs more a message at a lower rate (fewer messages a
 turn of its event loop), and the ``2 workers`` row pays that as well as the sharing.
+``wakeups/msg`` is how many times the gateway's threads went to sleep and were woken
+(``voluntary_ctxt_switches``) per message, and each run prints what one wake-up from
+idle costs a Python thread on this machine (``wakeup_cost``): below saturation a
+process pays that per turn of its loop, not per message, so a process at half the
+rate pays it for fewer messages each.
 ``--workers-rate 0`` saturates instead, with ``--messages``. Two workers with counters in memory
 are refused by design (each would count alone), and the table says so.
 
@@ -424,6 +429,33 @@ def tree_cpu_seconds(pid: int) -> float:
     return cpu_seconds(pid) + sum(tree_cpu_seconds(c) for c in _children(pid))
 
 
+def tree_wakeups(pid: int) -> int:
+    """How many times the threads of a process and its live descendants went to sleep
+    and were woken (``voluntary_ctxt_switches``): an event loop's wake-ups."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches"):
+                        total += int(line.split()[1])
+    return total + sum(tree_wakeups(c) for c in _children(pid))
+
+
+def wakeup_cost(gap: float, n: int = 300) -> float:
+    """CPU microseconds this thread spends per wake-up when it sleeps ``gap`` seconds
+    between two calls of a tiny Python function: what the machine charges a process
+    for waking from idle (a few us on bare metal; far more on a shared VM)."""
+    def tiny() -> int:
+        return sum(range(20))
+
+    t0 = time.thread_time_ns()
+    for _ in range(n):
+        tiny()
+        time.sleep(gap)
+    return (time.thread_time_ns() - t0) / n / 1e3
+
+
 def run_generator(kind: str, port: int, args: argparse.Namespace,
                   watch_pid: int | None = None, probe: Any = None,
                   **extra: Any) -> dict[str, Any]:
@@ -442,12 +474,14 @@ def run_generator(kind: str, port: int, args: argparse.Namespace,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert proc.stdout is not None
         cpu: dict[str, float] = {}
+        woken: dict[str, int] = {}
         probed: dict[str, dict[str, float]] = {}
         last = ""
         for line in proc.stdout:
             last = line.strip() or last
             if watch_pid is not None and last in ("start", "end"):
                 cpu[last] = tree_cpu_seconds(watch_pid)
+                woken[last] = tree_wakeups(watch_pid)
             if probe is not None and last in ("start", "end"):
                 probed[last] = probe()
         if proc.wait(900) != 0:
@@ -456,6 +490,7 @@ def run_generator(kind: str, port: int, args: argparse.Namespace,
     result = dict(json.loads(last))
     if len(cpu) == 2 and result["n"]:
         result["cpu_us"] = (cpu["end"] - cpu["start"]) / result["n"] * 1e6
+        result["wakeups"] = (woken["end"] - woken["start"]) / result["n"]
     if len(probed) == 2 and result["n"]:
         result["per_msg"] = {k: (probed["end"][k] - probed["start"].get(k, 0.0)) / result["n"]
                              for k in probed["end"]}
@@ -718,9 +753,11 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
     sim, sim_port = start_smsc_sim(stderr=subprocess.DEVNULL)
     rows: list[Row] = []
     shipped, shipped_lists = str(ROOT / "rules"), str(ROOT / "rules" / "lists")
+    calibrated: dict[int, tuple[float, float]] = {}  # rep -> wake-up cost after 1, 2 ms
     try:
         with redis_server(tmp) as (redis_proc, redis_port):
             for rep in range(max(1, args.workers_repeat)):
+                calibrated[rep] = (wakeup_cost(0.001), wakeup_cost(0.002))
                 if shutil.which("socat"):
                     row = measure_socat(args, tmp, sim_port, paced=paced)
                     row.notes.append(f"load {os.getloadavg()[0]:.2f}")
@@ -760,8 +797,8 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
         print(f"(\"2x\": at {2 * paced:,.0f} submit_sm/s, each worker carrying what the one "
               "worker does)")
     print(f"{'path':<20}{'submit_sm/s':>12}{'p50 ms':>8}{'p99 ms':>8}{'gateway CPU us/msg':>20}"
-          f"{'per core/s':>11}{'redis us/msg':>13}{'redis cmds/msg':>15}{'errors':>7}"
-          f"{'vs socat':>9}  split, syncs, load average")
+          f"{'per core/s':>11}{'wakeups/msg':>12}{'redis us/msg':>13}{'redis cmds/msg':>15}"
+          f"{'errors':>7}{'vs socat':>9}  split, syncs, load average")
     for r in rows:
         x = r.result
         base = next((b.result["rate"] for b in rows
@@ -769,6 +806,7 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
         us = x.get("cpu_us")
         per = x.get("per_msg", {})
         cpu = f"{us:>20.1f}{1e6 / us:>11,.0f}" if us else f"{'-':>20}{'-':>11}"
+        cpu += f"{x['wakeups']:>12.2f}" if "wakeups" in x else f"{'-':>12}"
         rds = (f"{per['redis_cpu_us']:>13.1f}{per['redis_cmds']:>15.3f}" if per
                else f"{'-':>13}{'-':>15}")
         busy = [f"{us * x['rate'] / 1e6:.0%} of a core"] if us else []
@@ -788,7 +826,9 @@ def run_workers(args: argparse.Namespace, tmp: Path) -> None:
         mem, red, two, two2, half = (got.get(n, {}).get("cpu_us") for n in (
             "1 worker, memory", "1 worker, redis", "2 workers, redis",
             "2 workers, redis, 2x", "1 worker, mem, 0.5x"))
-        line = [f"run {rep + 1}: CPU per message,"]
+        one, two_ms = calibrated.get(rep, (float("nan"), float("nan")))
+        line = [f"run {rep + 1}: a wake-up from idle costs a Python thread here {one:.0f} us "
+                f"of CPU after 1 ms, {two_ms:.0f} us after 2 ms; CPU per message,"]
         if mem and red:
             line.append(f"redis/memory (1 worker) {red / mem:.2f} (target <= 1.10);")
         if red and two:

@@ -55,6 +55,9 @@ class Ruleset:
     #: they determine the verdict, and a handful of combinations make most traffic
     verdicts: dict[tuple[tuple[str, ...], float], Verdict] = field(
         default_factory=dict, compare=False, repr=False)
+    #: keyword -> the bits (``CompiledRule.gate_bit``) of the rules it opens
+    kw_bits: dict[str, int] = field(default_factory=dict, repr=False)
+    kw_words: frozenset[str] = frozenset()
 
     def rule(self, rule_id: str) -> CompiledRule | None:
         for r in self.rules:
@@ -145,7 +148,19 @@ class Engine:
             score = self._run_plugins(ev, f, rs, hits, reasons)
         block_rule: CompiledRule | None = None
         warn = False
+        # the rules this text's words open (one set intersection for every rule gated
+        # by whole keywords); a gated rule outside it cannot match
+        opened = -1  # every bit set: no index, no rule skipped
+        if rs.kw_words:
+            opened = 0  # no text, no keyword
+            if ev.text:
+                bits = rs.kw_bits
+                for w in rs.kw_words.intersection(f.words()):
+                    opened |= bits[w]
         for r in rules:
+            gate = r.gate_bit
+            if gate and not opened & gate:
+                continue
             # _matches, inlined: this loop runs for every rule of every event
             matched = True
             for p in r.preds:

@@ -43,6 +43,11 @@ class CompiledRule:
     action: str | None  # "ALLOW" | "WARN" | "BLOCK" | None (score rule)
     score: float
     reason: str
+    #: the rule's ``text_keywords`` when they are all whole words: it cannot hold for a
+    #: text without one of them, which the engine tells for every such rule at once
+    gate: frozenset[str] | None = None
+    #: this rule's bit in the ruleset's keyword index (``Ruleset.kw_bits``), 0 if none
+    gate_bit: int = 0
 
 
 @dataclass(slots=True)
@@ -220,4 +225,5 @@ def compile_rule(spec: RuleSpec, context: RuleContext) -> CompiledRule | None:
         action=spec.action,
         score=spec.score,
         reason=spec.reason,
+        gate=next((g for p in preds if (g := getattr(p, "gate", None)) is not None), None),
     )

@@ -183,6 +183,15 @@ def compile_ruleset(
                                 f"warn threshold {warn} is above block threshold {block}"))
     if errors:
         raise RuleErrors(errors)
+    # the keyword index: one bit a rule gated by whole keywords, and for every keyword
+    # the bits of the rules it opens (Engine._evaluate skips a gated rule whose
+    # keywords the text has none of, without calling its predicates)
+    kw_bits: dict[str, int] = {}
+    for i, r in enumerate(compiled):
+        if (gate := r.gate) is not None:
+            compiled[i] = r = replace(r, gate_bit=1 << i)
+            for w in gate:
+                kw_bits[w] = kw_bits.get(w, 0) | r.gate_bit
     index: dict[tuple[str, str, str], tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]]
     index = {}
     for channel in ("sms", "call"):
@@ -208,4 +217,6 @@ def compile_ruleset(
         symbol_reasons=symbol_reasons,
         files=tuple(rf.path for rf in files),
         dynamic=dynamic,
+        kw_bits=kw_bits,
+        kw_words=frozenset(kw_bits),
     )

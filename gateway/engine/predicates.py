@@ -281,6 +281,8 @@ def _text_keywords(ctx: Ctx, key: str, value: Any) -> Pred | None:
                 return search(text) is not None
         return False
 
+    if not other:  # whole words only: the engine's keyword index can gate the rule
+        keywords.gate = single  # type: ignore[attr-defined]
     return keywords
 
 

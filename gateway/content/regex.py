@@ -17,6 +17,7 @@ uses ``re`` and ``OperatorRegex.engine`` says so.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -80,7 +81,15 @@ class OperatorRegex:
 
 def compile_operator_regex(patterns: Sequence[str]) -> OperatorRegex:
     """Raises ``re.error`` (or ``TypeError``) for a pattern Python's ``re`` rejects,
-    as the rule compiler always reported, and for one RE2 cannot compile."""
+    as the rule compiler always reported, and for one RE2 cannot compile. Compiled
+    once per pattern list (an ``OperatorRegex`` holds nothing but its patterns):
+    checking a ruleset's examples compiles it once per example, and a reload compiles
+    every rule again (``tests/content/test_regex.py``)."""
+    return _compile_cached(tuple(patterns))
+
+
+@functools.lru_cache(maxsize=2048)
+def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
     for p in patterns:
         re.compile(p, re.IGNORECASE)  # each alone, so an error names its pattern
     joined = "|".join(f"(?:{p})" for p in patterns)

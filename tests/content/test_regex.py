@@ -123,3 +123,16 @@ def test_raw_re2_call_answers_as_the_public_interface(text: str) -> None:
         rx = compile_operator_regex(pats)
         assert rx.engine == "re2"
         assert rx.search(text) is regex._public_search(rx.pattern)(text), (pats, text)
+
+
+def test_a_pattern_list_compiles_once_and_a_bad_one_fails_every_time() -> None:
+    """Checking a ruleset's examples compiles it once per example: a pattern list is
+    compiled once (the same ``OperatorRegex``, a list or a tuple alike); a bad pattern
+    is refused on every attempt, never remembered as good."""
+    a = compile_operator_regex([r"\bprize\b", "w[io]n"])
+    assert compile_operator_regex((r"\bprize\b", "w[io]n")) is a
+    assert a.search("you WON a prize") and not a.search("pricey")
+    assert compile_operator_regex(["w[io]n"]) is not a
+    for _ in range(2):
+        with pytest.raises(re.error):
+            compile_operator_regex(["(unclosed"])

@@ -557,7 +557,7 @@ def run_scenarios(seed: int) -> dict[str, tuple[int | None, float, Counter[str]]
 
 
 #: single-message sets (loadtest/data): phishing and scam texts one message each, and the
-#: legitimate texts that look most like them; ``*_holdout`` to ``*_holdout10`` were
+#: legitimate texts that look most like them; ``*_holdout`` to ``*_holdout11`` were
 #: written by people who had not seen the rules, after they were
 #: written (what the rules did with each, measured once before any change, is in
 #: docs/detection.md)
@@ -584,7 +584,10 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout10": "tenth held-out set: phishing and scams (North America, "
                                  "Australia, New Zealand first)",
            "smishing_holdout10_ham": "tenth held-out set: legitimate look-alikes (115 of 150 "
-                                     "from businesses)"}
+                                     "from businesses)",
+           "smishing_holdout11": "eleventh held-out set: phishing and scams (Europe, 72% not "
+                                 "in English)",
+           "smishing_holdout11_ham": "eleventh held-out set: legitimate look-alikes"}
 DATA = ROOT / "loadtest" / "data"
 
 

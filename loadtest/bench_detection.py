@@ -557,7 +557,7 @@ def run_scenarios(seed: int) -> dict[str, tuple[int | None, float, Counter[str]]
 
 
 #: single-message sets (loadtest/data): phishing and scam texts one message each, and the
-#: legitimate texts that look most like them; ``*_holdout`` to ``*_holdout11`` were
+#: legitimate texts that look most like them; ``*_holdout`` to ``*_holdout12`` were
 #: written by people who had not seen the rules, after they were
 #: written (what the rules did with each, measured once before any change, is in
 #: docs/detection.md)
@@ -587,7 +587,10 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                      "from businesses)",
            "smishing_holdout11": "eleventh held-out set: phishing and scams (Europe, 72% not "
                                  "in English)",
-           "smishing_holdout11_ham": "eleventh held-out set: legitimate look-alikes"}
+           "smishing_holdout11_ham": "eleventh held-out set: legitimate look-alikes",
+           "smishing_holdout12": "twelfth held-out set: phishing and scams (Asia, Africa, Middle "
+                                 "East, Latin America; 17 languages, 8 scripts)",
+           "smishing_holdout12_ham": "twelfth held-out set: legitimate look-alikes"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -72,8 +72,9 @@ class Facts:
         return self._fold
 
     def words(self) -> frozenset[str]:
-        """The words of ``fold()``: its maximal runs of word characters (``\\w+``),
-        what a keyword bounded by non-word characters must be one of."""
+        """The words of ``fold()``: its maximal runs of word characters (``\\w`` and
+        combining marks: ``WORD_CHARS``), what a keyword bounded by non-word characters
+        must be one of."""
         if self._words is None:
             text = self.fold()
             if text.isascii():  # C-level: punctuation to spaces, then split
@@ -138,7 +139,25 @@ _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 #: ASCII characters outside ``\w`` (letters, digits, underscore) as spaces
 _NON_WORD_TO_SPACE = {c: " " for c in range(128)
                       if not (chr(c).isalnum() or chr(c) == "_")}
-_WORD_RUN = re.compile(r"\w+")
+def _marks() -> str:
+    """A character class body of the combining marks (Unicode categories Mn, Mc, Me) of
+    the Basic Multilingual Plane, as ranges: what ``\\w`` leaves out of the words of
+    Indic, Thai and other scripts (the vowel signs of "नया" and "नंबर")."""
+    import unicodedata
+
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x300, 0x10000):
+        if unicodedata.category(chr(cp))[0] == "M":
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "".join(f"\\u{a:04x}-\\u{b:04x}" if a != b else f"\\u{a:04x}" for a, b in ranges)
+
+
+#: a word character: ``\\w`` and the combining marks (a character class body)
+WORD_CHARS = r"\w" + _marks()
+_WORD_RUN = re.compile(f"[{WORD_CHARS}]+")
 #: text_key -> fingerprint, for texts of up to _FP_MEMO_TEXT characters; cleared whole
 #: when full (at most a few MB)
 _FP_MEMO: dict[bytes, int] = {}

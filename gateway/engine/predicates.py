@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from gateway.content.facts import Facts
+from gateway.content.facts import WORD_CHARS, Facts
 from gateway.content.regex import compile_operator_regex
 from gateway.engine import call_predicates as calls
 from gateway.engine.call_predicates import home_group
@@ -250,7 +250,7 @@ def _url_host_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
     return lambda ev, f: any(search(h) for h in f.domains())
 
 
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(f"[{WORD_CHARS}]+")
 
 
 def _text_keywords(ctx: Ctx, key: str, value: Any) -> Pred | None:
@@ -263,7 +263,8 @@ def _text_keywords(ctx: Ctx, key: str, value: Any) -> Pred | None:
     # one set test against the event's words (Facts.words, split once for every rule)
     single = frozenset(w for w in folded if _WORD.fullmatch(w))
     other = tuple(w for w in folded if w not in single)  # "wa.me", "gift card"
-    search = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, other)) + r")(?!\w)").search \
+    search = re.compile(f"(?<![{WORD_CHARS}])(?:" + "|".join(map(re.escape, other))
+                        + f")(?![{WORD_CHARS}])").search \
         if other else None
 
     def keywords(ev: Event, f: Facts) -> bool:

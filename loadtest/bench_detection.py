@@ -557,7 +557,7 @@ def run_scenarios(seed: int) -> dict[str, tuple[int | None, float, Counter[str]]
 
 
 #: single-message sets (loadtest/data): phishing and scam texts one message each, and the
-#: legitimate texts that look most like them; ``*_holdout`` to ``*_holdout13`` were
+#: legitimate texts that look most like them; ``*_holdout`` to ``*_holdout14`` were
 #: written by people who had not seen the rules, after they were
 #: written (what the rules did with each, measured once before any change, is in
 #: docs/detection.md)
@@ -593,7 +593,10 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout12_ham": "twelfth held-out set: legitimate look-alikes",
            "smishing_holdout13": "thirteenth held-out set: the next generation (no classic "
                                  "lure words, generic hosts, callbacks)",
-           "smishing_holdout13_ham": "thirteenth held-out set: legitimate look-alikes"}
+           "smishing_holdout13_ham": "thirteenth held-out set: legitimate look-alikes",
+           "smishing_holdout14": "fourteenth held-out set: premium-rate SMS, premium and "
+                                 "Wangiri callbacks, subscription traps, bulk marketing",
+           "smishing_holdout14_ham": "fourteenth held-out set: legitimate look-alikes"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -296,7 +296,10 @@ def test_a_rule_naming_a_symbol_no_plugin_provides_stops_start_up_naming_it(
     config = _config(site, 'token = "a-real-token-4242"', missing_symbols="error")
     res = _run(config, site.dir)
     assert res.returncode == 1, res.stderr
-    want = (f"{site.rules / '70-content.toml'}:135: content.bulk_with_link: no loaded plugin "
+    content = site.rules / "70-content.toml"
+    line = content.read_text(encoding="utf-8").splitlines().index(
+        'when.symbol = "campaign.bulk"') + 1  # the line of the key that names the symbol
+    want = (f"{content}:{line}: content.bulk_with_link: no loaded plugin "
             "provides symbol 'campaign.bulk' (plugins loaded: none)")
     assert want in res.stderr and "Traceback" not in res.stderr
     check = subprocess.run([sys.executable, "-m", "gateway", "rules", "check", "--config",
@@ -320,7 +323,7 @@ def test_a_rule_naming_a_symbol_no_plugin_provides_stops_start_up_naming_it(
                             str(config)], capture_output=True, text=True, timeout=60,
                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert check.returncode == 0, check.stderr
-    assert (f"{site.rules / '70-content.toml'}:135: content.bulk_with_link: disabled: no loaded "
+    assert (f"{content}:{line}: content.bulk_with_link: disabled: no loaded "
             "plugin provides 'campaign.bulk'") in check.stderr
 
 

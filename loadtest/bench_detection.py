@@ -557,7 +557,7 @@ def run_scenarios(seed: int) -> dict[str, tuple[int | None, float, Counter[str]]
 
 
 #: single-message sets (loadtest/data): phishing and scam texts one message each, and the
-#: legitimate texts that look most like them; ``*_holdout`` to ``*_holdout14`` were
+#: legitimate texts that look most like them; ``*_holdout`` to ``*_holdout15`` were
 #: written by people who had not seen the rules, after they were
 #: written (what the rules did with each, measured once before any change, is in
 #: docs/detection.md)
@@ -596,7 +596,10 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout13_ham": "thirteenth held-out set: legitimate look-alikes",
            "smishing_holdout14": "fourteenth held-out set: premium-rate SMS, premium and "
                                  "Wangiri callbacks, subscription traps, bulk marketing",
-           "smishing_holdout14_ham": "fourteenth held-out set: legitimate look-alikes"}
+           "smishing_holdout14_ham": "fourteenth held-out set: legitimate look-alikes",
+           "smishing_holdout15": "fifteenth held-out set: an ordinary month of spam reports "
+                                 "(UK first), measured once with the shipped policy",
+           "smishing_holdout15_ham": "fifteenth held-out set: legitimate look-alikes"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -80,7 +80,7 @@ class Facts:
             if text.isascii():  # C-level: punctuation to spaces, then split
                 self._words = frozenset(text.translate(_NON_WORD_TO_SPACE).split())
             else:
-                self._words = frozenset(_WORD_RUN.findall(text))
+                self._words = frozenset(WORD_RUN.findall(text))
         return self._words
 
     def folded(self) -> str:
@@ -139,6 +139,8 @@ _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 #: ASCII characters outside ``\w`` (letters, digits, underscore) as spaces
 _NON_WORD_TO_SPACE = {c: " " for c in range(128)
                       if not (chr(c).isalnum() or chr(c) == "_")}
+
+
 def _marks() -> str:
     """A character class body of the combining marks (Unicode categories Mn, Mc, Me) of
     the Basic Multilingual Plane, as ranges: what ``\\w`` leaves out of the words of
@@ -157,7 +159,9 @@ def _marks() -> str:
 
 #: a word character: ``\\w`` and the combining marks (a character class body)
 WORD_CHARS = r"\w" + _marks()
-_WORD_RUN = re.compile(f"[{WORD_CHARS}]+")
+#: a run of word characters: the words of a text (``Facts.words``) and what a
+#: ``text_keywords`` keyword must be, whole, to be looked up among them
+WORD_RUN = re.compile(f"[{WORD_CHARS}]+")
 #: text_key -> fingerprint, for texts of up to _FP_MEMO_TEXT characters; cleared whole
 #: when full (at most a few MB)
 _FP_MEMO: dict[bytes, int] = {}

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from gateway.content.facts import WORD_CHARS, Facts
+from gateway.content.facts import WORD_CHARS, WORD_RUN, Facts
 from gateway.content.regex import compile_operator_regex
 from gateway.engine import call_predicates as calls
 from gateway.engine.call_predicates import home_group
@@ -250,9 +250,6 @@ def _url_host_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
     return lambda ev, f: any(search(h) for h in f.domains())
 
 
-_WORD = re.compile(f"[{WORD_CHARS}]+")
-
-
 def _text_keywords(ctx: Ctx, key: str, value: Any) -> Pred | None:
     words = _names(value)
     if not words or any(not isinstance(w, str) or not w.strip() for w in words):
@@ -261,7 +258,7 @@ def _text_keywords(ctx: Ctx, key: str, value: Any) -> Pred | None:
     folded = tuple(dict.fromkeys(w.casefold() for w in words))
     # a keyword of word characters only matches where it is a whole word of the text:
     # one set test against the event's words (Facts.words, split once for every rule)
-    single = frozenset(w for w in folded if _WORD.fullmatch(w))
+    single = frozenset(w for w in folded if WORD_RUN.fullmatch(w))
     other = tuple(w for w in folded if w not in single)  # "wa.me", "gift card"
     search = re.compile(f"(?<![{WORD_CHARS}])(?:" + "|".join(map(re.escape, other))
                         + f")(?![{WORD_CHARS}])").search \

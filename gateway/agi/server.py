@@ -331,8 +331,10 @@ class AgiServer:
         self.timeouts = timeouts or ServerTimeouts()
         self.loop = loop or asyncio.get_running_loop()
         self.active: set[FastAgiProtocol] = set()
-        #: enforces the screener's deadline while the engine runs (None: after the fact)
-        self.watchdog: Watchdog | None = Watchdog(screener.deadline) if watchdog else None
+        #: enforces the screener's deadline while the engine runs (None: after the fact),
+        #: on the screener's own clock: a screening's start is taken from it
+        self.watchdog: Watchdog | None = Watchdog(
+            screener.deadline, clock=screener.monotonic) if watchdog else None
         self._server: asyncio.Server | None = None
         #: open connections at most (0: no limit); peer networks allowed (empty: any)
         self.max_connections = max_connections

@@ -50,6 +50,19 @@ _ADDED = (("pdu", "BLOB"), ("resubmitted", "TEXT"))
 _RESUBMITTABLE = frozenset({"submit_sm", "data_sm"})
 
 
+#: seconds ``Quarantine.open`` waits for a lock another worker holds on the file
+OPEN_WAIT = 10.0
+
+
+def _busy(e: sqlite3.OperationalError) -> bool:
+    """SQLite's "database is locked" / "database is busy": another connection holds
+    the lock, so trying again can succeed."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(e) or "busy" in str(e)
+
+
 class Quarantine:
     def __init__(self, config: QuarantineConfig) -> None:
         self.config = config
@@ -87,21 +100,41 @@ class Quarantine:
 
     def open(self) -> None:
         """Open (or create) the database; a path that cannot be is a ``ConfigError``
-        naming it, so the gateway does not start."""
+        naming it, so the gateway does not start. Workers of one host open the same
+        file at once: switching a new file to WAL and creating the schema take a lock
+        SQLite does not wait for, so a lock held by a sibling is waited out (up to
+        ``OPEN_WAIT`` seconds; this runs in a thread, off the loop)."""
         with self._lock:
-            try:
-                db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(_SCHEMA)
-                have = {row[1] for row in db.execute("PRAGMA table_info(quarantine)")}
-                for name, kind in _ADDED:
-                    if name not in have:
-                        db.execute(f"ALTER TABLE quarantine ADD COLUMN {name} {kind}")
-            except (sqlite3.Error, OSError) as e:
-                raise ConfigError(f"quarantine.path: {self.path.absolute()}: cannot open "
-                                  f"it: {e} (or [quarantine] enabled = false)") from None
-            self._db = db
+            deadline = time.monotonic() + OPEN_WAIT
+            while True:
+                try:
+                    self._db = self._connect()
+                    return
+                except sqlite3.OperationalError as e:
+                    if not _busy(e) or time.monotonic() >= deadline:
+                        raise self._unopenable(e) from None
+                except (sqlite3.Error, OSError) as e:
+                    raise self._unopenable(e) from None
+                time.sleep(0.02)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(quarantine)")}
+            for name, kind in _ADDED:
+                if name not in have:
+                    db.execute(f"ALTER TABLE quarantine ADD COLUMN {name} {kind}")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _unopenable(self, e: Exception) -> ConfigError:
+        return ConfigError(f"quarantine.path: {self.path.absolute()}: cannot open "
+                           f"it: {e} (or [quarantine] enabled = false)")
 
     def close(self) -> None:
         with self._lock:

@@ -132,7 +132,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
 def _without_symbols(directory: str, plugins: Any) -> list[str]:
     """``file:line: rule-id: ...`` for each rule that runs without a symbol no loaded
     plugin provides (``[plugins] missing_symbols = "disable"``)."""
-    from gateway.engine.loader import parse_rules_dir, unprovided_symbols
+    from gateway.engine.loader import (
+        parse_rules_dir,
+        symbol_line,
+        unprovided_symbols,
+        without_symbols,
+    )
 
     symbols = frozenset(s.name for p in plugins for s in p.symbols)
     notes = []
@@ -140,10 +145,8 @@ def _without_symbols(directory: str, plugins: Any) -> list[str]:
         for spec in rf.rules:
             missing = unprovided_symbols(spec, symbols)
             if missing:
-                wanted = spec.when["symbol"]
-                what = ("disabled" if isinstance(wanted, str) or len(missing) == len(wanted)
-                        else "runs without")
-                notes.append(f"{spec.file}:{spec.line_of('symbol')}: {spec.id}: {what}: no "
+                what = "disabled" if without_symbols(spec, missing) is None else "runs without"
+                notes.append(f"{spec.file}:{symbol_line(spec)}: {spec.id}: {what}: no "
                              f"loaded plugin provides {', '.join(map(repr, missing))} "
                              f'([plugins] missing_symbols = "disable")')
     return notes

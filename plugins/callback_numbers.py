@@ -13,7 +13,11 @@ Symbols (default scores; a rule file's ``[symbols]`` table may change them):
 - ``callback.international``: a number outside the home country;
 - ``callback.shortcode_premium``: the reader is told to text a keyword to a
   premium-rate short code of the home country ("txt WIN to 87121"; opt-out
-  instructions such as "reply STOP to 60123" are not counted).
+  instructions such as "reply STOP to 60123" are not counted);
+- ``callback.reply_keyword``: the reader is told to text or reply a keyword written
+  in capitals, with or without a short code ("txt HORO", "Reply REAL"): how
+  premium-rate services start a subscription. No score of its own: business texts
+  ask for "VOTE" or "HEART" too; a rule combines it with the classifier's doubt.
 
 Premium-rate numbers include the UK's 084/087/09 ranges, 070 personal numbers, 118
 directory services ("call 118 118"), Spain's 905 and the US 1-NPA-976 exchanges
@@ -43,6 +47,7 @@ SYMBOLS = (
     Symbol("callback.international", 1.5, "asks to call an international number"),
     Symbol("callback.shortcode_premium", 7.0,
            "asks to text a keyword to a premium-rate short code"),
+    Symbol("callback.reply_keyword", 0.0, "asks to text or reply a keyword in capitals"),
 )
 
 SPECIAL_CODES = frozenset(int(code) for code in ITU_SPECIAL)
@@ -66,9 +71,9 @@ class CallbackPlugin:
         if not event.text:
             return ()
         sc = facts.scan()
-        if not (sc.phones or sc.shortcodes or sc.services):
+        if not (sc.phones or sc.shortcodes or sc.services or sc.keywords):
             return ()
-        hits: list[Hit] = []
+        hits: list[Hit] = ["callback.reply_keyword"] if sc.keywords else []
         premium, high_risk, state = self.premium, self.high_risk, self.state
         numbering = self.numbering
         found = numbers(sc.phones, numbering) if sc.phones else ()

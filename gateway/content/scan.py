@@ -76,6 +76,10 @@ class Scan:
     shortcodes: tuple[ShortCode, ...] = ()
     #: national service numbers the reader is told to call ("call 118 118" -> "118118")
     services: tuple[str, ...] = ()
+    #: keywords in capitals the reader is told to text or reply, with or without a
+    #: short code ("txt HORO", "Reply REAL"): how a premium-rate service starts a
+    #: subscription; opt-outs, yes/no and everyday words left out
+    keywords: tuple[str, ...] = ()
 
     @property
     def domains(self) -> tuple[str, ...]:
@@ -511,6 +515,28 @@ _SERVICE = re.compile(r"(?i)\b(?:call|ring|dial|phone|contact)\s+(?:us\s+)?(?:on
                       r"(118[ \-]?\d{3})(?![\d])")
 
 
+#: a verb that sends a text, then a keyword written in capitals (maybe quoted): case
+#: matters, as premium services write their keywords in capitals and people do not
+_REPLY_KEYWORD = re.compile(
+    r"\b(?:[Rr]eply|REPLY|[Tt]e?xt(?:ing)?|TE?XT|[Ss]end|SEND)[:\s]+"
+    r"(?:with\s+|the\s+word\s+|WITH\s+)?[\"'\u2018\u201c]?([A-Z][A-Z0-9]{1,19})\b")
+#: capitals that are no service keyword: opt-outs, answers to a business's question
+#: ("Reply YES to confirm", "reply C to cancel" is one letter), everyday words
+NOT_KEYWORDS = OPT_OUT | frozenset(
+    "YES Y N OK OKAY CONFIRM START UNSTOP RESCHEDULE CHANGE ARRIVED DONE LATER NOW ASAP "
+    "ME US BACK BCK U UR PLS PLZ PLEASE SOON THX THANKS MSG SMS TXT IT".split())
+
+
+#: opt-out keywords come in many spellings: STOPSMS, STOPTXT, NOCALL, NOMSG, UNSUBSCRIBE
+_OPT_OUT_PREFIXES = ("STOP", "NO", "UNSUB", "OPTOUT")
+
+
+def _keywords(text: str) -> tuple[str, ...]:
+    out = [k for k in _REPLY_KEYWORD.findall(text)
+           if k not in NOT_KEYWORDS and not k.startswith(_OPT_OUT_PREFIXES)]
+    return tuple(dict.fromkeys(out))
+
+
 def _shortcodes(text: str) -> tuple[ShortCode, ...]:
     out: list[ShortCode] = []
     for m in _SHORTCODE.finditer(text):
@@ -536,6 +562,11 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
     phones: tuple[str, ...] = ()
     shortcodes: tuple[ShortCode, ...] = ()
     services: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    low = text.lower()  # substring tests in C: a text verb before the patterns
+    verb = ("txt" in low or "text" in low or "send" in low or "reply" in low)
+    if verb:
+        keywords = _keywords(text)
     digits = text if text.isascii() else _unicode_digits(text)
     if _HAS_FOUR.search(digits) is not None:
         if not digits.isascii():
@@ -543,13 +574,11 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
 
             digits = unicodedata.normalize("NFKC", digits)
         phones = _phones(digits)
-        low = digits.lower()  # substring tests in C: a text verb before the pattern
-        if "txt" in low or "text" in low or "send" in low or "sms" in low or "reply" in low \
-                or "msg" in low:
+        if verb or "sms" in low or "msg" in low:
             shortcodes = _shortcodes(digits)
         if "118" in digits:
             services = tuple(dict.fromkeys(
                 _NOT_DIGIT.sub("", m.group(1)) for m in _SERVICE.finditer(digits)))
-    if not (urls or phones or shortcodes or services):
+    if not (urls or phones or shortcodes or services or keywords):
         return EMPTY
-    return Scan(urls, phones, shortcodes, services)
+    return Scan(urls, phones, shortcodes, services, keywords)

@@ -67,19 +67,41 @@ def load_ruleset(
                            missing_symbols=missing_symbols)
 
 
-def unprovided_symbols(spec: RuleSpec, symbols: frozenset[str]) -> list[str]:
-    """The symbols ``spec`` tests (``when.symbol``) that no loaded plugin provides and
-    whose plugin is not loaded at all (a misspelt symbol of a loaded plugin is the
-    compiler's error, whatever ``missing_symbols`` says)."""
-    wanted = spec.when.get("symbol")
-    if wanted is None:
-        return []
+#: the ``when`` keys that name plugin symbols: any of them, every one of them
+SYMBOL_KEYS = ("symbol", "symbols_all")
+
+
+def _wanted(spec: RuleSpec, key: str) -> list[str]:
+    wanted = spec.when.get(key)
     names = [wanted] if isinstance(wanted, str) else wanted
     if not isinstance(names, list):
-        return []  # not a name or a list of names: the compiler says so
+        return []  # absent, or not a name or a list of names: the compiler says so
+    return [n for n in names if isinstance(n, str)]
+
+
+def unprovided_symbols(spec: RuleSpec, symbols: frozenset[str]) -> list[str]:
+    """The symbols ``spec`` tests (``when.symbol``, ``when.symbols_all``) that no
+    loaded plugin provides and whose plugin is not loaded at all (a misspelt symbol
+    of a loaded plugin is the compiler's error, whatever ``missing_symbols`` says)."""
     spaces = {s.split(".", 1)[0] for s in symbols}
-    return [n for n in names if isinstance(n, str) and n not in symbols
-            and n.split(".", 1)[0] not in spaces]
+    return [n for key in SYMBOL_KEYS for n in _wanted(spec, key)
+            if n not in symbols and n.split(".", 1)[0] not in spaces]
+
+
+def without_symbols(spec: RuleSpec, missing: list[str]) -> RuleSpec | None:
+    """``spec`` testing only the symbols that are provided, or ``None`` when it can
+    never hit: every ``symbol`` is missing, or any of ``symbols_all``."""
+    if any(n in missing for n in _wanted(spec, "symbols_all")):
+        return None
+    if "symbol" not in spec.when:
+        return spec
+    left = [n for n in _wanted(spec, "symbol") if n not in missing]
+    return replace(spec, when={**spec.when, "symbol": left}) if left else None
+
+
+def symbol_line(spec: RuleSpec) -> int:
+    """The line of the rule's first symbol test."""
+    return min(spec.line_of(k) for k in SYMBOL_KEYS if k in spec.when)
 
 
 def _symbols(names: list[str]) -> str:
@@ -90,8 +112,8 @@ def _without_missing(specs: list[RuleSpec], symbols: frozenset[str], mode: str,
                      plugins: tuple[Plugin, ...], errors: list[RuleError]) -> list[RuleSpec]:
     """The rules to compile. A rule testing symbols no loaded plugin provides is an
     error (``mode == "error"``); with ``"disable"`` it tests the symbols that are
-    provided, and a rule left with none is disabled, each logged once a process
-    (not again at every reload or example run)."""
+    provided, and a rule left with none (or missing one of its ``symbols_all``) is
+    disabled, each logged once a process (not again at every reload or example run)."""
     kept: list[RuleSpec] = []
     loaded = ", ".join(sorted(p.name for p in plugins)) or "none"
     for spec in specs:
@@ -99,7 +121,7 @@ def _without_missing(specs: list[RuleSpec], symbols: frozenset[str], mode: str,
         if not missing:
             kept.append(spec)
             continue
-        line = spec.line_of("symbol")
+        line = symbol_line(spec)
         if mode == "error":
             errors.append(RuleError(
                 spec.file, line, spec.id,
@@ -107,18 +129,16 @@ def _without_missing(specs: list[RuleSpec], symbols: frozenset[str], mode: str,
                 f'load the plugin, or set [plugins] missing_symbols = "disable" to run '
                 f"the rules without it"))
             continue
-        wanted = spec.when["symbol"]
-        left = [n for n in ([wanted] if isinstance(wanted, str) else wanted)
-                if n not in missing]
-        if left:
-            kept.append(replace(spec, when={**spec.when, "symbol": left}))
+        left = without_symbols(spec, missing)
+        if left is not None:
+            kept.append(left)
         once = (spec.file, spec.id, tuple(missing))
         if once not in _REPORTED:
             _REPORTED.add(once)
             log.warning("rule runs without symbols no loaded plugin provides" if left
                         else "rule disabled: no loaded plugin provides its symbols",
                         rule=spec.id, at=f"{spec.file}:{line}", missing=missing,
-                        **({"kept": left} if left else {}))
+                        **({"kept": left.when["symbol"]} if left else {}))
     return kept
 
 

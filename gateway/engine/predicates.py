@@ -366,6 +366,8 @@ def _sender(ctx: Ctx, key: str, value: Any) -> Pred | None:
 
 
 def _symbol(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """``symbol``: a plugin emitted any of the symbols; ``symbols_all``: every one
+    of them ("the classifier doubts it and it asks for a keyword to be texted")."""
     wanted = _names(value)
     # a typo within a loaded plugin's namespace is an error; a symbol of a plugin
     # that is not loaded (disabled by the operator) simply never hits
@@ -376,6 +378,8 @@ def _symbol(ctx: Ctx, key: str, value: Any) -> Pred | None:
         return None
     wanted_set = frozenset(wanted)
     # no symbols (most events, or no plugins loaded) answers with one truth test
+    if key == "symbols_all":
+        return lambda ev, f: bool(f.symbols) and wanted_set.issubset(f.symbols)
     return lambda ev, f: bool(f.symbols) and not wanted_set.isdisjoint(f.symbols)
 
 
@@ -438,7 +442,7 @@ PREDICATES: Mapping[str, Predicate] = _table(
     ("url_domain_not_in", "names", 4, _url_domain_not_in),
     ("url_domain_all_in", "names", 4, _url_domain_all_in),
     ("url_host_regex", "regexes", 6, _url_host_regex),
-    ("symbol", "strings", 1, _symbol),
+    ("symbol", "strings", 1, _symbol), ("symbols_all", "strings", 1, _symbol),
     ("sender_registered", "registry", 3, _sender),
     ("sender_not_registered", "registry", 3, _sender),
     ("sender_spoofed", "registry", 3, _sender),

@@ -170,3 +170,15 @@ def test_byte_class_prechecks_equal_the_searches(text: str) -> None:
     from gateway.content import scan as phones
 
     assert phones._phones(text) == _phones_by_searches(text)
+
+
+@pytest.mark.parametrize(("text", "hit"), [
+    ("FreeMsg>FAV XMAS TONES!Reply REAL", True),
+    ("Get the hottest pics 2 ur fone, txt BABE now", True),
+    ("Reply STOP to 60123 to opt out", False),
+    ("Reply YES to confirm your booking", False),
+    ("text me when you're home", False),
+])
+def test_reply_keywords(env: PluginEnv, text: str, hit: bool) -> None:
+    plugin = load_plugin_module("callback_numbers").create(env)
+    assert ("callback.reply_keyword" in check(plugin, sms(env.numbering, text))) is hit

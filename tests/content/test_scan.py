@@ -349,3 +349,24 @@ def test_spaced_and_dotlike_links(text: str, hosts: list[str]) -> None:
     urls = scan_urls(text)
     assert [u.host for u in urls] == hosts
     assert all(u.obfuscated for u in urls if "www." not in text)
+
+
+@pytest.mark.parametrize(("text", "keywords"), [
+    ("85233 FREE>Ringtone!Reply REAL", ("REAL",)),
+    ("2 find out free, txt HORO followed by ur star sign", ("HORO",)),
+    ("REPLY with NAME & AGE eg Sam 25", ("NAME",)),
+    ("To bid, send BIDS e. g. 10 (to bid £10) to 83383", ("BIDS",)),
+    ("Text 'LOVE' + ur star sign", ("LOVE",)),
+    ("Text HEART to 70099 to give £5", ("HEART",)),  # found; a rule decides what it means
+    # opt-outs in their spellings, answers to a business's question, everyday words
+    ("Reply STOP to opt out", ()),
+    ("Stop? Send STOP to 62468", ()),
+    ("To opt out of calls reply NOCALL", ()),
+    ("unsub txt STOPSMS 2 89070", ()),
+    ("Reply YES to confirm your appointment or reply C to cancel", ()),
+    ("text ME when u get home", ()),
+    ("reply asap, love", ()),  # lower case: people do not write keywords in capitals
+    ("I'll text Harry later", ()),
+])
+def test_keywords_the_reader_is_told_to_text(text: str, keywords: tuple[str, ...]) -> None:
+    assert scan(text).keywords == keywords

@@ -194,3 +194,59 @@ def test_a_symbol_no_loaded_plugin_provides_is_an_error_unless_disabled(tmp_path
         load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Urls(),))
     want = f"{d / 'r.toml'}:3: symbols: no loaded plugin emits symbol 'url.shortner'"
     assert str(e.value) == want
+
+
+def test_symbols_all_needs_every_symbol_and_is_disabled_without_one_of_them(tmp_path):
+    """``when.symbols_all``: every named symbol was emitted (``symbol`` is any of
+    them). A rule whose ``symbols_all`` names a symbol no loaded plugin provides can
+    never hit: an error, or with ``missing_symbols = "disable"`` the rule is off."""
+    from gateway.engine import Engine
+    from gateway.engine.examples import event_from_fields
+    from gateway.engine.plugins import Symbol
+
+    class Two:
+        name = "two"
+        channels = frozenset({"sms"})
+        symbols = (Symbol("two.a", 0.0), Symbol("two.b", 0.0))
+
+        def check(self, event, facts):
+            text = event.text or ""
+            return tuple(s for s in ("two.a", "two.b") if s[-1] in text.split())
+
+    d = tmp_path / "rules"
+    d.mkdir()
+    lists = load_lists(tmp_path / "nolists", GB)
+    (d / "r.toml").write_text(textwrap.dedent("""
+        [[rule]]
+        id = "both"
+        when.symbols_all = ["two.a", "two.b"]
+        score = 10
+    """))
+    rs = load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Two(),))
+    engine = Engine(rs, emergency=lists.emergency, numbering=GB)
+
+    def action(text):
+        ev = event_from_fields({"src": "+447700900510", "dst": "+447700900123",
+                                "text": text}, GB)
+        return engine.evaluate(ev).action.value
+
+    assert [action(t) for t in ("x a b", "x a", "x b", "x")] == [
+        "BLOCK", "ALLOW", "ALLOW", "ALLOW"]
+    (d / "r.toml").write_text(textwrap.dedent("""
+        [[rule]]
+        id = "both"
+        when.symbols_all = ["two.a", "content.suspect"]
+        score = 10
+
+        [[rule]]
+        id = "other"
+        when.symbol = "two.a"
+        score = 1
+    """))
+    with pytest.raises(RuleErrors) as e:
+        load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Two(),))
+    assert str(e.value).startswith(
+        f"{d / 'r.toml'}:4: both: no loaded plugin provides symbol 'content.suspect'")
+    rs = load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Two(),),
+                      missing_symbols="disable")
+    assert [r.id for r in rs.rules] == ["other"]

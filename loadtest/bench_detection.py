@@ -599,7 +599,14 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout14_ham": "fourteenth held-out set: legitimate look-alikes",
            "smishing_holdout15": "fifteenth held-out set: an ordinary month of spam reports "
                                  "(UK first), measured once with the shipped policy",
-           "smishing_holdout15_ham": "fifteenth held-out set: legitimate look-alikes"}
+           "smishing_holdout15_ham": "fifteenth held-out set: legitimate look-alikes",
+           "smishing_holdout16": "sixteenth held-out set: a UK inbox of the premium-rate "
+                                 "SMS years (2003-2010)",
+           "smishing_holdout16_ham": "sixteenth held-out set: legitimate texts of the same "
+                                     "inboxes",
+           "smishing_holdout17": "seventeenth held-out set: spam UK, Singapore and India "
+                                 "users forwarded to researchers (2005-2012)",
+           "smishing_holdout17_ham": "seventeenth held-out set: the same users' own texts"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -110,8 +110,13 @@ def test_a_malformed_single_message_line_names_its_place(tmp_path):
 #: texting about a TV vote's or a radio competition's premium short code ("text VOTE
 #: to 63020, 35p a go") read as the premium-SMS promotions they quote, and a
 #: traveller's satellite (+870) and Jamaican numbers as the IRSF and Wangiri ranges
-#: they are in; its PSMS services and psychic line warn by their stated charges
-KNOWN = {"smishing_holdout14_ham.tsv": (4, 9)}
+#: they are in; its PSMS services and psychic line warn by their stated charges.
+#: Held-out 16 and 17 (docs/detection.md, "Held-out 16 and 17"): banks of 2007 giving
+#: an 0845 number (callback.premium with "call"; UK banks left 084 numbers in 2014),
+#: friends recommending a radio competition's premium short code or quoting one, and
+#: thetrainline's sender ID, registered on another route in the example registry
+KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5, 7),
+         "smishing_holdout17_ham.tsv": (1, 7)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

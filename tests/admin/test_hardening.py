@@ -316,7 +316,7 @@ def test_a_rule_naming_a_symbol_no_plugin_provides_stops_start_up_naming_it(
     import tomllib
     naming = {r["id"] for f in site.rules.glob("*.toml")
               for r in tomllib.loads(f.read_text(encoding="utf-8")).get("rule", [])
-              if "symbol" in r.get("when", {})}
+              if {"symbol", "symbols_all"} & set(r.get("when", {}))}
     assert "content.bulk_with_link" in disabled and len(disabled) == len(set(disabled))
     assert set(disabled) == naming and len(naming) >= 8
     check = subprocess.run([sys.executable, "-m", "gateway", "rules", "check", "--config",

@@ -519,12 +519,13 @@ _SERVICE = re.compile(r"(?i)\b(?:call|ring|dial|phone|contact)\s+(?:us\s+)?(?:on
 #: matters, as premium services write their keywords in capitals and people do not
 _REPLY_KEYWORD = re.compile(
     r"\b(?:[Rr]eply|REPLY|[Tt]e?xt(?:ing)?|TE?XT|[Ss]end|SEND)[:\s]+"
-    r"(?:with\s+|the\s+word\s+|WITH\s+)?[\"'\u2018\u201c]?([A-Z][A-Z0-9]{1,19})\b")
+    r"(?:with\s+|the\s+word\s+|WITH\s+)?(?:(?:your|ur|YOUR|UR)\s+)?"
+    r"[\"'\u2018\u201c]?([A-Z][A-Z0-9]{1,19})\b")
 #: capitals that are no service keyword: opt-outs, answers to a business's question
 #: ("Reply YES to confirm", "reply C to cancel" is one letter), everyday words
 NOT_KEYWORDS = OPT_OUT | frozenset(
     "YES Y N OK OKAY CONFIRM START UNSTOP RESCHEDULE CHANGE ARRIVED DONE LATER NOW ASAP "
-    "ME US BACK BCK U UR PLS PLZ PLEASE SOON THX THANKS MSG SMS TXT IT".split())
+    "ME US BACK BCK U UR YOUR PLS PLZ PLEASE SOON THX THANKS MSG SMS TXT IT".split())
 
 
 #: opt-out keywords come in many spellings: STOPSMS, STOPTXT, NOCALL, NOMSG, UNSUBSCRIBE

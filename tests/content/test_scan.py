@@ -358,6 +358,8 @@ def test_spaced_and_dotlike_links(text: str, hosts: list[str]) -> None:
     ("To bid, send BIDS e. g. 10 (to bid £10) to 83383", ("BIDS",)),
     ("Text 'LOVE' + ur star sign", ("LOVE",)),
     ("Text HEART to 70099 to give £5", ("HEART",)),  # found; a rule decides what it means
+    ("Text your AGE followed by your GENDER", ("AGE",)),
+    ("Please reply with your AGE and GENDER to begin", ("AGE",)),
     # opt-outs in their spellings, answers to a business's question, everyday words
     ("Reply STOP to opt out", ()),
     ("Stop? Send STOP to 62468", ()),
@@ -365,6 +367,7 @@ def test_spaced_and_dotlike_links(text: str, hosts: list[str]) -> None:
     ("unsub txt STOPSMS 2 89070", ()),
     ("Reply YES to confirm your appointment or reply C to cancel", ()),
     ("text ME when u get home", ()),
+    ("text YOUR mum back", ()),
     ("reply asap, love", ()),  # lower case: people do not write keywords in capitals
     ("I'll text Harry later", ()),
 ])

@@ -606,7 +606,14 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                      "inboxes",
            "smishing_holdout17": "seventeenth held-out set: spam UK, Singapore and India "
                                  "users forwarded to researchers (2005-2012)",
-           "smishing_holdout17_ham": "seventeenth held-out set: the same users' own texts"}
+           "smishing_holdout17_ham": "seventeenth held-out set: the same users' own texts",
+           "smishing_holdout18": "eighteenth held-out set: spam of UK and Singapore "
+                                 "students' phones (2010-2012)",
+           "smishing_holdout18_ham": "eighteenth held-out set: the same phones' own texts",
+           "smishing_holdout19": "nineteenth held-out set: a UK operator's week of 7726 "
+                                 "reports, November 2026",
+           "smishing_holdout19_ham": "nineteenth held-out set: texts the same subscribers "
+                                     "did not report"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -42,6 +42,12 @@ def _deletes(s: str) -> set[str]:
     return {s[:i] + s[i + 1:] for i in range(len(s))}
 
 
+#: first labels of public suffixes that name no one: "gov" of gov.uk is every
+#: country's government (gov.au, gov.sg are their own), not a brand to imitate
+_GENERIC_SUFFIX_LABELS = frozenset("gov govt ac co com org net edu mil ltd plc sch mod "
+                                   "police nic me int".split())
+
+
 class BrandMatcher:
     """Look-alikes of brand domains (``paypal.com``, ``hsbc.co.uk``)."""
 
@@ -53,6 +59,9 @@ class BrandMatcher:
         names: dict[str, str] = {}
         for d in self._domains:
             if d in SUFFIXES:  # gov.uk: matched as a whole, see imitates()
+                first = d.split(".")[0]
+                if len(first) >= 3 and first not in _GENERIC_SUFFIX_LABELS:
+                    names[first] = d  # nhs.uk's "nhs" is a brand: "nhs-kits.org"
                 continue
             name = registrable(d).split(".")[0]
             if len(name) >= 3:

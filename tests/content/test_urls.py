@@ -73,7 +73,8 @@ def test_registrable() -> None:
     assert registrable("a.b.example.com") == "example.com"
 
 
-BRANDS = BrandMatcher(["paypal.com", "hsbc.co.uk", "royalmail.com", "gov.uk"])
+BRANDS = BrandMatcher(["paypal.com", "hsbc.co.uk", "royalmail.com", "gov.uk", "nhs.uk",
+                       "nhs.net"])
 
 
 @pytest.mark.parametrize(("host", "brand"), [
@@ -90,13 +91,16 @@ BRANDS = BrandMatcher(["paypal.com", "hsbc.co.uk", "royalmail.com", "gov.uk"])
     ("hsbc-secure.com", "hsbc"),
     ("gov.uk.tax-refund.example", "gov.uk"),
     ("login.hsbc.co.uk.verify.ru", "hsbc.co.uk"),
+    ("nhs-kits.org", "nhs"),  # nhs.uk is a public suffix, and "nhs" a brand
 ])
 def test_lookalikes(host: str, brand: str | None) -> None:
     assert BRANDS.imitates(host) == brand
 
 
 @pytest.mark.parametrize("host", ["paypal.com", "www.paypal.com", "hsbc.co.uk", "www.gov.uk",
-                                  "tax.service.gov.uk", "gov.sg", "google.com", "example.com"])
+                                  "tax.service.gov.uk", "gov.sg", "google.com", "example.com",
+                                  "www.nhs.uk", "mail.nhs.net", "nhs.net",
+                                  "gov-services.example.org"])
 def test_not_lookalikes(host: str) -> None:
     assert BRANDS.imitates(host) is None
 

@@ -532,7 +532,13 @@ NOT_KEYWORDS = OPT_OUT | frozenset(
 _OPT_OUT_PREFIXES = ("STOP", "NO", "UNSUB", "OPTOUT")
 
 
+#: two capitals in a row: without them there is no keyword (most texts), one C search
+_CAPITALS = re.compile(r"[A-Z][A-Z0-9]")
+
+
 def _keywords(text: str) -> tuple[str, ...]:
+    if _CAPITALS.search(text) is None:
+        return ()
     out = [k for k in _REPLY_KEYWORD.findall(text)
            if k not in NOT_KEYWORDS and not k.startswith(_OPT_OUT_PREFIXES)]
     return tuple(dict.fromkeys(out))

@@ -613,7 +613,15 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout19": "nineteenth held-out set: a UK operator's week of 7726 "
                                  "reports, November 2026",
            "smishing_holdout19_ham": "nineteenth held-out set: texts the same subscribers "
-                                     "did not report"}
+                                     "did not report",
+           "smishing_holdout20": "twentieth held-out set: spam volunteers had kept (UK, "
+                                 "2008-2012), measured once with the shipped policy",
+           "smishing_holdout20_ham": "twentieth held-out set: the volunteers' normal texts",
+           "smishing_holdout21": "twenty-first held-out set: spam and fraud of 2025-2026 (US, "
+                                 "Canada, Ireland, Australia, Singapore, UK), measured once "
+                                 "with the shipped policy",
+           "smishing_holdout21_ham": "twenty-first held-out set: legitimate texts of the "
+                                     "same month"}
 DATA = ROOT / "loadtest" / "data"
 
 

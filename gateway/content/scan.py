@@ -571,17 +571,18 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
     services: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     low = text.lower()  # substring tests in C: a text verb before the patterns
-    verb = ("txt" in low or "text" in low or "send" in low or "reply" in low)
-    if verb:
-        keywords = _keywords(text)
+    if "txt" in low or "text" in low or "send" in low or "reply" in low:
+        keywords = _keywords(text)  # capitals as written: [A-Z] is ASCII
     digits = text if text.isascii() else _unicode_digits(text)
     if _HAS_FOUR.search(digits) is not None:
         if not digits.isascii():
             import unicodedata
 
             digits = unicodedata.normalize("NFKC", digits)
+            low = digits.lower()  # full-width letters (U+FF54 U+FF58 U+FF54) are "txt" now
         phones = _phones(digits)
-        if verb or "sms" in low or "msg" in low:
+        if "txt" in low or "text" in low or "send" in low or "sms" in low or "reply" in low \
+                or "msg" in low:
             shortcodes = _shortcodes(digits)
         if "118" in digits:
             services = tuple(dict.fromkeys(

@@ -95,6 +95,8 @@ def test_callback_premium_lures(env: PluginEnv, text: str) -> None:
     ("Text the word WIN to 87121 for entry", True),
     ("Send 'GO' to 69888 for ringtones", True),
     ("TXT: MUSIC 2 87066", True),
+    # full-width "txt WIN to 87121": the verb is found after NFKC
+    ("\uff54\uff58\uff54 WIN to \uff18\uff17\uff11\uff12\uff11", True),
     ("sms YES to 70123", True),
     ("Reply STOP to 60123 to opt out", False),  # an opt-out instruction
     ("Text HELP to 80080 for help", False),

@@ -56,11 +56,9 @@ OPEN_WAIT = 10.0
 
 def _busy(e: sqlite3.OperationalError) -> bool:
     """SQLite's "database is locked" / "database is busy": another connection holds
-    the lock, so trying again can succeed."""
-    code = getattr(e, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return "locked" in str(e) or "busy" in str(e)
+    the lock, so trying again can succeed (every error SQLite raises carries its code)."""
+    return getattr(e, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY,
+                                                        sqlite3.SQLITE_LOCKED)
 
 
 class Quarantine:

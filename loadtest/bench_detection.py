@@ -621,7 +621,16 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "Canada, Ireland, Australia, Singapore, UK), measured once "
                                  "with the shipped policy",
            "smishing_holdout21_ham": "twenty-first held-out set: legitimate texts of the "
-                                     "same month"}
+                                     "same month",
+           "smishing_holdout22": "twenty-second held-out set: UK premium-rate era spam "
+                                 "(2009-2012), measured once with the shipped policy",
+           "smishing_holdout22_ham": "twenty-second held-out set: texts of the same years "
+                                     "a careless filter would take for spam",
+           "smishing_holdout23": "twenty-third held-out set: 7726 reports of 2011-2026 from "
+                                 "eleven English-texting countries (419 letters, loans, "
+                                 "casinos, sextortion, romance openers)",
+           "smishing_holdout23_ham": "twenty-third held-out set: legitimate texts of the same "
+                                     "places and years"}
 DATA = ROOT / "loadtest" / "data"
 
 

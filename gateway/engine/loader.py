@@ -6,13 +6,21 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from gateway.engine import Ruleset
 from gateway.engine.compiler import CompiledRule, RuleContext, compile_rule
 from gateway.engine.plugins import Plugin, adapt
-from gateway.engine.schema import RuleError, RuleErrors, RuleFile, RuleSpec, parse_rule_file
+from gateway.engine.schema import (
+    PATTERN_REF,
+    RuleError,
+    RuleErrors,
+    RuleFile,
+    RuleSpec,
+    parse_rule_file,
+)
 from gateway.lists.registry import ListRegistry
 from gateway.state import Counters
 
@@ -142,6 +150,61 @@ def _without_missing(specs: list[RuleSpec], symbols: frozenset[str], mode: str,
     return kept
 
 
+#: the ``when`` keys whose lists may name a ``[patterns]`` entry as ``"@name"``: regexes,
+#: and the keywords that gate them
+PATTERN_KEYS = ("text_regex", "text_not_regex", "url_host_regex", "text_keywords")
+
+
+def _patterns(files: list[RuleFile], errors: list[RuleError]) -> dict[str, tuple[str, ...]]:
+    """Every file's ``[patterns]``, one namespace for the ruleset (a rule in
+    70-content.toml may use a pattern of 30-premium.toml); a name defined twice is an
+    error naming both places."""
+    out: dict[str, tuple[str, ...]] = {}
+    first: dict[str, str] = {}
+    for rf in files:
+        for name, regexes in rf.patterns.items():
+            line = rf.pattern_lines.get(name, 0)
+            if name in out:
+                errors.append(RuleError(rf.path, line, "patterns", f"pattern {name!r} "
+                                        f"defined twice (first at {first[name]})"))
+                continue
+            out[name] = regexes
+            first[name] = f"{rf.path}:{line}"
+    return out
+
+
+def _with_patterns(spec: RuleSpec, patterns: dict[str, tuple[str, ...]],
+                   errors: list[RuleError]) -> RuleSpec:
+    """``spec`` with each ``"@name"`` of its regex and keyword lists replaced by that
+    pattern's entries. An unknown name is an error at the key's line (a regex that must start
+    with a literal @ writes it ``\\@``)."""
+    when = None
+    for key in PATTERN_KEYS:
+        value = spec.when.get(key)
+        items = value if isinstance(value, list) else [value]
+        if not any(isinstance(v, str) and v.startswith("@") for v in items):
+            continue
+        out: list[Any] = []
+        for v in items:
+            m = PATTERN_REF.fullmatch(v) if isinstance(v, str) else None
+            if m is None:
+                if isinstance(v, str) and v.startswith("@"):
+                    errors.append(RuleError(spec.file, spec.line_of(key), spec.id,
+                                            f"{key}: {v!r} is no pattern name; a regex "
+                                            "starting with a literal @ writes it \\@"))
+                    continue
+                out.append(v)
+            elif m.group(1) in patterns:
+                out.extend(patterns[m.group(1)])
+            else:
+                errors.append(RuleError(spec.file, spec.line_of(key), spec.id,
+                                        f"{key}: unknown pattern {v!r} (define it under "
+                                        "[patterns] in any rule file)"))
+        when = dict(spec.when if when is None else when)
+        when[key] = out
+    return spec if when is None else replace(spec, when=when)
+
+
 def compile_ruleset(
     files: list[RuleFile],
     errors: list[RuleError],
@@ -159,7 +222,8 @@ def compile_ruleset(
                          f"got {missing_symbols!r}")
     errors = list(errors)
     plugins = tuple(adapt(p) for p in plugins)  # every plugin called as check(event, facts)
-    specs = [spec for rf in files for spec in rf.rules]
+    patterns = _patterns(files, errors)
+    specs = [_with_patterns(spec, patterns, errors) for rf in files for spec in rf.rules]
     seen: dict[str, str] = {}
     for spec in specs:
         if spec.id in seen:

@@ -169,6 +169,11 @@ class RuleFile:
     #: expiring lists (counters-backend flags) this file's rules may test by name
     dynamic_lists: tuple[str, ...] = ()
     symbol_lines: dict[str, int] = field(default_factory=dict)
+    #: named lists of regular expressions or keywords (``[patterns]``) any rule of the
+    #: ruleset may use in ``text_regex``, ``text_not_regex``, ``url_host_regex`` and
+    #: ``text_keywords`` as ``"@name"``
+    patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    pattern_lines: dict[str, int] = field(default_factory=dict)
 
     def symbol_line(self, name: str) -> int:
         return self.symbol_lines.get(name, 0)
@@ -231,7 +236,7 @@ def parse_rule_file(path: Path) -> tuple[RuleFile, list[RuleError]]:
         ]
     lines = text.splitlines()
     blocks = _blocks(lines)
-    unknown_top = set(data) - {"rule", "settings", "symbols", "dynamic_lists"}
+    unknown_top = set(data) - {"rule", "settings", "symbols", "dynamic_lists", "patterns"}
     for key in sorted(unknown_top):
         errors.append(RuleError(fname, _top_line(lines, key), "-", f"unknown table {key!r}"))
     raw_rules = data.get("rule", [])
@@ -261,10 +266,42 @@ def parse_rule_file(path: Path) -> tuple[RuleFile, list[RuleError]]:
         errors.append(RuleError(fname, _top_line(lines, "dynamic_lists"), "dynamic_lists",
                                 "dynamic_lists must be an array of list names"))
         dynamic = []
+    patterns, pattern_lines = _parse_patterns(fname, data.get("patterns", {}), lines, errors)
     return RuleFile(fname, tuple(specs), dict(settings),
                     {k: float(v) for k, v in symbols.items()
                      if isinstance(v, int | float)}, tuple(dynamic),
-                    {k: _top_line(lines, k) for k in symbols}), errors
+                    {k: _top_line(lines, k) for k in symbols}, patterns,
+                    pattern_lines), errors
+
+
+#: a pattern's name, and a reference to it in a rule's regex list
+PATTERN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+PATTERN_REF = re.compile(r"@([A-Za-z][A-Za-z0-9_.-]{0,63})")
+
+
+def _parse_patterns(fname: str, table: Any, lines: list[str], errors: list[RuleError]
+                    ) -> tuple[dict[str, tuple[str, ...]], dict[str, int]]:
+    """``[patterns]``: name = "regex" or ["regex", ...]. Checked here for shape; the
+    regexes themselves are compiled (and their errors named) in every rule using them."""
+    if not isinstance(table, dict):
+        errors.append(RuleError(fname, _top_line(lines, "patterns"), "patterns",
+                                "patterns must be a table: name = \"regex\" or [\"regex\", ...]"))
+        return {}, {}
+    out: dict[str, tuple[str, ...]] = {}
+    where: dict[str, int] = {}
+    for name, value in table.items():
+        line = _top_line(lines, name)
+        values = value if isinstance(value, list) else [value]
+        if not PATTERN_NAME.fullmatch(name):
+            errors.append(RuleError(fname, line, "patterns", f"bad pattern name {name!r}: a "
+                                    "letter, then letters, digits, '_', '.', '-'"))
+        elif not values or not all(isinstance(v, str) and v for v in values):
+            errors.append(RuleError(fname, line, "patterns", f"pattern {name!r} must be a "
+                                    "regular expression or a non-empty list of them"))
+        else:
+            out[name] = tuple(values)
+            where[name] = line
+    return out, where
 
 
 def _top_line(lines: list[str], key: str) -> int:

@@ -250,3 +250,97 @@ def test_symbols_all_needs_every_symbol_and_is_disabled_without_one_of_them(tmp_
     rs = load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Two(),),
                       missing_symbols="disable")
     assert [r.id for r in rs.rules] == ["other"]
+
+
+def test_patterns_are_named_once_and_used_by_rules_of_any_file(tmp_path):
+    """``[patterns]``: a named list of regexes or keywords, defined in one rule file and
+    used as ``"@name"`` by rules of any file, in text_regex, text_not_regex,
+    url_host_regex and text_keywords (the keyword gate included)."""
+    from gateway.engine import Engine
+    from gateway.engine.examples import event_from_fields
+
+    d = tmp_path / "rules"
+    d.mkdir()
+    lists = load_lists(tmp_path / "nolists", GB)
+    (d / "10-a.toml").write_text(textwrap.dedent(r"""
+        [patterns]
+        charge = ['\b\d+p/msg\b', 'std ntwk chg']
+        words = ["ringtone", "tones"]
+
+        [[rule]]
+        id = "a.charge"
+        when.text_keywords = ["@words"]
+        when.text_regex = ["@charge"]
+        score = 6
+    """))
+    (d / "20-b.toml").write_text(textwrap.dedent(r"""
+        [[rule]]
+        id = "b.charge_not_quoted"
+        when.text_regex = ["@charge", 'xmas']
+        when.text_not_regex = ["@quoted"]
+        score = 4
+
+        [patterns]
+        quoted = 'got a (txt|text) saying'
+    """))
+    rs = load_ruleset(d, lists=lists, state=MemoryCounters())
+    engine = Engine(rs, emergency=lists.emergency, numbering=GB)
+
+    def verdict(text):
+        ev = event_from_fields({"src": "+447700900510", "dst": "+447700900123",
+                                "text": text}, GB)
+        v = engine.evaluate(ev)
+        return v.action.value, v.rules
+
+    assert verdict("New ringtone every week, 150p/msg") == (
+        "BLOCK", ("a.charge", "b.charge_not_quoted"))
+    assert verdict("New game every week, std ntwk chg") == (
+        "ALLOW", ("b.charge_not_quoted",))  # no gate word: a.charge is not even tried
+    assert verdict("got a text saying ringtone 150p/msg lol") == ("WARN", ("a.charge",))
+    assert verdict("happy xmas") == ("ALLOW", ("b.charge_not_quoted",))
+    assert verdict("see you at 5") == ("ALLOW", ())
+
+
+def test_pattern_mistakes_name_their_place(tmp_path):
+    """An unknown ``@name``, a name defined in two files, a pattern of the wrong shape
+    and a bad regex inside a pattern each name file:line and the rule or table."""
+    d = tmp_path / "rules"
+    d.mkdir()
+    lists = load_lists(tmp_path / "nolists", GB)
+    (d / "10-a.toml").write_text(textwrap.dedent(r"""
+        [patterns]
+        charge = '\b\d+p/msg\b'
+        broken = '([unclosed'
+        empty = []
+
+        [[rule]]
+        id = "a.unknown"
+        when.text_regex = ["@chrage"]
+        score = 1
+
+        [[rule]]
+        id = "a.broken"
+        when.text_regex = ["@broken"]
+        score = 1
+    """))
+    (d / "20-b.toml").write_text(textwrap.dedent(r"""
+        [patterns]
+        charge = 'other'
+
+        [[rule]]
+        id = "b.literal_at"
+        when.text_regex = ["@ home"]
+        score = 1
+    """))
+    with pytest.raises(RuleErrors) as e:
+        load_ruleset(d, lists=lists, state=MemoryCounters())
+    errs = [str(x) for x in e.value.errors]
+    a, b = d / "10-a.toml", d / "20-b.toml"
+    assert f"{a}:5: patterns: pattern 'empty' must be a regular expression or a non-empty " \
+        "list of them" in errs
+    assert f"{b}:3: patterns: pattern 'charge' defined twice (first at {a}:3)" in errs
+    assert f"{a}:9: a.unknown: text_regex: unknown pattern '@chrage' (define it under " \
+        "[patterns] in any rule file)" in errs
+    assert any(x.startswith(f"{a}:14: a.broken: bad regular expression") for x in errs), errs
+    assert f"{b}:7: b.literal_at: text_regex: '@ home' is no pattern name; a regex " \
+        "starting with a literal @ writes it \\@" in errs

@@ -630,7 +630,10 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "eleven English-texting countries (419 letters, loans, "
                                  "casinos, sextortion, romance openers)",
            "smishing_holdout23_ham": "twenty-third held-out set: legitimate texts of the same "
-                                     "places and years"}
+                                     "places and years",
+           "smishing_holdout24": "twenty-fourth held-out set: a UK phone's spam folder "
+                                 "(2010-2012), measured once with the shipped policy",
+           "smishing_holdout24_ham": "twenty-fourth held-out set: the same phones' own texts"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -633,7 +633,10 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                      "places and years",
            "smishing_holdout24": "twenty-fourth held-out set: a UK phone's spam folder "
                                  "(2010-2012), measured once with the shipped policy",
-           "smishing_holdout24_ham": "twenty-fourth held-out set: the same phones' own texts"}
+           "smishing_holdout24_ham": "twenty-fourth held-out set: the same phones' own texts",
+           "smishing_holdout25": "twenty-fifth held-out set: spam UK and Singapore students "
+                                 "kept (2010-2012), measured once with the shipped policy",
+           "smishing_holdout25_ham": "twenty-fifth held-out set: the students' own texts"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -636,7 +636,14 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout24_ham": "twenty-fourth held-out set: the same phones' own texts",
            "smishing_holdout25": "twenty-fifth held-out set: spam UK and Singapore students "
                                  "kept (2010-2012), measured once with the shipped policy",
-           "smishing_holdout25_ham": "twenty-fifth held-out set: the students' own texts"}
+           "smishing_holdout25_ham": "twenty-fifth held-out set: the students' own texts",
+           "smishing_holdout26": "twenty-sixth held-out set: texts UK consumers copied into "
+                                 "a complaints forum (2008-2011), measured once",
+           "smishing_holdout26_ham": "twenty-sixth held-out set: the same people's own texts",
+           "smishing_holdout27": "twenty-seventh held-out set: UK premium-rate services and "
+                                 "scams of 2011-2012, the less obvious kinds, measured once",
+           "smishing_holdout27_ham": "twenty-seventh held-out set: Singapore and UK students' "
+                                     "texts of 2011"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -643,7 +643,14 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout27": "twenty-seventh held-out set: UK premium-rate services and "
                                  "scams of 2011-2012, the less obvious kinds, measured once",
            "smishing_holdout27_ham": "twenty-seventh held-out set: Singapore and UK students' "
-                                     "texts of 2011"}
+                                     "texts of 2011",
+           "smishing_holdout28": "twenty-eighth held-out set: UK spam volunteers donated "
+                                 "(2010-2012), measured with the session's last rules, not read",
+           "smishing_holdout28_ham": "twenty-eighth held-out set: the same people's texts",
+           "smishing_holdout29": "twenty-ninth held-out set: 7726 reports of 2024-2026 sent "
+                                 "from UK mobile numbers, measured once, not read",
+           "smishing_holdout29_ham": "twenty-ninth held-out set: small businesses, clinics and "
+                                     "people texting from UK mobiles and long numbers"}
 DATA = ROOT / "loadtest" / "data"
 
 

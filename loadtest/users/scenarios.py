@@ -194,9 +194,7 @@ class BulkCampaign:
 
     SURE_WITHIN = 540.0  # seconds: the campaign window (600) with a margin
 
-    # no opt-out line: marketing with one from a subscriber's number and the
-    # classifier's doubt is blocked at once (content.optout_from_mobile_with_doubt)
-    SPAM_TEXT = "Mega sale: 50% off everything this weekend, reply YES for your voucher"
+    SPAM_TEXT = "Mega sale: 50% off everything this weekend, reply STOP to opt out"
     NOTICE_TEXT = ("Reminder: your appointment at the {} clinic is on {} at 10:30. "
                    "Reply C to cancel.")
 

@@ -650,7 +650,15 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout29": "twenty-ninth held-out set: 7726 reports of 2024-2026 sent "
                                  "from UK mobile numbers, measured once, not read",
            "smishing_holdout29_ham": "twenty-ninth held-out set: small businesses, clinics and "
-                                     "people texting from UK mobiles and long numbers"}
+                                     "people texting from UK mobiles and long numbers",
+           "smishing_holdout30": "thirtieth held-out set: UK spam of 2009-2012 written like "
+                                 "personal texts and harmless notices, measured once",
+           "smishing_holdout30_ham": "thirtieth held-out set: the personal texts and notices "
+                                     "it imitates",
+           "smishing_holdout31": "thirty-first held-out set: UK premium-rate services and "
+                                 "marketers of 2010-2012 in their plainest wording, measured once",
+           "smishing_holdout31_ham": "thirty-first held-out set: people's texts and their own "
+                                     "companies' notices of the same years"}
 DATA = ROOT / "loadtest" / "data"
 
 

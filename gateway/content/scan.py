@@ -559,6 +559,11 @@ def _shortcodes(text: str) -> tuple[ShortCode, ...]:
 # --- the one pass ----------------------------------------------------------------------
 
 
+def _sends(low: str) -> bool:
+    """A sending verb in the lower-cased text (substring tests in C, before any pattern)."""
+    return "txt" in low or "text" in low or "send" in low or "reply" in low
+
+
 def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
     """Links, phone numbers, short codes and service numbers in ``text``; ``urls``, if
     given, is ``scan_urls(text)`` already computed."""
@@ -570,8 +575,9 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
     shortcodes: tuple[ShortCode, ...] = ()
     services: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
-    low = text.lower()  # substring tests in C: a text verb before the patterns
-    if "txt" in low or "text" in low or "send" in low or "reply" in low:
+    low = text.lower()
+    verb = _sends(low)
+    if verb:
         keywords = _keywords(text)  # capitals as written: [A-Z] is ASCII
     digits = text if text.isascii() else _unicode_digits(text)
     if _HAS_FOUR.search(digits) is not None:
@@ -580,9 +586,9 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
 
             digits = unicodedata.normalize("NFKC", digits)
             low = digits.lower()  # full-width letters (U+FF54 U+FF58 U+FF54) are "txt" now
+            verb = _sends(low)
         phones = _phones(digits)
-        if "txt" in low or "text" in low or "send" in low or "sms" in low or "reply" in low \
-                or "msg" in low:
+        if verb or "sms" in low or "msg" in low:
             shortcodes = _shortcodes(digits)
         if "118" in digits:
             services = tuple(dict.fromkeys(

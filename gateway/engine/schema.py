@@ -276,7 +276,7 @@ def parse_rule_file(path: Path) -> tuple[RuleFile, list[RuleError]]:
 
 #: a pattern's name, and a reference to it in a rule's regex list
 PATTERN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
-PATTERN_REF = re.compile(r"@([A-Za-z][A-Za-z0-9_.-]{0,63})")
+PATTERN_REF = re.compile(f"@({PATTERN_NAME.pattern})")
 
 
 def _parse_patterns(fname: str, table: Any, lines: list[str], errors: list[RuleError]

@@ -205,6 +205,18 @@ def _with_patterns(spec: RuleSpec, patterns: dict[str, tuple[str, ...]],
     return spec if when is None else replace(spec, when=when)
 
 
+def resolved_specs(directory: str | Path) -> tuple[list[RuleSpec], list[RuleError]]:
+    """Every rule of the directory's files with its named patterns resolved, and the
+    errors met on the way (what the compiler sees before it compiles a rule)."""
+    files, errors, _version = parse_rules_dir(directory)
+    return _resolved(files, errors), errors
+
+
+def _resolved(files: list[RuleFile], errors: list[RuleError]) -> list[RuleSpec]:
+    patterns = _patterns(files, errors)
+    return [_with_patterns(spec, patterns, errors) for rf in files for spec in rf.rules]
+
+
 def compile_ruleset(
     files: list[RuleFile],
     errors: list[RuleError],
@@ -222,8 +234,7 @@ def compile_ruleset(
                          f"got {missing_symbols!r}")
     errors = list(errors)
     plugins = tuple(adapt(p) for p in plugins)  # every plugin called as check(event, facts)
-    patterns = _patterns(files, errors)
-    specs = [_with_patterns(spec, patterns, errors) for rf in files for spec in rf.rules]
+    specs = _resolved(files, errors)
     seen: dict[str, str] = {}
     for spec in specs:
         if spec.id in seen:

@@ -21,7 +21,10 @@ of event time, as an operator's SMS edge carries them:
 - ``p2p``: person-to-person texts between home subscribers (MO) and from other
   networks, from ``tests/data/ham_200.txt`` and the ham of the shared training split,
   an app's invite text that many subscribers send to their friends, and a petition
-  link forwarded from friend to friend.
+  link forwarded from friend to friend;
+- ``busy_sender``: 30 people who text many others from their own phones in a day,
+  most of them strangers to them (``data/busy_senders.tsv``: a coach, a recruiter,
+  tradespeople, agents, organisers, canvassers, sellers, people with a new number).
 
 Scenarios (each on fresh counters, as if the fraud started now), messages until the
 first BLOCK:
@@ -37,7 +40,12 @@ first BLOCK:
 - ``pumping_registered``: the same range walk through a registered sender ID on its
   own route; ``pumping_registered_country``: a registered sender flooding a country it
   is not registered for; ``pumping_allowlisted``: through an allowlisted sender ID;
-- ``spoofed_sender``: a registered bank sender ID on a foreign route.
+- ``spoofed_sender``: a registered bank sender ID on a foreign route;
+- ``openers_*``: one campaign of ``data/openers.tsv`` (first texts to strangers:
+  a wedding guest's "wrong number", a dating-app match moving to SMS, a recruiter's
+  remote job, an old friend, "Hi Mum, new number" with no money asked), its texts in
+  turn from one home SIM; ``openers_golf_farm``: "still on for golf Saturday?" from a
+  new SIM each time.
 
 Single messages (``loadtest/data/smishing*.tsv``): the phishing and scam families of
 2022-2026 (parcel fees, tolls, bank and tax lures, "Hi Mum", task jobs, investment,
@@ -352,9 +360,26 @@ class Background:
                 self.add("corporate", src="AcmeIT", dst=f"+{first + i}", text=text,
                          route="agg-uk", ts=t + i * 0.2)
 
+    def busy(self) -> None:
+        """People who text many others from their own phones, most of them strangers to
+        them, in one day (``data/busy_senders.tsv``: a coach, a recruiter, tradespeople,
+        agents, organisers, canvassers, sellers, a courier, people with a new number):
+        each sends its texts to as many different subscribers, half of them from the
+        home network (MO), half over the interconnect."""
+        rng = self.rng
+        by_sender: dict[str, list[str]] = {}
+        for sender, _kind, text in read_rows(DATA / "busy_senders.tsv"):
+            by_sender.setdefault(sender, []).append(text)
+        for i, (_sender, texts) in enumerate(sorted(by_sender.items())):
+            src = self.subs.pick() if i % 2 == 0 else mobile(rng)
+            for text in texts:
+                self.add("busy_sender", src=src, dst=self.subs.pick(), text=text,
+                         **({"direction": "out", "route": "smsc-mo"} if i % 2 == 0
+                            else {"route": "interconnect-uk"}))
+
     def build(self) -> list[tuple[str, Fields]]:
         for part in (self.otp_hub, self.ride, self.parcel, self.appointment, self.bank,
-                     self.marketing, self.p2p, self.corporate):
+                     self.marketing, self.p2p, self.corporate, self.busy):
             part()
         self.events.sort(key=lambda e: e[1]["ts"])
         return self.events
@@ -404,6 +429,19 @@ def _sim_farm_offer(rng: random.Random) -> Iterator[Fields]:
         f".example/{token(rng, 6)} and use code {token(rng, 5).upper()}"))
 
 
+def _openers(rng: random.Random, campaign: str, one_sim: bool = True) -> Iterator[Fields]:
+    """One campaign of ``data/openers.tsv`` (first texts to strangers: romance, wrong
+    number, fake recruiters, Hi Mum), its texts in turn to new recipients: from one
+    home SIM (MO), or each from a new SIM."""
+    texts = [t for c, _type, t in read_rows(DATA / "openers.tsv") if c == campaign]
+    src = mobile(rng)
+    i = 0
+    while True:
+        yield {"src": src if one_sim else mobile(rng), "dst": mobile(rng),
+               "direction": "out", "route": "smsc-mo", "text": texts[i % len(texts)]}
+        i += 1
+
+
 def _sequence(start: int, src: str, route: str, text: Callable[[], str]) -> Iterator[Fields]:
     n = start
     while True:
@@ -435,6 +473,12 @@ def scenarios(rng: random.Random) -> dict[str, Iterator[Fields]]:
             lambda: f"Your ExampleBank one-time passcode is {code(rng)}"),
         "pumping_allowlisted": _sequence(447700962000, "MyBank", "shop-otp",
                                          lambda: f"Your code is {code(rng)}"),
+        "openers_wrong_number_sim": _openers(rng, "c01"),
+        "openers_dating_app_sim": _openers(rng, "c04"),
+        "openers_job_sim": _openers(rng, "c09"),
+        "openers_old_friend_sim": _openers(rng, "c17"),
+        "openers_hi_mum_sim": _openers(rng, "c13"),
+        "openers_golf_farm": _openers(rng, "c02", one_sim=False),
         "spoofed_sender": _random_in(
             rng, "GB", "ExampleBank", "grey-intl",
             lambda: "ExampleBank: your card is locked. Verify at https://examplebank.example/v"),
@@ -665,13 +709,20 @@ DATA = ROOT / "loadtest" / "data"
 def read_singles(path: Path) -> list[tuple[str, str, str]]:
     """``family<TAB>sender<TAB>text`` lines (``#`` comments): the rows of a single-message
     set; a malformed line is an error naming it."""
+    return read_rows(path, "family<TAB>sender<TAB>text")
+
+
+def read_rows(path: Path, want: str = "three tab-separated fields"
+              ) -> list[tuple[str, str, str]]:
+    """Three tab-separated fields a line (``#`` comments); a malformed line is an error
+    naming it."""
     rows = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
         if len(parts) != 3 or not all(p.strip() for p in parts):
-            raise ValueError(f"{path}:{n}: want family<TAB>sender<TAB>text")
+            raise ValueError(f"{path}:{n}: want {want}")
         rows.append((parts[0].strip(), parts[1].strip(), parts[2]))
     return rows
 

@@ -22,9 +22,10 @@ of event time, as an operator's SMS edge carries them:
   networks, from ``tests/data/ham_200.txt`` and the ham of the shared training split,
   an app's invite text that many subscribers send to their friends, and a petition
   link forwarded from friend to friend;
-- ``busy_sender``: 30 people who text many others from their own phones in a day,
-  most of them strangers to them (``data/busy_senders.tsv``: a coach, a recruiter,
-  tradespeople, agents, organisers, canvassers, sellers, people with a new number).
+- ``busy_sender``: 30 people who text many others from their own phones, most of
+  them strangers to them (``data/busy_senders.tsv``: a coach, a recruiter,
+  tradespeople, agents, organisers, canvassers, sellers, people with a new number),
+  24 texts each in a 40-minute burst; 70% of the recipients answer within the hour.
 
 Scenarios (each on fresh counters, as if the fraud started now), messages until the
 first BLOCK:
@@ -362,20 +363,31 @@ class Background:
 
     def busy(self) -> None:
         """People who text many others from their own phones, most of them strangers to
-        them, in one day (``data/busy_senders.tsv``: a coach, a recruiter, tradespeople,
-        agents, organisers, canvassers, sellers, a courier, people with a new number):
-        each sends its texts to as many different subscribers, half of them from the
-        home network (MO), half over the interconnect."""
+        them (``data/busy_senders.tsv``: a coach, a recruiter, tradespeople, agents,
+        organisers, canvassers, sellers, a courier, people with a new number). Each
+        sends its texts twice over, to 24 different subscribers, in one burst of 40
+        minutes (a coach texts the parents of two squads in one evening), half of them
+        from the home network (MO), half over the interconnect; 70% of the recipients
+        answer within an hour (their answers are ``p2p`` texts)."""
         rng = self.rng
         by_sender: dict[str, list[str]] = {}
         for sender, _kind, text in read_rows(DATA / "busy_senders.tsv"):
             by_sender.setdefault(sender, []).append(text)
         for i, (_sender, texts) in enumerate(sorted(by_sender.items())):
-            src = self.subs.pick() if i % 2 == 0 else mobile(rng)
-            for text in texts:
-                self.add("busy_sender", src=src, dst=self.subs.pick(), text=text,
-                         **({"direction": "out", "route": "smsc-mo"} if i % 2 == 0
+            home = i % 2 == 0
+            src = self.subs.pick() if home else mobile(rng)
+            start = self.at()
+            sent = texts + texts
+            for j, text in enumerate(sent):
+                dst = self.subs.pick()
+                ts = start + j * 2400.0 / len(sent)
+                self.add("busy_sender", src=src, dst=dst, text=text, ts=ts,
+                         **({"direction": "out", "route": "smsc-mo"} if home
                             else {"route": "interconnect-uk"}))
+                if rng.random() < 0.7:
+                    self.add("p2p", src=dst, dst=src, text=rng.choice(self.ham),
+                             ts=ts + rng.uniform(60.0, 3600.0), direction="out",
+                             route="smsc-mo")
 
     def build(self) -> list[tuple[str, Fields]]:
         for part in (self.otp_hub, self.ride, self.parcel, self.appointment, self.bank,

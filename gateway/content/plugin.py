@@ -27,15 +27,15 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from gateway.lists.numberset import NumberSet
 from gateway.lists.registry import ListRegistry
 from gateway.lists.stringset import StringSet
-from gateway.numbers import Number, Numbering
+from gateway.numbers import Number, Numbering, NumberKind
 from gateway.state import Counters
 
 if TYPE_CHECKING:
     from gateway.content.facts import Facts
     from gateway.model import Event
 
-__all__ = ["Counters", "Hit", "ListRegistry", "Number", "NumberSet", "Numbering", "Plugin",
-           "PluginEnv", "StringSet", "Symbol", "adapt"]
+__all__ = ["Counters", "Hit", "ListRegistry", "Number", "NumberKind", "NumberSet", "Numbering",
+           "Plugin", "PluginEnv", "StringSet", "Symbol", "adapt"]
 
 Hit = str | tuple[str, float]
 

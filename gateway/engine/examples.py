@@ -1,8 +1,9 @@
 """Run the examples rule files carry (``spamgw rules test``).
 
 Each example gets a fresh set of counters and a ruleset compiled against them, so
-examples never see each other's traffic. An example is one event (fields as in
-``spamgw check``) that may be repeated (``repeat``, with ``vary = "dst"`` or
+examples never see each other's traffic (a plugin with memory of its own, such as
+who texted whom, starts afresh too when it has ``reset(state)``). An example is one
+event (fields as in ``spamgw check``) that may be repeated (``repeat``, with ``vary = "dst"`` or
 ``"src"`` giving each repetition a different number, spread over many number
 ranges as real recipients are; ``"dst_sequence"``/``"src_sequence"`` give consecutive
 numbers of one range instead, the pattern of number-range pumping; ``"text"`` fills
@@ -151,6 +152,10 @@ def run_examples(directory: str, *, lists: ListRegistry, numbering: Numbering,
                 continue
             for n, ex in enumerate(spec.examples, 1):
                 state = MemoryCounters()
+                for p in plugins:  # a plugin's own memory starts afresh with the counters
+                    reset = getattr(p, "reset", None)
+                    if reset is not None:
+                        reset(state)
                 rs = compile_ruleset(files, [], version, lists=lists, state=state,
                                      plugins=plugins, home_region=numbering.home_region,
                                      missing_symbols=missing_symbols)

@@ -28,7 +28,8 @@ class Facts:
     """
 
     __slots__ = ("_domains", "_fingerprint", "_fold", "_folded", "_pieces", "_scan",
-                 "_template", "_text_key", "_urls", "_words", "campaign", "ev", "symbols")
+                 "_template", "_text_key", "_urls", "_words", "campaign", "ev", "matches",
+                 "symbols")
 
     def __init__(self, ev: Event) -> None:
         self.ev = ev
@@ -44,6 +45,9 @@ class Facts:
         self._pieces: tuple[str | Url, ...] | None = None
         self.symbols: dict[str, float] = {}
         self.campaign: Hashable | None = None  # set by a campaign plugin
+        #: an operator regex's search -> whether the text matched it (the rules'
+        #: text_regex predicates: one search a text for patterns several rules use)
+        self.matches: dict[object, bool] = {}
 
     def scan(self) -> Scan:
         """The text's links, phone numbers, short codes and service numbers

@@ -235,11 +235,23 @@ def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
     search = _operator_search(ctx, key, value)
     if search is None:
         return None
+    # one search a text: rules that use the same patterns (a named pattern, the same
+    # list written twice) share the answer through the event's Facts.matches
+    # (compile_operator_regex returns one search for one pattern list)
+
+    def matches(ev: Event, f: Facts) -> bool:
+        memo = f.matches
+        found = memo.get(search)
+        if found is None:
+            text = ev.text
+            found = memo[search] = bool(text and search(text))
+        return found
+
     if key == "text_not_regex":
         # an exception to the rule's other conditions ("never share this code"): costs
         # as much as text_regex, so it sorts after them and runs only when they hold
-        return lambda ev, f: not (ev.text and search(ev.text))
-    return lambda ev, f: bool(ev.text) and search(ev.text or "")
+        return lambda ev, f: not matches(ev, f)
+    return matches
 
 
 def _url_host_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:

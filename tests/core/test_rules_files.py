@@ -344,3 +344,67 @@ def test_pattern_mistakes_name_their_place(tmp_path):
     assert any(x.startswith(f"{a}:14: a.broken: bad regular expression") for x in errs), errs
     assert f"{b}:7: b.literal_at: text_regex: '@ home' is no pattern name; a regex " \
         "starting with a literal @ writes it \\@" in errs
+
+
+def test_rules_sharing_a_pattern_search_a_text_once(tmp_path, monkeypatch):
+    """Rules that use the same patterns (a named pattern, or the same list) share one
+    search an event (``Facts.matches``), as a text_regex and a text_not_regex do; each
+    event searches afresh."""
+    from gateway.content import regex as rx
+    from gateway.engine import Engine
+    from gateway.engine import predicates
+    from gateway.engine.examples import event_from_fields
+
+    searched: list[tuple[str, ...]] = []
+    wrapped: dict[tuple[str, ...], object] = {}
+
+    def counting(patterns):
+        key = tuple(patterns)
+        if key not in wrapped:
+            inner = rx.compile_operator_regex(key)
+
+            class Counting:
+                engine = inner.engine
+
+                @staticmethod
+                def search(text, _inner=inner.search, _key=key):
+                    searched.append(_key)
+                    return _inner(text)
+
+            wrapped[key] = Counting()
+        return wrapped[key]
+
+    monkeypatch.setattr(predicates, "compile_operator_regex", counting)
+    d = tmp_path / "rules"
+    d.mkdir()
+    (d / "10-a.toml").write_text(textwrap.dedent(r"""
+        [patterns]
+        opener = ['\bis this \w+\?', 'we met at']
+
+        [[rule]]
+        id = "a.one"
+        when.text_regex = ["@opener"]
+        score = 1
+
+        [[rule]]
+        id = "a.two"
+        when.text_regex = ["@opener"]
+        when.has_text = true
+        score = 1
+
+        [[rule]]
+        id = "a.three"
+        when.text_keywords = ["hi"]
+        when.text_not_regex = ["@opener"]
+        score = 1
+    """))
+    lists = load_lists(tmp_path / "nolists", GB)
+    rs = load_ruleset(d, lists=lists, state=MemoryCounters())
+    engine = Engine(rs, emergency=lists.emergency, numbering=GB)
+    for text, rules in (("hi, is this Anna?", ("a.one", "a.two")),
+                        ("hi there", ("a.three",))):
+        searched.clear()
+        v = engine.evaluate(event_from_fields({"src": "+447700900510",
+                                               "dst": "+447700900123", "text": text}, GB))
+        assert v.rules == rules
+        assert searched == [(r"\bis this \w+\?", "we met at")]

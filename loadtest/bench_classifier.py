@@ -20,7 +20,6 @@ run (default: the first shipped model, format 1, read from git at ``BASELINE_COM
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -57,12 +56,9 @@ def baseline_model(tmp: Path) -> Path | None:
 
 
 def plugin_module() -> Any:
-    spec = importlib.util.spec_from_file_location("spamgw_bench_classifier",
-                                                  ROOT / "plugins" / "classifier.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from gateway.testing.policy import plugin_module as load
+
+    return load(ROOT / "plugins" / "classifier.py", "spamgw_bench_classifier")
 
 
 def measure(path: Path, texts: list[str], events: list[Event], repeat: int) -> list[float]:

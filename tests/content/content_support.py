@@ -3,7 +3,6 @@ call a plugin as the engine does."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,18 +11,14 @@ from gateway.content.facts import Facts
 from gateway.content.plugin import Hit
 from gateway.model import Channel, Direction, Event
 from gateway.numbers import Numbering
+from gateway.testing.policy import plugin_module
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 
 
 def load_plugin_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"test_plugin_{name}",
-                                                  ROOT / "plugins" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return plugin_module(ROOT / "plugins" / f"{name}.py", f"test_plugin_{name}")
 
 
 def sms(numbering: Numbering, text: str | None, src: str = "+447700900500",

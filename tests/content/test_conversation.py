@@ -12,13 +12,12 @@ import random
 import pytest
 from content_support import ROOT, load_plugin_module
 
-from gateway.app import build_core
-from gateway.config import Config, ListsConfig, LogConfig, PluginsConfig, RulesConfig
 from gateway.content.facts import Facts
 from gateway.content.plugin import PluginEnv
 from gateway.engine.examples import event_from_fields
 from gateway.numbers import Numbering
 from gateway.state.memory import MemoryCounters
+from gateway.testing.policy import policy_core
 
 conversation = load_plugin_module("conversation")
 T0 = 1_790_000_000.0
@@ -90,16 +89,6 @@ def test_sender_ids_and_dry_runs_count_nothing(numbering: Numbering, lists) -> N
     assert state.peek("conv.answered", numbering.parse("+447700906781").key, T0 + 20, DAY) == 1
 
 
-def _core() -> object:
-    cfg = Config(rules=RulesConfig(str(ROOT / "rules")),
-                 lists=ListsConfig(str(ROOT / "rules" / "lists")),
-                 plugins=PluginsConfig(dir=str(ROOT / "plugins")),
-                 log=LogConfig(level="error", format="console", audit=""))
-    core = build_core(cfg, state=MemoryCounters())
-    core.engine.observer = None
-    return core
-
-
 OPENER = "Hi, is this {name}? We met at Sophie's birthday last weekend, it's Lily x"
 COACH = "Hi, is this {name}'s mum? It's Tom, the U10s coach. Training moves to 6pm Thursday"
 NAMES = ("Sam Ava Leo Mia Noah Ella Theo Ruby Alfie Isla Jack Lily Oscar Grace Finn Rose "
@@ -126,26 +115,21 @@ def _day(core, src: str, text: str, answered: int) -> list[str]:
 
 
 def test_unanswered_openers_block_from_the_sixteenth() -> None:
-    actions = _day(_core(), "+447700900801", OPENER, answered=0)
+    actions = _day(policy_core(ROOT), "+447700900801", OPENER, answered=0)
     assert actions[:15] == ["ALLOW"] * 15
     assert actions[15:] == ["BLOCK"] * 5
 
 
 def test_answered_openers_pass() -> None:
-    actions = _day(_core(), "+447700900802", COACH, answered=2)
+    actions = _day(policy_core(ROOT), "+447700900802", COACH, answered=2)
     assert actions == ["ALLOW"] * 20
     # the same coach unanswered: the rule reads his texts as openers
-    assert _day(_core(), "+447700900804", COACH, answered=0)[15:] == ["BLOCK"] * 5
+    assert _day(policy_core(ROOT), "+447700900804", COACH, answered=0)[15:] == ["BLOCK"] * 5
 
 
 def test_without_the_plugin_no_answer_is_counted() -> None:
     """The rule's documented fallback: the same coach, answered, is blocked from his
     sixteenth opener when the conversation plugin is not loaded."""
-    cfg = Config(rules=RulesConfig(str(ROOT / "rules")),
-                 lists=ListsConfig(str(ROOT / "rules" / "lists")),
-                 plugins=PluginsConfig(dir=str(ROOT / "plugins"), disabled=("conversation",)),
-                 log=LogConfig(level="error", format="console", audit=""))
-    core = build_core(cfg, state=MemoryCounters())
-    core.engine.observer = None
-    actions = _day(core, "+447700900803", COACH, answered=2)
+    actions = _day(policy_core(ROOT, disabled=["conversation"]), "+447700900803", COACH,
+                   answered=2)
     assert actions[15:] == ["BLOCK"] * 5

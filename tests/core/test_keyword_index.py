@@ -7,10 +7,8 @@ corpus's spam and ham) and on texts that open none."""
 from dataclasses import replace
 from pathlib import Path
 
-from gateway.app import build_core
-from gateway.config import Config, ListsConfig, LogConfig, PluginsConfig, RulesConfig
 from gateway.engine.examples import event_from_fields
-from gateway.state.memory import MemoryCounters
+from gateway.testing.policy import policy_core
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "loadtest" / "data"
@@ -18,13 +16,7 @@ CORPUS = ROOT.parent / "shared" / "data" / "sms-spam-collection" / "train.tsv"
 
 
 def _core():  # type: ignore[no-untyped-def]
-    cfg = Config(rules=RulesConfig(str(ROOT / "rules")),
-                 lists=ListsConfig(str(ROOT / "rules" / "lists")),
-                 plugins=PluginsConfig(dir=str(ROOT / "plugins")),
-                 log=LogConfig(level="error", format="console", audit=""))
-    core = build_core(cfg, state=MemoryCounters())
-    core.engine.observer = None
-    return core
+    return policy_core(ROOT)
 
 
 def _texts() -> list[tuple[str, str]]:

@@ -5,7 +5,6 @@ whom stays with the process that carried the texts (plugins/conversation.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
@@ -14,25 +13,18 @@ from gateway.content.plugin import PluginEnv
 from gateway.engine.examples import event_from_fields
 from gateway.lists.registry import load_lists
 from gateway.numbers import Numbering
+from gateway.testing.policy import plugin_module
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = 86400.0
 
 
-def _conversation():
-    spec = importlib.util.spec_from_file_location("conv_shared",
-                                                  ROOT / "plugins" / "conversation.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_an_answer_counted_on_one_node_is_read_on_the_other(pair) -> None:
     a, b = pair
     numbering = Numbering("GB")
-    plugin = _conversation().create(PluginEnv(load_lists(ROOT / "rules" / "lists", numbering),
-                                              a, numbering, {"memory_mb": 1}))
+    lists = load_lists(ROOT / "rules" / "lists", numbering)
+    conversation = plugin_module(ROOT / "plugins" / "conversation.py")
+    plugin = conversation.create(PluginEnv(lists, a, numbering, {"memory_mb": 1}))
     coach = numbering.parse("+447700900737")
     now = time.time()
     for src, dst, ts in (("+447700900737", "+447700906781", now),

@@ -44,7 +44,8 @@ first BLOCK:
 - ``spoofed_sender``: a registered bank sender ID on a foreign route;
 - ``openers_*``: one campaign of ``data/openers.tsv`` (first texts to strangers:
   a wedding guest's "wrong number", a dating-app match moving to SMS, a recruiter's
-  remote job, an old friend, "Hi Mum, new number" with no money asked), its texts in
+  remote job, an old friend, "Hi Mum, new number" with no money asked, a marketplace
+  buyer sending a courier), its texts in
   turn from one home SIM; ``openers_golf_farm``: "still on for golf Saturday?" from a
   new SIM each time.
 
@@ -490,6 +491,7 @@ def scenarios(rng: random.Random) -> dict[str, Iterator[Fields]]:
         "openers_job_sim": _openers(rng, "c09"),
         "openers_old_friend_sim": _openers(rng, "c17"),
         "openers_hi_mum_sim": _openers(rng, "c13"),
+        "openers_marketplace_sim": _openers(rng, "c21"),
         "openers_golf_farm": _openers(rng, "c02", one_sim=False),
         "spoofed_sender": _random_in(
             rng, "GB", "ExampleBank", "grey-intl",

@@ -351,8 +351,7 @@ def test_rules_sharing_a_pattern_search_a_text_once(tmp_path, monkeypatch):
     search an event (``Facts.matches``), as a text_regex and a text_not_regex do; each
     event searches afresh."""
     from gateway.content import regex as rx
-    from gateway.engine import Engine
-    from gateway.engine import predicates
+    from gateway.engine import Engine, predicates
     from gateway.engine.examples import event_from_fields
 
     searched: list[tuple[str, ...]] = []

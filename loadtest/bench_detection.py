@@ -42,6 +42,8 @@ first BLOCK:
   own route; ``pumping_registered_country``: a registered sender flooding a country it
   is not registered for; ``pumping_allowlisted``: through an allowlisted sender ID;
 - ``spoofed_sender``: a registered bank sender ID on a foreign route;
+- ``code_theft_sim``: an account-takeover crew's number asking a group chat's members
+  for the login code "sent by mistake";
 - ``openers_*``: one campaign of ``data/openers.tsv`` (first texts to strangers:
   a wedding guest's "wrong number", a dating-app match moving to SMS, a recruiter's
   remote job, an old friend, "Hi Mum, new number" with no money asked, a marketplace
@@ -418,6 +420,22 @@ def _hi_mum(rng: random.Random) -> Iterator[Fields]:
             f"https://wa.me/44{code(rng, 10)} x")}
 
 
+def _code_theft(rng: random.Random) -> Iterator[Fields]:
+    """An account-takeover crew's number asking a stolen group chat's members, one by
+    one, for the login code "sent by mistake" (from a home SIM)."""
+    src = mobile(rng)
+    while True:
+        group = rng.choice(("netball", "school mums", "five-a-side", "book club", "PTA"))
+        app = rng.choice(("WhatsApp", "Telegram", "Signal"))
+        yield {"src": src, "dst": mobile(rng), "direction": "out", "route": "smsc-mo",
+               "text": rng.choice((
+                   f"Hi it's {rng.choice(FIRST)} from the {group} group, I'm moving us to "
+                   f"{app}, you'll get a 6 digit code in a sec, can you send it back to me? x",
+                   f"Hey, {rng.choice(FIRST)} here ({group}). I accidentally put your number "
+                   f"in on my new phone, could you forward me the code you just got? sorry!!",
+               ))}
+
+
 def _sim_farm_of(rng: random.Random, text: Callable[[], str]) -> Iterator[Fields]:
     """Mobile-originated messages from 200 SIMs in turn, each to a random mobile."""
     sims = [mobile(rng) for _ in range(200)]
@@ -493,6 +511,7 @@ def scenarios(rng: random.Random) -> dict[str, Iterator[Fields]]:
         "openers_hi_mum_sim": _openers(rng, "c13"),
         "openers_marketplace_sim": _openers(rng, "c21"),
         "openers_golf_farm": _openers(rng, "c02", one_sim=False),
+        "code_theft_sim": _code_theft(rng),
         "spoofed_sender": _random_in(
             rng, "GB", "ExampleBank", "grey-intl",
             lambda: "ExampleBank: your card is locked. Verify at https://examplebank.example/v"),

@@ -87,17 +87,10 @@ import structlog
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.app import Core, build_core  # noqa: E402
-from gateway.config import (  # noqa: E402
-    Config,
-    ListsConfig,
-    LogConfig,
-    PluginsConfig,
-    RulesConfig,
-)
+from gateway.app import Core  # noqa: E402
 from gateway.engine.examples import event_from_fields  # noqa: E402
 from gateway.model import Event  # noqa: E402
-from gateway.state.memory import MemoryCounters  # noqa: E402
+from gateway.testing.policy import policy_core  # noqa: E402
 
 __all__ = ["Background", "Row", "main", "run_background", "run_scenarios", "scenarios"]
 
@@ -553,16 +546,9 @@ LISTS_DIR: list[str] = []
 
 
 def make_core() -> Core:
-    lists = LISTS_DIR[0] if LISTS_DIR else str(ROOT / "rules" / "lists")
-    cfg = Config(rules=RulesConfig(str(ROOT / "rules")),
-                 lists=ListsConfig(lists),
-                 plugins=PluginsConfig(dir=str(ROOT / "plugins"), disabled=tuple(DISABLED),
-                                       # the rules of a plugin left out run without it
-                                       missing_symbols="disable" if DISABLED else "error"),
-                 log=LogConfig(level="error", format="console", audit=""))
-    core = build_core(cfg, state=MemoryCounters())
-    core.engine.observer = None  # no audit log, no live statistics
-    return core
+    """The shipped policy on fresh counters, no observer (no audit log, no live
+    statistics), with the plugins of ``--disable`` left out and ``no_registry``'s lists."""
+    return policy_core(ROOT, disabled=DISABLED, lists=Path(LISTS_DIR[0]) if LISTS_DIR else None)
 
 
 def _event(core: Core, f: Fields) -> Event:

@@ -18,16 +18,17 @@ if TYPE_CHECKING:
 __all__ = ["plugin_module", "policy_core"]
 
 
-def policy_core(root: Path, *, disabled: Iterable[str] = ()) -> Core:
-    """The core of ``root``'s ``rules/``, ``rules/lists/`` and ``plugins/`` (a source
-    tree, or /usr/share/spamgw) on fresh in-memory counters, with no observer (no
-    statistics, audit log or quarantine) and logging at errors only; ``disabled``
-    plugins are left out, and the rules naming their symbols with them."""
+def policy_core(root: Path, *, disabled: Iterable[str] = (), lists: Path | None = None
+                ) -> Core:
+    """The core of ``root``'s ``rules/``, ``rules/lists/`` (or ``lists``) and
+    ``plugins/`` (a source tree, or /usr/share/spamgw) on fresh in-memory counters, with
+    no observer (no statistics, audit log or quarantine) and logging at errors only;
+    ``disabled`` plugins are left out, and the rules naming their symbols with them."""
     from gateway.app import build_core
 
     off = tuple(disabled)
     cfg = Config(rules=RulesConfig(str(root / "rules")),
-                 lists=ListsConfig(str(root / "rules" / "lists")),
+                 lists=ListsConfig(str(lists or root / "rules" / "lists")),
                  plugins=PluginsConfig(dir=str(root / "plugins"), disabled=off,
                                        missing_symbols="disable" if off else "error"),
                  log=LogConfig(level="error", format="console", audit=""))

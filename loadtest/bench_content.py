@@ -6,10 +6,11 @@ Prints microseconds per message (best of ``--repeat`` passes over every message;
 CPU time of this process, so other load on the machine inflates it less) for:
 a bare loop and ``str.casefold`` (baselines), the classifier's score, the campaign
 fingerprint, the one scan (links, numbers, short codes) and its link part; the shipped
-``text_regex`` rules on Python's ``re`` and on RE2 (``gateway.content.regex``), and
-``(a+)+$`` on a text made to stall ``re``; then each shipped plugin's
-``check(event, facts)`` and the whole default pipeline (``Engine.evaluate`` with the
-shipped rules), with and without the content plugins.
+``text_regex`` rules on Python's ``re``, on RE2 (``gateway.content.regex``) and on RE2
+behind the literal index (``gateway.content.literals``), and ``(a+)+$`` on a text made
+to stall ``re``; then each shipped plugin's ``check(event, facts)`` and the whole
+default pipeline (``Engine.evaluate`` with the shipped rules), with and without the
+content plugins, each with every regex searched (the baseline) and with the index.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gateway.config import LogConfig, PluginsConfig  # noqa: E402
 from gateway.content.classifier import DEFAULT_MODEL, load_model  # noqa: E402
 from gateway.content.facts import Facts  # noqa: E402
 from gateway.content.fingerprint import Fingerprinter  # noqa: E402
+from gateway.content.literals import LiteralIndex  # noqa: E402
 from gateway.content.regex import compile_operator_regex  # noqa: E402
 from gateway.content.scan import scan, scan_urls  # noqa: E402
 from gateway.engine import Engine  # noqa: E402
@@ -100,14 +102,20 @@ def main(argv: list[str] | None = None) -> int:
             return check(ev, Facts(ev))
 
         print(f"  {p.name:40s} {per_item(run, events, r):8.2f}")
+    # the baseline of each: the same ruleset with every text_regex searched on every text,
+    # without the literal index that skips the patterns whose strings a text lacks
     for label, plugs in (("without content plugins", ()), ("with content plugins", plugins)):
-        state = MemoryCounters()
-        rs = load_ruleset(ROOT / "rules", lists=lists, state=state, plugins=plugs,
-                          home_region="GB") if plugs else None
-        if rs is None:  # the content rules need their plugins' symbols: leave that file out
-            rs = _ruleset_without_content(lists, state)
-        engine = Engine(rs, emergency=lists.emergency, numbering=numbering)
-        print(f"  Engine.evaluate, {label:24s} {per_item(engine.evaluate, events, r):8.2f}")
+        for prefilter in (False, True):
+            state = MemoryCounters()
+            # without the plugins, the rules naming their symbols are left out, as a
+            # gateway without plugins leaves them (missing_symbols = "disable")
+            rs = load_ruleset(ROOT / "rules", lists=lists, state=state, plugins=plugs,
+                              home_region="GB", missing_symbols="error" if plugs else "disable",
+                              prefilter=prefilter)
+            engine = Engine(rs, emergency=lists.emergency, numbering=numbering)
+            how = "literal index" if prefilter else "every regex searched"
+            print(f"  Engine.evaluate, {label}, {how:21s} "
+                  f"{per_item(engine.evaluate, events, r):8.2f}")
     return 0
 
 
@@ -133,18 +141,29 @@ def regex_rows(texts: list[str], r: int) -> None:
     on_re2 = sum(o.engine == "re2" for o in ops)
     print(f"  {len(patterns)} shipped text_regex rules, re {'':19s} {t_re:8.2f}")
     print(f"  {len(patterns)} shipped text_regex rules, RE2 ({on_re2} on RE2) {'':5s} {t_re2:8.2f}")
+    # the same behind the literal index: one pass finds the strings every pattern needs,
+    # and only the patterns whose strings the text has are searched
+    index = LiteralIndex()
+    for op in ops:
+        if op.literals is not None:
+            index.add(op.literals)
+    index.build()
+
+    def prefiltered(text: str) -> None:
+        found = index.find(text.casefold())
+        for op in ops:
+            if op.literals is None or not op.literals.isdisjoint(found):
+                op.search(text)
+
+    t_pre = per_item(prefiltered, texts, r)
+    with_strings = sum(op.literals is not None for op in ops)
+    print(f"  {len(patterns)} shipped text_regex rules, RE2 behind the literal index "
+          f"({with_strings} with strings) {t_pre:8.2f}")
     bad = "a" * 22 + "!"
     for name, rx in (("re", re.compile(r"(a+)+$")), ("RE2", compile_operator_regex([r"(a+)+$"]))):
         t0 = time.perf_counter()
         rx.search(bad)
         print(f"  (a+)+$ on 22 a's and '!', {name:4s} {(time.perf_counter() - t0) * 1e6:26,.0f} us")
-
-
-def _ruleset_without_content(lists: Any, state: Any) -> Any:
-    """The shipped rules without the plugins: rules naming their symbols are left out,
-    as a gateway without plugins leaves them (``missing_symbols = "disable"``)."""
-    return load_ruleset(ROOT / "rules", lists=lists, state=state, plugins=(),
-                        home_region="GB", missing_symbols="disable")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import re
 from collections.abc import Hashable
 
 from gateway.content.fingerprint import fingerprint_casefolded
+from gateway.content.literals import LiteralIndex
 from gateway.content.normalize import fold, template
 from gateway.content.scan import Scan, Url, link_pieces, scan, scan_urls
 from gateway.model import Event
@@ -27,9 +28,9 @@ class Facts:
     ``key = "campaign"`` use instead of the exact-text fingerprint.
     """
 
-    __slots__ = ("_domains", "_fingerprint", "_fold", "_folded", "_pieces", "_scan",
-                 "_template", "_text_key", "_urls", "_words", "campaign", "ev", "matches",
-                 "symbols")
+    __slots__ = ("_atoms", "_atoms_of", "_domains", "_fingerprint", "_fold", "_folded",
+                 "_pieces", "_scan", "_template", "_text_key", "_urls", "_words", "campaign",
+                 "ev", "matches", "symbols")
 
     def __init__(self, ev: Event) -> None:
         self.ev = ev
@@ -48,6 +49,8 @@ class Facts:
         #: an operator regex's search -> whether the text matched it (the rules'
         #: text_regex predicates: one search a text for patterns several rules use)
         self.matches: dict[object, bool] = {}
+        self._atoms: set[str] = set()
+        self._atoms_of: LiteralIndex | None = None
 
     def scan(self) -> Scan:
         """The text's links, phone numbers, short codes and service numbers
@@ -74,6 +77,14 @@ class Facts:
         if self._fold is None:
             self._fold = (self.ev.text or "").casefold()
         return self._fold
+
+    def atoms(self, index: LiteralIndex) -> set[str]:
+        """The strings of ``index`` (the ruleset's required literals of its regexes)
+        that ``fold()`` contains: one pass for every ``text_regex`` of the ruleset."""
+        if self._atoms_of is not index:
+            self._atoms = index.find(self.fold())
+            self._atoms_of = index
+        return self._atoms
 
     def words(self) -> frozenset[str]:
         """The words of ``fold()``: its maximal runs of word characters (``\\w`` and

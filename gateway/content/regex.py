@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gateway.content.literals import required_literals
+
 try:
     import re2 as _re2
 except ImportError:  # pragma: no cover - google-re2 is a dependency
@@ -49,12 +51,16 @@ class OperatorRegex:
     """The alternation of an operator's patterns, case-insensitive; ``search(text)``
     says whether any matches."""
 
-    __slots__ = ("engine", "pattern", "python", "search")
+    __slots__ = ("engine", "literals", "pattern", "python", "search")
 
     def __init__(self, pattern: str, python: re.Pattern[str], rx2: Any | None,
-                 why_not: str = "", raw: Any | None = None) -> None:
+                 why_not: str = "", raw: Any | None = None,
+                 literals: frozenset[str] | None = None) -> None:
         self.pattern = pattern
         self.python = python
+        #: strings one of which every match contains (``gateway.content.literals``):
+        #: a text with none of them needs no search
+        self.literals = literals
         self.engine = "re2" if rx2 is not None else f"re ({why_not})" if why_not else "re"
         self.search: Callable[[str], bool]
         if rx2 is None:
@@ -94,8 +100,10 @@ def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
         re.compile(p, re.IGNORECASE)  # each alone, so an error names its pattern
     joined = "|".join(f"(?:{p})" for p in patterns)
     python = re.compile(joined, re.IGNORECASE)
+    literals = required_literals(patterns)
     if _re2 is None:
-        return OperatorRegex(joined, python, None, "google-re2 is not installed")
+        return OperatorRegex(joined, python, None, "google-re2 is not installed",
+                             literals=literals)
     try:
         rx2 = _re2.compile(joined.encode("utf-8"), _options())
     except _re2.error as e:
@@ -110,7 +118,7 @@ def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
         raw = _re2_ext.RE2(joined.encode("utf-8"), options)
         if not raw.ok():  # pragma: no cover - the same pattern compiled above
             raw = None
-    return OperatorRegex(joined, python, rx2, raw=raw)
+    return OperatorRegex(joined, python, rx2, raw=raw, literals=literals)
 
 
 def _options() -> Any:

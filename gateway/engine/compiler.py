@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.content.facts import Facts
+from gateway.content.literals import LiteralIndex, new_index
 from gateway.engine.keys import KeyFn, key_function
 from gateway.engine.predicates import PREDICATES, Pred
 from gateway.engine.schema import (
@@ -54,7 +55,8 @@ class CompiledRule:
 class RuleContext:
     """What rules compile against, one per ruleset: the lists and counters their
     closures bind, the expiring lists and plugin symbols they may name, the home
-    region (``HOME``, local time) and the rate table; and, while one rule compiles
+    region (``HOME``, local time), the rate table and the index of the strings its
+    regexes require; and, while one rule compiles
     (``for_rule``), that rule and the ruleset's list of mistakes it adds to."""
 
     lists: ListRegistry
@@ -65,6 +67,9 @@ class RuleContext:
     rates: Any = None
     spec: RuleSpec | None = None
     errors: list[RuleError] = field(default_factory=list)
+    #: the strings the ruleset's text_regex patterns require, found in a text in one
+    #: pass (``gateway.content.literals``); None without pyahocorasick
+    literals: LiteralIndex | None = field(default_factory=new_index)
 
     def for_rule(self, spec: RuleSpec) -> RuleContext:
         """The context of one rule; its mistakes go to this context's ``errors``."""

@@ -27,7 +27,8 @@ from typing import Any, Protocol
 import structlog
 
 from gateway.content.facts import WORD_CHARS, WORD_RUN, Facts
-from gateway.content.regex import compile_operator_regex
+from gateway.content.literals import LiteralIndex
+from gateway.content.regex import OperatorRegex, compile_operator_regex
 from gateway.engine import call_predicates as calls
 from gateway.engine.call_predicates import home_group
 from gateway.engine.keys import in_flagged_range
@@ -57,6 +58,7 @@ class Ctx(Protocol):
     symbols: frozenset[str]
     home: str
     rates: Any
+    literals: LiteralIndex | None
 
     def err(self, key: str, msg: str) -> None: ...
 
@@ -216,9 +218,13 @@ def _route(ctx: Ctx, key: str, value: Any) -> Pred | None:
 # -- text ---------------------------------------------------------------------------------
 
 
-def _operator_search(ctx: Ctx, key: str, value: Any) -> Callable[[str], Any] | None:
-    """The search function of an operator's regexes (RE2, gateway.content.regex: no
-    pattern can stall the loop), or None with the error reported."""
+#: the index of a ruleset compiled without one (``prefilter=False``): never searched
+_NO_INDEX = LiteralIndex()
+
+
+def _operator_regex(ctx: Ctx, key: str, value: Any) -> OperatorRegex | None:
+    """An operator's regexes compiled (RE2, gateway.content.regex: no pattern can stall
+    the loop), or None with the error reported."""
     try:
         operator_rx = compile_operator_regex(_names(value))
     except (re.error, TypeError) as e:
@@ -228,13 +234,20 @@ def _operator_search(ctx: Ctx, key: str, value: Any) -> Callable[[str], Any] | N
         structlog.get_logger("spamgw.rules").warning(
             f"{key} matched with Python re, which backtracks", engine=operator_rx.engine,
             rule=f"{ctx.spec.file}:{ctx.spec.line_of(key)}: {ctx.spec.id}")
-    return operator_rx.search
+    return operator_rx
 
 
 def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
-    search = _operator_search(ctx, key, value)
-    if search is None:
+    operator_rx = _operator_regex(ctx, key, value)
+    if operator_rx is None:
         return None
+    search = operator_rx.search
+    # a text without any of the strings every match needs is no match, unsearched: one
+    # pass of the ruleset's literal index finds them for all its patterns at once
+    index = ctx.literals if ctx.literals is not None else _NO_INDEX
+    needs = operator_rx.literals if ctx.literals is not None else None
+    if needs is not None:
+        index.add(needs)
     # one search a text: rules that use the same patterns (a named pattern, the same
     # list written twice) share the answer through the event's Facts.matches
     # (compile_operator_regex returns one search for one pattern list)
@@ -244,7 +257,11 @@ def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
         found = memo.get(search)
         if found is None:
             text = ev.text
-            found = memo[search] = bool(text and search(text))
+            if not text or (needs is not None and needs.isdisjoint(f.atoms(index))):
+                found = False
+            else:
+                found = bool(search(text))
+            memo[search] = found
         return found
 
     if key == "text_not_regex":
@@ -256,9 +273,10 @@ def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
 
 def _url_host_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
     """A link's host (as the scanner reads it: lower case, de-obfuscated) matches."""
-    search = _operator_search(ctx, key, value)
-    if search is None:
+    operator_rx = _operator_regex(ctx, key, value)
+    if operator_rx is None:
         return None
+    search = operator_rx.search
     return lambda ev, f: any(search(h) for h in f.domains())
 
 

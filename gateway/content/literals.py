@@ -1,0 +1,207 @@
+"""Strings an operator regex cannot match without, and one pass that finds them all.
+
+Most ``text_regex`` patterns of a ruleset cannot match a text that lacks certain words:
+``\\b(verify|confirm|unlock)\\b.{0,40}\\b(account|card)\\b`` needs ``verify``,
+``confirm`` or ``unlock`` somewhere in it. ``required_literals`` reads such a set of
+strings off the parsed pattern (Python's own regex parser: every operator pattern is
+checked by ``re`` first). ``LiteralIndex`` holds the strings of every pattern of a
+ruleset in one Aho-Corasick automaton (``pyahocorasick``) and finds, in one pass over
+the casefolded text, which of them the text contains; a pattern none of whose strings
+is there is answered "no match" without running it. On the shipped rules a message
+runs about 12 RE2 searches at 1-2 us each; the pass costs about 2 us and leaves about
+one search (``loadtest/bench_content.py`` prints both).
+
+Sound by construction: a match of the pattern contains one of the strings, compared
+case-insensitively. The strings are ASCII only, lower case, and tested against
+``str.casefold()`` of the text: RE2's case-insensitive match of an ASCII letter also
+accepts the Kelvin sign (U+212A) and the long s (U+017F), which casefold to ``k`` and
+``s``. A pattern whose strings cannot be told (digit classes, non-ASCII words, an
+optional part that is all of it) gets ``None`` and is always run.
+``tests/content/test_literals.py`` holds random patterns and texts to it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+# Python's own regex parser (``sre_parse`` before 3.11): its node types name what a
+# pattern is made of
+from re import _constants as _sre  # type: ignore[attr-defined]
+from re import _parser as _sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
+try:
+    import ahocorasick as _ahocorasick
+except ImportError:  # pragma: no cover - pyahocorasick is a dependency
+    _ahocorasick = None
+
+__all__ = ["LiteralIndex", "new_index", "required_literals"]
+
+#: at most this many strings in one exact set (``(a|b)(c|d)`` multiplies them)
+_CAP = 64
+#: single characters are in nearly every text: a set with one tells nothing
+_MIN_LEN = 2
+#: most classes of single letters expanded as strings (``[sz]``)
+_CLASS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Info:
+    #: every match of the piece is one of these strings (None: not a finite set)
+    exact: frozenset[str] | None
+    #: every match of the piece contains one of these strings (None: not known)
+    need: frozenset[str] | None
+
+
+_ANY = _Info(None, None)
+_EMPTY = _Info(frozenset({""}), None)  # zero-width: \b, ^, $
+_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT} | (
+    {_sre.POSSESSIVE_REPEAT} if hasattr(_sre, "POSSESSIVE_REPEAT") else set())
+
+
+def _useful(strings: frozenset[str] | None) -> frozenset[str] | None:
+    return strings if strings and "" not in strings else None
+
+
+def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    """The more telling of two sets every match must meet: longer shortest string
+    first (rarer in text), then fewer strings."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    ka = (min(map(len, a)), -len(a))
+    kb = (min(map(len, b)), -len(b))
+    return a if ka >= kb else b
+
+
+def _letter(code: int) -> str | None:
+    """The character as the casefolded text has it, or None if casefolding may not
+    keep it one character (``ß`` -> ``ss``): then a match need not show it there."""
+    folded = chr(code).casefold()
+    return folded if len(folded) == 1 else None
+
+
+def _sequence(items: Iterable[tuple[Any, Any]]) -> _Info:
+    run: frozenset[str] = frozenset({""})  # the exact strings of the current literal run
+    whole = True  # the run is the whole sequence so far
+    need: frozenset[str] | None = None
+    for op, av in items:
+        info = _item(op, av)
+        if info.exact is not None:
+            joined = frozenset(a + b for a in run for b in info.exact)
+            if len(joined) <= _CAP:
+                run = joined
+                continue
+        # the run ends before this piece: what it matched is one thing every match needs
+        need = _better(need, _useful(run))
+        need = _better(need, info.need)
+        whole = False
+        run = info.exact if info.exact is not None else frozenset({""})
+    need = _better(need, _useful(run))
+    return _Info(run if whole else None, need)
+
+
+def _item(op: Any, av: Any) -> _Info:
+    if op is _sre.LITERAL:
+        ch = _letter(av)
+        return _Info(frozenset({ch}), None) if ch is not None else _ANY
+    if op is _sre.AT:
+        return _EMPTY
+    if op is _sre.SUBPATTERN:
+        return _sequence(av[-1])
+    if op is _sre.BRANCH:
+        infos = [_sequence(branch) for branch in av[1]]
+        exacts = [i.exact for i in infos]
+        if all(e is not None for e in exacts):
+            union = frozenset().union(*exacts)  # type: ignore[arg-type]
+            if len(union) <= _CAP:
+                return _Info(union, _useful(union))
+        needs = [i.need for i in infos]
+        if any(n is None for n in needs):
+            return _ANY
+        return _Info(None, frozenset().union(*needs))  # type: ignore[arg-type]
+    if op in _REPEATS:
+        low, high, sub = av
+        if low == 0:
+            return _ANY
+        inner = _sequence(sub)
+        if low == high == 1:
+            return inner
+        return _Info(None, inner.need)
+    if op is _sre.IN:
+        letters = []
+        for o, a in av:
+            ch = _letter(a) if o is _sre.LITERAL else None
+            if ch is None:
+                return _ANY
+            letters.append(ch)
+        return _Info(frozenset(letters), None) if len(letters) <= _CLASS else _ANY
+    return _ANY  # any character, classes, categories, lookaround, references
+
+
+def required_literals(patterns: Sequence[str]) -> frozenset[str] | None:
+    """Lower-case ASCII strings, each of at least 3 characters, one of which every
+    match of any of ``patterns`` (case-insensitive) contains; None if a pattern has no
+    such set (it must always be run)."""
+    out: set[str] = set()
+    for p in patterns:
+        try:
+            tree = _sre_parse.parse(p, re.IGNORECASE)
+        except (re.error, TypeError, ValueError, RecursionError):
+            return None
+        need = _sequence(list(tree)).need
+        if need is None or min(map(len, need)) < _MIN_LEN:
+            return None
+        out |= need
+    return frozenset(out) if out else None
+
+
+class LiteralIndex:
+    """The required strings of a ruleset's patterns, found in a text in one pass.
+
+    Patterns ``add`` their strings while the ruleset compiles; ``build`` makes the
+    automaton once all are in (the rule compiler calls it, off the event loop), and
+    ``find`` would build it on first use otherwise."""
+
+    __slots__ = ("_automaton", "_built", "_strings")
+
+    def __init__(self) -> None:
+        self._strings: set[str] = set()
+        self._automaton: Any = None
+        self._built = True
+
+    def __len__(self) -> int:
+        return len(self._strings)
+
+    def add(self, strings: Iterable[str]) -> None:
+        self._strings.update(strings)
+        self._built = False
+
+    def build(self) -> None:
+        if self._built:
+            return
+        automaton = None
+        if self._strings:
+            automaton = _ahocorasick.Automaton()
+            for s in self._strings:
+                automaton.add_word(s, s)
+            automaton.make_automaton()
+        self._automaton = automaton
+        self._built = True
+
+    def find(self, folded: str) -> set[str]:
+        """The index's strings ``folded`` (a casefolded text) contains."""
+        if not self._built:
+            self.build()
+        automaton = self._automaton
+        if automaton is None:
+            return set()
+        return {s for _end, s in automaton.iter(folded)}
+
+
+def new_index() -> LiteralIndex | None:
+    """An empty index, or None without ``pyahocorasick`` (every pattern then runs)."""
+    return LiteralIndex() if _ahocorasick is not None else None

@@ -482,9 +482,19 @@ def _phones(text: str) -> tuple[str, ...]:
         text = _LETTER_DIGITS.sub(lambda m: m.group().translate(_LETTER_TABLE), text)
     if _HAS_RUN.search(text) is None:
         return ()
+    return _dialable(text)
+
+
+def _dialable(text: str) -> tuple[str, ...]:
+    """The candidates of ``text`` (digits already rewritten), with no precheck."""
     out: list[str] = []
     for m in _CANDIDATE.finditer(text):
         lead, body = m.group(1) or "", m.group(2)
+        # a parenthesis opened after the number and never closed starts a note or a
+        # price, not a group of the number: "0900 5 118 442 (1,99 EUR/Min)"
+        opened = body.rfind("(")
+        if opened > 0 and ")" not in body[opened:]:
+            body = body[:opened]
         if "+" in lead:
             body = _TRUNK_ZERO.sub("", body, count=1)  # "+44 (0)20 ..." drops the trunk 0
             digits = _NOT_DIGIT.sub("", body)

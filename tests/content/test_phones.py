@@ -27,6 +27,9 @@ from gateway.numbers import Numbering
     ("0 9 0 6 1 7 4 9 6 0 2", "+449061749602"),  # spaced out
     ("+447797706009 Why wait?", "+447797706009"),
     ("call 0871 872 7868.", "+448718727868"),
+    # a parenthesis opened after the number and not closed is no part of it
+    ("rufen Sie 0900 5 118 442 (1,99 EUR/Min) an", "+449005118442"),
+    ("call 0909 879 0000 (2 lines open)", "+449098790000"),
 ])
 def test_written_forms(numbering: Numbering, text: str, e164: str) -> None:
     assert [n.e164 for n in extract_phone_numbers(text, numbering)] == [e164]
@@ -141,25 +144,7 @@ def _phones_by_searches(text: str) -> tuple[str, ...]:
             lambda m: m.group().translate(phones._LETTER_TABLE), text)
     if phones._HAS_RUN.search(text) is None:
         return ()
-    return _phones_unchecked(text)
-
-
-def _phones_unchecked(text: str) -> tuple[str, ...]:
-    """``scan._phones``' candidate loop, copied."""
-    from gateway.content import scan as phones
-
-    out: list[str] = []
-    for m in phones._CANDIDATE.finditer(text):
-        lead, body = m.group(1) or "", m.group(2)
-        if "+" in lead:
-            digits = phones._NOT_DIGIT.sub("", phones._TRUNK_ZERO.sub("", body, count=1))
-            if 8 <= len(digits) <= 15:
-                out.append("+" + digits)
-        else:
-            digits = phones._NOT_DIGIT.sub("", body)
-            if 9 <= len(digits) <= 17 and digits[0] == "0":
-                out.append(digits)
-    return tuple(dict.fromkeys(out))
+    return phones._dialable(text)
 
 
 @settings(max_examples=500)

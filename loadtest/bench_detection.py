@@ -721,7 +721,11 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout31": "thirty-first held-out set: UK premium-rate services and "
                                  "marketers of 2010-2012 in their plainest wording, measured once",
            "smishing_holdout31_ham": "thirty-first held-out set: people's texts and their own "
-                                     "companies' notices of the same years"}
+                                     "companies' notices of the same years",
+           "smishing_holdout32": "thirty-second held-out set: fraud of 2025-2026 in nine "
+                                 "countries and four languages, measured once",
+           "smishing_holdout32_ham": "thirty-second held-out set: the genuine notices and "
+                                     "people's texts it imitates"}
 DATA = ROOT / "loadtest" / "data"
 
 

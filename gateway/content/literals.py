@@ -8,16 +8,18 @@ checked by ``re`` first). ``LiteralIndex`` holds the strings of every pattern of
 ruleset in one Aho-Corasick automaton (``pyahocorasick``) and finds, in one pass over
 the casefolded text, which of them the text contains; a pattern none of whose strings
 is there is answered "no match" without running it. On the shipped rules a message
-runs about 12 RE2 searches at 1-2 us each; the pass costs about 2 us and leaves about
-one search (``loadtest/bench_content.py`` prints both).
+of the benchmark's mix ran about 12 RE2 searches at 1-2 us each; the pass costs about
+2.5 us and leaves about 6 (``loadtest/bench_content.py`` prints both ways).
 
 Sound by construction: a match of the pattern contains one of the strings, compared
-case-insensitively. The strings are ASCII only, lower case, and tested against
-``str.casefold()`` of the text: RE2's case-insensitive match of an ASCII letter also
-accepts the Kelvin sign (U+212A) and the long s (U+017F), which casefold to ``k`` and
-``s``. A pattern whose strings cannot be told (digit classes, non-ASCII words, an
-optional part that is all of it) gets ``None`` and is always run.
-``tests/content/test_literals.py`` holds random patterns and texts to it.
+case-insensitively. The strings are casefolded, made only of characters whose
+casefold is one character, and looked for in ``str.casefold()`` of the text: what
+RE2's case-insensitive match takes for such a character casefolds to it too (the
+Kelvin sign and the long s to ``k`` and ``s``, the Greek final and capital sigma to
+the small one), while ``ß``, which casefolds to ``ss``, ends a string. A pattern whose
+strings cannot be told (digit classes, an optional part that is all of it, a one-letter
+string) gets ``None`` and is always run. ``tests/content/test_literals.py`` holds
+random patterns and texts to it.
 """
 
 from __future__ import annotations
@@ -143,9 +145,9 @@ def _item(op: Any, av: Any) -> _Info:
 
 
 def required_literals(patterns: Sequence[str]) -> frozenset[str] | None:
-    """Lower-case ASCII strings, each of at least 3 characters, one of which every
-    match of any of ``patterns`` (case-insensitive) contains; None if a pattern has no
-    such set (it must always be run)."""
+    """Casefolded strings of at least 2 characters, one of which every match of any of
+    ``patterns`` (case-insensitive) contains; None if a pattern has no such set (it
+    must always be run)."""
     out: set[str] = set()
     for p in patterns:
         try:

@@ -9,7 +9,7 @@ ruleset in one Aho-Corasick automaton (``pyahocorasick``) and finds, in one pass
 the casefolded text, which of them the text contains; a pattern none of whose strings
 is there is answered "no match" without running it. On the shipped rules a message
 of the benchmark's mix ran about 12 RE2 searches at 1-2 us each; the pass costs about
-2.5 us and leaves about 6 (``loadtest/bench_content.py`` prints both ways).
+2.5 us and leaves about 5 (``loadtest/bench_content.py`` prints both ways).
 
 Sound by construction: a match of the pattern contains one of the strings, compared
 case-insensitively. The strings are casefolded, made only of characters whose
@@ -17,7 +17,7 @@ casefold is one character, and looked for in ``str.casefold()`` of the text: wha
 RE2's case-insensitive match takes for such a character casefolds to it too (the
 Kelvin sign and the long s to ``k`` and ``s``, the Greek final and capital sigma to
 the small one), while ``ß``, which casefolds to ``ss``, ends a string. A pattern whose
-strings cannot be told (digit classes, an optional part that is all of it, a one-letter
+strings cannot be told (a digit alone, an optional part that is all of it, a one-letter
 string) gets ``None`` and is always run. ``tests/content/test_literals.py`` holds
 random patterns and texts to it.
 """
@@ -59,6 +59,7 @@ class _Info:
 
 _ANY = _Info(None, None)
 _EMPTY = _Info(frozenset({""}), None)  # zero-width: \b, ^, $
+_DIGITS = _Info(frozenset("0123456789"), None)  # RE2's \d (ASCII; Python's re's is not)
 _REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT} | (
     {_sre.POSSESSIVE_REPEAT} if hasattr(_sre, "POSSESSIVE_REPEAT") else set())
 
@@ -91,6 +92,16 @@ def _sequence(items: Iterable[tuple[Any, Any]]) -> _Info:
     whole = True  # the run is the whole sequence so far
     need: frozenset[str] | None = None
     for op, av in items:
+        if op in _REPEATS and av[0] >= 1 and not av[0] == av[1] == 1:
+            inner = _sequence(av[2])
+            if inner.exact is not None:
+                # x{1,n} of an exact x: the run runs into its first copy, and its last
+                # copy starts the next run ("\d{1,3}p": a digit, then p)
+                joined = frozenset(a + b for a in run for b in inner.exact)
+                need = _better(need, _useful(joined if len(joined) <= _CAP else run))
+                whole = False
+                run = inner.exact
+                continue
         info = _item(op, av)
         if info.exact is not None:
             joined = frozenset(a + b for a in run for b in info.exact)
@@ -134,6 +145,8 @@ def _item(op: Any, av: Any) -> _Info:
             return inner
         return _Info(None, inner.need)
     if op is _sre.IN:
+        if av == [(_sre.CATEGORY, _sre.CATEGORY_DIGIT)]:  # \d: RE2's is [0-9]
+            return _DIGITS
         letters = []
         for o, a in av:
             ch = _letter(a) if o is _sre.LITERAL else None

@@ -100,7 +100,9 @@ def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
         re.compile(p, re.IGNORECASE)  # each alone, so an error names its pattern
     joined = "|".join(f"(?:{p})" for p in patterns)
     python = re.compile(joined, re.IGNORECASE)
-    literals = required_literals(patterns)
+    # the strings are read for RE2's semantics (its \d is [0-9]; Python's re's takes any
+    # script's digits): without RE2 every pattern is searched
+    literals = required_literals(patterns) if _re2 is not None else None
     if _re2 is None:
         return OperatorRegex(joined, python, None, "google-re2 is not installed",
                              literals=literals)

@@ -13,8 +13,10 @@ from collections.abc import Hashable
 from gateway.content.fingerprint import fingerprint_casefolded
 from gateway.content.literals import LiteralIndex
 from gateway.content.normalize import fold, template
+from gateway.content.phones import line_type, numbers
 from gateway.content.scan import Scan, Url, link_pieces, scan, scan_urls
 from gateway.model import Event
+from gateway.numbers import Numbering
 
 __all__ = ["Facts"]
 
@@ -29,8 +31,8 @@ class Facts:
     """
 
     __slots__ = ("_atoms", "_atoms_of", "_domains", "_fingerprint", "_fold", "_folded",
-                 "_pieces", "_scan", "_template", "_text_key", "_urls", "_words", "campaign",
-                 "ev", "matches", "symbols")
+                 "_line_types", "_pieces", "_scan", "_template", "_text_key", "_urls", "_words",
+                 "campaign", "ev", "matches", "symbols")
 
     def __init__(self, ev: Event) -> None:
         self.ev = ev
@@ -51,6 +53,7 @@ class Facts:
         self.matches: dict[object, bool] = {}
         self._atoms: set[str] = set()
         self._atoms_of: LiteralIndex | None = None
+        self._line_types: frozenset[str] | None = None
 
     def scan(self) -> Scan:
         """The text's links, phone numbers, short codes and service numbers
@@ -85,6 +88,16 @@ class Facts:
             self._atoms = index.find(self.fold())
             self._atoms_of = index
         return self._atoms
+
+    def line_types(self, numbering: Numbering) -> frozenset[str]:
+        """The kinds of line (``gateway.content.phones.LINE_TYPES`` names: ``mobile``,
+        ``fixed_line``, ``toll_free``, ...) of the phone numbers written in the text."""
+        if self._line_types is None:
+            sc = self.scan()
+            self._line_types = frozenset(
+                line_type(n.e164) for n in numbers(sc.phones, numbering)) \
+                if sc.phones else frozenset()
+        return self._line_types
 
     def words(self) -> frozenset[str]:
         """The words of ``fold()``: its maximal runs of word characters (``\\w`` and

@@ -28,7 +28,18 @@ from gateway.content.scan import scan
 from gateway.lists.premium import ITU_SPECIAL
 from gateway.numbers import Number, Numbering, NumberKind
 
-__all__ = ["ITU_SPECIAL", "extract_phone_numbers", "numbers", "premium_shortcode"]
+__all__ = ["ITU_SPECIAL", "LINE_TYPES", "extract_phone_numbers", "line_type", "numbers",
+           "premium_shortcode"]
+
+#: the kinds of line libphonenumber tells numbers apart by, as rules name them
+#: (``text_number_type``): banks and networks give freephone, shared-cost and
+#: non-geographic (``uan``) numbers; a "fraud team" on a mobile or a town's landline
+#: is someone else
+LINE_TYPES: dict[str, int] = {
+    name.lower(): value for name, value in vars(phonenumbers.PhoneNumberType).items()
+    if name.isupper() and isinstance(value, int)
+}
+_LINE_NAMES = {value: name for name, value in LINE_TYPES.items()}
 
 #: regions whose charged short codes libphonenumber does not describe: code lengths
 #: and leading digits that are charged
@@ -47,6 +58,17 @@ def numbers(candidates: tuple[str, ...], numbering: Numbering) -> tuple[Number, 
             seen.add(n.key)
             out.append(n)
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=8192)
+def line_type(e164: str) -> str:
+    """The kind of line of a number (``+`` and digits), a ``LINE_TYPES`` name:
+    libphonenumber's number-type patterns, tens of microseconds, so remembered."""
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return "unknown"
+    return _LINE_NAMES.get(phonenumbers.number_type(parsed), "unknown")
 
 
 def extract_phone_numbers(text: str | None, numbering: Numbering) -> tuple[Number, ...]:

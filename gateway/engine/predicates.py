@@ -18,6 +18,7 @@ costs and compile functions. The call predicates' compile functions live in
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import structlog
 
 from gateway.content.facts import WORD_CHARS, WORD_RUN, Facts
 from gateway.content.literals import LiteralIndex
+from gateway.content.phones import LINE_TYPES
 from gateway.content.regex import OperatorRegex, compile_operator_regex
 from gateway.engine import call_predicates as calls
 from gateway.engine.call_predicates import home_group
@@ -37,7 +39,7 @@ from gateway.lists.registry import ListRegistry
 from gateway.lists.senders import SenderRegistry, SenderStatus
 from gateway.lists.stringset import StringSet
 from gateway.model import Event
-from gateway.numbers import Number, NumberKind
+from gateway.numbers import Number, Numbering, NumberKind
 from gateway.state import Counters
 
 __all__ = ["NUMBER_CLASSES", "PREDICATES", "Ctx", "Pred", "Predicate"]
@@ -314,6 +316,26 @@ def _text_keywords(ctx: Ctx, key: str, value: Any) -> Pred | None:
     return keywords
 
 
+def _text_number_type(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """A phone number written in the text is on a line of one of these kinds
+    (``mobile``, ``fixed_line``, ``toll_free``, ``uan``, ...: libphonenumber's types,
+    numbers read as the home country writes them)."""
+    kinds = _names(value)
+    bad = [k for k in kinds if k not in LINE_TYPES]
+    if not kinds or bad:
+        ctx.err(key, f"unknown line type {bad[0] if bad else value!r}: one of "
+                f"{', '.join(sorted(LINE_TYPES))}")
+        return None
+    wanted = frozenset(kinds)
+    numbering = _numbering(ctx.home)
+    return lambda ev, f: bool(ev.text) and not wanted.isdisjoint(f.line_types(numbering))
+
+
+@functools.lru_cache(maxsize=16)
+def _numbering(region: str) -> Numbering:
+    return Numbering(region)
+
+
 def _has_text(ctx: Ctx, key: str, value: Any) -> Pred | None:
     return lambda ev, f: bool(ev.text) is value
 
@@ -467,6 +489,7 @@ PREDICATES: Mapping[str, Predicate] = _table(
     ("route", "globs", 2, _route), ("route_not", "globs", 2, _route),
     ("text_regex", "regexes", 7, _text_regex), ("text_not_regex", "regexes", 8, _text_regex),
     ("text_keywords", "strings", 5, _text_keywords),
+    ("text_number_type", "strings", 9, _text_number_type),
     ("has_text", "bool", 0, _has_text), ("has_url", "bool", 4, _has_url),
     ("url_domain_in", "names", 4, _url_domain_in),
     ("url_domain_not_in", "names", 4, _url_domain_not_in),

@@ -169,3 +169,34 @@ def test_byte_class_prechecks_equal_the_searches(text: str) -> None:
 def test_reply_keywords(env: PluginEnv, text: str, hit: bool) -> None:
     plugin = load_plugin_module("callback_numbers").create(env)
     assert ("callback.reply_keyword" in check(plugin, sms(env.numbering, text))) is hit
+
+
+def test_line_types_of_the_numbers_in_a_text(numbering: Numbering) -> None:
+    """What kind of line each number written in a text is (the rules'
+    ``text_number_type``): a mobile and a landline against freephone and non-geographic
+    numbers, read as the home country writes them."""
+    from gateway.content.facts import Facts
+    from gateway.content.phones import line_type
+
+    assert line_type("+447520633118") == "mobile"
+    assert line_type("+441615550199") == "fixed_line"
+    assert line_type("+448001234567") == "toll_free"
+    assert line_type("+443457888444") == "uan"
+    for text, kinds in (("call 07520 633118 to cancel", {"mobile"}),
+                        ("call us on 03457 888 444 or 0800 123 4567", {"uan", "toll_free"}),
+                        ("see you at 5", set()), (None, set())):
+        assert Facts(sms(numbering, text)).line_types(numbering) == kinds, text
+
+
+def test_an_unknown_line_type_names_the_rule(tmp_path) -> None:
+    from gateway.engine.loader import RuleErrors, load_ruleset
+    from gateway.lists.registry import load_lists
+    from gateway.state.memory import MemoryCounters
+
+    gb = Numbering("GB")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "10-a.toml").write_text(
+        '[[rule]]\nid = "a.one"\nwhen.text_number_type = ["mobile", "landline"]\nscore = 1\n')
+    with pytest.raises(RuleErrors, match=r"10-a.toml:3: a.one: unknown line type 'landline'"):
+        load_ruleset(tmp_path / "rules", lists=load_lists(tmp_path / "nolists", gb),
+                     state=MemoryCounters())

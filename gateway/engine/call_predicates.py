@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -38,8 +38,8 @@ from gateway.config import TRUNK_CLASSES
 from gateway.lookup import STATUSES
 from gateway.model import Event
 
-__all__ = ["STIR_SHAKEN_TRUST", "detail_choice", "dst_price", "home_group", "home_timezone",
-           "local_hours", "weekday"]
+__all__ = ["STIR_SHAKEN_TRUST", "choices", "detail_choice", "dst_price", "home_group",
+           "home_timezone", "local_hours", "weekday"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: a caller ID's STIR/SHAKEN verification: verified with attestation A, B or C,
@@ -104,17 +104,26 @@ _DETAIL_CHOICES = {
 }
 
 
-def detail_choice(ctx: Ctx, key: str, value: Any) -> Pred | None:
-    """``details[field]`` in (or, for ``*_not``, not in) the given values:
-    ``trunk_class``, ``src_status``, ``dst_status``, ``stir_shaken``."""
-    field, noun, vocabulary, default = _DETAIL_CHOICES[key.removesuffix("_not")]
+def choices(ctx: Ctx, key: str, value: Any, vocabulary: Iterable[str], noun: str
+            ) -> frozenset[str] | None:
+    """One value or a list of them, each from ``vocabulary``; None, with the error
+    naming the first unknown one, otherwise."""
     values = value if isinstance(value, list) else [value]
     bad = [c for c in values if c not in vocabulary]
     if not values or bad:
         ctx.err(key, f"{key} takes {noun} ({', '.join(vocabulary)}), "
                 f"got {bad[0] if bad else value!r}")
         return None
-    wanted = frozenset(values)
+    return frozenset(values)
+
+
+def detail_choice(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """``details[field]`` in (or, for ``*_not``, not in) the given values:
+    ``trunk_class``, ``src_status``, ``dst_status``, ``stir_shaken``."""
+    field, noun, vocabulary, default = _DETAIL_CHOICES[key.removesuffix("_not")]
+    wanted = choices(ctx, key, value, vocabulary, noun)
+    if wanted is None:
+        return None
     if key.endswith("_not"):
         return lambda ev, f: ev.details.get(field, default) not in wanted
     return lambda ev, f: ev.details.get(field, default) in wanted

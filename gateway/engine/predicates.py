@@ -320,13 +320,9 @@ def _text_number_type(ctx: Ctx, key: str, value: Any) -> Pred | None:
     """A phone number written in the text is on a line of one of these kinds
     (``mobile``, ``fixed_line``, ``toll_free``, ``uan``, ...: libphonenumber's types,
     numbers read as the home country writes them)."""
-    kinds = _names(value)
-    bad = [k for k in kinds if k not in LINE_TYPES]
-    if not kinds or bad:
-        ctx.err(key, f"unknown line type {bad[0] if bad else value!r}: one of "
-                f"{', '.join(sorted(LINE_TYPES))}")
+    wanted = calls.choices(ctx, key, value, sorted(LINE_TYPES), "kinds of line")
+    if wanted is None:
         return None
-    wanted = frozenset(kinds)
     numbering = _numbering(ctx.home)
     return lambda ev, f: bool(ev.text) and not wanted.isdisjoint(f.line_types(numbering))
 

@@ -197,6 +197,7 @@ def test_an_unknown_line_type_names_the_rule(tmp_path) -> None:
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "10-a.toml").write_text(
         '[[rule]]\nid = "a.one"\nwhen.text_number_type = ["mobile", "landline"]\nscore = 1\n')
-    with pytest.raises(RuleErrors, match=r"10-a.toml:3: a.one: unknown line type 'landline'"):
+    want = r"10-a.toml:3: a.one: text_number_type takes kinds of line \(fixed_line, .*'landline'"
+    with pytest.raises(RuleErrors, match=want):
         load_ruleset(tmp_path / "rules", lists=load_lists(tmp_path / "nolists", gb),
                      state=MemoryCounters())

@@ -725,7 +725,11 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout32": "thirty-second held-out set: fraud of 2025-2026 in nine "
                                  "countries and four languages, measured once",
            "smishing_holdout32_ham": "thirty-second held-out set: the genuine notices and "
-                                     "people's texts it imitates"}
+                                     "people's texts it imitates",
+           "smishing_holdout33": "thirty-third held-out set: UK and Irish 7726 reports of "
+                                 "2026, measured with the session's last rules, not read",
+           "smishing_holdout33_ham": "thirty-third held-out set: the genuine notices and "
+                                     "people's texts they imitate"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -91,12 +91,14 @@ class Facts:
 
     def line_types(self, numbering: Numbering) -> frozenset[str]:
         """The kinds of line (``gateway.content.phones.LINE_TYPES`` names: ``mobile``,
-        ``fixed_line``, ``toll_free``, ...) of the phone numbers written in the text."""
+        ``fixed_line``, ``toll_free``, ...) of the home country's phone numbers written
+        in the text (a foreign one is ``callback.international``'s business: banks give
+        a landline for customers abroad)."""
         if self._line_types is None:
             sc = self.scan()
             self._line_types = frozenset(
-                line_type(n.e164) for n in numbers(sc.phones, numbering)) \
-                if sc.phones else frozenset()
+                line_type(n.e164) for n in numbers(sc.phones, numbering)
+                if not n.international) if sc.phones else frozenset()
         return self._line_types
 
     def words(self) -> frozenset[str]:

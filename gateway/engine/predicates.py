@@ -317,14 +317,21 @@ def _text_keywords(ctx: Ctx, key: str, value: Any) -> Pred | None:
 
 
 def _text_number_type(ctx: Ctx, key: str, value: Any) -> Pred | None:
-    """A phone number written in the text is on a line of one of these kinds
-    (``mobile``, ``fixed_line``, ``toll_free``, ``uan``, ...: libphonenumber's types,
-    numbers read as the home country writes them)."""
+    """The text gives home-country phone numbers and every one is on a line of one of
+    these kinds (``mobile``, ``fixed_line``, ``toll_free``, ``uan``, ...:
+    libphonenumber's types, numbers read as the home country writes them): a text that
+    also gives a freephone number is not one whose only number is a mobile."""
     wanted = calls.choices(ctx, key, value, sorted(LINE_TYPES), "kinds of line")
     if wanted is None:
         return None
     numbering = _numbering(ctx.home)
-    return lambda ev, f: bool(ev.text) and not wanted.isdisjoint(f.line_types(numbering))
+    def only(ev: Event, f: Facts) -> bool:
+        if not ev.text:
+            return False
+        kinds = f.line_types(numbering)
+        return bool(kinds) and kinds <= wanted
+
+    return only
 
 
 @functools.lru_cache(maxsize=16)

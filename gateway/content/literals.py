@@ -27,12 +27,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # Python's own regex parser (``sre_parse`` before 3.11): its node types name what a
-# pattern is made of
-from re import _constants as _sre  # type: ignore[attr-defined]
-from re import _parser as _sre_parse  # type: ignore[attr-defined]
-from typing import Any
+# pattern is made of. Private modules: if a Python release moves them, every pattern is
+# searched as before the index (``required_literals`` answers None), nothing breaks.
+try:
+    from re import _constants as _sre  # type: ignore[attr-defined]
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - CPython 3.11-3.14 have them
+    _sre = _sre_parse = None
 
 try:
     import ahocorasick as _ahocorasick
@@ -60,8 +64,8 @@ class _Info:
 _ANY = _Info(None, None)
 _EMPTY = _Info(frozenset({""}), None)  # zero-width: \b, ^, $
 _DIGITS = _Info(frozenset("0123456789"), None)  # RE2's \d (ASCII; Python's re's is not)
-_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT} | (
-    {_sre.POSSESSIVE_REPEAT} if hasattr(_sre, "POSSESSIVE_REPEAT") else set())
+_REPEATS = {getattr(_sre, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+            if hasattr(_sre, name)}
 
 
 def _useful(strings: frozenset[str] | None) -> frozenset[str] | None:
@@ -161,13 +165,15 @@ def required_literals(patterns: Sequence[str]) -> frozenset[str] | None:
     """Casefolded strings of at least 2 characters, one of which every match of any of
     ``patterns`` (case-insensitive) contains; None if a pattern has no such set (it
     must always be run)."""
+    if _sre_parse is None:
+        return None
     out: set[str] = set()
     for p in patterns:
         try:
-            tree = _sre_parse.parse(p, re.IGNORECASE)
-        except (re.error, TypeError, ValueError, RecursionError):
+            need = _sequence(list(_sre_parse.parse(p, re.IGNORECASE))).need
+        except (re.error, TypeError, ValueError, RecursionError, AttributeError,
+                IndexError):  # a pattern, or a parser, this reading does not know
             return None
-        need = _sequence(list(tree)).need
         if need is None or min(map(len, need)) < _MIN_LEN:
             return None
         out |= need

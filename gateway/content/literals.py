@@ -194,9 +194,6 @@ class LiteralIndex:
         self._automaton: Any = None
         self._built = True
 
-    def __len__(self) -> int:
-        return len(self._strings)
-
     def add(self, strings: Iterable[str]) -> None:
         self._strings.update(strings)
         self._built = False

@@ -156,7 +156,8 @@ def _without_missing(specs: list[RuleSpec], symbols: frozenset[str], mode: str,
 
 #: the ``when`` keys whose lists may name a ``[patterns]`` entry as ``"@name"``: regexes,
 #: and the keywords that gate them
-PATTERN_KEYS = ("text_regex", "text_not_regex", "url_host_regex", "text_keywords")
+PATTERN_KEYS = ("text_regex", "text_also_regex", "text_not_regex", "url_host_regex",
+                "text_keywords")
 
 
 def _patterns(files: list[RuleFile], errors: list[RuleError]) -> dict[str, tuple[str, ...]]:

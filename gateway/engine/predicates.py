@@ -491,6 +491,7 @@ PREDICATES: Mapping[str, Predicate] = _table(
     ("dst_country_not", "countries", 0, _country),
     ("route", "globs", 2, _route), ("route_not", "globs", 2, _route),
     ("text_regex", "regexes", 7, _text_regex), ("text_not_regex", "regexes", 8, _text_regex),
+    ("text_also_regex", "regexes", 7, _text_regex),
     ("text_keywords", "strings", 5, _text_keywords),
     ("text_number_type", "strings", 9, _text_number_type),
     ("has_text", "bool", 0, _has_text), ("has_url", "bool", 4, _has_url),

@@ -170,8 +170,8 @@ class RuleFile:
     dynamic_lists: tuple[str, ...] = ()
     symbol_lines: dict[str, int] = field(default_factory=dict)
     #: named lists of regular expressions or keywords (``[patterns]``) any rule of the
-    #: ruleset may use in ``text_regex``, ``text_not_regex``, ``url_host_regex`` and
-    #: ``text_keywords`` as ``"@name"``
+    #: ruleset may use in ``text_regex``, ``text_also_regex``, ``text_not_regex``,
+    #: ``url_host_regex`` and ``text_keywords`` as ``"@name"``
     patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     pattern_lines: dict[str, int] = field(default_factory=dict)
 

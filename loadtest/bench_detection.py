@@ -727,9 +727,16 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout32_ham": "thirty-second held-out set: the genuine notices and "
                                      "people's texts it imitates",
            "smishing_holdout33": "thirty-third held-out set: UK and Irish 7726 reports of "
-                                 "2026, measured with the session's last rules, not read",
+                                 "2026, measured once",
            "smishing_holdout33_ham": "thirty-third held-out set: the genuine notices and "
-                                     "people's texts they imitate"}
+                                     "people's texts they imitate",
+           "smishing_holdout34": "thirty-fourth held-out set: fraud that costs money "
+                                 "directly (Wangiri and IRSF callbacks, premium numbers "
+                                 "and short codes, subscription traps, fees), UK and six "
+                                 "more countries, measured once",
+           "smishing_holdout34_ham": "thirty-fourth held-out set: foreign numbers, premium "
+                                     "services and charities people chose, genuine alerts "
+                                     "and family texts"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -736,7 +736,11 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "more countries, measured once",
            "smishing_holdout34_ham": "thirty-fourth held-out set: foreign numbers, premium "
                                      "services and charities people chose, genuine alerts "
-                                     "and family texts"}
+                                     "and family texts",
+           "smishing_holdout36": "thirty-sixth held-out set: the scam twin of each kind of "
+                                 "text in a UK inbox of 2026, measured once",
+           "smishing_holdout36_ham": "thirty-sixth held-out set: a UK inbox of 2026 chosen "
+                                     "to look like spam"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -22,7 +22,8 @@ from gateway.content.normalize import fold
 from gateway.content.scan import Url, decode_host, scan_urls
 from gateway.content.suffixes import SUFFIXES, registrable
 
-__all__ = ["BrandMatcher", "DomainSkeletons", "Url", "extract_urls", "registrable", "skeleton"]
+__all__ = ["BrandMatcher", "DomainSkeletons", "Url", "extract_urls", "names_sender", "registrable",
+           "sender_names", "skeleton"]
 
 #: every link in a text (``gateway.content.scan.scan_urls``)
 extract_urls = scan_urls
@@ -199,3 +200,58 @@ class DomainSkeletons:
             if d is not None:
                 return d
         return None
+
+
+#: public suffixes under which nobody buys a name (a council, a surgery, a school):
+#: a sender's name there is the sender's own
+_PUBLIC_SECTOR_LABELS = frozenset("gov govt nhs police ac sch edu mil mod parliament "
+                                  "judiciary".split())
+#: first words of "Name:" that name no sender ("Reminder: ...", "Your GP surgery: ...")
+_NOT_NAMES = frozenset("your the our my a an reminder alert notice update info hi hello dear "
+                       "urgent important final new re fwd fw ps note warning attention "
+                       "congratulations congrats welcome thanks thank ref".split())
+_OPENING_NAME = re.compile(r"\s*([^\W\d_][\w&'.]*(?: [\w&'.]+){0,3}) ?:(?!//)")
+_NON_ALNUM = re.compile(r"[\W_]+")
+
+
+def sender_names(sender_id: str, text: str) -> tuple[str, ...]:
+    """The names a message goes by: its alphanumeric sender ID, and the name its text
+    opens with ("Boots Pharmacy: ...": ``boots`` and ``bootspharmacy``), casefolded
+    letters and digits, three characters or more."""
+    names: list[str] = []
+    if sender_id:
+        names.append(_NON_ALNUM.sub("", sender_id.casefold()))
+    m = _OPENING_NAME.match(text)
+    if m is not None:
+        words = [_NON_ALNUM.sub("", w) for w in m.group(1).casefold().split()]
+        if words and words[0] not in _NOT_NAMES:
+            names.append(words[0])
+            names.append("".join(words))
+    return tuple(dict.fromkeys(n for n in names if len(n) >= 3))
+
+
+def names_sender(names: tuple[str, ...], host: str) -> str | None:
+    """The name of ``names`` that ``host``'s registrable domain wears with words
+    added ("boots-prescription.com", "dpduk-driver.com" for ``boots``, ``dpd``), on a
+    domain that is not that name's own: None when the domain is the name written with
+    hyphens ("kwik-fit.com" for ``kwikfit``) or a public-sector one (gov.uk, nhs.uk)."""
+    reg = registrable(decode_host(host))
+    label, _, suffix = reg.partition(".")
+    if "-" not in label or suffix.split(".", 1)[0] in _PUBLIC_SECTOR_LABELS:
+        return None
+    joined = label.replace("-", "")
+    if any(n == joined or n.startswith(joined) for n in names):
+        return None  # the name itself, hyphenated ("kwik-fit", "brighton-hove")
+    parts = label.split("-")
+    first = parts[0]
+    for n in names:
+        if n in parts or (first.startswith(n) and (len(first) == len(n) + 2 or
+                                                   first[len(n):] in _GLUED_WORDS)):
+            return n  # the name alone, or glued to a country code or a service word
+    return None
+
+
+#: words an impersonator glues to the name ("dpduk", "hmrconline"); a longer word
+#: that starts with the name is another word ("bootsy")
+_GLUED_WORDS = frozenset("online official secure help support pay info app service services "
+                         "mail post track delivery login verify account".split())

@@ -31,6 +31,7 @@ from gateway.content.facts import WORD_CHARS, WORD_RUN, Facts
 from gateway.content.literals import LiteralIndex
 from gateway.content.phones import LINE_TYPES
 from gateway.content.regex import OperatorRegex, compile_operator_regex
+from gateway.content.urls import names_sender, sender_names
 from gateway.engine import call_predicates as calls
 from gateway.engine.call_predicates import home_group
 from gateway.engine.keys import in_flagged_range
@@ -370,6 +371,28 @@ def _url_domain_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
     return lambda ev, f: any(map(listed, f.domains()))
 
 
+def _url_names_sender(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """A link's domain wears the sender's name with words added ("boots-prescription.com"
+    from sender ID ``Boots`` or a text opening "Boots Pharmacy:"), and is not the
+    name's own (``gateway.content.urls.names_sender``) nor on the named domain lists
+    (the brands' own domains: "canadapost-postescanada.ca")."""
+    own = _domain_lists(ctx, key, value)
+    if own is None:
+        return None
+    alnum = NumberKind.ALPHANUMERIC
+
+    def names(ev: Event, f: Facts) -> bool:
+        hosts = f.domains()
+        if not hosts:
+            return False
+        src = ev.src
+        found = sender_names(src.text if src.kind is alnum else "", ev.text or "")
+        return bool(found) and any(names_sender(found, h) is not None and not own(h)
+                                   for h in hosts)
+
+    return names
+
+
 def _url_domain_all_in(ctx: Ctx, key: str, value: Any) -> Pred | None:
     """The text has links and every one's host is on one of the lists."""
     listed = _domain_lists(ctx, key, value)
@@ -499,6 +522,7 @@ PREDICATES: Mapping[str, Predicate] = _table(
     ("url_domain_not_in", "names", 4, _url_domain_not_in),
     ("url_domain_all_in", "names", 4, _url_domain_all_in),
     ("url_host_regex", "regexes", 6, _url_host_regex),
+    ("url_names_sender", "names", 6, _url_names_sender),
     ("symbol", "strings", 1, _symbol), ("symbols_all", "strings", 1, _symbol),
     ("sender_registered", "registry", 3, _sender),
     ("sender_not_registered", "registry", 3, _sender),

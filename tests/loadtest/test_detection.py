@@ -151,7 +151,11 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # short code the reader chose, a network's roaming and third-party-charge
          # notices (the classifier, trained on 2011 premium-rate spam), a child's
          # "lost my wallet, Venmo me $30" from a number abroad (docs/detection.md)
-         "smishing_holdout34_ham.tsv": (6, 9)}
+         "smishing_holdout34_ham.tsv": (6, 9),
+         # measured once, then read: a courier's import-duty notice and a competition's
+         # win (the classifier with the lure rules), a window cleaner's bank details
+         # (the classifier alone)
+         "smishing_holdout36_ham.tsv": (3, 7)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -737,6 +737,11 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout34_ham": "thirty-fourth held-out set: foreign numbers, premium "
                                      "services and charities people chose, genuine alerts "
                                      "and family texts",
+           "smishing_holdout35": "thirty-fifth held-out set: smishing of 2025-2026 in "
+                                 "seven continental languages and English, measured "
+                                 "with the session's last rules, not read",
+           "smishing_holdout35_ham": "thirty-fifth held-out set: the genuine notices and "
+                                     "people's texts they imitate",
            "smishing_holdout36": "thirty-sixth held-out set: the scam twin of each kind of "
                                  "text in a UK inbox of 2026, measured once",
            "smishing_holdout36_ham": "thirty-sixth held-out set: a UK inbox of 2026 chosen "

@@ -155,7 +155,10 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # measured once, then read: a courier's import-duty notice and a competition's
          # win (the classifier with the lure rules), a window cleaner's bank details
          # (the classifier alone)
-         "smishing_holdout36_ham.tsv": (3, 7)}
+         "smishing_holdout36_ham.tsv": (3, 7),
+         # measured once with the seventh session's last rules, not read: one blocked
+         # by detection (the count alone was looked at)
+         "smishing_holdout35_ham.tsv": (1, 7)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -210,6 +210,10 @@ _PUBLIC_SECTOR_LABELS = frozenset("gov govt nhs police ac sch edu mil mod parlia
 _NOT_NAMES = frozenset("your the our my a an reminder alert notice update info hi hello dear "
                        "urgent important final new re fwd fw ps note warning attention "
                        "congratulations congrats welcome thanks thank ref".split())
+#: words an impersonator glues to the name ("dpduk", "hmrconline"); a longer word
+#: that starts with the name is another word ("bootsy")
+_GLUED_WORDS = frozenset("online official secure help support pay info app service services "
+                         "mail post track delivery login verify account".split())
 _OPENING_NAME = re.compile(r"\s*([^\W\d_][\w&'.]*(?: [\w&'.]+){0,3}) ?:(?!//)")
 _NON_ALNUM = re.compile(r"[\W_]+")
 
@@ -250,8 +254,3 @@ def names_sender(names: tuple[str, ...], host: str) -> str | None:
             return n  # the name alone, or glued to a country code or a service word
     return None
 
-
-#: words an impersonator glues to the name ("dpduk", "hmrconline"); a longer word
-#: that starts with the name is another word ("bootsy")
-_GLUED_WORDS = frozenset("online official secure help support pay info app service services "
-                         "mail post track delivery login verify account".split())

@@ -18,6 +18,10 @@ Symbols (default scores; a rule file's ``[symbols]`` table may change them):
   in capitals, with or without a short code ("txt HORO", "Reply REAL"): how
   premium-rate services start a subscription. No score of its own: business texts
   ask for "VOTE" or "HEART" too; a rule combines it with the classifier's doubt.
+- ``callback.shortcode_optout``: names a premium-rate short code of the home country
+  for STOP or HELP ("Send STOP to 62468", "£1.50/msg STOP 81122"): the opt-out of a
+  subscription already running. No score of its own: the service's own short code
+  writes it by regulation; a rule weighs who sends it.
 
 Premium-rate numbers include the UK's 084/087/09 ranges, 070 personal numbers, 118
 directory services ("call 118 118"), Spain's 905 and the US 1-NPA-976 exchanges
@@ -48,6 +52,8 @@ SYMBOLS = (
     Symbol("callback.shortcode_premium", 7.0,
            "asks to text a keyword to a premium-rate short code"),
     Symbol("callback.reply_keyword", 0.0, "asks to text or reply a keyword in capitals"),
+    Symbol("callback.shortcode_optout", 0.0,
+           "names a premium-rate short code to text STOP or HELP to"),
 )
 
 SPECIAL_CODES = frozenset(int(code) for code in ITU_SPECIAL)
@@ -71,7 +77,7 @@ class CallbackPlugin:
         if not event.text:
             return ()
         sc = facts.scan()
-        if not (sc.phones or sc.shortcodes or sc.services or sc.keywords):
+        if not (sc.phones or sc.shortcodes or sc.services or sc.keywords or sc.optouts):
             return ()
         hits: list[Hit] = ["callback.reply_keyword"] if sc.keywords else []
         premium, high_risk, state = self.premium, self.high_risk, self.state
@@ -95,6 +101,8 @@ class CallbackPlugin:
             if premium_shortcode(code.code, region):
                 hits.append("callback.shortcode_premium")
                 break
+        if any(premium_shortcode(code, region) for code in sc.optouts):
+            hits.append("callback.shortcode_optout")
         return tuple(dict.fromkeys(hits))
 
 

@@ -80,6 +80,9 @@ class Scan:
     #: short code ("txt HORO", "Reply REAL"): how a premium-rate service starts a
     #: subscription; opt-outs, yes/no and everyday words left out
     keywords: tuple[str, ...] = ()
+    #: short codes named for an opt-out or help keyword ("Send STOP to 62468", "STOP
+    #: 86688", "88066 ... HELP"): the code of a subscription already running
+    optouts: tuple[str, ...] = ()
 
     @property
     def domains(self) -> tuple[str, ...]:
@@ -521,6 +524,13 @@ _SHORTCODE = re.compile(
 #: opt-out and service keywords: "Reply STOP to 60000" is what legitimate senders write
 OPT_OUT = frozenset("STOP END CANCEL QUIT UNSUBSCRIBE UNSUB OPTOUT HELP INFO STOPALL "
                     "NO".split())
+#: an opt-out or help keyword and the short code it goes to ("Stop? Send STOP 2 62468",
+#: "STOP 86688", "unsub txt STOP 82810"), or a code and, after it, HELP or STOP in
+#: capitals ("FROM 88066 LOST £12 HELP")
+_OPT_OUT_CODE = re.compile(
+    r"(?i:\b(?:stop|help|end|quit|cancel|unsub(?:scribe)?)\b\??[\s:]*(?:(?:to|2|on)[\s:]+)?"
+    r"(\d{4,6})(?![\d.,:/]\d|\d))"
+    r"|\b(\d{4,6})\b[^\n]{0,40}?\b(?:HELP|STOP)\b")
 _SERVICE = re.compile(r"(?i)\b(?:call|ring|dial|phone|contact)\s+(?:us\s+)?(?:on\s+|at\s+)?"
                       r"(118[ \-]?\d{3})(?![\d])")
 
@@ -554,6 +564,10 @@ def _keywords(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _optouts(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a or b for a, b in _OPT_OUT_CODE.findall(text)))
+
+
 def _shortcodes(text: str) -> tuple[ShortCode, ...]:
     out: list[ShortCode] = []
     for m in _SHORTCODE.finditer(text):
@@ -585,6 +599,7 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
     shortcodes: tuple[ShortCode, ...] = ()
     services: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    optouts: tuple[str, ...] = ()
     low = text.lower()
     verb = _sends(low)
     if verb:
@@ -600,9 +615,12 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
         phones = _phones(digits)
         if verb or "sms" in low or "msg" in low:
             shortcodes = _shortcodes(digits)
+        if "stop" in low or "help" in low or "end" in low or "quit" in low \
+                or "cancel" in low or "unsub" in low:
+            optouts = _optouts(digits)
         if "118" in digits:
             services = tuple(dict.fromkeys(
                 _NOT_DIGIT.sub("", m.group(1)) for m in _SERVICE.finditer(digits)))
-    if not (urls or phones or shortcodes or services or keywords):
+    if not (urls or phones or shortcodes or services or keywords or optouts):
         return EMPTY
-    return Scan(urls, phones, shortcodes, services, keywords)
+    return Scan(urls, phones, shortcodes, services, keywords, optouts)

@@ -171,6 +171,24 @@ def test_reply_keywords(env: PluginEnv, text: str, hit: bool) -> None:
     assert ("callback.reply_keyword" in check(plugin, sms(env.numbering, text))) is hit
 
 
+@pytest.mark.parametrize(("text", "hit"), [
+    ('SMS. ac sun0819 posts HELLO:"You seem cool" Stop? Send STOP to 62468', True),
+    ("Today's gossip is on your phone now. 3 alerts/wk £1.50 each. STOP 86688", True),
+    ("Unsub txt STOP 82810", True),
+    ("FROM 88066 LOST £12 HELP", True),  # a code, then HELP in capitals
+    ("Reply STOP to 54321 to opt out", False),  # a standard-rate code
+    ("Reply STOP to opt out", False),  # no code
+    ("we stop at 68 Park Road at 6", False),  # a house number, lower case
+    ("the bus stop is 3 minutes away, code 61234 for the gate, help yourself", False),
+])
+def test_optout_to_premium_shortcodes(env: PluginEnv, text: str, hit: bool) -> None:
+    """A STOP or HELP named for a premium short code is the opt-out of a subscription."""
+    plugin = load_plugin_module("callback_numbers").create(env)
+    hits = check(plugin, sms(env.numbering, text))
+    assert ("callback.shortcode_optout" in hits) is hit
+    assert "callback.shortcode_premium" not in hits  # an opt-out is no lure
+
+
 def test_line_types_of_the_numbers_in_a_text(numbering: Numbering) -> None:
     """What kind of line each number written in a text is (the rules'
     ``text_number_type``): a mobile and a landline against freephone and non-geographic

@@ -745,7 +745,11 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout36": "thirty-sixth held-out set: the scam twin of each kind of "
                                  "text in a UK inbox of 2026, measured once",
            "smishing_holdout36_ham": "thirty-sixth held-out set: a UK inbox of 2026 chosen "
-                                     "to look like spam"}
+                                     "to look like spam",
+           "smishing_holdout37": "thirty-seventh held-out set: fraud of 2025-2026 "
+                                 "reported in sixteen countries, measured once",
+           "smishing_holdout37_ham": "thirty-seventh held-out set: the genuine texts "
+                                     "of the same families and countries"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -158,7 +158,13 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout36_ham.tsv": (3, 7),
          # measured once with the seventh session's last rules, not read: one blocked
          # by detection (the count alone was looked at)
-         "smishing_holdout35_ham.tsv": (1, 7)}
+         "smishing_holdout35_ham.tsv": (1, 7),
+         # measured once with the rules of 26 Nov's eighth session, then read: a
+         # Nigerian bank's debit alert whose Lagos number reads as a London line to
+         # the harness's UK home (phish.callback_lure_personal_line with the
+         # classifier's doubt), a student abroad asking his father for college fees
+         # by WhatsApp invoice (scam.family_money)
+         "smishing_holdout37_ham.tsv": (2, 7)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

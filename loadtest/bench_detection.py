@@ -749,7 +749,11 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout37": "thirty-seventh held-out set: fraud of 2025-2026 "
                                  "reported in sixteen countries, measured once",
            "smishing_holdout37_ham": "thirty-seventh held-out set: the genuine texts "
-                                     "of the same families and countries"}
+                                     "of the same families and countries",
+           "smishing_holdout38": "thirty-eighth held-out set: a 2026 threat report's "
+                                 "fraud in seventeen countries, measured once",
+           "smishing_holdout38_ham": "thirty-eighth held-out set: the genuine texts an "
+                                     "SMS firewall must pass"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -164,7 +164,11 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # the harness's UK home (phish.callback_lure_personal_line with the
          # classifier's doubt), a student abroad asking his father for college fees
          # by WhatsApp invoice (scam.family_money)
-         "smishing_holdout37_ham.tsv": (2, 7)}
+         "smishing_holdout37_ham.tsv": (2, 7),
+         # measured once with the rules of 26 Nov's eighth session, then read: a police
+         # officer following up a stolen-bike report from a number, "please call the
+         # non-emergency line" (phish.callback_lure with the classifier's doubt)
+         "smishing_holdout38_ham.tsv": (1, 7)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

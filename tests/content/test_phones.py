@@ -180,6 +180,8 @@ def test_reply_keywords(env: PluginEnv, text: str, hit: bool) -> None:
     ("Reply STOP to opt out", False),  # no code
     ("we stop at 68 Park Road at 6", False),  # a house number, lower case
     ("the bus stop is 3 minutes away, code 61234 for the gate, help yourself", False),
+    # a ZIP code, then HELP in the next sentence
+    ("Delivered at 2:14 pm in AUSTIN, TX 78704. Reply HELP for help or STOP to cancel.", False),
 ])
 def test_optout_to_premium_shortcodes(env: PluginEnv, text: str, hit: bool) -> None:
     """A STOP or HELP named for a premium short code is the opt-out of a subscription."""

@@ -753,7 +753,12 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout38": "thirty-eighth held-out set: a 2026 threat report's "
                                  "fraud in seventeen countries, measured once",
            "smishing_holdout38_ham": "thirty-eighth held-out set: the genuine texts an "
-                                     "SMS firewall must pass"}
+                                     "SMS firewall must pass",
+           "smishing_holdout39": "thirty-ninth held-out set: prepaid subscribers' 2026 "
+                                 "spam reports in sixteen countries, measured with "
+                                 "the session's last rules, not read",
+           "smishing_holdout39_ham": "thirty-ninth held-out set: the genuine texts "
+                                     "of the same families and countries"}
 DATA = ROOT / "loadtest" / "data"
 
 

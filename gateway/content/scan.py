@@ -534,6 +534,9 @@ _CODE_RUN = re.compile(r"(?<!\d)\d{4,6}(?![\d.,:/]\d|\d)")
 _OPT_OUT_BEFORE = re.compile(
     r"(?i)\b(?:stop|help|end|quit|cancel|unsub(?:scribe)?)\b\??[\s:]*(?:(?:to|2|on)[\s:]+)?\Z")
 _OPT_OUT_AFTER = re.compile(r"[^\n.!?]{0,20}?\b(?:HELP|STOP)\b")
+#: how far before a code the opt-out word is looked for: "unsubscribe? to " and its
+#: spaces, with room to spare
+_OPT_OUT_LOOKBACK = 24
 _SERVICE = re.compile(r"(?i)\b(?:call|ring|dial|phone|contact)\s+(?:us\s+)?(?:on\s+|at\s+)?"
                       r"(118[ \-]?\d{3})(?![\d])")
 
@@ -572,7 +575,7 @@ def _optouts(text: str) -> tuple[str, ...]:
     caps = "HELP" in text or "STOP" in text
     for m in _CODE_RUN.finditer(text):
         start, end = m.span()
-        if _OPT_OUT_BEFORE.search(text, max(0, start - 24), start) is not None or (
+        if _OPT_OUT_BEFORE.search(text, max(0, start - _OPT_OUT_LOOKBACK), start) is not None or (
                 caps and (start == 0 or not text[start - 1].isalnum())
                 and (end == len(text) or not text[end].isalnum())
                 and _OPT_OUT_AFTER.match(text, end) is not None):

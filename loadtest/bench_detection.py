@@ -758,7 +758,22 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "spam reports in sixteen countries, measured with "
                                  "the session's last rules, not read",
            "smishing_holdout39_ham": "thirty-ninth held-out set: the genuine texts "
-                                     "of the same families and countries"}
+                                     "of the same families and countries",
+           "smishing_holdout40": "fortieth held-out set: fraud reported in Asia-Pacific, "
+                                 "Africa, Latin America and the Middle East in "
+                                 "2025-2026, twenty-one countries, measured once",
+           "smishing_holdout40_ham": "fortieth held-out set: the genuine texts of the "
+                                     "same families and countries, measured once",
+           "smishing_holdout41": "forty-first held-out set: scam texts of public "
+                                 "awareness campaigns of 2025-2026 on every continent, "
+                                 "measured once",
+           "smishing_holdout41_ham": "forty-first held-out set: the genuine texts of "
+                                     "Europe, North America and Oceania that look like "
+                                     "them, measured once",
+           "smishing_holdout42": "forty-second held-out set: fraud that agencies, banks "
+                                 "and operators of Europe, North America and Oceania "
+                                 "warned of in 2026, measured with the session's last "
+                                 "rules, not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

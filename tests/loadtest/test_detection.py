@@ -171,7 +171,16 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout38_ham.tsv": (1, 7),
          # measured once with the eighth session's last rules, not read: one blocked by
          # detection (the count alone was looked at)
-         "smishing_holdout39_ham.tsv": (1, 7)}
+         "smishing_holdout39_ham.tsv": (1, 7),
+         # measured once at the start of 26 Nov's ninth session (2 blocked), then read:
+         # a GCash receipt whose sender's Philippine mobile (0917...) reads as a UK 09
+         # premium line to the harness's UK home (content.premium_callback_from_sender_id);
+         # a ringback tune's "Ksh 1.50 per day" that scam.task_job read as pay was mended
+         "smishing_holdout40_ham.tsv": (1, 7),
+         # measured once at the start of 26 Nov's ninth session, then read: a daughter on
+         # a friend's phone asking for EUR 30 by Revolut (scam.family_money); HMRC's sender
+         # ID on the harness's unregistered route is the example blocklist's
+         "smishing_holdout41_ham.tsv": (1, 7)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

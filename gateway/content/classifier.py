@@ -49,13 +49,16 @@ from typing import Any
 
 from gateway.content.normalize import squeeze, template
 
-__all__ = ["DEFAULT_MODEL", "MODEL_FORMAT", "Model", "features", "load_model", "prepare",
+__all__ = ["DEFAULT_FRAUD_MODEL", "DEFAULT_MODEL", "MODEL_FORMAT", "Model", "features", "load_model", "prepare",
            "prepare_template", "words"]
 
 MODEL_FORMAT = "spamgw-content-lr/2"
 _FORMATS = ("spamgw-content-lr/1", MODEL_FORMAT)
 #: the shipped model, trained on the SMS Spam Collection v.1 (CC BY 4.0)
 DEFAULT_MODEL = Path(__file__).with_name("models") / "sms_lr.json.gz"
+#: the shipped fraud model, trained on the fraud sets of loadtest/data and their
+#: look-alikes with the ham of the same collection (``spamgw train --sets``)
+DEFAULT_FRAUD_MODEL = Path(__file__).with_name("models") / "sms_fraud.json.gz"
 #: words whose n-gram sums a model remembers before it starts over
 WORD_MEMO = 100_000
 
@@ -204,7 +207,12 @@ class Model:
     def score_template(self, template_text: str) -> float:
         """``score`` from ``normalize.template(text)``."""
         t = prepare_template(template_text)
-        ws = words(t, self.digits)
+        return self.score_words(words(t, self.digits), t)
+
+    def score_words(self, ws: list[str], t: str = "") -> float:
+        """``score`` from the words of the prepared text ``t`` (``words(t, digits)``;
+        ``t`` itself only for format-1 ``ngrams``): models of the same ``digits``
+        share them."""
         get = self.weights.get
         total = 0.0
         count = 0

@@ -24,11 +24,11 @@ def _uk_mobiles(rng: random.Random, n: int) -> list[str]:
 
 
 def judge(texts: Sequence[str], *, model: str | Path | None = None, config: str | None = None,
-          seed: int = 0, first: int = 0) -> list[str]:
+          seed: int = 0, first: int = 0, fraud_model: str | Path | None = None) -> list[str]:
     """Each text as an inbound SMS from its own UK mobile to its own recipient, 30 s
     apart, through a fresh gateway (the shipped rules, lists and plugins, or
     ``config``'s, with in-memory counters and no audit); its classifier ``model``
-    if given. Returns the actions, ``BLOCK``/``WARN``/``ALLOW``."""
+    and ``fraud_model`` if given (``""``: none). Returns the actions, ``BLOCK``/``WARN``/``ALLOW``."""
     from gateway.app import build_core
     from gateway.config import load_config
     from gateway.engine.examples import EPOCH, event_from_fields
@@ -40,9 +40,11 @@ def judge(texts: Sequence[str], *, model: str | Path | None = None, config: str 
         cfg = replace(cfg, rules=replace(cfg.rules, dir=str(root / "rules")),
                       lists=replace(cfg.lists, dir=str(root / "rules" / "lists")),
                       plugins=replace(cfg.plugins, dir=str(root / "plugins")))
-    if model is not None:
+    chosen = {k: str(v) for k, v in (("model", model), ("fraud_model", fraud_model))
+              if v is not None}
+    if chosen:
         options = dict(cfg.plugins.options)
-        options["classifier"] = {**options.get("classifier", {}), "model": str(model)}
+        options["classifier"] = {**options.get("classifier", {}), **chosen}
         cfg = replace(cfg, plugins=replace(cfg.plugins, options=options))
     cfg = replace(cfg, log=replace(cfg.log, audit=""))
     core = build_core(cfg, state=MemoryCounters())

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
-import os
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gateway.content.classifier import Model, features, load_model
+from gateway.content.classifier import DEFAULT_FRAUD_MODEL, Model, features, load_model
 from gateway.content.evaluate import format_table, judge, tally
 
 __all__ = ["Figures", "Params", "choose_threshold", "main", "read_tsv", "train_model"]
@@ -76,6 +75,76 @@ def read_tsv(path: str | Path) -> tuple[list[str], list[int]]:
             texts.append(text)
             labels.append(1 if label == "spam" else 0)
     return texts, labels
+
+
+def read_sets(paths: Sequence[str | Path], ham: Sequence[str | Path] = ()
+              ) -> tuple[list[str], list[int], list[str]]:
+    """Fraud sets (``family<TAB>sender<TAB>text`` lines, ``#`` comments): texts, labels
+    and groups. A file whose name ends in ``_ham`` holds look-alikes (labelled ham),
+    as do the ``ham`` files; any other, frauds. A line's group is its file's name
+    without ``_ham``, so a set and its look-alikes fall in one cross-validation fold."""
+    ham_files = {Path(h) for h in ham}
+    texts: list[str] = []
+    labels: list[int] = []
+    groups: list[str] = []
+    for path in [*paths, *ham]:
+        stem = Path(path).name.split(".")[0]
+        is_ham = stem.endswith("_ham") or Path(path) in ham_files
+        group = stem.removesuffix("_ham")
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                line = line.rstrip("\r\n")
+                if not line.strip() or line.startswith("#"):
+                    continue
+                parts = line.split("\t")
+                if len(parts) != 3 or not parts[2].strip():
+                    raise ValueError(f"{path}:{lineno}: expected 'family<TAB>sender<TAB>text'")
+                texts.append(parts[2])
+                labels.append(0 if is_ham else 1)
+                groups.append(group)
+    return texts, labels, groups
+
+
+#: the fraud model's training: C fixed (30 and 100 caught the same out of set,
+#: 30 blocked fewer look-alikes), everything else as the content model
+FRAUD_PARAMS = Params(Cs=(30.0,))
+
+
+def fraud_data(sets: Sequence[str | Path], data: str | Path | None = None,
+               skip: frozenset[int] = frozenset(), seed: int = 0,
+               ham: Sequence[str | Path] = ()) -> tuple[list[str], list[int], list[str]]:
+    """The fraud model's training data: the sets and ``ham`` files (``read_sets``), the ham of
+    ``data`` (``label<TAB>text``, but the lines numbered in ``skip``, counted over its
+    messages from 0) as more ham, dealt into five groups. ``data``'s spam is left out:
+    the content model's job."""
+    import random
+
+    texts, labels, groups = read_sets(sets, ham)
+    if data is not None:
+        dt, dl = read_tsv(data)
+        ham = [t for i, (t, y) in enumerate(zip(dt, dl, strict=True)) if not y and i not in skip]
+        order = list(range(len(ham)))
+        random.Random(seed).shuffle(order)
+        name = Path(data).name
+        for j, i in enumerate(order):
+            texts.append(ham[i])
+            labels.append(0)
+            groups.append(f"{name}:{j % 5}")
+    return texts, labels, groups
+
+
+def train_fraud(sets: Sequence[str | Path], data: str | Path | None = None,
+                skip: frozenset[int] = frozenset(), p: Params = FRAUD_PARAMS,
+                ham: Sequence[str | Path] = ()) -> Model:
+    """The fraud model (``fraud_data``), C and thresholds chosen by cross-validation
+    over whole sets; its meta names the files and ``data`` with their SHA-256."""
+    texts, labels, groups = fraud_data(sets, data, skip, p.seed, ham)
+    meta: dict[str, Any] = {"kind": "fraud",
+                            "sets": {Path(s).name: _sha256(s) for s in sets},
+                            "ham": {Path(s).name: _sha256(s) for s in ham}}
+    if data is not None:
+        meta |= {"data": Path(data).name, "data_sha256": _sha256(data), "data_labels": "ham"}
+    return train_model(texts, labels, p, meta, groups)
 
 
 def _matrix(docs: Sequence[list[str]], vocab: dict[str, int], grow: bool,
@@ -134,11 +203,28 @@ def _folds(labels: Sequence[int], k: int, seed: int) -> list[list[int]]:
     return [[int(i) for i in test] for _, test in skf.split([[0]] * len(labels), list(labels))]
 
 
-def oof_scores(docs: Sequence[list[str]], labels: Sequence[int], C: float, p: Params
-               ) -> list[float]:
-    """Out-of-fold scores: each message scored by a model that never saw it."""
+def _group_folds(groups: Sequence[str], k: int, seed: int) -> list[list[int]]:
+    """``k`` folds of whole groups (the groups shuffled, then dealt round): a message
+    is scored by a model that saw nothing of its group."""
+    import random
+
+    names = sorted(set(groups))
+    random.Random(seed).shuffle(names)
+    fold_of = {g: j % k for j, g in enumerate(names)}
+    folds: list[list[int]] = [[] for _ in range(min(k, len(names)))]
+    for i, g in enumerate(groups):
+        folds[fold_of[g]].append(i)
+    return folds
+
+
+def oof_scores(docs: Sequence[list[str]], labels: Sequence[int], C: float, p: Params,
+               groups: Sequence[str] | None = None) -> list[float]:
+    """Out-of-fold scores: each message scored by a model that never saw it (nor,
+    with ``groups``, anything of its group)."""
     scores = [0.0] * len(labels)
-    for test in _folds(labels, p.folds, p.seed):
+    folds = (_group_folds(groups, p.folds, p.seed) if groups is not None
+             else _folds(labels, p.folds, p.seed))
+    for test in folds:
         held = set(test)
         train_idx = [i for i in range(len(labels)) if i not in held]
         w, b = _fit([docs[i] for i in train_idx], [labels[i] for i in train_idx], C, p)
@@ -222,12 +308,14 @@ def figures(scores: Sequence[float], labels: Sequence[int], threshold: float,
 
 
 def train_model(texts: Sequence[str], labels: Sequence[int], p: Params,
-                meta: dict[str, Any] | None = None) -> Model:
-    """Fit on everything with ``C`` and both thresholds chosen by k-fold CV."""
+                meta: dict[str, Any] | None = None,
+                groups: Sequence[str] | None = None) -> Model:
+    """Fit on everything with ``C`` and both thresholds chosen by k-fold CV (folds of
+    whole ``groups`` if given)."""
     docs = [p.features(t) for t in texts]
     best: tuple[tuple[int, int, float], float, list[float]] | None = None
     for C in p.Cs:
-        oof = oof_scores(docs, labels, C, p)
+        oof = oof_scores(docs, labels, C, p, groups)
         ham = [s for s, y in zip(oof, labels, strict=True) if not y]
         f = figures(oof, labels, choose_threshold(ham, p.safety * p.max_ham),
                     choose_threshold(ham, p.suspect_ham))
@@ -266,10 +354,13 @@ class Nested:
 
 
 def nested_cv(texts: Sequence[str], labels: Sequence[int], p: Params,
-              gateway: dict[str, Any] | None = None) -> Nested:
+              gateway: dict[str, Any] | None = None,
+              fraud: tuple[Sequence[Path], Path, Sequence[Path]] | None = None) -> Nested:
     """Each outer fold judged by a model and thresholds chosen on the other folds only;
     with ``gateway`` (``judge``'s options), by the whole gateway too, its
-    classifier that fold's model."""
+    classifier that fold's model. With ``fraud`` (the fraud model's sets, this
+    data file, whose ham it trains on, and its ham files), the gateway's fraud model is trained anew for
+    each fold without that fold's ham."""
     total = Figures()
     actions: list[str] = [""] * len(texts)
     for test in _folds(labels, p.folds, p.seed + 1):
@@ -279,16 +370,38 @@ def nested_cv(texts: Sequence[str], labels: Sequence[int], p: Params,
         total += figures([model.score(texts[i]) for i in test], [labels[i] for i in test],
                          model.threshold, model.suspect)
         if gateway is not None:
-            fd, tmp = tempfile.mkstemp(suffix=".json.gz")
-            os.close(fd)
-            try:
+            with tempfile.TemporaryDirectory() as d:
+                tmp = Path(d) / "model.json.gz"
                 model.save(tmp)
+                opts = dict(gateway)
+                if fraud is not None:
+                    fraud_tmp = Path(d) / "fraud.json.gz"
+                    train_fraud(fraud[0], fraud[1], frozenset(test),
+                                ham=fraud[2]).save(fraud_tmp)
+                    opts["fraud_model"] = fraud_tmp
                 for i, a in zip(test, judge([texts[i] for i in test], model=tmp,
-                                            first=min(test), **gateway), strict=True):
+                                            first=min(test), **opts), strict=True):
                     actions[i] = a
-            finally:
-                Path(tmp).unlink(missing_ok=True)
     return Nested(total, tally(actions, labels) if gateway is not None else {})
+
+
+def fraud_recipe(model: Model, data: str | Path, root: Path
+                 ) -> tuple[list[Path], Path, list[Path]] | None:
+    """The files a fraud model trained on ``data``'s ham was trained with (found under
+    ``root``/loadtest/data, each with the SHA-256 its meta gives), or None when it did
+    not train on ``data``. ``ValueError`` when it did and they are not there."""
+    m = model.meta
+    if m.get("kind") != "fraud" or m.get("data_sha256") != _sha256(data):
+        return None
+    found: dict[str, list[Path]] = {"sets": [], "ham": []}
+    for kind, files in found.items():
+        for name, sha in dict(m.get(kind, {})).items():
+            f = root / "loadtest" / "data" / str(name)
+            if not f.is_file() or _sha256(f) != sha:
+                raise ValueError(f"the fraud model trained on {Path(data).name}'s ham; "
+                                 f"retraining it per fold needs {f} as it was")
+            files.append(f)
+    return found["sets"], Path(data), found["ham"]
 
 
 def _sha256(path: str | Path) -> str:
@@ -309,17 +422,26 @@ def _params(args: argparse.Namespace, base: Params | None = None) -> Params:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    texts, labels = read_tsv(args.data)
-    p = _params(args)
     t0 = time.perf_counter()
-    model = train_model(texts, labels, p, {"data": Path(args.data).name,
-                                           "data_sha256": _sha256(args.data)})
+    if args.sets:
+        p = _params(args, FRAUD_PARAMS)
+        model = train_fraud(args.sets, args.data, p=p, ham=args.ham or ())
+    else:
+        texts, labels = read_tsv(args.data)
+        p = _params(args)
+        model = train_model(texts, labels, p, {"data": Path(args.data).name,
+                                               "data_sha256": _sha256(args.data)})
     size = model.save(args.out)
     m = model.meta
     caught, spam, blocked, ham = m["cv_counts"]
     sw, hw = m["cv_warn_counts"]
     print(f"{args.out}: {len(model.weights)} features, {size} bytes, C {m['C']:g}, "
           f"{time.perf_counter() - t0:.1f} s")
+    if args.sets:
+        print(f"fraud model: {spam} frauds of {len(args.sets)} files, {ham} ham "
+              f"(look-alikes{', ' + str(len(args.ham)) + ' ham files' if args.ham else ''}"
+              f"{' and the ham of ' + Path(args.data).name if args.data else ''}); "
+              f"folds of whole sets")
     print(f"block threshold {model.threshold:.4f} (at most {100 * p.max_ham:g}% of ham, "
           f"{100 * p.safety * p.max_ham:g}% out of fold), "
           f"warn from {model.suspect:.4f} (at most {100 * p.suspect_ham:g}% of ham), "
@@ -350,6 +472,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model = load_model(args.model) if args.model else None
     same = model is not None and model.meta.get("data_sha256") == _sha256(args.data)
     gw: dict[str, Any] = {"config": args.config, "seed": args.seed}
+    fraud_file = DEFAULT_FRAUD_MODEL if args.fraud_model is None else args.fraud_model
+    if args.fraud_model is not None:
+        gw["fraud_model"] = args.fraud_model
     t0 = time.perf_counter()
     if model is not None and not same:
         f = figures([model.score(t) for t in texts], labels, model.threshold, model.suspect)
@@ -360,14 +485,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(format_table(tally(judge(texts, model=args.model, **gw), labels)))
         return 0
     p = _params(args, _model_params(model) if model is not None else None)
-    nested = nested_cv(texts, labels, p, gw)
+    fraud = None
+    if fraud_file:
+        fraud = fraud_recipe(load_model(fraud_file), args.data,
+                             Path(__file__).resolve().parents[2])
+    nested = nested_cv(texts, labels, p, gw, fraud)
     why = "the model's training data: " if same else ""
     print(f"{why}nested {p.folds}-fold cross-validation: each fold judged by a model, C "
           f"and thresholds chosen on the other folds only (block: at most "
           f"{100 * p.safety * p.max_ham:g}% of their ham, warn: {100 * p.suspect_ham:g}%; "
           f"{time.perf_counter() - t0:.1f} s)")
     print(nested.model.table())
-    print("\nwhole gateway (shipped rules and plugins, the fold's classifier):")
+    print("\nwhole gateway (shipped rules and plugins, the fold's classifier"
+          + (", the fraud model trained without the fold's ham):" if fraud else "):"))
     print(format_table(nested.gateway))
     return 0
 
@@ -376,7 +506,8 @@ def main(argv: Sequence[str]) -> int:
     argv = list(argv)
     command = argv[0] if argv else ""
     ap = argparse.ArgumentParser(prog=f"spamgw {command or 'train|eval'}")
-    ap.add_argument("--data", required=True, help="label<TAB>text lines (ham|spam)")
+    ap.add_argument("--data", required=command != "train" or "--sets" not in argv,
+                    help="label<TAB>text lines (ham|spam)")
     ap.add_argument("--C", type=float, help="inverse regularisation strength (default: "
                     "chosen by cross-validation from " + ", ".join(map(str, Params().Cs)) + ")")
     ap.add_argument("--folds", type=int, help="cross-validation folds (default 5)")
@@ -385,8 +516,15 @@ def main(argv: Sequence[str]) -> int:
         ap.add_argument("--max-ham", type=float, help="ham rate the threshold may block "
                         "(default 0.001)")
         ap.add_argument("--max-features", type=int, help="weights kept (default 150000)")
+        ap.add_argument("--sets", nargs="+", metavar="FILE", help="train the fraud model "
+                        "instead: fraud sets (family<TAB>sender<TAB>text; files named "
+                        "*_ham.tsv hold look-alikes), with --data's ham as more ham")
+        ap.add_argument("--ham", nargs="+", metavar="FILE", help="with --sets: more "
+                        "files of that form, all ham")
     elif command == "eval":
         ap.add_argument("--model", help="model file (default: cross-validate a new one)")
+        ap.add_argument("--fraud-model", help="the gateway's fraud model (default: the "
+                        "shipped one; \"\" for none)")
         ap.add_argument("--config", help="gateway config for the whole-gateway figures "
                         "(default: the shipped rules, lists and plugins)")
         ap.add_argument("--seed", type=int, default=0, help="seed of the senders' and "

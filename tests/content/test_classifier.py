@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import math
 import random
 import tomllib
@@ -14,7 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gateway.content.classifier as classifier
-from gateway.content.classifier import DEFAULT_MODEL, Model, features, load_model, prepare
+from gateway.content.classifier import (
+    DEFAULT_FRAUD_MODEL,
+    DEFAULT_MODEL,
+    Model,
+    features,
+    load_model,
+    prepare,
+)
+from gateway.content.facts import Facts
 from gateway.content.train import (
     Params,
     _score,
@@ -313,6 +322,58 @@ def test_short_texts_and_reports_are_not_blocked_by_the_classifier(env: PluginEn
     assert len(short.split()) < plugin.min_words <= len(KNOWN_SPAM[1].split())
     assert model.score(short) >= model.threshold
     assert list(plugin.check(sms(n, short))) == ["content.suspect"]
-    assert list(plugin.check(sms(n, KNOWN_SPAM[1]))) == ["content.spam"]
+    assert "content.spam" in plugin.check(sms(n, KNOWN_SPAM[1]))
     # a subscriber forwarding spam to the reporting short code is reporting it
     assert list(plugin.check(sms(n, KNOWN_SPAM[1], dst="7726"))) == []
+
+
+# today's frauds, written for this test (no training set holds them): the corpus model
+# of the 2000s' premium-rate spam blocks none (it may doubt them), the fraud model all
+FRAUD = [
+    "Hello, I am Linda from a recruitment agency. Part-time online job, like videos and "
+    "earn 300-800 per day, salary paid daily. Contact us on WhatsApp to start",
+    "Congratulations! You have been selected to join our VIP crypto trading group, "
+    "guaranteed daily profit of 15%. Message our mentor on Telegram",
+    "Your tax refund of 326.50 is pending. Complete the claim form to receive your refund "
+    "before it expires",
+]
+
+
+@pytest.fixture(scope="module")
+def fraud_model() -> Model:
+    return load_model(DEFAULT_FRAUD_MODEL)
+
+
+def test_the_fraud_model_reads_todays_frauds_the_corpus_model_does_not(
+        env: PluginEnv, model: Model, fraud_model: Model) -> None:
+    assert fraud_model.meta["kind"] == "fraud"
+    plugin = load_plugin_module("classifier").create(env)
+    for text in FRAUD:
+        assert model.score(text) < model.threshold, text
+        assert fraud_model.score(text) >= fraud_model.threshold, text
+        hits = list(plugin.check(sms(env.numbering, text)))
+        assert "content.fraud" in hits and "content.spam" not in hits, text
+    # the genuine notices frauds imitate, and chat
+    for text in [*A2P, "Hi, are we still on for dinner on Friday? Let me know what time suits you"]:
+        assert fraud_model.score(text) < fraud_model.threshold, text
+        assert "content.fraud" not in plugin.check(sms(env.numbering, text)), text
+
+
+def test_fraud_model_option(env: PluginEnv, model: Model, fraud_model: Model) -> None:
+    """``fraud_model = ""`` turns it off; the two models share one split into words and
+    score as each does alone; a short text is never blocked by it."""
+    mod = load_plugin_module("classifier")
+    off = mod.create(replace(env, options={"fraud_model": ""}))
+    assert off.fraud is None
+    for text in FRAUD:
+        hits = list(off.check(sms(env.numbering, text)))
+        assert hits == [] or hits == ["content.suspect"], text
+    on = mod.create(env)
+    assert on.shared_words
+    for text in [*FRAUD, *KNOWN_SPAM, *A2P]:
+        f = Facts(sms(env.numbering, text))
+        assert on.scores(f) == pytest.approx((model.score(text), fraud_model.score(text)))
+    short = "Tax refund pending: claim now"
+    assert len(short.split()) < on.min_words
+    assert fraud_model.score(short) >= fraud_model.threshold
+    assert "content.fraud" not in on.check(sms(env.numbering, short))

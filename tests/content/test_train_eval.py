@@ -98,3 +98,96 @@ def test_eval_nested_without_a_model(data: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "nested 3-fold cross-validation" in r.stdout
     check_tables(r.stdout, len(SPAM), 120)
+
+
+# --- the fraud model: trained on fraud sets and their look-alikes ------------------------
+
+FRAUD_WORDS = ["verify your account now", "earn 500 daily part-time job", "claim your refund",
+               "guaranteed crypto profit", "your parcel fee is unpaid, pay now",
+               "suspended card, confirm details"]
+HAM_WORDS = ["see you at dinner", "your appointment is confirmed", "thanks for the lift",
+             "parcel delivered to your porch", "meeting moved to 3pm", "happy birthday mate"]
+
+
+def write_sets(d: Path, n: int = 5) -> list[Path]:
+    import random
+
+    rng = random.Random(7)
+    files = []
+    for k in range(n):
+        for ham in (False, True):
+            words = HAM_WORDS if ham else FRAUD_WORDS
+            path = d / f"set{k}{'_ham' if ham else ''}.tsv"
+            lines = ["# family<TAB>sender<TAB>text"]
+            for _ in range(30):
+                text = f"{rng.choice(words)} {rng.choice(words)} {rng.choice(words)} ok"
+                lines.append(f"fam\tmobile\t{text}")
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            files.append(path)
+    return files
+
+
+def test_group_folds_keep_each_set_whole() -> None:
+    from gateway.content.train import _group_folds
+
+    groups = [f"g{i % 7}" for i in range(70)]
+    folds = _group_folds(groups, 5, 0)
+    assert len(folds) == 5 and sorted(i for f in folds for i in f) == list(range(70))
+    for f in folds:
+        for g in {groups[i] for i in f}:
+            assert all(groups[i] != g for other in folds if other is not f for i in other)
+
+
+def test_read_sets_names_the_bad_line(tmp_path: Path) -> None:
+    from gateway.content.train import read_sets
+
+    good = tmp_path / "a.tsv"
+    good.write_text("# comment\nfam\tmobile\tpay now\n", encoding="utf-8")
+    texts, labels, groups = read_sets([good], ham=[good])
+    assert (texts, groups) == (["pay now", "pay now"], ["a", "a"])
+    assert labels == [0, 0]  # a ham file is ham, whatever it is called
+    bad = tmp_path / "b_ham.tsv"
+    bad.write_text("fam\tmobile\tfine\nonly two\tfields\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"b_ham.tsv:2: expected 'family<TAB>sender<TAB>text'"):
+        read_sets([bad])
+
+
+def test_train_the_fraud_model_and_eval_retrains_it_per_fold(tmp_path: Path, data: Path) -> None:
+    """``spamgw train --sets``: frauds against look-alikes and --data's ham, folds of whole
+    sets; ``spamgw eval`` on that --data then trains it anew for each fold."""
+    from gateway.content.classifier import load_model
+    from gateway.content.train import Params, fraud_recipe, nested_cv, read_tsv
+
+    sets = write_sets(tmp_path)
+    out = tmp_path / "fraud.json.gz"
+    r = subprocess.run([sys.executable, "-m", "gateway", "train", "--sets", *map(str, sets),
+                        "--data", str(data), "--out", str(out)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "fraud model: 150 frauds of 10 files, 270 ham (look-alikes and the ham of " \
+        "small.tsv); folds of whole sets" in r.stdout
+    m = load_model(out)
+    assert m.meta["kind"] == "fraud" and sorted(m.meta["sets"]) == sorted(p.name for p in sets)
+    assert m.score("verify your account now claim your refund ok") >= m.threshold
+    assert m.score("see you at dinner thanks for the lift ok") < m.threshold
+    # not trained on the shared corpus: eval keeps it as it is
+    assert fraud_recipe(m, ROOT / "tests" / "data" / "ham_200.txt", ROOT) is None
+    # trained on small.tsv's ham: eval needs its sets in loadtest/data, as they were
+    with pytest.raises(ValueError, match=r"retraining it per fold needs .*set0.tsv"):
+        fraud_recipe(m, data, ROOT)
+    r = subprocess.run([sys.executable, "-m", "gateway", "eval", "--data", str(data),
+                        "--fraud-model", str(out)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    assert r.returncode == 1 and "retraining it per fold needs" in r.stderr, r.stderr
+    root = tmp_path / "tree"
+    (root / "loadtest" / "data").mkdir(parents=True)
+    for f in sets:
+        (root / "loadtest" / "data" / f.name).write_bytes(f.read_bytes())
+    recipe = fraud_recipe(m, data, root)
+    assert recipe is not None
+    assert sorted(f.name for f in recipe[0]) == sorted(f.name for f in sets)
+    assert recipe[1] == data and recipe[2] == []
+    texts, labels = read_tsv(data)
+    nested = nested_cv(texts, labels, Params(Cs=(30.0,), folds=3), {"seed": 0}, recipe)
+    assert {k: sum(v.values()) for k, v in nested.gateway.items()} == {
+        "spam": len(SPAM), "ham": 120}

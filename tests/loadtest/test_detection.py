@@ -170,8 +170,10 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # non-emergency line" (phish.callback_lure with the classifier's doubt)
          "smishing_holdout38_ham.tsv": (1, 7),
          # measured once with the eighth session's last rules, not read: one blocked by
-         # detection (the count alone was looked at)
-         "smishing_holdout39_ham.tsv": (1, 7),
+         # detection (the count alone was looked at); the fraud model (27 Nov, tenth
+         # session, not trained on this set) blocks one more, a job site's "recruiters
+         # viewed your profile" (seen when it was measured; docs/classifier.md)
+         "smishing_holdout39_ham.tsv": (2, 7),
          # measured once at the start of 26 Nov's ninth session (2 blocked), then read:
          # a GCash receipt whose sender's Philippine mobile (0917...) reads as a UK 09
          # premium line to the harness's UK home (content.premium_callback_from_sender_id);

@@ -49,8 +49,8 @@ from typing import Any
 
 from gateway.content.normalize import squeeze, template
 
-__all__ = ["DEFAULT_FRAUD_MODEL", "DEFAULT_MODEL", "MODEL_FORMAT", "Model", "features", "load_model", "prepare",
-           "prepare_template", "words"]
+__all__ = ["DEFAULT_FRAUD_MODEL", "DEFAULT_MODEL", "MODEL_FORMAT", "Model", "features",
+           "load_model", "prepare", "prepare_template", "words"]
 
 MODEL_FORMAT = "spamgw-content-lr/2"
 _FORMATS = ("spamgw-content-lr/1", MODEL_FORMAT)

@@ -28,7 +28,8 @@ def judge(texts: Sequence[str], *, model: str | Path | None = None, config: str 
     """Each text as an inbound SMS from its own UK mobile to its own recipient, 30 s
     apart, through a fresh gateway (the shipped rules, lists and plugins, or
     ``config``'s, with in-memory counters and no audit); its classifier ``model``
-    and ``fraud_model`` if given (``""``: none). Returns the actions, ``BLOCK``/``WARN``/``ALLOW``."""
+    and ``fraud_model`` if given (``""``: none). Returns the actions,
+    ``BLOCK``/``WARN``/``ALLOW``."""
     from gateway.app import build_core
     from gateway.config import load_config
     from gateway.engine.examples import EPOCH, event_from_fields

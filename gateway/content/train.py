@@ -122,12 +122,13 @@ def fraud_data(sets: Sequence[str | Path], data: str | Path | None = None,
     texts, labels, groups = read_sets(sets, ham)
     if data is not None:
         dt, dl = read_tsv(data)
-        ham = [t for i, (t, y) in enumerate(zip(dt, dl, strict=True)) if not y and i not in skip]
-        order = list(range(len(ham)))
+        data_ham = [t for i, (t, y) in enumerate(zip(dt, dl, strict=True))
+                    if not y and i not in skip]
+        order = list(range(len(data_ham)))
         random.Random(seed).shuffle(order)
         name = Path(data).name
         for j, i in enumerate(order):
-            texts.append(ham[i])
+            texts.append(data_ham[i])
             labels.append(0)
             groups.append(f"{name}:{j % 5}")
     return texts, labels, groups
@@ -359,8 +360,8 @@ def nested_cv(texts: Sequence[str], labels: Sequence[int], p: Params,
     """Each outer fold judged by a model and thresholds chosen on the other folds only;
     with ``gateway`` (``judge``'s options), by the whole gateway too, its
     classifier that fold's model. With ``fraud`` (the fraud model's sets, this
-    data file, whose ham it trains on, and its ham files), the gateway's fraud model is trained anew for
-    each fold without that fold's ham."""
+    data file, whose ham it trains on, and its ham files), the gateway's fraud
+    model is trained anew for each fold without that fold's ham."""
     total = Figures()
     actions: list[str] = [""] * len(texts)
     for test in _folds(labels, p.folds, p.seed + 1):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import math
 import random
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest

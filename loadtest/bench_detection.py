@@ -773,7 +773,12 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout42": "forty-second held-out set: fraud that agencies, banks "
                                  "and operators of Europe, North America and Oceania "
                                  "warned of in 2026, measured with the session's last "
-                                 "rules, not read"}
+                                 "rules, not read",
+           "smishing_holdout43": "forty-third held-out set: fraud of 2026 in 15 families "
+                                 "and 15 languages, measured once with the fraud model "
+                                 "and before it, not read",
+           "smishing_holdout43_ham": "forty-third held-out set: genuine texts close to "
+                                     "them, measured once, not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

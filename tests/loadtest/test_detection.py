@@ -182,7 +182,11 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # measured once at the start of 26 Nov's ninth session, then read: a daughter on
          # a friend's phone asking for EUR 30 by Revolut (scam.family_money); HMRC's sender
          # ID on the harness's unregistered route is the example blocklist's
-         "smishing_holdout41_ham.tsv": (1, 7)}
+         "smishing_holdout41_ham.tsv": (1, 7),
+         # measured once in 27 Nov's tenth session with the ninth session's rules and
+         # with the fraud model: 2 blocked by detection by both, not read (the counts
+         # alone were looked at)
+         "smishing_holdout43_ham.tsv": (2, 7)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

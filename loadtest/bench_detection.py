@@ -88,6 +88,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gateway.app import Core  # noqa: E402
+from gateway.content.train import read_rows  # noqa: E402
 from gateway.engine.examples import event_from_fields  # noqa: E402
 from gateway.model import Event  # noqa: E402
 from gateway.testing.policy import policy_core  # noqa: E402
@@ -786,21 +787,6 @@ def read_singles(path: Path) -> list[tuple[str, str, str]]:
     """``family<TAB>sender<TAB>text`` lines (``#`` comments): the rows of a single-message
     set; a malformed line is an error naming it."""
     return read_rows(path, "family<TAB>sender<TAB>text")
-
-
-def read_rows(path: Path, want: str = "three tab-separated fields"
-              ) -> list[tuple[str, str, str]]:
-    """Three tab-separated fields a line (``#`` comments); a malformed line is an error
-    naming it."""
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) != 3 or not all(p.strip() for p in parts):
-            raise ValueError(f"{path}:{n}: want {want}")
-        rows.append((parts[0].strip(), parts[1].strip(), parts[2]))
-    return rows
 
 
 def run_singles(rows: list[tuple[str, str, str]], seed: int) -> dict[str, Row]:

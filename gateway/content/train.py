@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
+import random
 import sys
 import tempfile
 import time
@@ -77,9 +78,24 @@ def read_tsv(path: str | Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
+def read_rows(path: str | Path, want: str = "three tab-separated fields"
+              ) -> list[tuple[str, str, str]]:
+    """Three tab-separated fields a line (``#`` comments), none blank; a malformed line
+    is an error naming it and ``want``."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise ValueError(f"{path}:{n}: want {want}")
+        rows.append((parts[0].strip(), parts[1].strip(), parts[2]))
+    return rows
+
+
 def read_sets(paths: Sequence[str | Path], ham: Sequence[str | Path] = ()
               ) -> tuple[list[str], list[int], list[str]]:
-    """Fraud sets (``family<TAB>sender<TAB>text`` lines, ``#`` comments): texts, labels
+    """Fraud sets (``family<TAB>sender<TAB>text`` lines, ``read_rows``): texts, labels
     and groups. A file whose name ends in ``_ham`` holds look-alikes (labelled ham),
     as do the ``ham`` files; any other, frauds. A line's group is its file's name
     without ``_ham``, so a set and its look-alikes fall in one cross-validation fold."""
@@ -90,18 +106,10 @@ def read_sets(paths: Sequence[str | Path], ham: Sequence[str | Path] = ()
     for path in [*paths, *ham]:
         stem = Path(path).name.split(".")[0]
         is_ham = stem.endswith("_ham") or Path(path) in ham_files
-        group = stem.removesuffix("_ham")
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                line = line.rstrip("\r\n")
-                if not line.strip() or line.startswith("#"):
-                    continue
-                parts = line.split("\t")
-                if len(parts) != 3 or not parts[2].strip():
-                    raise ValueError(f"{path}:{lineno}: expected 'family<TAB>sender<TAB>text'")
-                texts.append(parts[2])
-                labels.append(0 if is_ham else 1)
-                groups.append(group)
+        for _family, _sender, text in read_rows(path, "family<TAB>sender<TAB>text"):
+            texts.append(text)
+            labels.append(0 if is_ham else 1)
+            groups.append(stem.removesuffix("_ham"))
     return texts, labels, groups
 
 
@@ -117,8 +125,6 @@ def fraud_data(sets: Sequence[str | Path], data: str | Path | None = None,
     ``data`` (``label<TAB>text``, but the lines numbered in ``skip``, counted over its
     messages from 0) as more ham, dealt into five groups. ``data``'s spam is left out:
     the content model's job."""
-    import random
-
     texts, labels, groups = read_sets(sets, ham)
     if data is not None:
         dt, dl = read_tsv(data)
@@ -207,8 +213,6 @@ def _folds(labels: Sequence[int], k: int, seed: int) -> list[list[int]]:
 def _group_folds(groups: Sequence[str], k: int, seed: int) -> list[list[int]]:
     """``k`` folds of whole groups (the groups shuffled, then dealt round): a message
     is scored by a model that saw nothing of its group."""
-    import random
-
     names = sorted(set(groups))
     random.Random(seed).shuffle(names)
     fold_of = {g: j % k for j, g in enumerate(names)}
@@ -507,7 +511,7 @@ def main(argv: Sequence[str]) -> int:
     argv = list(argv)
     command = argv[0] if argv else ""
     ap = argparse.ArgumentParser(prog=f"spamgw {command or 'train|eval'}")
-    ap.add_argument("--data", required=command != "train" or "--sets" not in argv,
+    ap.add_argument("--data", required=command != "train",
                     help="label<TAB>text lines (ham|spam)")
     ap.add_argument("--C", type=float, help="inverse regularisation strength (default: "
                     "chosen by cross-validation from " + ", ".join(map(str, Params().Cs)) + ")")
@@ -534,6 +538,8 @@ def main(argv: Sequence[str]) -> int:
         print("spamgw: train or eval", file=sys.stderr)
         return 2
     args = ap.parse_args(argv[1:])
+    if command == "train" and not args.data and not args.sets:
+        ap.error("the following arguments are required: --data (or --sets)")
     try:
         import sklearn  # noqa: F401
     except ImportError:

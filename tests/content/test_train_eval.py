@@ -148,7 +148,7 @@ def test_read_sets_names_the_bad_line(tmp_path: Path) -> None:
     assert labels == [0, 0]  # a ham file is ham, whatever it is called
     bad = tmp_path / "b_ham.tsv"
     bad.write_text("fam\tmobile\tfine\nonly two\tfields\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"b_ham.tsv:2: expected 'family<TAB>sender<TAB>text'"):
+    with pytest.raises(ValueError, match=r"b_ham.tsv:2: want family<TAB>sender<TAB>text"):
         read_sets([bad])
 
 

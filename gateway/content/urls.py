@@ -238,14 +238,30 @@ def names_sender(names: tuple[str, ...], host: str) -> str | None:
     """The name of ``names`` that ``host``'s registrable domain wears with words
     added ("boots-prescription.com", "dpduk-driver.com" for ``boots``, ``dpd``), on a
     domain that is not that name's own: None when the domain is the name written with
-    hyphens ("kwik-fit.com" for ``kwikfit``) or a public-sector one (gov.uk, nhs.uk)."""
-    reg = registrable(decode_host(host))
+    hyphens ("kwik-fit.com" for ``kwikfit``) or a public-sector one (gov.uk, nhs.uk).
+    A hyphenated registrable domain is someone's made-up name, so a label in front of
+    it that wears the name counts too ("cgd-acesso.pt-seguro.info" for ``cgd``)."""
+    full = decode_host(host)
+    reg = registrable(full)
     label, _, suffix = reg.partition(".")
     if "-" not in label or suffix.split(".", 1)[0] in _PUBLIC_SECTOR_LABELS:
         return None
     joined = label.replace("-", "")
     if any(n == joined or n.startswith(joined) for n in names):
         return None  # the name itself, hyphenated ("kwik-fit", "brighton-hove")
+    found = _wears(names, label)
+    if found is None and len(full) > len(reg):
+        # the name in front of someone else's hyphenated domain: "cgd-acesso" on
+        # pt-seguro.info, "vipps-sikkerhet" on no-id.com
+        for sub in full[:-len(reg) - 1].split("."):
+            if "-" in sub and (found := _wears(names, sub)) is not None:
+                break
+    return found
+
+
+def _wears(names: tuple[str, ...], label: str) -> str | None:
+    """The name of ``names`` that ``label`` wears with words added: a part between its
+    hyphens, or its first part glued to a country code or a service word."""
     parts = label.split("-")
     first = parts[0]
     for n in names:

@@ -44,6 +44,14 @@ def test_the_names_a_message_goes_by(sender: str, text: str, names: tuple[str, .
     (("brighton",), "brighton-hove.gov.uk", None),  # a public body's domain
     (("boots",), "prescription-help.com", None),  # another name
     (("boots",), "bootsy-collins.com", None),  # a longer word is not the name
+    # the name in front of someone else's hyphenated domain
+    (("cgd",), "cgd-acesso.pt-seguro.info", "cgd"),
+    (("vipps",), "vipps-sikkerhet.no-id.com", "vipps"),
+    (("vipps",), "login.vipps-sikkerhet.no-id.com", "vipps"),
+    (("vipps",), "vipps.no-id.com", None),  # a label with no words added
+    (("boots",), "boots-rx.pharmacy.com", None),  # a one-word domain: a vendor's
+    (("boots",), "offers.boots-sale.example-mail.com", "boots"),
+    (("boots",), "news-boots.example.com", None),
 ])
 def test_a_domain_wears_the_name(names: tuple[str, ...], host: str, hit: str | None) -> None:
     assert names_sender(names, host) == hit

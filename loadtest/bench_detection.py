@@ -777,9 +777,25 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "rules, not read",
            "smishing_holdout43": "forty-third held-out set: fraud of 2026 in 15 families "
                                  "and 15 languages, measured once with the fraud model "
-                                 "and before it, not read",
+                                 "and before it, read on 27 Nov (eleventh session)",
            "smishing_holdout43_ham": "forty-third held-out set: genuine texts close to "
-                                     "them, measured once, not read"}
+                                     "them, measured once",
+           "smishing_holdout44": "forty-fourth held-out set: fraud of 2026 in 15 families "
+                                 "and 26 languages, measured once at the start (97 of 150) "
+                                 "and once at the end (110) of 27 Nov's eleventh session, "
+                                 "not read, kept out of the fraud model",
+           "smishing_holdout44_ham": "forty-fourth held-out set: genuine texts close to "
+                                     "them, measured twice, not read",
+           "smishing_holdout45": "forty-fifth set: charity appeals, rentals, tickets, loans "
+                                 "and more in some 35 languages, measured at first contact "
+                                 "(98 of 200 blocked), then read",
+           "smishing_holdout45_ham": "forty-fifth set: genuine texts close to them (3 of "
+                                     "200 blocked at first contact)",
+           "smishing_holdout46": "forty-sixth set: 15 families, four fifths in some 40 other "
+                                 "languages and code-mixed forms, measured at first contact "
+                                 "(103 of 200 blocked), then read",
+           "smishing_holdout46_ham": "forty-sixth set: genuine texts close to them (3 of 200 "
+                                     "blocked at first contact, 2 by the example lists)"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -114,8 +114,11 @@ def read_sets(paths: Sequence[str | Path], ham: Sequence[str | Path] = ()
 
 
 #: the fraud model's training: C fixed (30 and 100 caught the same out of set,
-#: 30 blocked fewer look-alikes), everything else as the content model
-FRAUD_PARAMS = Params(Cs=(30.0,))
+#: 30 blocked fewer look-alikes); the block threshold at 0.1% of out-of-fold ham (the
+#: issue's "at most 0.1% of ham blocked"; the content model keeps half that): over
+#: folds of whole sets, 45.7% of the frauds at 9 of 10,907 ham, against 32.6% at 4 with
+#: 0.05% (27 Nov, 45 sets); everything else as the content model
+FRAUD_PARAMS = Params(Cs=(30.0,), max_ham=0.002)
 
 
 def fraud_data(sets: Sequence[str | Path], data: str | Path | None = None,

@@ -795,7 +795,18 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "languages and code-mixed forms, measured at first contact "
                                  "(103 of 200 blocked), then read",
            "smishing_holdout46_ham": "forty-sixth set: genuine texts close to them (3 of 200 "
-                                     "blocked at first contact, 2 by the example lists)"}
+                                     "blocked at first contact, 2 by the example lists)",
+           "smishing_holdout47": "forty-seventh held-out set: fraud of 2026 in 15 families, "
+                                 "45% English, measured once with the rules the eleventh "
+                                 "session started from (85 of 150) and with its own (105), "
+                                 "not read, kept out of the fraud model",
+           "smishing_holdout47_ham": "forty-seventh held-out set: genuine texts close to "
+                                     "them, measured twice, not read",
+           "smishing_holdout48": "forty-eighth set: task jobs, investment groups, premium "
+                                 "callbacks, code theft and more in some 33 languages, "
+                                 "measured at first contact (112 of 200), then read",
+           "smishing_holdout48_ham": "forty-eighth set: genuine texts close to them (4 of 200 "
+                                     "blocked at first contact)"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -197,7 +197,16 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout45_ham.tsv": (2, 10),
          # the same day: a premium horoscope subscription's confirmation from its own
          # short code, with STOP (content.spam, premium markers)
-         "smishing_holdout46_ham.tsv": (1, 10)}
+         "smishing_holdout46_ham.tsv": (1, 10),
+         # measured once with the rules the eleventh session started from and once with
+         # its own, not read: 3 blocked by detection both times (counts only)
+         "smishing_holdout47_ham.tsv": (3, 7),
+         # written and measured on 27 Nov, then read: Smart's free "missed call alert"
+         # whose Philippine mobile reads as a UK 09 line to the harness's UK home, a
+         # Tala loan reminder in Swahili by M-Pesa paybill (scam.loan_fee_first's
+         # "mkopo ... lipa"), a Filipino daughter's "pa-GCash 1,000" for a phone repair
+         # from her sister's phone (scam.family_money)
+         "smishing_holdout48_ham.tsv": (3, 10)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

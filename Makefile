@@ -22,6 +22,6 @@ bench:
 # loadtest/data but the two kept unread to measure it (the 44th and 47th)
 FRAUD_UNREAD = holdout(44|47)(_ham)?\.tsv$$
 fraud-model:
-	python3 -m gateway train --out gateway/content/models/sms_fraud.json.gz \
+	$(PY) -m gateway train --out gateway/content/models/sms_fraud.json.gz \
 	  --sets $$(ls loadtest/data/smishing*.tsv | grep -v -E '$(FRAUD_UNREAD)') \
 	  --ham loadtest/data/busy_senders.tsv --data ../shared/data/sms-spam-collection/train.tsv

@@ -801,7 +801,7 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "session started from (85 of 150) and with its own (105), "
                                  "not read, kept out of the fraud model",
            "smishing_holdout47_ham": "forty-seventh held-out set: genuine texts close to "
-                                     "them, measured twice, not read",
+                                     "them, measured with both, not read",
            "smishing_holdout48": "forty-eighth set: task jobs, investment groups, premium "
                                  "callbacks, code theft and more in some 33 languages, "
                                  "measured at first contact (112 of 200), then read",

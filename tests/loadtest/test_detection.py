@@ -187,13 +187,13 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # with the fraud model: 2 blocked by detection by both, not read (the counts
          # alone were looked at)
          "smishing_holdout43_ham.tsv": (2, 7),
+         # measured at the start and at the end of 27 Nov's eleventh session, not read:
+         # 4 blocked by detection each time (the counts alone were looked at)
+         "smishing_holdout44_ham.tsv": (4, 7),
          # written and measured on 27 Nov (eleventh session), then read: a Swahili
          # "my phone was stolen, this is my new number, don't send money to anyone who
          # says it's me" (scam.family_money_intl reads the warning as the ask), a
          # Spotify renewal's price from an unregistered sender ID (premium.charge_with_doubt)
-         # measured once at the start and once at the end of 27 Nov's eleventh session,
-         # not read: 4 blocked by detection both times (the counts alone were looked at)
-         "smishing_holdout44_ham.tsv": (4, 7),
          "smishing_holdout45_ham.tsv": (2, 10),
          # the same day: a premium horoscope subscription's confirmation from its own
          # short code, with STOP (content.spam, premium markers)

@@ -12,7 +12,7 @@ Symbols (default scores; a rule file's ``[symbols]`` table may change them):
   trained on today's frauds (smishing, impersonation, task jobs, investment and
   romance scams, in many languages: the fraud sets of loadtest/data) against their
   look-alikes (the genuine notices and chats they imitate) and the corpus's ham, its
-  threshold chosen by cross-validation over whole sets for at most 0.05% of ham
+  threshold chosen by cross-validation over whole sets for at most 0.1% of ham
   (docs/classifier.md). The content model knows the corpus's premium-rate spam of
   the 2000s; this one, what is sent now.
 

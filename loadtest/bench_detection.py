@@ -781,9 +781,10 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout43_ham": "forty-third held-out set: genuine texts close to "
                                      "them, measured once",
            "smishing_holdout44": "forty-fourth held-out set: fraud of 2026 in 15 families "
-                                 "and 26 languages, measured once at the start (97 of 150) "
-                                 "and once at the end (110) of 27 Nov's eleventh session, "
-                                 "not read, kept out of the fraud model",
+                                 "and 26 languages, measured at the start (97 of 150) "
+                                 "and at the end (111) of 27 Nov's eleventh session and "
+                                 "at the end of the twelfth (113), not read, kept out of "
+                                 "the fraud model",
            "smishing_holdout44_ham": "forty-fourth held-out set: genuine texts close to "
                                      "them, measured twice, not read",
            "smishing_holdout45": "forty-fifth set: charity appeals, rentals, tickets, loans "
@@ -798,14 +799,28 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                      "blocked at first contact, 2 by the example lists)",
            "smishing_holdout47": "forty-seventh held-out set: fraud of 2026 in 15 families, "
                                  "45% English, measured once with the rules the eleventh "
-                                 "session started from (85 of 150) and with its own (105), "
-                                 "not read, kept out of the fraud model",
+                                 "session started from (85 of 150), with its own (105) "
+                                 "and with the twelfth's (107), not read, kept out of the "
+                                 "fraud model",
            "smishing_holdout47_ham": "forty-seventh held-out set: genuine texts close to "
                                      "them, measured with both, not read",
            "smishing_holdout48": "forty-eighth set: task jobs, investment groups, premium "
                                  "callbacks, code theft and more in some 33 languages, "
                                  "measured at first contact (112 of 200), then read",
            "smishing_holdout48_ham": "forty-eighth set: genuine texts close to them (4 of 200 "
+                                     "blocked at first contact)",
+           "smishing_holdout49": "forty-ninth held-out set: bills, tax and benefits, task "
+                                 "jobs, refund recovery, bank callbacks and more, a third "
+                                 "English, measured with the rules the twelfth session "
+                                 "started from (108 of 150) and with its own (111), not "
+                                 "read, kept out of the fraud model",
+           "smishing_holdout49_ham": "forty-ninth held-out set: genuine texts close to them, "
+                                     "measured with both, not read",
+           "smishing_holdout50": "fiftieth set: health, school fees, travel, bills, family, "
+                                 "jobs, premium, marketplaces and romance in some 30 "
+                                 "languages, measured at first contact (96 of 160), then "
+                                 "read",
+           "smishing_holdout50_ham": "fiftieth set: genuine texts close to them (none of 160 "
                                      "blocked at first contact)"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -206,7 +206,10 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # Tala loan reminder in Swahili by M-Pesa paybill (scam.loan_fee_first's
          # "mkopo ... lipa"), a Filipino daughter's "pa-GCash 1,000" for a phone repair
          # from her sister's phone (scam.family_money)
-         "smishing_holdout48_ham.tsv": (3, 10)}
+         "smishing_holdout48_ham.tsv": (3, 10),
+         # measured with the rules the twelfth session (27 Nov) started from and with its
+         # own, not read: 1 blocked by detection both times (counts only)
+         "smishing_holdout49_ham.tsv": (1, 7)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -288,7 +288,13 @@ def _text_keywords(ctx: Ctx, key: str, value: Any) -> Pred | None:
     if not words or any(not isinstance(w, str) or not w.strip() for w in words):
         ctx.err(key, "text_keywords takes a list of non-empty words")
         return None
-    folded = tuple(dict.fromkeys(w.casefold() for w in words))
+    casefolded = [w.casefold() for w in words]
+    folded = tuple(dict.fromkeys(casefolded))
+    if len(folded) < len(casefolded):  # one keyword twice: an editing slip, named
+        twice = sorted({w for w in casefolded if casefolded.count(w) > 1})
+        ctx.err(key, "text_keywords lists " + ", ".join(map(repr, twice))
+                + " more than once (a named pattern's words count too)")
+        return None
     # a keyword of word characters only matches where it is a whole word of the text:
     # one set test against the event's words (Facts.words, split once for every rule)
     single = frozenset(w for w in folded if WORD_RUN.fullmatch(w))

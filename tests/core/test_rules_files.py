@@ -412,3 +412,33 @@ def test_rules_sharing_a_pattern_search_a_text_once(tmp_path, monkeypatch):
                                                "dst": "+447700900123", "text": text}, GB))
         assert v.rules == rules
         assert searched == searches
+
+
+def test_a_keyword_written_twice_names_its_line(tmp_path):
+    """A keyword listed twice (case aside), inline or through a named pattern's words,
+    is an error at the key's line: one of the two was meant to be another word."""
+    errs, p = errors_of(tmp_path, """
+        [patterns]
+        loan_words = ["loan", "credit"]
+
+        [[rule]]
+        id = "twice"
+        when.text_keywords = ["Parcel", "parcel", "fee"]
+        score = 1
+
+        [[rule]]
+        id = "through_a_pattern"
+        when.text_keywords = ["@loan_words", "Credit"]
+        score = 1
+
+        [[rule]]
+        id = "once"
+        when.text_keywords = ["parcel", "fee"]
+        score = 1
+    """)
+    assert errs == [
+        f"{p}:7: twice: text_keywords lists 'parcel' more than once (a named pattern's "
+        "words count too)",
+        f"{p}:12: through_a_pattern: text_keywords lists 'credit' more than once (a named "
+        "pattern's words count too)",
+    ]

@@ -783,7 +783,7 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout44": "forty-fourth held-out set: fraud of 2026 in 15 families "
                                  "and 26 languages, measured at the start (97 of 150) "
                                  "and at the end (111) of 27 Nov's eleventh session and "
-                                 "at the end of the twelfth (113), not read, kept out of "
+                                 "at the end of the twelfth (115), not read, kept out of "
                                  "the fraud model",
            "smishing_holdout44_ham": "forty-fourth held-out set: genuine texts close to "
                                      "them, measured twice, not read",
@@ -812,8 +812,9 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout49": "forty-ninth held-out set: bills, tax and benefits, task "
                                  "jobs, refund recovery, bank callbacks and more, a third "
                                  "English, measured with the rules the twelfth session "
-                                 "started from (108 of 150) and with its own (111), not "
-                                 "read, kept out of the fraud model",
+                                 "started from (108 of 150), with its first round (111) "
+                                 "and with its last (111), not read, kept out of the fraud "
+                                 "model",
            "smishing_holdout49_ham": "forty-ninth held-out set: genuine texts close to them, "
                                      "measured with both, not read",
            "smishing_holdout50": "fiftieth set: health, school fees, travel, bills, family, "
@@ -821,7 +822,22 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "languages, measured at first contact (96 of 160), then "
                                  "read",
            "smishing_holdout50_ham": "fiftieth set: genuine texts close to them (none of 160 "
-                                     "blocked at first contact)"}
+                                     "blocked at first contact)",
+           "smishing_holdout51": "fifty-first held-out set: rentals and tickets, loans and "
+                                 "collectors, banks' sender IDs, family, health, premium, "
+                                 "investment, post and government, written midway through "
+                                 "the twelfth session, measured with its start rules (113 "
+                                 "of 150), its first round (117) and its last (118), not "
+                                 "read, kept out of the fraud model",
+           "smishing_holdout51_ham": "fifty-first held-out set: genuine texts close to them, "
+                                     "measured three times, not read",
+           "smishing_holdout52": "fifty-second set: jobs, rentals and tickets, family, "
+                                 "premium callbacks, parcels, charity, loans, code theft and "
+                                 "bills in some 30 languages, measured at first contact "
+                                 "(107 of 160; 102 with the twelfth session's start rules), "
+                                 "then read",
+           "smishing_holdout52_ham": "fifty-second set: genuine texts close to them (6 of 160 "
+                                     "blocked at first contact, 1 by the example lists)"}
 DATA = ROOT / "loadtest" / "data"
 
 

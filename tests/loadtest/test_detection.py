@@ -206,10 +206,20 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # Tala loan reminder in Swahili by M-Pesa paybill (scam.loan_fee_first's
          # "mkopo ... lipa"), a Filipino daughter's "pa-GCash 1,000" for a phone repair
          # from her sister's phone (scam.family_money)
-         "smishing_holdout48_ham.tsv": (3, 10),
+         # (the Tala reminder no longer blocks since the twelfth session: 2)
+         "smishing_holdout48_ham.tsv": (2, 10),
          # measured with the rules the twelfth session (27 Nov) started from and with its
          # own, not read: 1 blocked by detection both times (counts only)
-         "smishing_holdout49_ham.tsv": (1, 7)}
+         "smishing_holdout49_ham.tsv": (1, 7),
+         # written midway through the twelfth session, measured three times, not read:
+         # 2 blocked by detection at its start rules, 1 at its last (counts only)
+         "smishing_holdout51_ham.tsv": (1, 7),
+         # written and measured the same day, then read: the British Red Cross's receipt
+         # from its donation short code (callback.shortcode_premium with the classifier's
+         # doubt), AT&T's "we blocked a spam call from +216 ..." (Tunisia is on the IRSF
+         # list since the eleventh session), a Bible-verse subscription's welcome from its
+         # own short code (the classifier)
+         "smishing_holdout52_ham.tsv": (3, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -783,7 +783,7 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout44": "forty-fourth held-out set: fraud of 2026 in 15 families "
                                  "and 26 languages, measured at the start (97 of 150) "
                                  "and at the end (111) of 27 Nov's eleventh session and "
-                                 "at the end of the twelfth (115), not read, kept out of "
+                                 "at the end of the twelfth (116), not read, kept out of "
                                  "the fraud model",
            "smishing_holdout44_ham": "forty-fourth held-out set: genuine texts close to "
                                      "them, measured twice, not read",
@@ -800,7 +800,7 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout47": "forty-seventh held-out set: fraud of 2026 in 15 families, "
                                  "45% English, measured once with the rules the eleventh "
                                  "session started from (85 of 150), with its own (105) "
-                                 "and with the twelfth's (107), not read, kept out of the "
+                                 "and with the twelfth's (108), not read, kept out of the "
                                  "fraud model",
            "smishing_holdout47_ham": "forty-seventh held-out set: genuine texts close to "
                                      "them, measured with both, not read",
@@ -813,7 +813,7 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "jobs, refund recovery, bank callbacks and more, a third "
                                  "English, measured with the rules the twelfth session "
                                  "started from (108 of 150), with its first round (111) "
-                                 "and with its last (111), not read, kept out of the fraud "
+                                 "and with its last (112), not read, kept out of the fraud "
                                  "model",
            "smishing_holdout49_ham": "forty-ninth held-out set: genuine texts close to them, "
                                      "measured with both, not read",
@@ -827,7 +827,7 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "collectors, banks' sender IDs, family, health, premium, "
                                  "investment, post and government, written midway through "
                                  "the twelfth session, measured with its start rules (113 "
-                                 "of 150), its first round (117) and its last (118), not "
+                                 "of 150), its first round (117) and its last (120), not "
                                  "read, kept out of the fraud model",
            "smishing_holdout51_ham": "fifty-first held-out set: genuine texts close to them, "
                                      "measured three times, not read",
@@ -837,6 +837,20 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "(107 of 160; 102 with the twelfth session's start rules), "
                                  "then read",
            "smishing_holdout52_ham": "fifty-second set: genuine texts close to them (6 of 160 "
+                                     "blocked at first contact, 1 by the example lists)",
+           "smishing_holdout53": "fifty-third held-out set: individuals' medical and religious "
+                                 "appeals, bank and wallet alerts, rentals and marketplaces, "
+                                 "bills, government, jobs, premium, family, a quarter English, "
+                                 "written late in the twelfth session, measured with its start "
+                                 "rules (100 of 150), the second round's (100) and its last "
+                                 "(103), not read, kept out of the fraud model",
+           "smishing_holdout53_ham": "fifty-third held-out set: genuine texts close to them, "
+                                     "measured three times, not read",
+           "smishing_holdout54": "fifty-fourth set: parcels, bank alerts, health, rentals and "
+                                 "travel, family, charity, benefits, loans, investment, a "
+                                 "quarter English, measured at first contact (97 of 160; 96 "
+                                 "with the twelfth session's start rules), then read",
+           "smishing_holdout54_ham": "fifty-fourth set: genuine texts close to them (5 of 160 "
                                      "blocked at first contact, 1 by the example lists)"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -219,7 +219,14 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # doubt), AT&T's "we blocked a spam call from +216 ..." (Tunisia is on the IRSF
          # list since the eleventh session), a Bible-verse subscription's welcome from its
          # own short code (the classifier)
-         "smishing_holdout52_ham.tsv": (3, 8)}
+         "smishing_holdout52_ham.tsv": (3, 8),
+         # written late in the twelfth session, measured three times, not read: 3
+         # blocked by detection with its start rules and with its last (counts only)
+         "smishing_holdout53_ham.tsv": (3, 7),
+         # written and measured the same day, then read: a bank's pre-approved loan offer
+         # from its sender ID on the harness's unregistered route (scam.easy_loan with the
+         # classifier's doubt), a rail refund from a registered sender ID off its route
+         "smishing_holdout54_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -294,11 +294,18 @@ class QuarantineConfig:
 @dataclass(frozen=True, slots=True)
 class StateConfig:
     backend: str = "memory"
+    #: ``redis://host:port/db`` (or ``rediss://``, ``unix://``) for one server,
+    #: ``redis+sentinel://host:26379,host:26379/service[/db]`` for a primary that
+    #: Sentinels fail over, ``redis+cluster://host:port,host:port`` for a Redis Cluster
+    #: (``gateway.redisconn``)
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: namespace of every key the redis backend writes
     redis_prefix: str = "spamgw:"
     #: seconds between two syncs of the local view with Redis
     sync_interval: float = 0.1
+    #: how many shards the counters' keys are spread over (0: one, or 8 on a Redis
+    #: Cluster); every process sharing a prefix must use the same number
+    redis_shards: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,6 +474,21 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
                 "expensive_per_minute", "max_concurrent_expensive"):
         if getattr(spend, key) < 0:
             raise ConfigError(f"agi.spend.{key}: must not be negative")
+    from gateway.redisconn import parse as parse_redis_url
+
+    for key, url in (("state.redis_url", cfg.state.redis_url),
+                     ("agi.lookup.redis_url", cfg.agi.lookup.redis_url)):
+        if url:
+            try:
+                parse_redis_url(url)
+            except ValueError as e:
+                raise ConfigError(f"{key}: {e}") from None
+    if not 0 <= cfg.state.redis_shards <= 1024:
+        raise ConfigError("state.redis_shards: expected 0 (automatic) to 1024, got "
+                          f"{cfg.state.redis_shards}")
+    if "{" in cfg.state.redis_prefix or "}" in cfg.state.redis_prefix:
+        raise ConfigError("state.redis_prefix: no braces (a Redis Cluster reads them as "
+                          "a hash tag; the gateway adds its own)")
     lookup = cfg.agi.lookup
     for key in ("deadline_ms", "cache_ttl", "cache_size", "reload_interval"):
         if getattr(lookup, key) <= 0:

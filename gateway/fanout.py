@@ -43,12 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio
-import redis.exceptions
 import structlog
 
 from gateway.engine.schema import RuleErrors
 from gateway.observe import LogLimiter
+from gateway.redisconn import ERRORS, async_client, sync_client
 
 if TYPE_CHECKING:
     from gateway.app import Core
@@ -65,7 +64,7 @@ POSITION_FILE = "changes.position"
 CHUNK = 500
 #: entries in a change from which it is encoded and decoded off the event loop
 BIG = 1000
-_ERRORS = (redis.exceptions.RedisError, OSError)
+_ERRORS = ERRORS
 #: how long the follower's XREAD waits on the server for a change (milliseconds)
 BLOCK_MS = 1000
 #: how long stopping waits for the stream's tasks: a read's socket timeout and more
@@ -91,10 +90,10 @@ def stream_key(prefix: str) -> str:
 def stream_position(url: str, prefix: str, timeout: float = 2.0) -> str:
     """The stream's last id, read before the journals are replayed (synchronously, at
     start): the changes after it are followed. ``$`` if Redis cannot be reached."""
-    import redis as sync_redis
-
-    client = sync_redis.Redis.from_url(url, socket_timeout=timeout,
-                                       socket_connect_timeout=timeout)
+    try:  # a Cluster client reads the slot map when made
+        client = sync_client(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    except _ERRORS:
+        return "$"
     try:
         last: Any = client.xrevrange(stream_key(prefix), count=1)
     except _ERRORS:
@@ -146,10 +145,8 @@ class ChangeStream:
         #: Redis call swallowed their cancellation (see ``running``)
         self._stopping = False
         url = core.config.state.redis_url
-        self._send = redis.asyncio.Redis.from_url(url, socket_connect_timeout=2.0,
-                                                  socket_timeout=5.0)
-        self._read = redis.asyncio.Redis.from_url(url, socket_connect_timeout=2.0,
-                                                  socket_timeout=10.0)
+        self._send = async_client(url, socket_connect_timeout=2.0, socket_timeout=5.0)
+        self._read = async_client(url, socket_connect_timeout=2.0, socket_timeout=10.0)
 
     # -- publishing (called on the event loop, never waits) ---------------------------
 

@@ -179,11 +179,11 @@ class RedisLookup:
     name = "redis"
 
     def __init__(self, url: str, key: str, *, timeout: float = 1.0) -> None:
-        import redis.asyncio
+        from gateway.redisconn import async_client
 
         self.key = key
-        self._client = redis.asyncio.Redis.from_url(
-            url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._client = async_client(url, decode_responses=True, socket_timeout=timeout,
+                                    socket_connect_timeout=timeout)
 
     async def lookup(self, number: Number) -> str | None:
         value = await self._client.hget(self.key, number.e164)

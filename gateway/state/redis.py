@@ -45,18 +45,24 @@ import threading
 import time
 from typing import Any
 
-import redis
-import redis.exceptions
 import structlog
 
+from gateway.redisconn import ERRORS, sync_client
+from gateway.redisconn import parse as parse_url
 from gateway.state.sync import Batch, Reply, Syncer
 from gateway.state.view import LocalView
+from gateway.state.wire import shard_prefixes
 
 __all__ = ["RedisCounters"]
 
 log = structlog.get_logger("spamgw.state")
 
-_ERRORS = (redis.exceptions.RedisError, OSError, TimeoutError)
+_ERRORS = ERRORS
+
+#: shards of the keys on a Redis Cluster unless ``[state] redis_shards`` says: each is
+#: one script a sync on the primary holding it (and its own fan-out of changes), so a
+#: few per primary spread the load without multiplying the round trips
+CLUSTER_SHARDS = 8
 
 #: a job for the sync thread: the batch, and the future its outcome resolves
 _Job = tuple[Batch, "asyncio.Future[BaseException | None]"]
@@ -65,10 +71,17 @@ _Job = tuple[Batch, "asyncio.Future[BaseException | None]"]
 class RedisCounters(LocalView):
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "spamgw:",
                  interval: float = 0.1, max_members: int = 4096, max_batch: int = 2000,
-                 timeout: float = 1.0) -> None:
+                 timeout: float = 1.0, shards: int = 0) -> None:
         super().__init__(max_members)
         self.url = url
         self.prefix = prefix
+        #: a standalone server, a Sentinel-managed primary or a Cluster
+        self.target = parse_url(url)
+        self.cluster = self.target.cluster
+        #: the keys are spread over this many shards (0: one, or on a Cluster
+        #: ``CLUSTER_SHARDS``), each with its key prefix
+        self.shards = shards or (CLUSTER_SHARDS if self.cluster else 1)
+        self.prefixes = shard_prefixes(prefix, self.shards, self.cluster)
         self.interval = interval
         self.max_batch = max_batch  # keys of each kind pushed/read by one sync
         self.timeout = timeout
@@ -76,7 +89,6 @@ class RedisCounters(LocalView):
         #: again when it is back
         self.live = max(10.0, 50 * interval)
         self._syncer = Syncer(self, self.live)
-        self._client: redis.Redis | None = None
         self._thread: threading.Thread | None = None
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -102,7 +114,8 @@ class RedisCounters(LocalView):
 
     @classmethod
     def from_config(cls, config: Any) -> RedisCounters:
-        return cls(config.redis_url, prefix=config.redis_prefix, interval=config.sync_interval)
+        return cls(config.redis_url, prefix=config.redis_prefix, interval=config.sync_interval,
+                   shards=config.redis_shards)
 
     def metrics(self) -> dict[str, float]:
         """Figures for /metrics: sync health and the size of the local view."""
@@ -137,11 +150,8 @@ class RedisCounters(LocalView):
         if self._running:
             return
         self._loop = asyncio.get_running_loop()
-        self._client = redis.Redis.from_url(
-            self.url, decode_responses=True, socket_timeout=self.timeout,
-            socket_connect_timeout=self.timeout)
         self._jobs = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._io, args=(self._client, self._loop),
+        self._thread = threading.Thread(target=self._io, args=(self._loop,),
                                         name="spamgw-state-sync", daemon=True)
         self._thread.start()
         self.recording = True
@@ -170,7 +180,6 @@ class RedisCounters(LocalView):
         thread, self._thread = self._thread, None
         if thread is not None:
             await asyncio.to_thread(thread.join, 3 * self.timeout)
-        self._client = None
 
     async def sync(self) -> None:
         """One sync now (tests, benchmarks), after the one in flight if any; raises what
@@ -196,14 +205,19 @@ class RedisCounters(LocalView):
         self._jobs.put((self._syncer.prepare(), fut))
         return fut
 
-    def _io(self, client: redis.Redis, loop: asyncio.AbstractEventLoop) -> None:
-        """The sync thread: each job's Redis I/O, its outcome handed back to the loop."""
+    def _io(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The sync thread: each job's Redis I/O, its outcome handed back to the loop.
+        Its client is made here, at the first job and again after one failed to be
+        made (a Cluster client reads the slot map from its seed nodes when made)."""
+        client: Any = None
         try:
             while (job := self._jobs.get()) is not None:
                 batch, fut = job
                 reply: Reply | None = None
                 error: BaseException | None = None
                 try:
+                    if client is None:
+                        client = self._connect()
                     reply = self._syncer.exchange(client, batch)
                 except Exception as e:
                     error = e
@@ -212,7 +226,8 @@ class RedisCounters(LocalView):
                 except RuntimeError:  # the loop is closed: nobody to tell
                     return
         finally:
-            client.close()
+            if client is not None:
+                client.close()
 
     def _done(self, batch: Batch, fut: asyncio.Future[BaseException | None],
               reply: Reply | None, error: BaseException | None) -> None:
@@ -298,18 +313,29 @@ class RedisCounters(LocalView):
             log.warning("redis sync failed: serving from the local view until it is back",
                         url=self.url, error=repr(e))
 
+    def _connect(self) -> Any:
+        """A blocking client of the target (a Cluster client learns the slot map from
+        its seed nodes here, so this can raise what a connection raises)."""
+        return sync_client(self.url, decode_responses=True, socket_timeout=self.timeout,
+                           socket_connect_timeout=self.timeout)
+
     def preload(self) -> None:
         """For one-shot tools that run no event loop (``spamgw check``): load the live
         flags once, synchronously; counters start empty and nothing is pushed."""
-        client = redis.Redis.from_url(self.url, decode_responses=True,
-                                      socket_timeout=self.timeout,
-                                      socket_connect_timeout=self.timeout)
+        g = self.prefixes[0]
         try:
-            names = sorted(str(n) for n in client.smembers(self.prefix + "flists"))
-            pipe = client.pipeline(transaction=False)
+            client = self._connect()
+        except _ERRORS as e:  # a Cluster client asks its seed nodes at once
+            self.sync_errors += 1
+            log.error("redis unreachable: flags not loaded, answering from the local view",
+                      url=self.url, error=str(e))
+            return
+        try:
+            names = sorted(str(n) for n in client.smembers(g + "flists"))
+            pipe = client.pipeline()
             wall = time.time()
             for name in names:
-                pipe.zrangebyscore(self.prefix + "f:" + name, f"({wall!r}", "+inf",
+                pipe.zrangebyscore(g + "f:" + name, f"({wall!r}", "+inf",
                                    withscores=True)
             self._syncer.apply_flag_lists(names, pipe.execute(), full=False)
         except _ERRORS as e:

@@ -34,8 +34,8 @@ import uuid
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from zlib import crc32
 
-import redis
 import structlog
 
 from gateway.state.view import Distinct, Key, Sum
@@ -60,13 +60,13 @@ FlagOps = dict[tuple[str, Hashable], float | None]
 
 
 @dataclass(slots=True)
-class Batch:
-    """What one sync sends, made on the loop; the thread only reads it."""
+class Part:
+    """What one sync sends to one shard (``gateway.state.wire.shard_prefixes``: one
+    shard, the whole prefix, unless the keys are spread over a Redis Cluster); made on
+    the loop, the thread only reads it."""
 
-    cycle: int
-    load: bool
-    flog_id: str
-    flag_ops: FlagOps
+    #: the shard's key prefix
+    prefix: str
     #: the ``SYNC`` script's JSON arguments (``gateway.state.wire``), encoded on the
     #: loop right after the snapshot, while what they encode is in this core's cache
     #: (the thread, woken on another core, paid for every miss): ARGV[5], the hash
@@ -84,6 +84,17 @@ class Batch:
     set_json: bytes
     #: (set, pushed sightings, members here at the snapshot, its event time)
     set_items: list[tuple[Distinct, dict[Hashable, float], int, float]]
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one sync sends: a part per shard, and the flag changes."""
+
+    cycle: int
+    load: bool
+    flog_id: str
+    flag_ops: FlagOps
+    parts: list[Part]
     prune: list[str]
     started: float = field(default_factory=time.monotonic)
 
@@ -94,12 +105,9 @@ class Reply:
     uses them at once."""
 
     whole: bool = True
-    #: [current, previous (-1: not read), ...] per sum item
-    sums: str = "[]"
-    #: [size, ...] per distinct set
-    sets: str = "[]"
-    #: the other processes' change records
-    records: list[str] = field(default_factory=list)
+    #: per part of the batch: [current, previous (-1: not read), ...] per sum item,
+    #: [size, ...] per distinct set, and the other processes' change records
+    parts: list[tuple[str, str, list[str]]] = field(default_factory=list)
     #: the flag log since the last sync: [entry id, [field, value, ...]] each
     flog: str = "[]"
     #: when the sync loaded the flags: (epoch, last flog id, names, each list's rows)
@@ -118,12 +126,17 @@ class Syncer:
         self.epoch: str | None = None
         self.flog_id = "0-0"
         self.need_load = True
-        self.hash_names: dict[tuple[str, float, int], str] = {}
+        #: each shard's key prefix (one, the whole prefix, unless Redis is a Cluster);
+        #: the flags, their log and the epoch live under the first
+        self.prefixes = counters.prefixes
+        self.cluster = counters.cluster
+        self.global_prefix = self.prefixes[0]
+        self.hash_names: dict[tuple[int, str, float, int], str] = {}
         #: hash name -> (counter name, window, bucket), for the records of others
         self.parsed: dict[str, tuple[str, float, int] | None] = {}
         self.sha = ""  # the SYNC script's, once loaded (thread side)
         #: the thread's connection, of that client (thread side)
-        self._client: redis.Redis | None = None
+        self._client: Any = None
         self._conn: Any = None
         #: change records another process's inbox holds (past it: it reads all again)
         self.inbox_cap = _INBOX_CAP
@@ -138,23 +151,52 @@ class Syncer:
         """Snapshot what to send, and reset what the hot path accumulates."""
         c = self.c
         self.cycle += 1
-        p = c.prefix
         budget = c.max_batch
         flag_ops, c.flag_ops = c.flag_ops, {}
         spill, c.spill = c.spill, []
         touched_s, c.touched_sums = c.touched_sums[:budget], c.touched_sums[budget:]
         touched_d, c.touched_sets = c.touched_sets[:budget], c.touched_sets[budget:]
+        spilled: list[tuple[Key, float, int, float]] = spill[:budget]
+        c.spill[:0] = spill[budget:]
+        if len(self.hash_names) > 4 * budget:
+            self.hash_names.clear()
+        fresh: list[Sum] = []
+        n = len(self.prefixes)
+        if n == 1:
+            parts = [self._part(0, spilled, touched_s, touched_d, fresh)]
+        else:  # each key to its shard, by a hash of its encoded form: every process
+            # agrees
+            groups: list[tuple[list[Any], list[Sum], list[Distinct]]] = [
+                ([], [], []) for _ in range(n)]
+            for item in spilled:
+                groups[crc32(encode_key(item[0][1]).encode()) % n][0].append(item)
+            for e in touched_s:
+                f = e.field
+                if not f:
+                    f = e.field = encode_key(e.k[1])
+                    fresh.append(e)
+                groups[crc32(f.encode()) % n][1].append(e)
+            for d in touched_d:
+                groups[crc32((d.field or encode_key(d.k[1])).encode()) % n][2].append(d)
+            parts = [self._part(i, *g, fresh) for i, g in enumerate(groups)]
+        if fresh:
+            c.index_sums(fresh)
+        prune = list(c.local.flag_names()) if self.cycle % 100 == 0 else []
+        return Batch(self.cycle, self.need_load, self.flog_id, flag_ops, parts, prune)
 
+    def _part(self, shard: int, spilled: list[tuple[Key, float, int, float]],
+              touched_s: list[Sum], touched_d: list[Distinct], fresh: list[Sum]) -> Part:
+        """One shard's share of the sync, as the ``SYNC`` script's arguments."""
+        c = self.c
+        p = self.prefixes[shard]
         hashes: dict[str, int] = {}
         ttls: list[int] = []  # each hash's ttl in ms, in the order of ``hashes``
         names = self.hash_names
-        if len(names) > 4 * budget:
-            names.clear()
 
         def hidx(name: str, window: float, b: int) -> int:
-            h = names.get((name, window, b))
+            h = names.get((shard, name, window, b))
             if h is None:
-                h = names[(name, window, b)] = f"{p}s:{name}:{window:g}:{b}"
+                h = names[(shard, name, window, b)] = f"{p}s:{name}:{window:g}:{b}"
             i = hashes.get(h)
             if i is None:
                 i = hashes[h] = len(hashes) + 1
@@ -168,15 +210,12 @@ class Syncer:
         s_prev: list[int] = []
         s_field: list[str] = []
         s_amount: list[str] = []
-        spilled: list[tuple[Key, float, int, float]] = spill[:budget]
         for k, window, b, amount in spilled:
             s_cur.append(hidx(k[0], window, b))
             s_prev.append(0)
             s_field.append(encode_key(k[1]))
             s_amount.append(repr(amount))
-        c.spill[:0] = spill[budget:]
         sum_items: list[tuple[Sum, int, bool, float]] = []
-        fresh: list[Sum] = []
         #: counter name -> (bucket, window, its hash index, the previous one's)
         per_name: dict[str, tuple[int, float, int, int]] = {}
         for e in touched_s:
@@ -202,8 +241,6 @@ class Syncer:
             s_field.append(f)
             s_amount.append(("1" if amount == 1.0 else repr(amount)) if amount else "0")
             sum_items.append((e, b, read, amount))
-        if fresh:
-            c.index_sums(fresh)
 
         # the distinct counts as columns too (ARGV[7]): each set's head (counter name
         # and window, sent once with its window, max members and ttl in ms), encoded
@@ -246,13 +283,10 @@ class Syncer:
                 times_append(int(ts * 1000.0) - base)
                 members_append(str(m) if type(m) is int else encode_key(m))
             set_items.append((d, pend, len(d.members), d.now))
-
-        prune = list(c.local.flag_names()) if self.cycle % 100 == 0 else []
-        return Batch(self.cycle, self.need_load, self.flog_id, flag_ops,
-                     _dumps(list(hashes)).encode(),
-                     _dumps([s_cur, s_prev, s_field, s_amount, ttls]).encode(), sum_items,
-                     spilled, _dumps([base, heads, d_head, d_field, d_now, d_count, d_times,
-                                      d_members]).encode(), set_items, prune)
+        return Part(p, _dumps(list(hashes)).encode(),
+                    _dumps([s_cur, s_prev, s_field, s_amount, ttls]).encode(), sum_items,
+                    spilled, _dumps([base, heads, d_head, d_field, d_now, d_count, d_times,
+                                     d_members]).encode(), set_items)
 
     def merge(self, batch: Batch, reply: Reply) -> int:
         """Apply what came back; returns how many keys the sync pushed or read."""
@@ -260,32 +294,35 @@ class Syncer:
         if reply.loaded is not None:
             self._loaded(*reply.loaded)
         loads = json.loads
-        for record in reply.records:  # the others' changes first: ours are newer
-            self._apply(loads(record))
-        sums = loads(reply.sums)
-        base = 2 * len(batch.spilled)  # the spill's replies come first
-        for n, (e, b, read, _) in enumerate(batch.sum_items):
-            cur, prev = sums[base + 2 * n], sums[base + 2 * n + 1]
-            if e.b == b:
-                if cur + e.pend > e.cur:
-                    e.cur = cur + e.pend
-                if read and prev > e.prev:
-                    e.prev = prev
-            elif e.b == b + 1 and cur > e.prev:
-                e.prev = cur
-            if read:
-                e.synced = b
-        self.reads += sum(1 for _, _, read, _ in batch.sum_items if read)
-        for (d, _, here, now), count in zip(batch.set_items, loads(reply.sets),
-                                            strict=True):
-            d.others = max(0, int(count) - here)
-            d.pulled = now
+        for part, (_, _, records) in zip(batch.parts, reply.parts, strict=True):
+            for record in records:  # the others' changes first: ours are newer
+                self._apply(loads(record), part.prefix)
+        pushed = len(batch.flag_ops)
+        for part, (sums_json, sets_json, _) in zip(batch.parts, reply.parts, strict=True):
+            sums = loads(sums_json)
+            base = 2 * len(part.spilled)  # the spill's replies come first
+            for n, (e, b, read, _) in enumerate(part.sum_items):
+                cur, prev = sums[base + 2 * n], sums[base + 2 * n + 1]
+                if e.b == b:
+                    if cur + e.pend > e.cur:
+                        e.cur = cur + e.pend
+                    if read and prev > e.prev:
+                        e.prev = prev
+                elif e.b == b + 1 and cur > e.prev:
+                    e.prev = cur
+                if read:
+                    e.synced = b
+            self.reads += sum(1 for _, _, read, _ in part.sum_items if read)
+            for (d, _, here, now), count in zip(part.set_items, loads(sets_json),
+                                                strict=True):
+                d.others = max(0, int(count) - here)
+                d.pulled = now
+            pushed += len(part.spilled) + len(part.sum_items) + len(part.set_items)
         self._follow(loads(reply.flog))
         if not reply.whole:
             self.rereads += 1
             c.reread()
-        return (len(batch.flag_ops) + len(batch.spilled) + len(batch.sum_items)
-                + len(batch.set_items))
+        return pushed
 
     def requeue(self, batch: Batch) -> None:
         """A failed sync keeps its pushes for the next one, as long as they matter."""
@@ -293,29 +330,31 @@ class Syncer:
         for op, exp in batch.flag_ops.items():
             c.flag_ops.setdefault(op, exp)
         now = c.latest
-        for k, window, b, amount in batch.spilled:
-            if b >= int(now // window) - 1:
-                c.spill.append((k, window, b, amount))
-        for e, b, _read, amount in batch.sum_items:
-            if amount:
-                if e.b == b:
-                    e.pend += amount
-                elif b >= int(now // e.window) - 1:
-                    c.spill.append((e.k, e.window, b, amount))
-            if not e.touched:
-                e.touched = True
-                c.touched_sums.append(e)
-        for d, pend, _, _ in batch.set_items:
-            if not d.touched:
-                d.touched = True
-                c.touched_sets.append(d)
-            horizon = now - d.window
-            for member, ts in pend.items():
-                if ts > horizon and d.pend.get(member, horizon) < ts:
-                    d.pend[member] = ts
+        for part in batch.parts:
+            for k, window, b, amount in part.spilled:
+                if b >= int(now // window) - 1:
+                    c.spill.append((k, window, b, amount))
+            for e, b, _read, amount in part.sum_items:
+                if amount:
+                    if e.b == b:
+                        e.pend += amount
+                    elif b >= int(now // e.window) - 1:
+                        c.spill.append((e.k, e.window, b, amount))
+                if not e.touched:
+                    e.touched = True
+                    c.touched_sums.append(e)
+            for d, pend, _, _ in part.set_items:
+                if not d.touched:
+                    d.touched = True
+                    c.touched_sets.append(d)
+                horizon = now - d.window
+                for member, ts in pend.items():
+                    if ts > horizon and d.pend.get(member, horizon) < ts:
+                        d.pend[member] = ts
 
-    def _apply(self, record: dict[str, Any]) -> None:
-        """Another process's changes: the new totals of the keys held here."""
+    def _apply(self, record: dict[str, Any], prefix: str) -> None:
+        """Another process's changes (to the shard of ``prefix``): the new totals of
+        the keys held here."""
         c = self.c
         hashes = record.get("h") or ()
         parsed = self.parsed
@@ -327,7 +366,7 @@ class Syncer:
             if h in parsed:
                 meta = parsed[h]
             else:
-                meta = parsed[h] = self._parse(h)
+                meta = parsed[h] = self._parse(h, prefix)
             if meta is None:
                 continue
             name, window, b = meta
@@ -351,8 +390,9 @@ class Syncer:
             d.pulled = latest
         self.changes_in += n
 
-    def _parse(self, h: str) -> tuple[str, float, int] | None:
-        head = self.c.prefix + "s:"
+    @staticmethod
+    def _parse(h: str, prefix: str) -> tuple[str, float, int] | None:
+        head = prefix + "s:"
         if not h.startswith(head):
             return None
         try:
@@ -413,16 +453,19 @@ class Syncer:
 
     # -- in the sync thread ---------------------------------------------------------
 
-    def exchange(self, client: redis.Redis, batch: Batch) -> Reply:
+    def exchange(self, client: Any, batch: Batch) -> Reply:
         """Run one sync's I/O (blocking; reads nothing the hot path writes). Raises what
         the connection raises.
 
         The commands go out on one connection of ``client`` that this thread keeps,
-        packed and read back in a row: the ``SYNC`` script alone when no flag changed
-        (it reads the flag log too), with no pipeline object, retry wrapper or
-        response callback in between (they were most of a sync's cost in this thread,
-        paid again at every sync by a thread whose caches went cold in between)."""
-        p = self.c.prefix
+        packed and read back in a row: a ``SYNC`` script per shard (one, unless Redis
+        is a Cluster) and the flag changes if any (the first shard's script reads the
+        flag log), with no pipeline object, retry wrapper or response callback in
+        between (they were most of a sync's cost in this thread, paid again at every
+        sync by a thread whose caches went cold in between). On a Redis Cluster they
+        go through the client's pipeline, which sends each shard's script to the node
+        that holds it and follows the cluster's redirections."""
+        g = self.global_prefix
         reply = Reply()
         flog_id = batch.flog_id
         if batch.load:
@@ -432,28 +475,45 @@ class Syncer:
         for (name, key), exp in batch.flag_ops.items():
             ek = encode_key(key)
             if exp is None:
-                commands.append(("ZREM", f"{p}f:{name}", ek))
+                commands.append(("ZREM", f"{g}f:{name}", ek))
             else:
-                commands.append(("ZADD", f"{p}f:{name}", repr(exp), ek))
-                commands.append(("SADD", p + "flists", name))
-            commands.append(("XADD", p + "flog", "MAXLEN", "~", _FLOG_MAXLEN, "*",
+                commands.append(("ZADD", f"{g}f:{name}", repr(exp), ek))
+                commands.append(("SADD", g + "flists", name))
+            commands.append(("XADD", g + "flog", "MAXLEN", "~", _FLOG_MAXLEN, "*",
                              "n", name, "k", ek, "e", "" if exp is None else repr(exp),
                              "o", self.origin))
-        i = len(commands)
-        commands.append(("EVALSHA", self.sha, 0, p, self.origin, self.live_ms,
-                         self.inbox_cap, batch.hashes, batch.sum_json, batch.set_json,
-                         flog_id))
+        first = len(commands)
+        for n, part in enumerate(batch.parts):
+            p = part.prefix
+            # KEYS[1], the shard's process set, routes the script in a Cluster
+            commands.append(("EVALSHA", self.sha, 1, p + "procs", p, self.origin,
+                             self.live_ms, self.inbox_cap, part.hashes, part.sum_json,
+                             part.set_json, flog_id if n == 0 else ""))
         if batch.prune:
             wall = repr(time.time())
             for name in batch.prune:
-                commands.append(("ZREMRANGEBYSCORE", f"{p}f:{name}", "-inf", wall))
-        results = self._run(client, commands)
-        whole, sums, sets, flog, *records = results[i]
-        reply.whole = int(whole) == 1
-        reply.sums, reply.sets, reply.flog, reply.records = sums, sets, flog, records
+                commands.append(("ZREMRANGEBYSCORE", f"{g}f:{name}", "-inf", wall))
+        results = (self._run_cluster(client, commands) if self.cluster
+                   else self._run(client, commands))
+        for n in range(len(batch.parts)):
+            whole, sums, sets, flog, *records = results[first + n]
+            if int(whole) != 1:
+                reply.whole = False
+            if n == 0:
+                reply.flog = flog
+            reply.parts.append((sums, sets, records))
         return reply
 
-    def _run(self, client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
+    @staticmethod
+    def _run_cluster(client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """``commands`` through a Redis Cluster client's pipeline: grouped by node,
+        sent to the nodes in a row, MOVED and ASK followed; the first error raises."""
+        pipe = client.pipeline()
+        for command in commands:
+            pipe.execute_command(*command)
+        return list(pipe.execute())
+
+    def _run(self, client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one write and read their replies in order, on this
         thread's own connection of ``client`` (made again for a new client); an error
         reply raises, and the connection, whose later replies are still unread, is
@@ -469,9 +529,10 @@ class Syncer:
             conn.disconnect()
             raise
 
-    def _load(self, client: redis.Redis) -> tuple[str, str, list[str], list[Any]]:
-        """Every live flag list, the epoch, where the flag log ends; the script loaded."""
-        p = self.c.prefix
+    def _load(self, client: Any) -> tuple[str, str, list[str], list[Any]]:
+        """Every live flag list, the epoch, where the flag log ends; the script loaded
+        (on every primary of a Cluster)."""
+        p = self.global_prefix
         self.sha = client.script_load(SYNC)
         pipe = client.pipeline(transaction=False)
         pipe.set(p + "epoch", uuid.uuid4().hex, nx=True)

@@ -28,7 +28,7 @@ import json
 from collections.abc import Hashable
 from typing import Any, cast
 
-__all__ = ["SYNC", "decode_key", "encode_key"]
+__all__ = ["SLOTS", "SYNC", "decode_key", "encode_key", "shard_prefixes"]
 
 
 #: ``json.dumps(k, separators=(",", ":"), ensure_ascii=False)`` without building an
@@ -91,8 +91,36 @@ def decode_key(s: str) -> Hashable:
 
 # The script takes its batch as JSON arguments and answers JSON strings: packing and
 # parsing one string costs the client a few microseconds, where one argument or reply
-# element each would cost several (measured by loadtest/bench_state.py). Being many
-# keys in one script, it suits a standalone Redis (or Sentinel), not Cluster.
+# element each would cost several (measured by loadtest/bench_state.py). It names its
+# keys at run time, under one prefix: on a Redis Cluster each shard's prefix carries a
+# hash tag, so all of a shard's keys share one slot and the script runs where they are.
+
+#: Redis Cluster's number of hash slots
+SLOTS = 16384
+
+
+def shard_prefixes(prefix: str, shards: int, cluster: bool) -> list[str]:
+    """Each shard's key prefix. One shard outside a Cluster: ``prefix`` itself (the
+    names every version has used). On a Cluster, ``{<prefix><n>}:`` with a hash tag
+    whose slot falls in the shard's share of the 16,384 slots (the i-th of ``shards``
+    equal ranges: the smallest such ``n``), so the shards spread over the primaries
+    as evenly as the slot ranges do, and every process picks the same tags."""
+    if shards == 1 and not cluster:
+        return [prefix]
+    from redis.crc import key_slot
+
+    out: list[str] = []
+    n = 0
+    for i in range(shards):
+        lo, hi = i * SLOTS // shards, (i + 1) * SLOTS // shards
+        while True:  # about ``shards`` tries a shard: the slots of tags are uniform
+            tag = f"{prefix}{n}"
+            n += 1
+            if lo <= key_slot(tag.encode()) < hi:
+                out.append("{" + tag + "}:")
+                n = 0
+                break
+    return out
 
 #: One sync: push, read back what is new here, fan the changes out, read the inbox.
 #: ARGV: prefix, origin, live ms, inbox cap, JSON array of hash names, JSON of the sums
@@ -103,7 +131,10 @@ def decode_key(s: str) -> Hashable:
 #: [counter name:window, window ms, max members, ttl ms]; a set is ``dm:{head}:{key}``,
 #: its members follow those of the sets before it, times are ms after base, and
 #: scores at or below its latest time less the window have left it.
-#: ARGV[8]: the last id of the flag log read.
+#: ARGV[8]: the last id of the flag log read ("": the flag log is not read here, the
+#: first shard's script reads it). KEYS[1] is the shard's ``procs``: it only routes the
+#: script to its node in a Redis Cluster (every key the script names shares its hash
+#: tag, ``shard_prefixes``).
 #: Returns [whole, sums, sets, flog, record, record, ...]: ``whole`` 1 when this process
 #: was registered all along (every change of the others since its last sync is in the
 #: records), 0 when it must read its keys again; ``sums`` JSON [current, previous (-1:
@@ -200,7 +231,10 @@ if #chs > 0 or #chd > 0 then
   end
 end
 
-local flog = redis.call('XRANGE', p .. 'flog', '(' .. ARGV[8], '+', 'COUNT', 10000)
+local flog = {}
+if ARGV[8] ~= '' then
+  flog = redis.call('XRANGE', p .. 'flog', '(' .. ARGV[8], '+', 'COUNT', 10000)
+end
 local out = {whole, #sums > 0 and cjson.encode(sums) or '[]',
              #sets > 0 and cjson.encode(sets) or '[]',
              #flog > 0 and cjson.encode(flog) or '[]'}

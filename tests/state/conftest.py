@@ -3,7 +3,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from redis_support import RedisServer, two_backends
+from redis_support import ClusterServers, RedisServer, Store, two_backends
 
 from gateway.state.redis import RedisCounters
 
@@ -17,6 +17,27 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterServers]:
+    """A Redis Cluster of three primaries, shared like ``redis_server``."""
+    cluster = ClusterServers(tmp_path_factory.mktemp("cluster")).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def store(request: pytest.FixtureRequest) -> Store:
+    """Each test that takes it runs on one redis-server and on a Redis Cluster (the
+    counters' keys in 8 shards over 3 primaries)."""
+    if request.param == "standalone":
+        server = request.getfixturevalue("redis_server")
+        return Store("standalone", server.url, [server])
+    cluster = request.getfixturevalue("redis_cluster")
+    return Store("cluster", cluster.url, cluster.nodes)
 
 
 @pytest.fixture
@@ -36,7 +57,7 @@ def prefix() -> str:
 
 
 @pytest_asyncio.fixture
-async def pair(redis_server, prefix) -> AsyncIterator[tuple[RedisCounters, RedisCounters]]:
+async def pair(store, prefix) -> AsyncIterator[tuple[RedisCounters, RedisCounters]]:
     """Two started backends that sync only when told (``sync()``)."""
-    async with two_backends(redis_server.url, prefix, 3600) as ab:
+    async with two_backends(store.url, prefix, 3600) as ab:
         yield ab

@@ -10,7 +10,11 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import redis
+
+from gateway.redisconn import sync_client
 from gateway.state.redis import RedisCounters
 from gateway.testing.ports import free_port
 
@@ -18,10 +22,13 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, port: int | None = None, persist: bool = False) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, persist: bool = False,
+                 extra: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
         self.workdir = workdir
         self.persist = persist
+        #: more redis-server arguments (cluster mode, replicaof)
+        self.extra = extra
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -32,7 +39,12 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.workdir), "--save", "", "--daemonize", "no",
-                "--appendonly", "yes" if self.persist else "no", "--loglevel", "warning"]
+                "--appendonly", "yes" if self.persist else "no", "--loglevel", "warning",
+                *self.extra]
+        return self._spawn(args)
+
+    def _spawn(self, args: list[str]) -> RedisServer:
+        """Run ``args`` and wait until the server answers PING."""
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -48,6 +60,14 @@ class RedisServer:
             time.sleep(0.02)
         self.stop()
         raise RuntimeError("redis-server did not start")
+
+    def command(self, *args: str) -> Any:
+        """One command on a connection of its own, the reply as redis-py parses it."""
+        r = redis.Redis(port=self.port, decode_responses=True, socket_timeout=5)
+        try:
+            return r.execute_command(*args)
+        finally:
+            r.close()
 
     def kill(self) -> None:
         """Gone at once, as a crash or a cut cable would leave it."""
@@ -65,6 +85,122 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+
+
+class ClusterServers:
+    """A Redis Cluster of ``n`` primaries (no replicas) on loopback: each node started
+    in cluster mode, an equal range of the 16,384 slots added to each, the nodes made
+    to meet, and the cluster waited for until every node says ``cluster_state:ok``."""
+
+    def __init__(self, workdir: Path, n: int = 3) -> None:
+        # the bus port on a free port of its own (port + 10,000 may not be free)
+        self.bus = [free_port() for _ in range(n)]
+        self.nodes = [RedisServer(workdir / f"node{i}", extra=(
+            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", "2000", "--cluster-port", str(self.bus[i])))
+            for i in range(n)]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{s.port}" for s in self.nodes[:2])
+
+    def start(self) -> ClusterServers:
+        for s in self.nodes:
+            s.start()
+        n = len(self.nodes)
+        for i, s in enumerate(self.nodes):
+            s.command("CLUSTER", "ADDSLOTSRANGE", str(i * 16384 // n),
+                      str((i + 1) * 16384 // n - 1))
+        for s, bus in zip(self.nodes[1:], self.bus[1:], strict=True):
+            self.nodes[0].command("CLUSTER", "MEET", "127.0.0.1", str(s.port), str(bus))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            infos = [dict(line.split(":", 1) for line in
+                          str(s.command("CLUSTER", "INFO")).split() if ":" in line)
+                     for s in self.nodes]
+            if all(i.get("cluster_state") == "ok" and i.get("cluster_known_nodes") == str(n)
+                   for i in infos):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the Redis Cluster did not come up")
+
+    def stop(self) -> None:
+        for s in self.nodes:
+            s.stop()
+
+
+class SentinelGroup:
+    """A primary, its replica and one Sentinel watching them as ``mymaster``, on
+    loopback; the Sentinel declares the primary down after one second."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.primary = RedisServer(workdir / "primary")
+        self.replica = RedisServer(workdir / "replica", extra=(
+            "--replicaof", "127.0.0.1", str(self.primary.port)))
+        self.sentinel_port = free_port()
+        self.workdir = workdir
+        self.sentinel = RedisServer(workdir / "sentinel", port=self.sentinel_port)
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.sentinel_port}/mymaster/0"
+
+    def start(self) -> SentinelGroup:
+        self.primary.start()
+        self.replica.start()
+        conf = self.workdir / "sentinel.conf"
+        conf.write_text(
+            f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self.workdir}\n"
+            f"sentinel monitor mymaster 127.0.0.1 {self.primary.port} 1\n"
+            "sentinel down-after-milliseconds mymaster 1000\n"
+            "sentinel failover-timeout mymaster 5000\n")
+        sentinel = self.sentinel
+        sentinel.workdir.mkdir(parents=True, exist_ok=True)
+        sentinel._spawn([REDIS_SERVER, str(conf), "--sentinel"])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                link = self.replica.command("INFO", "replication").get("master_link_status")
+                if link == "up" and sentinel.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME",
+                                                     "mymaster"):
+                    return self
+            except redis.RedisError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the Sentinel group did not come up")
+
+    def stop(self) -> None:
+        for s in (self.sentinel, self.replica, self.primary):
+            s.stop()
+
+
+class Store:
+    """The Redis the counters under test share: one server, or a Cluster; what the
+    tests read of it behind their backs goes through here."""
+
+    def __init__(self, kind: str, url: str, servers: list[RedisServer]) -> None:
+        self.kind = kind
+        self.url = url
+        self.servers = servers
+
+    def client(self) -> Any:
+        return sync_client(self.url, decode_responses=True, socket_timeout=5)
+
+    def calls(self, command: str) -> int:
+        """How many times the servers ran ``command`` so far (from scripts too)."""
+        return sum(int(s.command("INFO", "commandstats")
+                       .get(f"cmdstat_{command}", {}).get("calls", 0))
+                   for s in self.servers)
+
+    def keys(self, pattern: str) -> dict[int, list[str]]:
+        """Each server's keys matching ``pattern``, by port."""
+        return {s.port: list(s.command("KEYS", pattern)) for s in self.servers}
+
+    def script_flush(self) -> None:
+        for s in self.servers:
+            s.command("SCRIPT", "FLUSH")
 
 
 RULES = """

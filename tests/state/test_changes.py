@@ -3,7 +3,8 @@ rolls over); after that, the others' changes come in their change records, and a
 nobody else changes is never read again. A process that may have missed records (its
 first sync, dropped from the fan-out, an inbox past its cap) reads everything again.
 And the sync keeps up while the event loop is busy. Real redis-server; counts of the
-commands Redis ran from its own ``INFO commandstats``."""
+commands Redis ran from its own ``INFO commandstats``. Each runs on one redis-server
+and on a Redis Cluster (``store``)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,7 @@ from redis_support import two_backends
 W = 3600.0
 
 
-def calls(url: str, command: str) -> int:
-    """How many times Redis ran ``command`` so far (from scripts too)."""
-    r = redis.Redis.from_url(url)
-    try:
-        return int(r.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
-    finally:
-        r.close()
-
-
-async def test_a_key_is_read_once_and_then_learns_from_the_others(pair, redis_server) -> None:
+async def test_a_key_is_read_once_and_then_learns_from_the_others(pair, store) -> None:
     a, b = pair
     now = time.time()
     a.hit("r", "k", now, W)
@@ -34,19 +26,19 @@ async def test_a_key_is_read_once_and_then_learns_from_the_others(pair, redis_se
     for _ in range(5):
         b.hit("r", "k", now, W)
     await b.sync()
-    hgets = calls(redis_server.url, "hget")
+    hgets = store.calls("hget")
     for _ in range(3):
         await a.sync()
     # a knows b's five from b's change record, without reading the key again
     assert a.peek("r", "k", now, W) == 6.0
     assert a.metrics()["sync_reads"] == 1
     assert a.metrics()["sync_changes_in"] == 1
-    assert calls(redis_server.url, "hget") == hgets
+    assert store.calls("hget") == hgets
     # a's own hits are pushed, and the push answers the new total: still no read
     a.hit("r", "k", now, W)
     await a.sync()
     assert a.peek("r", "k", now, W) == 7.0
-    assert calls(redis_server.url, "hget") == hgets
+    assert store.calls("hget") == hgets
     await b.sync()
     assert b.peek("r", "k", now, W) == 7.0
 
@@ -66,15 +58,15 @@ async def test_distinct_sizes_travel_in_the_records(pair) -> None:
 
 
 async def test_a_process_dropped_from_the_fanout_reads_its_keys_again(
-        pair, redis_server, prefix) -> None:
+        pair, store, prefix) -> None:
     a, b = pair
     now = time.time()
     a.hit("r", "k", now, W)
     await a.sync()
     # a fell silent past ``live`` as far as the others know: it leaves the fan-out
-    r = redis.Redis.from_url(redis_server.url)
-    try:
-        assert r.zrem(prefix + "procs", a._syncer.origin) == 1
+    r = store.client()
+    try:  # a registers in every shard's process set
+        assert all(r.zrem(p + "procs", a._syncer.origin) == 1 for p in a.prefixes)
     finally:
         r.close()
     for _ in range(3):
@@ -122,11 +114,11 @@ async def busy(seconds: float, chunk: float, work=None) -> None:
         await asyncio.sleep(0)
 
 
-async def test_the_sync_keeps_up_while_the_loop_is_busy(redis_server, prefix) -> None:
+async def test_the_sync_keeps_up_while_the_loop_is_busy(store, prefix) -> None:
     """Turns of 150 ms (a loop full of messages): the sync's I/O runs in its own
     thread, so each turn merges one sync and starts the next; sharing goes on and no
     lag episode is declared."""
-    async with two_backends(redis_server.url, prefix, 0.05) as (a, b):
+    async with two_backends(store.url, prefix, 0.05) as (a, b):
         now = time.time()
         b.peek("r", "wave", now, W)  # b holds the key
         await b.sync()
@@ -148,7 +140,7 @@ async def test_the_sync_keeps_up_while_the_loop_is_busy(redis_server, prefix) ->
         assert a.sync_errors == b.sync_errors == 0
 
 
-async def test_an_error_reply_fails_one_sync_and_the_next_pushes_it(pair, redis_server) -> None:
+async def test_an_error_reply_fails_one_sync_and_the_next_pushes_it(pair, store) -> None:
     """Redis forgot the script (``SCRIPT FLUSH``, or a restart between two syncs): the
     sync fails on the error reply, its connection is dropped with the replies still
     unread, and the next sync loads the script and pushes what the failed one carried,
@@ -157,11 +149,7 @@ async def test_an_error_reply_fails_one_sync_and_the_next_pushes_it(pair, redis_
     now = time.time()
     a.hit("r", "k", now, W, 2.0)
     a.flag("wangiri", 447700900321, now, 600)
-    r = redis.Redis.from_url(redis_server.url)
-    try:
-        r.script_flush()
-    finally:
-        r.close()
+    store.script_flush()
     try:
         await a.sync()
         raise AssertionError("the sync should have failed")

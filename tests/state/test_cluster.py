@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-import redis
 from redis_support import two_backends
 
 from gateway.state.redis import RedisCounters
@@ -98,8 +97,8 @@ async def test_flags_travel_and_unflags_too(pair) -> None:
     assert not a.flagged("wangiri", 447700900123, now + 2)
 
 
-async def test_background_sync_converges_within_an_interval(redis_server, prefix) -> None:
-    async with two_backends(redis_server.url, prefix, 0.05) as (a, b):
+async def test_background_sync_converges_within_an_interval(store, prefix) -> None:
+    async with two_backends(store.url, prefix, 0.05) as (a, b):
         now = time.time()
         for _ in range(7):
             a.hit("r", "bulk", now, W)
@@ -111,15 +110,15 @@ async def test_background_sync_converges_within_an_interval(redis_server, prefix
         assert b.last_sync > now - 1
 
 
-async def test_flags_survive_a_restart_and_expired_ones_vanish(redis_server, prefix) -> None:
-    a = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
+async def test_flags_survive_a_restart_and_expired_ones_vanish(store, prefix) -> None:
+    a = RedisCounters(store.url, prefix=prefix, interval=3600)
     await a.start()
     now = time.time()
     a.flag("wangiri", 447700900555, now, 3600)
     a.flag("wangiri", 447700900556, now, 0.3)
     await a.stop()  # the last push happens on stop
     await asyncio.sleep(0.4)
-    c = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
+    c = RedisCounters(store.url, prefix=prefix, interval=3600)
     await c.start()
     try:
         assert c.flagged("wangiri", 447700900555, time.time())
@@ -127,39 +126,47 @@ async def test_flags_survive_a_restart_and_expired_ones_vanish(redis_server, pre
     finally:
         await c.stop()
     # and Redis itself has dropped it
-    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    r = store.client()
     try:
-        assert r.zrange(prefix + "f:wangiri", 0, -1) == ["447700900555"]
+        assert r.zrange(c.prefixes[0] + "f:wangiri", 0, -1) == ["447700900555"]
     finally:
         r.close()
 
 
-async def test_keys_are_namespaced(pair, redis_server, prefix) -> None:
+async def test_keys_are_namespaced(pair, store, prefix) -> None:
+    """Every key carries the prefix. On a Cluster each shard's keys share a hash tag
+    made of the prefix (``{t1234abcd:17}:...``), and the shards spread over the
+    primaries."""
     a, _ = pair
     now = time.time()
-    a.hit("r", "k", now, W)
-    a.distinct("d", "k", "m", now, W)
+    for i in range(40):
+        a.hit("r", f"k{i}", now, W)
+        a.distinct("d", f"k{i}", "m", now, W)
     a.flag("f", "k", now, 60)
     await a.sync()
-    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
-    try:
-        keys = r.keys(prefix + "*")
-        assert len(keys) >= 5 and all(k.startswith(prefix) for k in keys)
-    finally:
-        r.close()
+    head = prefix if store.kind == "standalone" else "{" + prefix
+    by_server = store.keys(head + "*")
+    keys = [k for ks in by_server.values() for k in ks]
+    assert len(keys) >= 45 and all(k.startswith(head) for k in keys)
+    if store.kind == "cluster":
+        assert all(len(ks) >= 5 for ks in by_server.values()), {
+            port: len(ks) for port, ks in by_server.items()}
+        assert len(a.prefixes) == 8 and len({p.split("}")[0] for p in a.prefixes}) == 8
 
 
-def test_check_tool_preloads_flags_without_an_event_loop(redis_server, prefix) -> None:
+def test_check_tool_preloads_flags_without_an_event_loop(store, prefix) -> None:
     async def seed() -> None:
-        a = RedisCounters(redis_server.url, prefix=prefix, interval=3600)
+        a = RedisCounters(store.url, prefix=prefix, interval=3600)
         await a.start()
         a.flag("wangiri", 447700900777, time.time(), 60)
         await a.stop()
 
     asyncio.run(seed())
-    c = RedisCounters(redis_server.url, prefix=prefix)
+    c = RedisCounters(store.url, prefix=prefix)
     c.preload()
     assert c.flagged("wangiri", 447700900777, time.time())
-    dead = RedisCounters("redis://127.0.0.1:1/0", prefix=prefix, timeout=0.2)
+    dead = RedisCounters(store.url.replace(store.url.split("//")[1],
+                                           "127.0.0.1:1") if store.kind == "cluster"
+                         else "redis://127.0.0.1:1/0", prefix=prefix, timeout=0.2)
     dead.preload()  # fail-open: counted, logged, no exception
     assert dead.sync_errors == 1 and not dead.flagged("wangiri", 447700900777, time.time())

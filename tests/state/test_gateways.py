@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from redis_support import RedisServer, free_port, write_gateway_files
+from redis_support import RedisServer, Store, free_port, write_gateway_files
 
 from gateway.testing.process import GatewayProcess
 
@@ -30,12 +30,13 @@ def statuses(port: int, messages: list[tuple[str, str]], pause: float = 0.0) -> 
         return [p.status for p in e.sent]
 
 
-def test_two_gateways_share_counts_and_flags(redis_server: RedisServer, tmp_path, prefix):
+def test_two_gateways_share_counts_and_flags(store: Store, tmp_path, prefix):
+    """On one redis-server and on a Redis Cluster (``redis+cluster://`` seed nodes)."""
     sim = start_sim(tmp_path / "sim.jsonl")
     pa, pb = free_port(), free_port()
-    cfg_a = write_gateway_files(tmp_path / "a", redis_server.url, prefix, smpp=pa,
+    cfg_a = write_gateway_files(tmp_path / "a", store.url, prefix, smpp=pa,
                                 upstream=sim.port)
-    cfg_b = write_gateway_files(tmp_path / "b", redis_server.url, prefix, smpp=pb,
+    cfg_b = write_gateway_files(tmp_path / "b", store.url, prefix, smpp=pb,
                                 upstream=sim.port)
     try:
         with GatewayProcess(cfg_a, pa, cwd=ROOT, timeout=20), \

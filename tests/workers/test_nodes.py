@@ -39,8 +39,10 @@ def version(node: Host) -> str:
     return node.samples("spamgw_ruleset_info")[0][0]["version"]
 
 
-def test_changes_on_one_node_reach_the_other(tmp_path: Path, redis_url: str, sim: int
+def test_changes_on_one_node_reach_the_other(tmp_path: Path, any_redis_url: str, sim: int
                                              ) -> None:
+    """On one redis-server and on a Redis Cluster."""
+    redis_url = any_redis_url
     prefix = f"n{uuid.uuid4().hex[:8]}:"
     with running_host(tmp_path / "a", redis_url, sim, workers=1, prefix=prefix) as a, \
             running_host(tmp_path / "b", redis_url, sim, workers=1, prefix=prefix) as b:

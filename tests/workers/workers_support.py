@@ -22,14 +22,15 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "state"))
 sys.path.insert(0, str(ROOT / "tests" / "smpp"))
-from redis_support import RULES, RedisServer, free_port  # noqa: E402
+from redis_support import RULES, ClusterServers, RedisServer, free_port  # noqa: E402
 from smpp_support import esme, start_sim  # noqa: E402
 
 from gateway.testing.config import write_config  # noqa: E402
 from gateway.testing.process import GatewayProcess, stop  # noqa: E402
 
-__all__ = ["BLOCKED", "ESME_RX_R_APPN", "LIST_RULE", "ROOT", "TOKEN", "Host", "RedisServer", "esme",
-           "journal_lines", "running_host", "spread", "start_sim", "submit", "write_host"]
+__all__ = ["BLOCKED", "ESME_RX_R_APPN", "LIST_RULE", "ROOT", "TOKEN", "ClusterServers", "Host",
+           "RedisServer", "esme", "journal_lines", "running_host", "spread", "start_sim",
+           "submit", "write_host"]
 
 TOKEN = "workers-test-token-7c1"
 BLOCKED = "447700900666"

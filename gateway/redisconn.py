@@ -94,12 +94,12 @@ def parse(url: str) -> RedisTarget:
                          "redis+sentinel or redis+cluster")
     mode, tls = _MODES[scheme]
     # urlsplit would read "h1:1,h2:2" as one host with a bad port: split by hand
+    rest, _, query = rest.partition("?")
+    if query:
+        raise ValueError(f"{scheme}:// URLs take no query options ({query!r})")
     auth, at, hostpart = rest.rpartition("@") if "@" in rest.split("/", 1)[0] else (
         "", "", rest)
     netloc, _, path = hostpart.partition("/")
-    path, _, query = path.partition("?")
-    if query:
-        raise ValueError(f"{scheme}:// URLs take no query options ({query!r})")
     username = password = None
     if at:
         user, colon, pw = auth.partition(":")

@@ -517,7 +517,8 @@ class Syncer:
         """Send ``commands`` in one write and read their replies in order, on this
         thread's own connection of ``client`` (made again for a new client); an error
         reply raises, and the connection, whose later replies are still unread, is
-        dropped (the next sync connects again)."""
+        dropped: the next sync takes a new one from the pool, which connects afresh
+        (through a Sentinel pool, to the primary the Sentinels name now)."""
         if self._client is not client or self._conn is None:
             self._client = client
             self._conn = client.connection_pool.get_connection()
@@ -527,6 +528,8 @@ class Syncer:
             return [conn.read_response() for _ in commands]
         except BaseException:
             conn.disconnect()
+            self._conn = None
+            client.connection_pool.release(conn)
             raise
 
     def _load(self, client: Any) -> tuple[str, str, list[str], list[Any]]:

@@ -8,7 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,17 +88,24 @@ class RedisServer:
 
 
 class ClusterServers:
-    """A Redis Cluster of ``n`` primaries (no replicas) on loopback: each node started
-    in cluster mode, an equal range of the 16,384 slots added to each, the nodes made
-    to meet, and the cluster waited for until every node says ``cluster_state:ok``."""
+    """A Redis Cluster of ``n`` primaries on loopback, each with ``replicas`` replicas:
+    every node started in cluster mode, an equal range of the 16,384 slots added to
+    each primary, the nodes made to meet, each replica told whose it is, and the
+    cluster waited for until every node says ``cluster_state:ok`` and knows all."""
 
-    def __init__(self, workdir: Path, n: int = 3) -> None:
+    def __init__(self, workdir: Path, n: int = 3, replicas: int = 0) -> None:
+        total = n * (1 + replicas)
+        self.n = n
         # the bus port on a free port of its own (port + 10,000 may not be free)
-        self.bus = [free_port() for _ in range(n)]
+        self.bus = [free_port() for _ in range(total)]
         self.nodes = [RedisServer(workdir / f"node{i}", extra=(
             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "2000", "--cluster-port", str(self.bus[i])))
-            for i in range(n)]
+            "--cluster-node-timeout", "2000", "--cluster-port", str(self.bus[i]),
+            "--repl-diskless-sync", "no")) for i in range(total)]
+
+    @property
+    def primaries(self) -> list[RedisServer]:
+        return self.nodes[:self.n]
 
     @property
     def url(self) -> str:
@@ -107,23 +114,38 @@ class ClusterServers:
     def start(self) -> ClusterServers:
         for s in self.nodes:
             s.start()
-        n = len(self.nodes)
-        for i, s in enumerate(self.nodes):
+        n = self.n
+        for i, s in enumerate(self.primaries):
             s.command("CLUSTER", "ADDSLOTSRANGE", str(i * 16384 // n),
                       str((i + 1) * 16384 // n - 1))
         for s, bus in zip(self.nodes[1:], self.bus[1:], strict=True):
             self.nodes[0].command("CLUSTER", "MEET", "127.0.0.1", str(s.port), str(bus))
+        self._wait("the nodes to meet", lambda infos: all(
+            i.get("cluster_known_nodes") == str(len(self.nodes)) for i in infos))
+        for j, s in enumerate(self.nodes[n:]):  # replica j follows primary j % n
+            s.command("CLUSTER", "REPLICATE", self.primaries[j % n].command("CLUSTER", "MYID"))
+        self._wait("the cluster", lambda infos: all(
+            i.get("cluster_state") == "ok" for i in infos))
+        # a replica that never synced cannot take over: wait for every first sync
+        self._wait("replicas in sync", lambda _: all(
+            s.command("INFO", "replication").get("master_link_status") == "up"
+            for s in self.nodes[n:]))
+        return self
+
+    def _wait(self, what: str, ready: Callable[[list[dict[str, str]]], bool]) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            infos = [dict(line.split(":", 1) for line in
-                          str(s.command("CLUSTER", "INFO")).split() if ":" in line)
-                     for s in self.nodes]
-            if all(i.get("cluster_state") == "ok" and i.get("cluster_known_nodes") == str(n)
-                   for i in infos):
-                return self
+            if ready(self.infos()):
+                return
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError("the Redis Cluster did not come up")
+        raise RuntimeError(f"the Redis Cluster: no {what} in 20 s")
+
+    def infos(self) -> list[dict[str, str]]:
+        """``CLUSTER INFO`` of each running node."""
+        return [dict(line.split(":", 1) for line in
+                     str(s.command("CLUSTER", "INFO")).split() if ":" in line)
+                for s in self.nodes if s.proc is not None]
 
     def stop(self) -> None:
         for s in self.nodes:
@@ -138,6 +160,7 @@ class SentinelGroup:
         self.primary = RedisServer(workdir / "primary")
         self.replica = RedisServer(workdir / "replica", extra=(
             "--replicaof", "127.0.0.1", str(self.primary.port)))
+        self.primary.extra = ("--repl-diskless-sync", "no")
         self.sentinel_port = free_port()
         self.workdir = workdir
         self.sentinel = RedisServer(workdir / "sentinel", port=self.sentinel_port)
@@ -161,9 +184,11 @@ class SentinelGroup:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
+                # up when the replica is in sync and the Sentinel knows it (it learns
+                # replicas from the primary's INFO): else there is nobody to fail over to
                 link = self.replica.command("INFO", "replication").get("master_link_status")
-                if link == "up" and sentinel.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME",
-                                                     "mymaster"):
+                known = sentinel.command("SENTINEL", "REPLICAS", "mymaster")
+                if link == "up" and known and "s_down" not in str(known):
                     return self
             except redis.RedisError:
                 pass

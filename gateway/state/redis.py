@@ -240,6 +240,10 @@ class RedisCounters(LocalView):
                 self.last_batch = self._syncer.merge(batch, reply)
             except Exception as e:  # a bug here must not end sharing silently
                 error = e
+            else:
+                if reply.error is not None:  # some shards answered, some did not
+                    self._syncer.requeue(batch, reply)
+                    error = reply.error
         if error is None:
             self.sweep_due(self.latest)
             if batch.cycle % 100 == 0:

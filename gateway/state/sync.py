@@ -28,6 +28,7 @@ flags known here to be written back instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zlib import crc32
 
+import redis.exceptions
 import structlog
 
 from gateway.state.view import Distinct, Key, Sum
@@ -106,8 +108,14 @@ class Reply:
 
     whole: bool = True
     #: per part of the batch: [current, previous (-1: not read), ...] per sum item,
-    #: [size, ...] per distinct set, and the other processes' change records
-    parts: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    #: [size, ...] per distinct set, and the other processes' change records; None
+    #: for a part whose shard did not answer (on a Cluster, one primary can fail
+    #: while the others answer: what they took is not pushed twice)
+    parts: list[tuple[str, str, list[str]] | None] = field(default_factory=list)
+    #: the first error of a sync that reached some shards and not others
+    error: BaseException | None = None
+    #: whether the flag changes were written (they go to the first shard's primary)
+    flags_written: bool = True
     #: the flag log since the last sync: [entry id, [field, value, ...]] each
     flog: str = "[]"
     #: when the sync loaded the flags: (epoch, last flog id, names, each list's rows)
@@ -138,6 +146,8 @@ class Syncer:
         #: the thread's connection, of that client (thread side)
         self._client: Any = None
         self._conn: Any = None
+        #: on a Redis Cluster, the thread's connection to each primary, by node name
+        self._node_conns: dict[str, tuple[Any, Any]] = {}
         #: change records another process's inbox holds (past it: it reads all again)
         self.inbox_cap = _INBOX_CAP
         # for metrics
@@ -294,11 +304,13 @@ class Syncer:
         if reply.loaded is not None:
             self._loaded(*reply.loaded)
         loads = json.loads
-        for part, (_, _, records) in zip(batch.parts, reply.parts, strict=True):
+        answered = [(part, got) for part, got in zip(batch.parts, reply.parts, strict=True)
+                    if got is not None]
+        for part, (_, _, records) in answered:
             for record in records:  # the others' changes first: ours are newer
                 self._apply(loads(record), part.prefix)
-        pushed = len(batch.flag_ops)
-        for part, (sums_json, sets_json, _) in zip(batch.parts, reply.parts, strict=True):
+        pushed = len(batch.flag_ops) if reply.flags_written else 0
+        for part, (sums_json, sets_json, _) in answered:
             sums = loads(sums_json)
             base = 2 * len(part.spilled)  # the spill's replies come first
             for n, (e, b, read, _) in enumerate(part.sum_items):
@@ -324,13 +336,18 @@ class Syncer:
             c.reread()
         return pushed
 
-    def requeue(self, batch: Batch) -> None:
-        """A failed sync keeps its pushes for the next one, as long as they matter."""
+    def requeue(self, batch: Batch, reply: Reply | None = None) -> None:
+        """A failed sync keeps its pushes for the next one, as long as they matter:
+        all of them, or with ``reply`` (a sync some shards answered) those of the
+        shards that did not, and the flag changes if they were not written."""
         c = self.c
-        for op, exp in batch.flag_ops.items():
-            c.flag_ops.setdefault(op, exp)
+        if reply is None or not reply.flags_written:
+            for op, exp in batch.flag_ops.items():
+                c.flag_ops.setdefault(op, exp)
         now = c.latest
-        for part in batch.parts:
+        parts = batch.parts if reply is None else [
+            part for part, got in zip(batch.parts, reply.parts, strict=True) if got is None]
+        for part in parts:
             for k, window, b, amount in part.spilled:
                 if b >= int(now // window) - 1:
                     c.spill.append((k, window, b, amount))
@@ -496,22 +513,89 @@ class Syncer:
         results = (self._run_cluster(client, commands) if self.cluster
                    else self._run(client, commands))
         for n in range(len(batch.parts)):
-            whole, sums, sets, flog, *records = results[first + n]
+            got = results[first + n]
+            if isinstance(got, BaseException):
+                reply.error = reply.error or got
+                reply.parts.append(None)
+                continue
+            whole, sums, sets, flog, *records = got
             if int(whole) != 1:
                 reply.whole = False
             if n == 0:
                 reply.flog = flog
             reply.parts.append((sums, sets, records))
+        failed = [r for r in results[:first] if isinstance(r, BaseException)]
+        if failed:
+            reply.flags_written = False
+            reply.error = reply.error or failed[0]
+        if reply.error is not None and all(got is None for got in reply.parts):
+            raise reply.error  # nothing answered: a failed sync, as on one server
         return reply
 
+    def _run_cluster(self, client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """``commands`` on a Redis Cluster: grouped by the primary that holds each
+        one's key (a script's KEYS[1]), written to every node before any reply is read,
+        on one connection per node that this thread keeps. Each command's outcome is
+        its reply or the exception it met: a node that failed (connection lost, an
+        error reply) fails its own commands only, the others' replies stand (the
+        caller merges those and pushes the rest again, so nothing is counted twice).
+        After a failure the node's connection is dropped and the slot map read again,
+        so the next sync finds a failed-over primary or moved slots (a MOVED reply is
+        an error here: the next sync pushes that shard again, to its new node)."""
+        conns = self._node_conns
+        if self._client is not client:
+            self._drop(conns)
+            self._client = client
+        groups: dict[str, list[int]] = {}
+        for i, command in enumerate(commands):
+            key = command[3] if command[0] == "EVALSHA" else command[1]
+            node = client.get_node_from_key(key)
+            at = groups.get(node.name)
+            if at is None:
+                at = groups[node.name] = []
+                if node.name not in conns:
+                    pool = client.get_redis_connection(node).connection_pool
+                    conns[node.name] = (pool, pool.get_connection())
+            at.append(i)
+        results: list[Any] = [None] * len(commands)
+        broken: list[str] = []
+        for name, at in groups.items():
+            conn = conns[name][1]
+            try:
+                conn.send_packed_command(conn.pack_commands([commands[i] for i in at]),
+                                         check_health=False)
+            except Exception as e:
+                broken.append(name)
+                for i in at:
+                    results[i] = e
+        for name, at in groups.items():
+            if name in broken:
+                continue
+            conn = conns[name][1]
+            for n, i in enumerate(at):
+                try:
+                    results[i] = conn.read_response()
+                except redis.exceptions.ResponseError as e:  # the connection is sound
+                    results[i] = e
+                    if name not in broken:
+                        broken.append(name)
+                except Exception as e:  # the rest of this node's replies are lost
+                    for j in at[n:]:
+                        results[j] = e
+                    broken.append(name)
+                    break
+        if broken:
+            self._drop({name: conns.pop(name) for name in broken if name in conns})
+            with contextlib.suppress(Exception):  # unreachable now: the next sync tries
+                client.nodes_manager.initialize()
+        return results
+
     @staticmethod
-    def _run_cluster(client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """``commands`` through a Redis Cluster client's pipeline: grouped by node,
-        sent to the nodes in a row, MOVED and ASK followed; the first error raises."""
-        pipe = client.pipeline()
-        for command in commands:
-            pipe.execute_command(*command)
-        return list(pipe.execute())
+    def _drop(conns: dict[str, tuple[Any, Any]]) -> None:
+        for pool, conn in conns.values():
+            conn.disconnect()
+            pool.release(conn)
+        conns.clear()
 
     def _run(self, client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send ``commands`` in one write and read their replies in order, on this

@@ -12,7 +12,7 @@ import pytest
 from redis_support import ClusterServers, SentinelGroup, two_backends
 
 from gateway.config import ConfigError, parse_config
-from gateway.redisconn import parse
+from gateway.redisconn import parse, sync_client
 from gateway.state.redis import RedisCounters
 
 W = 3600.0
@@ -90,6 +90,17 @@ async def share_through_a_failover(url: str, prefix: str, kill) -> tuple[int, in
         assert [a.hit("r", "wave", now, W) for _ in range(3)] == [6.0, 7.0, 8.0]
         await until(lambda: a.sync_errors > 0 or b.sync_errors > 0, "failed sync")
         await until(lambda: b.peek("r", "wave", now, W) == 8.0, "sharing after")
+        # and no push was made twice: a Cluster sync that reached some primaries and
+        # not the dead one pushes again only what the dead one did not take
+        await asyncio.sleep(0.5)
+        assert a.peek("r", "wave", now, W) == b.peek("r", "wave", now, W) == 8.0
+        r = sync_client(url, decode_responses=True)
+        try:
+            bucket = int(now // W)
+            assert sum(float(r.hget(f"{p}s:r:{W:g}:{bucket}", '"wave"') or 0)
+                       for p in a.prefixes) == 8.0
+        finally:
+            r.close()
         # the flag made before the failover is still there for a new process
         c = RedisCounters(url, prefix=prefix, interval=3600)
         await c.start()

@@ -20,6 +20,12 @@ Layout under the prefix (``spamgw:`` by default):
   pushed, the sizes of the distinct sets it pushed), read and emptied by the owner's
   next sync; at most ``cap`` records (past it the oldest go, and ``in:{origin}:lost``
   tells the owner to read everything again); expires after ``live`` ms.
+
+On a Redis Cluster (``redis+cluster://``) the prefix is one per shard,
+``{<prefix><n>}:`` (``shard_prefixes``): a key's sums field and distinct set go to
+the shard of a CRC-32 of its encoded key, each shard has its own ``procs`` and
+inboxes, and the flags (``f:``, ``flists``, ``flog``, ``epoch``) live under the first
+shard's prefix.
 """
 
 from __future__ import annotations

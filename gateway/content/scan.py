@@ -419,8 +419,11 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
     if tld in STRONG_TLDS or tld.startswith("xn--"):
         return True
     n_suffix = _suffix_labels(labels)
-    if n_suffix >= 2 and len(labels) > n_suffix:
-        return True  # under a listed second-level suffix: "dbs.com.sg", "x.co.uk"
+    if n_suffix >= 2 and len(labels) > n_suffix and not (
+            n_suffix == 2 and labels[-2].lower() in _CHAT_LABELS
+            and labels[-1].lower() in _CHAT_LABELS):
+        return True  # under a listed second-level suffix: "dbs.com.sg", "x.co.uk" (not
+        # under one made of chat words, "home.me.so": judged by its name below)
     if len(labels) - n_suffix >= 2 and plain and any(
             c.isalpha() for c in labels[-1 - n_suffix]) and any(
             "-" in n and any(c.isalpha() for c in n) for n in labels[:-n_suffix]):
@@ -430,6 +433,14 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
     # a listed suffix alone ("me.so", "co.uk") names nobody's host: judged by its name
     name = labels[-1 - n_suffix] if len(labels) > n_suffix else labels[0]
     return _marked(name) and any(c.isalpha() for c in name)
+
+
+#: two-letter words of chat: a listed second-level suffix made of two of them ("me.so",
+#: "or.at") reads as prose run together ("home.me.so"), so a bare host under it must
+#: look made up; under any other ("com.sg", "co.uk", "govt.nz", "go.id") it is a link
+_CHAT_LABELS = frozenset({"me", "so", "it", "no", "to", "is", "at", "be", "go", "in", "on",
+                          "up", "us", "we", "do", "my", "of", "or", "an", "as", "by", "he",
+                          "hi", "ok", "am", "if", "ya", "yo"})
 
 
 def _marked(name: str) -> bool:

@@ -851,7 +851,20 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "quarter English, measured at first contact (97 of 160; 96 "
                                  "with the twelfth session's start rules), then read",
            "smishing_holdout54_ham": "fifty-fourth set: genuine texts close to them (5 of 160 "
-                                     "blocked at first contact, 1 by the example lists)"}
+                                     "blocked at first contact, 1 by the example lists)",
+           "smishing_holdout55": "fifty-fifth held-out set: parcels and customs, bank and "
+                                 "wallet alerts, code theft, government and tolls, loans and "
+                                 "debt collectors, jobs and investment, premium, rentals, "
+                                 "family and charity, a quarter English, written in the "
+                                 "thirteenth session, measured with its start rules (114 of "
+                                 "150) and its last (115), not read, kept out of the fraud "
+                                 "model",
+           "smishing_holdout55_ham": "fifty-fifth held-out set: genuine texts close to them, "
+                                     "measured twice, not read",
+           "smishing_holdout56": "fifty-sixth set: the same families, measured at first "
+                                 "contact (113 of 160), then read",
+           "smishing_holdout56_ham": "fifty-sixth set: genuine texts close to them (7 of 160 "
+                                     "blocked at first contact, 3 by the example lists)"}
 DATA = ROOT / "loadtest" / "data"
 
 

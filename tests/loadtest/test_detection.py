@@ -226,7 +226,15 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # written and measured the same day, then read: a bank's pre-approved loan offer
          # from its sender ID on the harness's unregistered route (scam.easy_loan with the
          # classifier's doubt), a rail refund from a registered sender ID off its route
-         "smishing_holdout54_ham.tsv": (2, 8)}
+         "smishing_holdout54_ham.tsv": (2, 8),
+         # written in the thirteenth session (27 Nov), measured with its start rules and
+         # its last, not read: 1 blocked by detection both times (counts only)
+         "smishing_holdout55_ham.tsv": (1, 7),
+         # written and measured the same day, then read: a broker's order confirmation
+         # from its sender ID on the harness's unregistered route (scam.investment with
+         # the classifier's doubt); two friends' "ignore the code" and a bank's loan
+         # offer that says it never asks a fee, blocked at first contact, are spared
+         "smishing_holdout56_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

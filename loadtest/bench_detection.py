@@ -864,7 +864,21 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout56": "fifty-sixth set: the same families, measured at first "
                                  "contact (113 of 160), then read",
            "smishing_holdout56_ham": "fifty-sixth set: genuine texts close to them (7 of 160 "
-                                     "blocked at first contact, 3 by the example lists)"}
+                                     "blocked at first contact, 3 by the example lists)",
+           "smishing_holdout57": "fifty-seventh held-out set: family, charity and disaster "
+                                 "appeals, rentals and tickets, bank and wallet alerts, "
+                                 "utilities and SIMs, shops and refunds, crypto, premium "
+                                 "callbacks, tolls and tax, written in the thirteenth "
+                                 "session after its first round, measured with its start "
+                                 "rules (112 of 150), the first round's (116) and the "
+                                 "second's (117), not read, kept out of the fraud model",
+           "smishing_holdout57_ham": "fifty-seventh held-out set: genuine texts close to "
+                                     "them, measured three times, not read",
+           "smishing_holdout58": "fifty-eighth set: the same families, measured at first "
+                                 "contact (112 of 160; 110 with the session's start rules), "
+                                 "then read",
+           "smishing_holdout58_ham": "fifty-eighth set: genuine texts close to them (5 of 160 "
+                                     "blocked at first contact, 2 by the example lists)"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -234,7 +234,15 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # from its sender ID on the harness's unregistered route (scam.investment with
          # the classifier's doubt); two friends' "ignore the code" and a bank's loan
          # offer that says it never asks a fee, blocked at first contact, are spared
-         "smishing_holdout56_ham.tsv": (1, 8)}
+         "smishing_holdout56_ham.tsv": (1, 8),
+         # written midway through the thirteenth session, measured three times, not
+         # read: 4 blocked by detection each time (counts only)
+         "smishing_holdout57_ham.tsv": (4, 7),
+         # written and measured the same day, then read: a payments bank's debit alert
+         # whose Indian landline ("Not you? Call 0120-...") reads as a UK number to the
+         # harness (phish.callback_lure_personal_line), and two premium subscriptions'
+         # welcomes from their own short codes (the classifier, premium markers)
+         "smishing_holdout58_ham.tsv": (3, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

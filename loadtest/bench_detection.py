@@ -878,7 +878,20 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "contact (112 of 160; 110 with the session's start rules), "
                                  "then read",
            "smishing_holdout58_ham": "fifty-eighth set: genuine texts close to them (5 of 160 "
-                                     "blocked at first contact, 2 by the example lists)"}
+                                     "blocked at first contact, 2 by the example lists)",
+           "smishing_holdout59": "fifty-ninth held-out set: payment apps, bank impersonation "
+                                 "calls, post, government and IDs, telecoms and streaming, "
+                                 "side income, investment and romance, prizes and premium, "
+                                 "extortion, written after the thirteenth session's second "
+                                 "round, measured with its start rules (95 of 150), the "
+                                 "second round's (97) and its last (104), not read, kept out "
+                                 "of the fraud model",
+           "smishing_holdout59_ham": "fifty-ninth held-out set: genuine texts close to them, "
+                                     "measured three times, not read",
+           "smishing_holdout60": "sixtieth set: the same families, measured at first contact "
+                                 "(109 of 160; 105 with the session's start rules), then read",
+           "smishing_holdout60_ham": "sixtieth set: genuine texts close to them (4 of 160 "
+                                     "blocked at first contact, 1 by the example lists)"}
 DATA = ROOT / "loadtest" / "data"
 
 

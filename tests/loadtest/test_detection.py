@@ -242,7 +242,15 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # whose Indian landline ("Not you? Call 0120-...") reads as a UK number to the
          # harness (phish.callback_lure_personal_line), and two premium subscriptions'
          # welcomes from their own short codes (the classifier, premium markers)
-         "smishing_holdout58_ham.tsv": (3, 8)}
+         "smishing_holdout58_ham.tsv": (3, 8),
+         # written late in the thirteenth session, measured three times, not read: 1
+         # blocked by detection each time (counts only)
+         "smishing_holdout59_ham.tsv": (1, 7),
+         # written and measured the same day, then read: two brands' own hyphenated
+         # domains (ELTA Courier's elta-courier.gr, EOS's eos-solutions.de) that the
+         # example brand list does not hold (phish.sender_name_host), a horoscope
+         # subscription's welcome from its own short code (premium markers)
+         "smishing_holdout60_ham.tsv": (3, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from gateway.testing.ports import free_port
+from gateway.testing.process import stop
 
 __all__ = ["REDIS_SERVER", "ClusterServers", "RedisServer", "SentinelGroup"]
 
@@ -74,19 +75,13 @@ class RedisServer:
 
     def kill(self) -> None:
         """Gone at once, as a crash or a cut cable would leave it."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.proc is not None:
+            stop(self.proc, grace=0)
         self.proc = None
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        if self.proc is not None:
+            stop(self.proc, grace=10)
         self.proc = None
 
 

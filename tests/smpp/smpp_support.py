@@ -36,7 +36,7 @@ from gateway.model import Event, Verdict
 from gateway.smpp.proxy import Proxy
 from gateway.testing.config import write_config
 from gateway.testing.ports import free_port
-from gateway.testing.process import GatewayProcess, start_smsc_sim
+from gateway.testing.process import GatewayProcess, start_smsc_sim, stop
 from gateway.testing.smpp import Esme as RawEsme
 
 __all__ = ["ADMIN_TOKEN", "DATA", "ROOT", "RULES", "Esme", "RawEsme", "Recorder", "RunningProxy",
@@ -114,16 +114,7 @@ class Sim:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        for stream in (self.proc.stdout, self.proc.stdin):
-            if stream is not None:
-                stream.close()
+        stop(self.proc, grace=10)
 
 
 def start_sim(record: Path, *args: str, port: int = 0) -> Sim:

@@ -478,7 +478,7 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
 
     for key, url in (("state.redis_url", cfg.state.redis_url),
                      ("agi.lookup.redis_url", cfg.agi.lookup.redis_url)):
-        if url:
+        if url or (key == "state.redis_url" and cfg.state.backend == "redis"):
             try:
                 parse_redis_url(url)
             except ValueError as e:

@@ -61,6 +61,8 @@ def test_config_names_the_key() -> None:
         parse_config({"state": {"redis_shards": 5000}})
     with pytest.raises(ConfigError, match=r"^state\.redis_prefix: no braces"):
         parse_config({"state": {"redis_prefix": "{spamgw}:"}})
+    with pytest.raises(ConfigError, match=r"^state\.redis_url: expected a redis://"):
+        parse_config({"state": {"backend": "redis", "redis_url": ""}})
     cfg = parse_config({"state": {"redis_url": "redis+sentinel://s1,s2/mymaster"}})
     assert cfg.state.redis_url == "redis+sentinel://s1,s2/mymaster"
 

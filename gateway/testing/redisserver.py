@@ -18,7 +18,7 @@ import redis
 from gateway.testing.ports import free_port
 from gateway.testing.process import stop
 
-__all__ = ["REDIS_SERVER", "ClusterServers", "RedisServer", "SentinelGroup"]
+__all__ = ["REDIS_SERVER", "ClusterServers", "RedisServer", "SentinelGroup", "distinct_ports"]
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -85,6 +85,16 @@ class RedisServer:
         self.proc = None
 
 
+def distinct_ports(n: int) -> list[int]:
+    """``n`` free loopback ports, all different (the kernel may hand a port it has just
+    given out again, and these are bound only later)."""
+    ports: list[int] = []
+    while len(ports) < n:
+        if (port := free_port()) not in ports:
+            ports.append(port)
+    return ports
+
+
 class ClusterServers:
     """A Redis Cluster of ``n`` primaries on loopback, each with ``replicas`` replicas:
     every node started in cluster mode, an equal range of the 16,384 slots added to
@@ -95,8 +105,9 @@ class ClusterServers:
         total = n * (1 + replicas)
         self.n = n
         # the bus port on a free port of its own (port + 10,000 may not be free)
-        self.bus = [free_port() for _ in range(total)]
-        self.nodes = [RedisServer(workdir / f"node{i}", extra=(
+        ports = distinct_ports(2 * total)
+        self.bus = ports[total:]
+        self.nodes = [RedisServer(workdir / f"node{i}", port=ports[i], extra=(
             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", "2000", "--cluster-port", str(self.bus[i]),
             "--repl-diskless-sync", "no")) for i in range(total)]
@@ -155,11 +166,11 @@ class SentinelGroup:
     loopback; the Sentinel declares the primary down after one second."""
 
     def __init__(self, workdir: Path) -> None:
-        self.primary = RedisServer(workdir / "primary")
-        self.replica = RedisServer(workdir / "replica", extra=(
+        primary, replica, self.sentinel_port = distinct_ports(3)
+        self.primary = RedisServer(workdir / "primary", port=primary)
+        self.replica = RedisServer(workdir / "replica", port=replica, extra=(
             "--replicaof", "127.0.0.1", str(self.primary.port)))
         self.primary.extra = ("--repl-diskless-sync", "no")
-        self.sentinel_port = free_port()
         self.workdir = workdir
         self.sentinel = RedisServer(workdir / "sentinel", port=self.sentinel_port)
 

@@ -9,6 +9,7 @@ import asyncio
 import time
 
 import pytest
+import redis.exceptions
 from redis_support import ClusterServers, SentinelGroup, two_backends
 
 from gateway.config import ConfigError, parse_config
@@ -96,13 +97,23 @@ async def share_through_a_failover(url: str, prefix: str, kill) -> tuple[int, in
         # not the dead one pushes again only what the dead one did not take
         await asyncio.sleep(0.5)
         assert a.peek("r", "wave", now, W) == b.peek("r", "wave", now, W) == 8.0
-        r = sync_client(url, decode_responses=True)
-        try:
-            bucket = int(now // W)
-            assert sum(float(r.hget(f"{p}s:r:{W:g}:{bucket}", '"wave"') or 0)
-                       for p in a.prefixes) == 8.0
-        finally:
-            r.close()
+        bucket = int(now // W)
+
+        def in_redis() -> float | None:
+            """Redis's total, or None while a Sentinel still settles the failover (it
+            can answer "no master" for a moment after the promotion)."""
+            r = sync_client(url, decode_responses=True, socket_timeout=1.0,
+                            socket_connect_timeout=1.0)
+            try:
+                return sum(float(r.hget(f"{p}s:r:{W:g}:{bucket}", '"wave"') or 0)
+                           for p in a.prefixes)
+            except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException):
+                return None
+            finally:
+                r.close()
+
+        await until(lambda: in_redis() is not None, "Redis answering the test")
+        assert in_redis() == 8.0
         # the flag made before the failover is still there for a new process
         c = RedisCounters(url, prefix=prefix, interval=3600)
         await c.start()
@@ -110,7 +121,9 @@ async def share_through_a_failover(url: str, prefix: str, kill) -> tuple[int, in
             assert c.flagged("wangiri", 447700900555, now)
         finally:
             await c.stop()
-        assert a.connected and b.connected
+        # both syncing again (the new primary may first answer NOSCRIPT: the sync
+        # that meets it fails, and the next loads the script there)
+        await until(lambda: a.connected and b.connected, "both syncing")
         return a.sync_errors, b.sync_errors
 
 

@@ -141,15 +141,7 @@ def sync_client(url: str, **kwargs: Any) -> Any:
     import redis.cluster
     import redis.sentinel
 
-    target = parse(url)
-    if target.mode == "standalone":
-        return redis.Redis.from_url(url, **kwargs)
-    kw = _auth(target) | kwargs
-    if target.mode == "cluster":
-        nodes = [redis.cluster.ClusterNode(h, p) for h, p in target.hosts]
-        return redis.cluster.RedisCluster(startup_nodes=nodes, **kw)
-    sentinel = redis.sentinel.Sentinel(list(target.hosts), sentinel_kwargs=_timeouts(kwargs))
-    return sentinel.master_for(target.service, db=target.db, **kw)
+    return _client(url, kwargs, redis.Redis, redis.cluster, redis.sentinel)
 
 
 def async_client(url: str, **kwargs: Any) -> Any:
@@ -158,16 +150,22 @@ def async_client(url: str, **kwargs: Any) -> Any:
     import redis.asyncio.cluster
     import redis.asyncio.sentinel
 
+    return _client(url, kwargs, redis.asyncio.Redis, redis.asyncio.cluster,
+                   redis.asyncio.sentinel)
+
+
+def _client(url: str, kwargs: dict[str, Any], plain: Any, cluster: Any, sentinel: Any) -> Any:
+    """The client ``url`` names, of redis-py's blocking or asyncio flavour (``plain``
+    the one-server class, ``cluster`` and ``sentinel`` the flavour's modules)."""
     target = parse(url)
     if target.mode == "standalone":
-        return redis.asyncio.Redis.from_url(url, **kwargs)
+        return plain.from_url(url, **kwargs)
     kw = _auth(target) | kwargs
     if target.mode == "cluster":
-        nodes = [redis.asyncio.cluster.ClusterNode(h, p) for h, p in target.hosts]
-        return redis.asyncio.cluster.RedisCluster(startup_nodes=nodes, **kw)
-    sentinel = redis.asyncio.sentinel.Sentinel(list(target.hosts),
-                                               sentinel_kwargs=_timeouts(kwargs))
-    return sentinel.master_for(target.service, db=target.db, **kw)
+        nodes = [cluster.ClusterNode(h, p) for h, p in target.hosts]
+        return cluster.RedisCluster(startup_nodes=nodes, **kw)
+    watchers = sentinel.Sentinel(list(target.hosts), sentinel_kwargs=_timeouts(kwargs))
+    return watchers.master_for(target.service, db=target.db, **kw)
 
 
 def _timeouts(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -327,16 +327,11 @@ class RedisCounters(LocalView):
         """For one-shot tools that run no event loop (``spamgw check``): load the live
         flags once, synchronously; counters start empty and nothing is pushed."""
         g = self.prefixes[0]
+        client: Any = None
         try:
-            client = self._connect()
-        except _ERRORS as e:  # a Cluster client asks its seed nodes at once
-            self.sync_errors += 1
-            log.error("redis unreachable: flags not loaded, answering from the local view",
-                      url=self.url, error=str(e))
-            return
-        try:
+            client = self._connect()  # a Cluster client asks its seed nodes at once
             names = sorted(str(n) for n in client.smembers(g + "flists"))
-            pipe = client.pipeline()
+            pipe = client.pipeline(transaction=False)
             wall = time.time()
             for name in names:
                 pipe.zrangebyscore(g + "f:" + name, f"({wall!r}", "+inf",
@@ -347,4 +342,5 @@ class RedisCounters(LocalView):
             log.error("redis unreachable: flags not loaded, answering from the local view",
                       url=self.url, error=str(e))
         finally:
-            client.close()
+            if client is not None:
+                client.close()

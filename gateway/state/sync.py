@@ -479,9 +479,9 @@ class Syncer:
         is a Cluster) and the flag changes if any (the first shard's script reads the
         flag log), with no pipeline object, retry wrapper or response callback in
         between (they were most of a sync's cost in this thread, paid again at every
-        sync by a thread whose caches went cold in between). On a Redis Cluster they
-        go through the client's pipeline, which sends each shard's script to the node
-        that holds it and follows the cluster's redirections."""
+        sync by a thread whose caches went cold in between). On a Redis Cluster each
+        goes to the primary that holds its key, on a connection per primary
+        (``_run_cluster``), and a primary that fails fails only its own shards."""
         g = self.global_prefix
         reply = Reply()
         flog_id = batch.flog_id

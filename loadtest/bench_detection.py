@@ -891,6 +891,18 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
            "smishing_holdout60": "sixtieth set: the same families, measured at first contact "
                                  "(109 of 160; 105 with the session's start rules), then read",
            "smishing_holdout60_ham": "sixtieth set: genuine texts close to them (4 of 160 "
+                                     "blocked at first contact, 1 by the example lists)",
+           "smishing_holdout61": "sixty-first held-out set: tolls and fines, account "
+                                 "security, marketplaces, utilities and tax, health and "
+                                 "insurance, loans, family, travel and education, premium, "
+                                 "written in the fourteenth session, measured with its start "
+                                 "rules (115 of 150), not read, kept out of the fraud model",
+           "smishing_holdout61_ham": "sixty-first held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout62": "sixty-second set: the same families, measured at first "
+                                 "contact (127 of 160 with the session's start rules), then "
+                                 "read",
+           "smishing_holdout62_ham": "sixty-second set: genuine texts close to them (2 of 160 "
                                      "blocked at first contact, 1 by the example lists)"}
 DATA = ROOT / "loadtest" / "data"
 

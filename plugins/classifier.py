@@ -15,6 +15,10 @@ Symbols (default scores; a rule file's ``[symbols]`` table may change them):
   threshold chosen by cross-validation over whole sets for at most 0.1% of ham
   (docs/classifier.md). The content model knows the corpus's premium-rate spam of
   the 2000s; this one, what is sent now.
+- ``content.fraud_suspect`` (0: nothing alone): the fraud model's score is in its band
+  below that threshold (chosen for about 1% of the out-of-fold ham and look-alikes).
+  A rule combines it with how the text reaches its reader (70-content.toml: from a
+  phone number, with a link or a number to call).
 
 Options (``[plugins.options.classifier]``): ``model`` (a file written by
 ``spamgw train``; default the shipped model trained on the SMS Spam Collection),
@@ -56,6 +60,7 @@ SYMBOLS = (
     Symbol("content.spam", 10.0, "text classified as spam"),
     Symbol("content.suspect", 3.0, "text looks like spam"),
     Symbol("content.fraud", 10.0, "text classified as fraud"),
+    Symbol("content.fraud_suspect", 0.0, "text looks like today's frauds"),
 )
 #: the score of a model that is not loaded: below every threshold
 _NONE = float("-inf")
@@ -112,7 +117,7 @@ class ClassifierPlugin:
             return ()
         m = self.model
         score, fraud = self.scores(facts if facts is not None else Facts(event))
-        if score < m.suspect and (self.fraud is None or fraud < self.fraud.threshold):
+        if score < m.suspect and (self.fraud is None or fraud < self.fraud.suspect):
             return ()
         long_enough = len(text.split(None, self.min_words - 1)) >= self.min_words
         hits: list[Hit] = []
@@ -120,8 +125,9 @@ class ClassifierPlugin:
             hits.append("content.spam")
         elif score >= m.suspect:
             hits.append("content.suspect")
-        if long_enough and self.fraud is not None and fraud >= self.fraud.threshold:
-            hits.append("content.fraud")
+        if long_enough and self.fraud is not None and fraud >= self.fraud.suspect:
+            hits.append("content.fraud" if fraud >= self.fraud.threshold
+                        else "content.fraud_suspect")
         return hits
 
 

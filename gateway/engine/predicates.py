@@ -354,6 +354,18 @@ def _has_url(ctx: Ctx, key: str, value: Any) -> Pred | None:
     return lambda ev, f: bool(f.domains()) is value
 
 
+def _has_number(ctx: Ctx, key: str, value: Any) -> Pred | None:
+    """The text gives a number to act on: a phone number, a short code to text or a
+    service number (the scan's; a code, an amount or a date is none of them)."""
+    def gives(ev: Event, f: Facts) -> bool:
+        if not ev.text:
+            return False
+        s = f.scan()
+        return bool(s.phones or s.shortcodes or s.services)
+
+    return gives if value else (lambda ev, f: not gives(ev, f))
+
+
 def _domain_lists(ctx: Ctx, key: str, value: Any) -> Callable[[str], bool] | None:
     """Is a host on one of the named domain lists (a domain covers its subdomains)?
     None, with the error reported, if a name is no domain list."""
@@ -524,6 +536,7 @@ PREDICATES: Mapping[str, Predicate] = _table(
     ("text_keywords", "strings", 5, _text_keywords),
     ("text_number_type", "strings", 9, _text_number_type),
     ("has_text", "bool", 0, _has_text), ("has_url", "bool", 4, _has_url),
+    ("has_number", "bool", 9, _has_number),
     ("url_domain_in", "names", 4, _url_domain_in),
     ("url_domain_not_in", "names", 4, _url_domain_not_in),
     ("url_domain_all_in", "names", 4, _url_domain_all_in),

@@ -241,7 +241,8 @@ def test_cli_train_and_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 
 def test_plugin(env: PluginEnv, model: Model) -> None:
-    plugin = load_plugin_module("classifier").create(env)
+    """The content model's symbols (the fraud model, off here, has its own tests)."""
+    plugin = load_plugin_module("classifier").create(replace(env, options={"fraud_model": ""}))
     n = env.numbering
     assert list(plugin.check(sms(n, KNOWN_SPAM[2]))) == ["content.spam"]
     assert list(plugin.check(sms(n, "See you at the station at 5, love"))) == []
@@ -357,6 +358,32 @@ def test_the_fraud_model_reads_todays_frauds_the_corpus_model_does_not(
     for text in [*A2P, "Hi, are we still on for dinner on Friday? Let me know what time suits you"]:
         assert fraud_model.score(text) < fraud_model.threshold, text
         assert "content.fraud" not in plugin.check(sms(env.numbering, text)), text
+
+
+def test_fraud_band(env: PluginEnv, fraud_model: Model) -> None:
+    """Below the fraud model's block threshold, down to its ``suspect`` edge (about 1%
+    of the out-of-fold genuine texts), the plugin says ``content.fraud_suspect``, which
+    blocks nothing alone (the shipped score is 0); above, ``content.fraud``; below, no
+    fraud symbol. The texts: the read sets' look-alikes and frauds, each in one band."""
+    assert fraud_model.suspect < fraud_model.threshold
+    assert fraud_model.meta["suspect_ham"] == 0.01
+    plugin = load_plugin_module("classifier").create(env)
+    assert {s.name: s.score for s in plugin.symbols}["content.fraud_suspect"] == 0.0
+    root = Path(__file__).resolve().parents[2]
+    texts = [line.split("\t")[2] for line in (root / "loadtest" / "data" /
+             "smishing_holdout60.tsv").read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#")]
+    seen = {"content.fraud": 0, "content.fraud_suspect": 0, "": 0}
+    for text in texts:
+        if len(text.split()) < plugin.min_words:
+            continue
+        score = fraud_model.score(text)
+        hits = [h for h in plugin.check(sms(env.numbering, text)) if "fraud" in h]
+        want = ("content.fraud" if score >= fraud_model.threshold else
+                "content.fraud_suspect" if score >= fraud_model.suspect else "")
+        assert hits == ([want] if want else []), (text, score)
+        seen[want] += 1
+    assert all(seen.values()), seen  # each band holds some of the set
 
 
 def test_fraud_model_option(env: PluginEnv, model: Model, fraud_model: Model) -> None:

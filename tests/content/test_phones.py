@@ -221,3 +221,31 @@ def test_an_unknown_line_type_names_the_rule(tmp_path) -> None:
     with pytest.raises(RuleErrors, match=want):
         load_ruleset(tmp_path / "rules", lists=load_lists(tmp_path / "nolists", gb),
                      state=MemoryCounters())
+
+
+def test_has_number_is_a_number_to_act_on(tmp_path) -> None:
+    """The rules' ``has_number``: a phone number, a short code to text or a service
+    number the scan finds; a code, an amount, a date or a link is none of them."""
+    from gateway.engine import Engine
+    from gateway.engine.loader import load_ruleset
+    from gateway.lists.registry import load_lists
+    from gateway.model import Action
+    from gateway.state.memory import MemoryCounters
+
+    gb = Numbering("GB")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "10-a.toml").write_text(
+        '[[rule]]\nid = "a.number"\nwhen.has_number = true\naction = "BLOCK"\n\n'
+        '[[rule]]\nid = "a.none"\nwhen.has_text = true\nwhen.has_number = false\n'
+        'action = "WARN"\n')
+    lists = load_lists(tmp_path / "nolists", gb)
+    engine = Engine(load_ruleset(tmp_path / "rules", lists=lists, state=MemoryCounters()),
+                    emergency=lists.emergency, numbering=gb)
+    for text, want in (("Call us on 0161 555 0199 today", Action.BLOCK),
+                       ("Text WIN to 87121 to claim", Action.BLOCK),
+                       ("Call 118 118 for the number", Action.BLOCK),
+                       ("Your code is 482913, valid 10 minutes", Action.WARN),
+                       ("Paid £45.20 on 12/03, thanks", Action.WARN),
+                       ("See https://example.com/x", Action.WARN),
+                       (None, Action.ALLOW)):
+        assert engine.evaluate(sms(gb, text)).action is want, text

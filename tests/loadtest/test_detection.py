@@ -250,7 +250,13 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # domains (ELTA Courier's elta-courier.gr, EOS's eos-solutions.de) that the
          # example brand list does not hold (phish.sender_name_host), a horoscope
          # subscription's welcome from its own short code (premium markers)
-         "smishing_holdout60_ham.tsv": (3, 8)}
+         "smishing_holdout60_ham.tsv": (3, 8),
+         # written in the fourteenth session, measured with its start rules and after
+         # its changes, not read: 2 blocked by detection each time (counts only)
+         "smishing_holdout61_ham.tsv": (2, 7),
+         # written and measured the same day, then read: a premium quiz's welcome from
+         # its own short code (the classifier, premium markers), as in 58 and 60
+         "smishing_holdout62_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -317,7 +317,9 @@ def _url_of(m: re.Match[str], hidden: bool) -> Found:
             keep = len("".join(parts[:2 * i + 1]))
             labels, seps, path = labels[:i + 1], seps[:i], None
             break
-    if scheme_word is None:
+    # a host written with commas for every dot ("sede,agenciatributaria,gob,es") is one
+    # host throughout: none of its commas ends a clause
+    if scheme_word is None and not all(s == "," for s in seps):
         n_suffix = _suffix_labels(labels)
         start = 0
         for i, sep in enumerate(seps):

@@ -128,12 +128,13 @@ def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
 #: a pattern this long (UTF-8 bytes of the joined alternation; the shipped code-request
 #: and lure rules in a dozen languages are 2-5 KB) gets ``BIG_PATTERN_MEMORY`` for its DFA
 #: instead of RE2's default 8 MiB. In 8 MiB the DFA of such a pattern fills on a few
-#: hundred texts, is thrown away and built again, and a search costs 3-5 us instead of
-#: 1-1.7 us (``loadtest/bench_content.py``). It is a ceiling RE2 fills as texts bring
-#: new states: the twelve shipped patterns this long took about 50 MiB more resident
-#: memory in all over 20,000 texts (docs/performance.md).
+#: hundred texts, is thrown away and built again: the twelve shipped patterns this long
+#: cost 43 us a text searched all, 17.6 us with 32 MiB, 11.4 us with 64 MiB. It is a
+#: ceiling RE2 fills as texts bring new states (about 2/3 of it for the DFA): 32 MiB
+#: bounds them near 260 MiB a process at worst; over 20,000 texts they took about
+#: 50 MiB more resident memory (docs/performance.md).
 BIG_PATTERN = 2000
-BIG_PATTERN_MEMORY = 64 << 20
+BIG_PATTERN_MEMORY = 32 << 20
 
 
 def _options() -> Any:

@@ -903,7 +903,21 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "contact (127 of 160 with the session's start rules), then "
                                  "read",
            "smishing_holdout62_ham": "sixty-second set: genuine texts close to them (2 of 160 "
-                                     "blocked at first contact, 1 by the example lists)"}
+                                     "blocked at first contact, 1 by the example lists)",
+           "smishing_holdout63": "sixty-third held-out set: bank and card alerts, parcels "
+                                 "and customs, government and tax, telecoms and utilities, "
+                                 "jobs and investment, family and romance, marketplaces and "
+                                 "rentals, prizes and premium, code theft, written late in "
+                                 "the fourteenth session, measured with its start rules (122 "
+                                 "of 150) and its last (126), not read, kept out of the fraud "
+                                 "model",
+           "smishing_holdout63_ham": "sixty-third held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout64": "sixty-fourth set: the same families, measured at first "
+                                 "contact (127 of 160; 114 with the session's start rules), "
+                                 "then read",
+           "smishing_holdout64_ham": "sixty-fourth set: genuine texts close to them (4 of 160 "
+                                     "blocked at first contact, 3 by the example lists)"}
 DATA = ROOT / "loadtest" / "data"
 
 

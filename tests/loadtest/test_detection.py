@@ -256,7 +256,13 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout61_ham.tsv": (2, 7),
          # written and measured the same day, then read: a premium quiz's welcome from
          # its own short code (the classifier, premium markers), as in 58 and 60
-         "smishing_holdout62_ham.tsv": (1, 8)}
+         "smishing_holdout62_ham.tsv": (1, 8),
+         # written late in the fourteenth session, measured with its start rules and its
+         # last, not read: 1 blocked by detection each time (counts only)
+         "smishing_holdout63_ham.tsv": (1, 7),
+         # written and measured the same day, then read: an adult chat line's welcome
+         # from its own short code (the classifier, premium markers), as in 58, 60 and 62
+         "smishing_holdout64_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

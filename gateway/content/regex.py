@@ -117,24 +117,10 @@ def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
     if _raw_ok:
         options = _options()
         options.never_capture = True  # a yes/no: no groups to fill
-        if len(joined) >= BIG_PATTERN:
-            options.max_mem = BIG_PATTERN_MEMORY
         raw = _re2_ext.RE2(joined.encode("utf-8"), options)
         if not raw.ok():  # pragma: no cover - the same pattern compiled above
             raw = None
     return OperatorRegex(joined, python, rx2, raw=raw, literals=literals)
-
-
-#: a pattern this long (UTF-8 bytes of the joined alternation; the shipped code-request
-#: and lure rules in a dozen languages are 2-5 KB) gets ``BIG_PATTERN_MEMORY`` for its DFA
-#: instead of RE2's default 8 MiB. In 8 MiB the DFA of such a pattern fills on a few
-#: hundred texts, is thrown away and built again: the twelve shipped patterns this long
-#: cost 43 us a text searched all, 17.6 us with 32 MiB, 11.4 us with 64 MiB. It is a
-#: ceiling RE2 fills as texts bring new states (about 2/3 of it for the DFA): 32 MiB
-#: bounds them near 260 MiB a process at worst; over 20,000 texts they took about
-#: 50 MiB more resident memory (docs/performance.md).
-BIG_PATTERN = 2000
-BIG_PATTERN_MEMORY = 32 << 20
 
 
 def _options() -> Any:

@@ -19,7 +19,7 @@ bench:
 	$(PY) loadtest/bench_lists.py
 
 # the fraud model (docs/classifier.md, "The fraud model"): every fraud set of
-# loadtest/data but the five kept unread to measure it (the 44th, 47th, 49th, 51st and 53rd)
+# loadtest/data but the held-out sets kept unread to measure it (FRAUD_UNREAD)
 FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63)(_ham)?\.tsv$$
 fraud-model:
 	$(PY) -m gateway train --out gateway/content/models/sms_fraud.json.gz \

@@ -358,12 +358,10 @@ def _has_number(ctx: Ctx, key: str, value: Any) -> Pred | None:
     """The text gives a number to act on: a phone number, a short code to text or a
     service number (the scan's; a code, an amount or a date is none of them)."""
     def gives(ev: Event, f: Facts) -> bool:
-        if not ev.text:
-            return False
-        s = f.scan()
-        return bool(s.phones or s.shortcodes or s.services)
+        s = f.scan()  # the empty scan without a text
+        return bool(s.phones or s.shortcodes or s.services) is value
 
-    return gives if value else (lambda ev, f: not gives(ev, f))
+    return gives
 
 
 def _domain_lists(ctx: Ctx, key: str, value: Any) -> Callable[[str], bool] | None:

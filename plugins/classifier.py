@@ -48,9 +48,8 @@ from gateway.content.classifier import (
     DEFAULT_FRAUD_MODEL,
     DEFAULT_MODEL,
     Model,
+    ModelPair,
     load_model,
-    prepare_template,
-    words,
 )
 from gateway.content.facts import Facts
 from gateway.content.plugin import Hit, PluginEnv, Symbol
@@ -76,9 +75,9 @@ class ClassifierPlugin:
                  fraud: Model | None = None) -> None:
         self.model = model
         self.fraud = fraud
-        # one split into words for both models when they read the text alike
-        self.shared_words = (fraud is not None and fraud.digits == model.digits
-                             and not fraud.ngrams and not model.ngrams)
+        # one pass for both models when they read the text alike
+        self.pair = (ModelPair(model, fraud) if fraud is not None
+                     and ModelPair.reads_alike(model, fraud) else None)
         self.min_chars = min_chars
         self.min_words = min_words
         self.report_to = frozenset(report_to)
@@ -86,13 +85,11 @@ class ClassifierPlugin:
         self.by_template: LruCache[tuple[float, float]] = LruCache(cache_size)
 
     def _score_template(self, t: str) -> tuple[float, float]:
+        if self.pair is not None:
+            return self.pair.score_template(t)
         fraud = self.fraud
         if fraud is None:
             return self.model.score_template(t), _NONE
-        if self.shared_words:
-            p = prepare_template(t)
-            ws = words(p, self.model.digits)
-            return self.model.score_words(ws, p), fraud.score_words(ws, p)
         return self.model.score_template(t), fraud.score_template(t)
 
     def scores(self, facts: Facts) -> tuple[float, float]:

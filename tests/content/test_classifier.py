@@ -19,11 +19,13 @@ from gateway.content.classifier import (
     DEFAULT_FRAUD_MODEL,
     DEFAULT_MODEL,
     Model,
+    ModelPair,
     features,
     load_model,
     prepare,
 )
 from gateway.content.facts import Facts
+from gateway.content.normalize import template
 from gateway.content.train import (
     Params,
     _score,
@@ -168,6 +170,23 @@ def test_word_memo_overflow_keeps_the_known_words_of_the_message(
     cold = load_model(DEFAULT_MODEL)
     monkeypatch.setattr(classifier, "WORD_MEMO", len(cold.sums) + 1)
     assert cold.score(text) == pytest.approx(warm, abs=1e-12)
+
+
+def test_model_pair_scores_as_each_model_alone(
+        model: Model, fraud_model: Model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One pass for the content and the fraud model gives the floats each gives alone,
+    warm and cold, and after its word memo starts over mid-stream."""
+    texts, _ = subset(300, seed=12)
+    texts += [*FRAUD, *KNOWN_SPAM, *A2P, "", "ok", "zqxjv wkpfy qqqq"]
+    want = [(model.score(t), fraud_model.score(t)) for t in texts]
+    assert [ModelPair(model, fraud_model).score_template(template(t)) for t in texts] == want
+    cold = ModelPair(load_model(DEFAULT_MODEL), load_model(DEFAULT_FRAUD_MODEL))
+    monkeypatch.setattr(classifier, "WORD_MEMO", len(cold.counts) + 40)
+    assert [cold.score_template(template(t)) for t in texts] == want
+    assert len(cold.counts) <= classifier.WORD_MEMO
+    assert cold.counts.keys() == cold.sums_a.keys() == cold.sums_b.keys()
+    with pytest.raises(ValueError, match="alike"):
+        ModelPair(model, replace(fraud_model, digits=not fraud_model.digits))
 
 
 _TOKENS = st.sampled_from(["a", "b", "i", "0", "00", "000", "0000", "1", "12", "_", "-", ".",
@@ -396,10 +415,10 @@ def test_fraud_model_option(env: PluginEnv, model: Model, fraud_model: Model) ->
         hits = list(off.check(sms(env.numbering, text)))
         assert hits == [] or hits == ["content.suspect"], text
     on = mod.create(env)
-    assert on.shared_words
+    assert on.pair is not None
     for text in [*FRAUD, *KNOWN_SPAM, *A2P]:
         f = Facts(sms(env.numbering, text))
-        assert on.scores(f) == pytest.approx((model.score(text), fraud_model.score(text)))
+        assert on.scores(f) == (model.score(text), fraud_model.score(text))
     short = "Tax refund pending: claim now"
     assert len(short.split()) < on.min_words
     assert fraud_model.score(short) >= fraud_model.threshold

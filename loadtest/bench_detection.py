@@ -917,7 +917,20 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "contact (127 of 160; 114 with the session's start rules), "
                                  "then read",
            "smishing_holdout64_ham": "sixty-fourth set: genuine texts close to them (4 of 160 "
-                                     "blocked at first contact, 3 by the example lists)"}
+                                     "blocked at first contact, 3 by the example lists)",
+           "smishing_holdout65": "sixty-fifth held-out set: the same nine families, written "
+                                 "at the start of the fifteenth session, measured with its "
+                                 "start rules (122 of 150) and its last, not read, kept out "
+                                 "of the fraud model",
+           "smishing_holdout65_ham": "sixty-fifth held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout66": "sixty-sixth set: bank alerts, parcels, government, jobs, "
+                                 "family, pets, rentals and tickets, personal appeals, code "
+                                 "theft and chat-app takeovers (half of them in CJK and "
+                                 "Thai), premium; measured at first contact (111 of 160), "
+                                 "then read",
+           "smishing_holdout66_ham": "sixty-sixth set: genuine texts close to them (5 of 160 "
+                                     "blocked at first contact, 2 by the example lists)"}
 DATA = ROOT / "loadtest" / "data"
 
 

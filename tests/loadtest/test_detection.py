@@ -262,7 +262,15 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout63_ham.tsv": (1, 7),
          # written and measured the same day, then read: an adult chat line's welcome
          # from its own short code (the classifier, premium markers), as in 58, 60 and 62
-         "smishing_holdout64_ham.tsv": (1, 8)}
+         "smishing_holdout64_ham.tsv": (1, 8),
+         # written at the start of the fifteenth session, measured with its start rules
+         # and its last, not read: 2 blocked by detection each time (counts only)
+         "smishing_holdout65_ham.tsv": (2, 7),
+         # written and measured the same day, then read: ELTA Courier's own hyphenated
+         # domain (phish.sender_name_host, as in 60) and a horoscope subscription's
+         # welcome from its own short code (premium markers); a child's "não precisa
+         # mandar pix", blocked at first contact, is spared
+         "smishing_holdout66_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -930,7 +930,20 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "Thai), premium; measured at first contact (111 of 160), "
                                  "then read",
            "smishing_holdout66_ham": "sixty-sixth set: genuine texts close to them (5 of 160 "
-                                     "blocked at first contact, 2 by the example lists)"}
+                                     "blocked at first contact, 2 by the example lists)",
+           "smishing_holdout67": "sixty-seventh held-out set: the same nine families as 65, "
+                                 "written after the round from 66, measured with the "
+                                 "session's start rules (131 of 150) and after each round, "
+                                 "not read, kept out of the fraud model",
+           "smishing_holdout67_ham": "sixty-seventh held-out set: genuine texts close to "
+                                     "them, not read",
+           "smishing_holdout68": "sixty-eighth set: bank callbacks, wrong-number and romance "
+                                 "openers, jobs, family in need, pets, rentals and tickets, "
+                                 "government, parcels, premium, code theft; measured at first "
+                                 "contact (119 of 160; 115 with the session's start rules), "
+                                 "then read",
+           "smishing_holdout68_ham": "sixty-eighth set: genuine texts close to them (4 of 160 "
+                                     "blocked at first contact, 3 by the example lists)"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -270,7 +270,13 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # domain (phish.sender_name_host, as in 60) and a horoscope subscription's
          # welcome from its own short code (premium markers); a child's "não precisa
          # mandar pix", blocked at first contact, is spared
-         "smishing_holdout66_ham.tsv": (2, 8)}
+         "smishing_holdout66_ham.tsv": (2, 8),
+         # written in the fifteenth session after the round from 66, measured after each
+         # round, not read: 2 blocked by detection each time (counts only)
+         "smishing_holdout67_ham.tsv": (2, 7),
+         # written and measured the same day, then read: an adult chat line's welcome
+         # from its own short code (the classifier, premium markers), as in 58 to 64
+         "smishing_holdout68_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from gateway.content.literals import LiteralIndex
 from gateway.engine.compiler import CompiledRule, Facts
 from gateway.engine.plugins import Plugin
 from gateway.lists.numberset import NumberSet
@@ -58,6 +59,10 @@ class Ruleset:
     #: keyword -> the bits (``CompiledRule.gate_bit``) of the rules it opens
     kw_bits: dict[str, int] = field(default_factory=dict, repr=False)
     kw_words: frozenset[str] = frozenset()
+    #: required string of a rule's regex -> the bits of the rules it opens, and the
+    #: index that finds those strings in a text (None: no literal gate)
+    lit_bits: dict[str, int] = field(default_factory=dict, repr=False)
+    literals: LiteralIndex | None = field(default=None, compare=False, repr=False)
 
     def rule(self, rule_id: str) -> CompiledRule | None:
         for r in self.rules:
@@ -151,12 +156,17 @@ class Engine:
         # the rules this text's words open (one set intersection for every rule gated
         # by whole keywords); a gated rule outside it cannot match
         opened = -1  # every bit set: no index, no rule skipped
-        if rs.kw_words:
-            opened = 0  # no text, no keyword
+        if rs.kw_words or rs.literals is not None:
+            opened = 0  # no text, no keyword, no string
             if ev.text:
-                bits = rs.kw_bits
-                for w in rs.kw_words.intersection(f.words()):
-                    opened |= bits[w]
+                if rs.kw_words:
+                    bits = rs.kw_bits
+                    for w in rs.kw_words.intersection(f.words()):
+                        opened |= bits[w]
+                if rs.literals is not None:
+                    get = rs.lit_bits.get
+                    for a in f.atoms(rs.literals):
+                        opened |= get(a, 0)
         for r in rules:
             gate = r.gate_bit
             if gate and not opened & gate:

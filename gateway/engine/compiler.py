@@ -47,7 +47,12 @@ class CompiledRule:
     #: the rule's ``text_keywords`` when they are all whole words: it cannot hold for a
     #: text without one of them, which the engine tells for every such rule at once
     gate: frozenset[str] | None = None
-    #: this rule's bit in the ruleset's keyword index (``Ruleset.kw_bits``), 0 if none
+    #: the strings one of which a ``text_regex`` of the rule needs in the text (the
+    #: ruleset's literal index finds them all in one pass): the gate of a rule
+    #: without whole keywords
+    literal_gate: frozenset[str] | None = None
+    #: this rule's bit in the ruleset's keyword or literal index (``Ruleset.kw_bits``,
+    #: ``Ruleset.lit_bits``), 0 if none
     gate_bit: int = 0
 
 
@@ -231,4 +236,6 @@ def compile_rule(spec: RuleSpec, context: RuleContext) -> CompiledRule | None:
         score=spec.score,
         reason=spec.reason,
         gate=next((g for p in preds if (g := getattr(p, "gate", None)) is not None), None),
+        literal_gate=next((g for p in preds
+                           if (g := getattr(p, "literal_gate", None)) is not None), None),
     )

@@ -289,12 +289,20 @@ def compile_ruleset(
     # the keyword index: one bit a rule gated by whole keywords, and for every keyword
     # the bits of the rules it opens (Engine._evaluate skips a gated rule whose
     # keywords the text has none of, without calling its predicates)
+    # A rule without whole keywords but with a text_regex whose required strings the
+    # literal index knows is gated the same way by those strings (the predicate would
+    # answer no for a text with none of them: Facts.atoms, one pass for all)
     kw_bits: dict[str, int] = {}
+    lit_bits: dict[str, int] = {}
     for i, r in enumerate(compiled):
         if (gate := r.gate) is not None:
             compiled[i] = r = replace(r, gate_bit=1 << i)
             for w in gate:
                 kw_bits[w] = kw_bits.get(w, 0) | r.gate_bit
+        elif (needs := r.literal_gate) is not None and context.literals is not None:
+            compiled[i] = r = replace(r, gate_bit=1 << i)
+            for w in needs:
+                lit_bits[w] = lit_bits.get(w, 0) | r.gate_bit
     index: dict[tuple[str, str, str], tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]]
     index = {}
     for channel in ("sms", "call"):
@@ -322,4 +330,6 @@ def compile_ruleset(
         dynamic=dynamic,
         kw_bits=kw_bits,
         kw_words=frozenset(kw_bits),
+        lit_bits=lit_bits,
+        literals=context.literals if lit_bits else None,
     )

@@ -271,6 +271,9 @@ def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
         # an exception to the rule's other conditions ("never share this code"): costs
         # as much as text_regex, so it sorts after them and runs only when they hold
         return lambda ev, f: not matches(ev, f)
+    if needs is not None:  # no text without one of them matches: the engine's
+        # literal gate skips the rule for it without calling this
+        matches.literal_gate = needs  # type: ignore[attr-defined]
     return matches
 
 

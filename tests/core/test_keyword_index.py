@@ -1,8 +1,10 @@
-"""The engine's keyword index: a rule gated by whole keywords (``text_keywords``) is
-skipped without its predicates when the text has none of them. The shipped rules
-and plugins must give the same verdicts with the index as without it, message by
-message, on texts that open many rules (the development and held-out sets, the
-corpus's spam and ham) and on texts that open none."""
+"""The engine's keyword and literal indexes: a rule gated by whole keywords
+(``text_keywords``) is skipped without its predicates when the text has none of them;
+a rule without them whose ``text_regex`` needs one of the literal index's strings is
+skipped the same way when the text has none of those. The shipped rules and plugins
+must give the same verdicts with the indexes as without them, message by message, on
+texts that open many rules (the development and held-out sets, the corpus's spam and
+ham) and on texts that open none."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -37,14 +39,18 @@ def _texts() -> list[tuple[str, str]]:
 def test_the_index_changes_no_verdict() -> None:
     indexed, plain = _core(), _core()
     rs = plain.engine.ruleset
-    plain.engine.ruleset = replace(rs, kw_words=frozenset(), kw_bits={})
+    plain.engine.ruleset = replace(rs, kw_words=frozenset(), kw_bits={}, lit_bits={},
+                                   literals=None)
     gated = [r for r in indexed.engine.ruleset.rules if r.gate_bit]
-    assert len(gated) >= 30  # the shipped scam rules are gated by their keywords
-    assert all(r.gate and r.gate_bit == 1 << indexed.engine.ruleset.rules.index(r)
-               for r in gated)
+    by_keywords = [r for r in gated if r.gate]
+    by_strings = [r for r in gated if not r.gate]
+    assert len(by_keywords) >= 30  # the shipped scam rules are gated by their keywords
+    assert len(by_strings) >= 30  # and many others by their regexes' strings
+    assert all(r.literal_gate for r in by_strings)
+    assert all(r.gate_bit == 1 << indexed.engine.ruleset.rules.index(r) for r in gated)
     texts = _texts()
     assert len(texts) > 2000
-    opened_any = 0
+    opened_any = opened_strings = 0
     for i, (sender, text) in enumerate(texts):
         src = f"+4477009{i % 100000:05d}" if sender in ("mobile", "intl") else sender
         fields = {"src": src, "dst": f"+4479{i:08d}", "text": text, "route": "agg-grey",
@@ -52,5 +58,7 @@ def test_the_index_changes_no_verdict() -> None:
         a = indexed.engine.evaluate(event_from_fields(fields, indexed.numbering))
         b = plain.engine.evaluate(event_from_fields(fields, plain.numbering))
         assert (a.action, a.rules, a.score) == (b.action, b.rules, b.score), text
-        opened_any += any(r in a.rules for r in (g.id for g in gated))
+        opened_any += any(r in a.rules for r in (g.id for g in by_keywords))
+        opened_strings += any(r in a.rules for r in (g.id for g in by_strings))
     assert opened_any > 200  # the comparison covered rules the index let through
+    assert opened_strings > 200

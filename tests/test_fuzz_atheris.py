@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -110,8 +111,13 @@ def test_atheris_finds_no_crash(target: str, tmp_path: Path) -> None:
     pytest.importorskip("atheris")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
+    # libFuzzer's RSS is the process's peak (getrusage), and Linux carries the peak of
+    # the memory a child was forked or vforked with over exec: this test process's,
+    # which a long test run has grown to 2 GB and more. The fuzzer may grow 2 GB past it.
+    limit = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 + 2048
     res = subprocess.run([sys.executable, __file__, target, f"-runs={RUNS}", "-seed=1",
-                          "-max_len=1024", str(corpus)], capture_output=True, text=True,
+                          "-max_len=1024", f"-rss_limit_mb={limit}", str(corpus)],
+                         capture_output=True, text=True,
                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
                          timeout=580)
     done = re.search(r"Done (\d+) runs", res.stderr)

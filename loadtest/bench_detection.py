@@ -943,7 +943,19 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "contact (119 of 160; 115 with the session's start rules), "
                                  "then read",
            "smishing_holdout68_ham": "sixty-eighth set: genuine texts close to them (4 of 160 "
-                                     "blocked at first contact, 3 by the example lists)"}
+                                     "blocked at first contact, 3 by the example lists)",
+           "smishing_holdout69": "sixty-ninth held-out set: the same nine families as 65, "
+                                 "written after the round from 68, measured with the "
+                                 "session's start rules (120 of 150) and its last, not read, "
+                                 "kept out of the fraud model",
+           "smishing_holdout69_ham": "sixty-ninth held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout70": "seventieth held-out set: family money, code theft, "
+                                 "marketplaces, jobs, banks, government, premium; written "
+                                 "as a training set, then kept unread (123 of 160 with the "
+                                 "session's start rules), kept out of the fraud model",
+           "smishing_holdout70_ham": "seventieth held-out set: genuine texts close to them, "
+                                     "not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -41,7 +41,7 @@ import gzip
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise, repeat
 from pathlib import Path
@@ -153,6 +153,17 @@ def features(text: str, ngrams: tuple[int, ...] = (), words_: bool = True, *,
     return out
 
 
+
+def _summed(sums: dict[str, float], ws: Iterable[str],
+            learn: Callable[[Iterable[str]], None]) -> float:
+    """The sum of the words' remembered weight sums; a word not met before is
+    ``learn``ed first (with the others of the message: a full memo starts over)."""
+    try:
+        return sum(map(sums.__getitem__, ws))
+    except KeyError:
+        learn(ws)
+        return sum(map(sums.__getitem__, ws))
+
 @dataclass(frozen=True, slots=True)
 class Model:
     weights: Mapping[str, float]
@@ -219,11 +230,7 @@ class Model:
         count = 0
         if self.wb or self.words:
             uw = dict.fromkeys(ws) if self.unique else ws
-            try:
-                total = sum(map(self.sums.__getitem__, uw))
-            except KeyError:
-                self._learn(uw)
-                total = sum(map(self.sums.__getitem__, uw))
+            total = _summed(self.sums, uw, self._learn)
             count = sum(map(self.counts.__getitem__, uw))
         if self.bigrams and len(ws) > 1:
             pairs: Iterable[tuple[str, str]] = pairwise(ws)
@@ -346,11 +353,7 @@ class ModelPair:
         count = 0
         if a.wb or a.words:
             uw = dict.fromkeys(ws)
-            try:
-                total_a = sum(map(self.sums_a.__getitem__, uw))
-            except KeyError:
-                self._learn(uw)
-                total_a = sum(map(self.sums_a.__getitem__, uw))
+            total_a = _summed(self.sums_a, uw, self._learn)
             total_b = sum(map(self.sums_b.__getitem__, uw))
             count = sum(map(self.counts.__getitem__, uw))
         if a.bigrams and len(ws) > 1:

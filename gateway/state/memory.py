@@ -87,6 +87,14 @@ class MemoryCounters:
         #: inside ``dry_run``: writes answer what they would count and store nothing
         self.dry = False
 
+    def clear(self) -> None:
+        """Forget every count, set and flag (a ruleset compiled against these counters
+        stays bound to them: the inline examples run one after another on one ruleset)."""
+        self._sums.clear()
+        self._sets.clear()
+        self._flags.clear()
+        self._flag_ops = 0
+
     @contextlib.contextmanager
     def dry_run(self) -> Iterator[None]:
         """Judge without counting: inside, ``hit``, ``distinct``, ``distinct_max`` and

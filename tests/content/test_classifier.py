@@ -179,7 +179,8 @@ def test_model_pair_scores_as_each_model_alone(
     texts, _ = subset(300, seed=12)
     texts += [*FRAUD, *KNOWN_SPAM, *A2P, "", "ok", "zqxjv wkpfy qqqq"]
     want = [(model.score(t), fraud_model.score(t)) for t in texts]
-    assert [ModelPair(model, fraud_model).score_template(template(t)) for t in texts] == want
+    warm = ModelPair(model, fraud_model)
+    assert [warm.score_template(template(t)) for t in texts] == want
     cold = ModelPair(load_model(DEFAULT_MODEL), load_model(DEFAULT_FRAUD_MODEL))
     monkeypatch.setattr(classifier, "WORD_MEMO", len(cold.counts) + 40)
     assert [cold.score_template(template(t)) for t in texts] == want

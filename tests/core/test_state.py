@@ -80,3 +80,19 @@ def test_distinct_max_is_the_calls_one_by_one(ops, max_members):
         assert many.distinct_max("c", tuple(keys), member, now, 600.0) == expected
     for k in range(7):  # the same state afterwards
         assert one.distinct("c", k, -1, now, 600.0) == many.distinct("c", k, -1, now, 600.0)
+
+
+def test_clear_forgets_everything_and_counts_afresh():
+    """``clear`` empties the counters a compiled ruleset stays bound to (the inline
+    examples run one after another on one ruleset): nothing counted before is seen."""
+    c = MemoryCounters()
+    for i in range(5):
+        c.hit("rate", "k", 100.0 + i, 60.0)
+        c.distinct("set", "k", f"m{i}", 100.0 + i, 60.0)
+    c.flag("blocked", "x", 100.0, 3600.0)
+    assert c.hit("rate", "k", 105.0, 60.0) > 5
+    c.clear()
+    assert c.hit("rate", "k", 106.0, 60.0) == 1
+    assert c.distinct("set", "k", "m9", 106.0, 60.0) == 1
+    assert not c.flagged("blocked", "x", 106.0)
+    assert c.flag_names() == []

@@ -276,7 +276,11 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout67_ham.tsv": (2, 7),
          # written and measured the same day, then read: an adult chat line's welcome
          # from its own short code (the classifier, premium markers), as in 58 to 64
-         "smishing_holdout68_ham.tsv": (1, 8)}
+         "smishing_holdout68_ham.tsv": (1, 8),
+         # written late in the fifteenth session, measured with its start rules and its
+         # last, not read: 2 and 1 blocked by detection each time (counts only)
+         "smishing_holdout69_ham.tsv": (2, 7),
+         "smishing_holdout70_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

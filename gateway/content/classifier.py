@@ -153,7 +153,6 @@ def features(text: str, ngrams: tuple[int, ...] = (), words_: bool = True, *,
     return out
 
 
-
 def _summed(sums: dict[str, float], ws: Iterable[str],
             learn: Callable[[Iterable[str]], None]) -> float:
     """The sum of the words' remembered weight sums; a word not met before is
@@ -163,6 +162,7 @@ def _summed(sums: dict[str, float], ws: Iterable[str],
     except KeyError:
         learn(ws)
         return sum(map(sums.__getitem__, ws))
+
 
 @dataclass(frozen=True, slots=True)
 class Model:

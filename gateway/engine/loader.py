@@ -295,14 +295,16 @@ def compile_ruleset(
     kw_bits: dict[str, int] = {}
     lit_bits: dict[str, int] = {}
     for i, r in enumerate(compiled):
-        if (gate := r.gate) is not None:
-            compiled[i] = r = replace(r, gate_bit=1 << i)
-            for w in gate:
-                kw_bits[w] = kw_bits.get(w, 0) | r.gate_bit
-        elif (needs := r.literal_gate) is not None and context.literals is not None:
-            compiled[i] = r = replace(r, gate_bit=1 << i)
-            for w in needs:
-                lit_bits[w] = lit_bits.get(w, 0) | r.gate_bit
+        if r.gate is not None:
+            strings, bits = r.gate, kw_bits
+        elif r.literal_gate is not None and context.literals is not None:
+            strings, bits = r.literal_gate, lit_bits
+        else:
+            continue
+        bit = 1 << i
+        compiled[i] = replace(r, gate_bit=bit)
+        for w in strings:
+            bits[w] = bits.get(w, 0) | bit
     index: dict[tuple[str, str, str], tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]]
     index = {}
     for channel in ("sms", "call"):

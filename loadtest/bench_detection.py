@@ -955,6 +955,18 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "as a training set, then kept unread (123 of 160 with the "
                                  "session's start rules), kept out of the fraud model",
            "smishing_holdout70_ham": "seventieth held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout71": "seventy-first set: bills, shop refunds, loans, crypto, "
+                                 "charity, prizes, account takeover, openers, premium "
+                                 "teasers and callbacks; measured at first contact (135 of "
+                                 "160), then read",
+           "smishing_holdout71_ham": "seventy-first set: genuine texts close to them (3 of 160 "
+                                     "blocked at first contact, 1 by the example lists)",
+           "smishing_holdout72": "seventy-second held-out set: the same nine families as 71, "
+                                 "written with it, measured with the session's start rules "
+                                 "(133 of 160) and its last, not read, kept out of the "
+                                 "fraud model",
+           "smishing_holdout72_ham": "seventy-second held-out set: genuine texts close to them, "
                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -280,7 +280,15 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # written late in the fifteenth session, measured with its start rules and its
          # last, not read: 2 and 1 blocked by detection each time (counts only)
          "smishing_holdout69_ham.tsv": (2, 7),
-         "smishing_holdout70_ham.tsv": (1, 8)}
+         "smishing_holdout70_ham.tsv": (1, 8),
+         # written and measured the same day, then read: a network's data bundle
+         # welcome from its own short code ("text GOSURF50 OFF to 8080", premium markers)
+         # and Vodacom's free "Please Call Me" from a subscriber's number (the classifier
+         # and the fraud model's doubt with a number to call)
+         "smishing_holdout71_ham.tsv": (2, 8),
+         # written in the sixteenth session with 71, measured with its start rules and
+         # its last, not read: 2 blocked by detection each time (counts only)
+         "smishing_holdout72_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -978,6 +978,18 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "written with it, measured before (110 of 160) and after the "
                                  "round from 73, not read, kept out of the fraud model",
            "smishing_holdout74_ham": "seventy-fourth held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout75": "seventy-fifth set, weighted to Latin America, Africa and "
+                                 "South and Southeast Asia: mobile money, benefits and IDs, "
+                                 "shopping, jobs and visas, family and neighbours, openers, "
+                                 "loan apps, promotions, SIMs and codes; measured at first "
+                                 "contact (116 of 160), then read",
+           "smishing_holdout75_ham": "seventy-fifth set: genuine texts close to them (1 of 160 "
+                                     "blocked at first contact, by the example lists)",
+           "smishing_holdout76": "seventy-sixth held-out set: the same nine families as 75, "
+                                 "written with it, measured before (104 of 160) and after the "
+                                 "round from 75, not read, kept out of the fraud model",
+           "smishing_holdout76_ham": "seventy-sixth held-out set: genuine texts close to them, "
                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -990,6 +990,15 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "written with it, measured before (104 of 160) and after the "
                                  "round from 75, not read, kept out of the fraud model",
            "smishing_holdout76_ham": "seventy-sixth held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout78": "seventy-eighth held-out set, weighted to smaller European "
+                                 "markets, North America, Oceania, East Asia and the Middle "
+                                 "East: family in need, marketplaces, code theft, premium "
+                                 "callbacks, bank callbacks, openers, parcels and "
+                                 "government, jobs, renewals; measured with the session's "
+                                 "start rules (96 of 160), not read, kept out of the fraud "
+                                 "model",
+           "smishing_holdout78_ham": "seventy-eighth held-out set: genuine texts close to them, "
                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 

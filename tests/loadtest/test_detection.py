@@ -300,7 +300,10 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout75_ham.tsv": (0, 8),
          # written in the sixteenth session with 75, measured before and after the round
          # from 75, not read: 1 blocked by detection each time (counts only)
-         "smishing_holdout76_ham.tsv": (1, 8)}
+         "smishing_holdout76_ham.tsv": (1, 8),
+         # written in the seventeenth session with 77, measured with the session's start
+         # rules, not read: 1 blocked by detection (counts only)
+         "smishing_holdout78_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -999,6 +999,14 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "start rules (96 of 160), not read, kept out of the fraud "
                                  "model",
            "smishing_holdout78_ham": "seventy-eighth held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout80": "eightieth held-out set, weighted to English-speaking markets "
+                                 "(UK, Ireland, US, Canada, Australia, India, Pakistan, "
+                                 "Nigeria, Ghana, South Africa, the Philippines, Singapore, "
+                                 "Malaysia): the nine families of 78; measured with the "
+                                 "session's start rules (123 of 160), not read, kept out of "
+                                 "the fraud model",
+           "smishing_holdout80_ham": "eightieth held-out set: genuine texts close to them, "
                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -991,6 +991,14 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "round from 75, not read, kept out of the fraud model",
            "smishing_holdout76_ham": "seventy-sixth held-out set: genuine texts close to them, "
                                      "not read",
+           "smishing_holdout77": "seventy-seventh set, weighted to smaller European markets, "
+                                 "North America, Oceania, East Asia and the Middle East: "
+                                 "family in need, marketplaces, code theft, premium "
+                                 "callbacks, bank callbacks, openers, parcels and "
+                                 "government, jobs, renewals; measured at first contact (91 "
+                                 "of 160), then read",
+           "smishing_holdout77_ham": "seventy-seventh set: genuine texts close to them (none "
+                                     "blocked at first contact)",
            "smishing_holdout78": "seventy-eighth held-out set, weighted to smaller European "
                                  "markets, North America, Oceania, East Asia and the Middle "
                                  "East: family in need, marketplaces, code theft, premium "
@@ -1000,6 +1008,13 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "model",
            "smishing_holdout78_ham": "seventy-eighth held-out set: genuine texts close to them, "
                                      "not read",
+           "smishing_holdout79": "seventy-ninth set, weighted to English-speaking markets "
+                                 "(UK, Ireland, US, Canada, Australia, India, Pakistan, "
+                                 "Nigeria, Ghana, South Africa, the Philippines, Singapore, "
+                                 "Malaysia): the nine families of 77; measured at first "
+                                 "contact (118 of 160), then read",
+           "smishing_holdout79_ham": "seventy-ninth set: genuine texts close to them (4 of 160 "
+                                     "blocked at first contact, 2 by the example lists)",
            "smishing_holdout80": "eightieth held-out set, weighted to English-speaking markets "
                                  "(UK, Ireland, US, Canada, Australia, India, Pakistan, "
                                  "Nigeria, Ghana, South Africa, the Philippines, Singapore, "

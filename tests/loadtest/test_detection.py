@@ -304,6 +304,10 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # written in the seventeenth session with 77, measured with the session's start
          # rules, not read: 1 blocked by detection (counts only)
          "smishing_holdout78_ham.tsv": (1, 8),
+         # written and measured the same day, then read: a Singtel missed-call notice naming
+         # a +65 number, on the harness's unregistered route (wangiri.sms_callback_lure);
+         # Royal Mail's and HMRC's own notices by the example blocklist's sender IDs
+         "smishing_holdout79_ham.tsv": (1, 8),
          # written in the seventeenth session with 79, measured with the session's start
          # rules, not read: 1 blocked by detection (counts only)
          "smishing_holdout80_ham.tsv": (1, 8)}

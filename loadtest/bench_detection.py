@@ -1022,6 +1022,15 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "session's start rules (123 of 160), not read, kept out of "
                                  "the fraud model",
            "smishing_holdout80_ham": "eightieth held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout82": "eighty-second held-out set, weighted to the large markets "
+                                 "of the Romance and German languages (Spain, Portugal, "
+                                 "France, Belgium, Italy, Germany, Austria, Switzerland, "
+                                 "Latin America, Quebec, the Maghreb, Senegal, Côte "
+                                 "d'Ivoire): the nine families of 78; measured with the "
+                                 "session's start rules (90 of 160) and after its first "
+                                 "round (89), not read, kept out of the fraud model",
+           "smishing_holdout82_ham": "eighty-second held-out set: genuine texts close to them, "
                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 

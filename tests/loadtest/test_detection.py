@@ -310,7 +310,10 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout79_ham.tsv": (1, 8),
          # written in the seventeenth session with 79, measured with the session's start
          # rules, not read: 1 blocked by detection (counts only)
-         "smishing_holdout80_ham.tsv": (1, 8)}
+         "smishing_holdout80_ham.tsv": (1, 8),
+         # written in the seventeenth session with 81, measured with the session's start
+         # rules and after its first round, not read: 2 blocked by detection (counts only)
+         "smishing_holdout82_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -1023,6 +1023,14 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "the fraud model",
            "smishing_holdout80_ham": "eightieth held-out set: genuine texts close to them, "
                                      "not read",
+           "smishing_holdout81": "eighty-first set, weighted to the large markets of the "
+                                 "Romance and German languages (Spain, Portugal, France, "
+                                 "Belgium, Italy, Germany, Austria, Switzerland, Latin "
+                                 "America, Quebec, the Maghreb, Senegal, Côte d'Ivoire): the "
+                                 "nine families of 77; measured at first contact (87 of 160; "
+                                 "88 with the session's start rules), then read",
+           "smishing_holdout81_ham": "eighty-first set: genuine texts close to them (3 of 160 "
+                                     "blocked at first contact)",
            "smishing_holdout82": "eighty-second held-out set, weighted to the large markets "
                                  "of the Romance and German languages (Spain, Portugal, "
                                  "France, Belgium, Italy, Germany, Austria, Switzerland, "

@@ -311,6 +311,10 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # written in the seventeenth session with 79, measured with the session's start
          # rules, not read: 1 blocked by detection (counts only)
          "smishing_holdout80_ham.tsv": (1, 8),
+         # written and measured the same day, then read: a son at Barcelona airport who lost
+         # his bag asks 100 EUR to his Revolut (scam.family_money: the same words as the
+         # scam), a bank's yes/no card check (the fraud model)
+         "smishing_holdout81_ham.tsv": (2, 8),
          # written in the seventeenth session with 81, measured with the session's start
          # rules and after its first round, not read: 2 blocked by detection (counts only)
          "smishing_holdout82_ham.tsv": (2, 8)}

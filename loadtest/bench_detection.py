@@ -1039,6 +1039,22 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "session's start rules (90 of 160) and after its first "
                                  "round (89), not read, kept out of the fraud model",
            "smishing_holdout82_ham": "eighty-second held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout83": "eighty-third set, weighted to South Asia, Africa and "
+                                 "South-East Asia (India, Pakistan, Bangladesh, Sri Lanka, "
+                                 "Nepal, Nigeria, Ghana, Kenya, Uganda, Tanzania, South "
+                                 "Africa, Egypt, the Philippines, Indonesia, Malaysia, "
+                                 "Singapore, Thailand, Vietnam; half in English): the nine "
+                                 "families of 77, more bank callbacks and code theft; "
+                                 "measured with the session's start rules (119 of 160), "
+                                 "then read",
+           "smishing_holdout83_ham": "eighty-third set: genuine texts close to them (1 of 160 "
+                                     "blocked at first contact)",
+           "smishing_holdout84": "eighty-fourth held-out set, written beside 83 to the same "
+                                 "brief (South Asia, Africa and South-East Asia): measured "
+                                 "with the session's start rules (112 of 160), not read, "
+                                 "kept out of the fraud model",
+           "smishing_holdout84_ham": "eighty-fourth held-out set: genuine texts close to them, "
                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 

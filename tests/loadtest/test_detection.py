@@ -317,7 +317,14 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout81_ham.tsv": (2, 8),
          # written in the seventeenth session with 81, measured with the session's start
          # rules and after its first round, not read: 2 blocked by detection (counts only)
-         "smishing_holdout82_ham.tsv": (2, 8)}
+         "smishing_holdout82_ham.tsv": (2, 8),
+         # written in the eighteenth session, measured with the session's start rules, then
+         # read: a horoscope service's own welcome from its short code (1 SMS/day at R3,
+         # reply STOP), which the content model scores as the corpus's premium spam
+         "smishing_holdout83_ham.tsv": (1, 8),
+         # written in the eighteenth session with 83, measured with the session's start
+         # rules, not read: 1 blocked by detection (counts only)
+         "smishing_holdout84_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -25,7 +25,10 @@ Symbols (default scores; a rule file's ``[symbols]`` table may change them):
 
 Premium-rate numbers include the UK's 084/087/09 ranges, 070 personal numbers, 118
 directory services ("call 118 118"), Spain's 905 and the US 1-NPA-976 exchanges
-(``gateway.lists.premium``). Default scores equal the shipped rules' ``[symbols]``.
+(``gateway.lists.premium``). Numbers are read as the home country writes them: at a
+North American home (US, Canada, the Caribbean) "(876) 297-4410" and "1-876-340-2297"
+are numbers as well (elsewhere they are not: ``gateway.content.phones.candidates``).
+Default scores equal the shipped rules' ``[symbols]``.
 
 Options (``[plugins.options.callback_numbers]``): ``premium_list``,
 ``high_risk_list``, ``wangiri_list`` (list names), ``max_numbers`` (numbers checked
@@ -38,7 +41,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.content.facts import Facts
-from gateway.content.phones import ITU_SPECIAL, numbers, premium_shortcode
+from gateway.content.phones import ITU_SPECIAL, candidates, numbers, premium_shortcode
 from gateway.content.plugin import Counters, Hit, Numbering, NumberSet, PluginEnv, Symbol
 from gateway.model import Event
 
@@ -77,12 +80,14 @@ class CallbackPlugin:
         if not event.text:
             return ()
         sc = facts.scan()
-        if not (sc.phones or sc.shortcodes or sc.services or sc.keywords or sc.optouts):
+        if not (sc.phones or sc.nanp or sc.shortcodes or sc.services or sc.keywords
+                or sc.optouts):
             return ()
         hits: list[Hit] = ["callback.reply_keyword"] if sc.keywords else []
         premium, high_risk, state = self.premium, self.high_risk, self.state
         numbering = self.numbering
-        found = numbers(sc.phones, numbering) if sc.phones else ()
+        dialable = candidates(sc, numbering)
+        found = numbers(dialable, numbering) if dialable else ()
         if sc.services and numbering.home_region == "GB":  # "call 118 118": UK services
             found += tuple(numbering.short(s) for s in sc.services)
         for n in found[: self.max_numbers]:

@@ -13,7 +13,7 @@ from collections.abc import Hashable
 from gateway.content.fingerprint import fingerprint_casefolded
 from gateway.content.literals import LiteralIndex
 from gateway.content.normalize import fold, template
-from gateway.content.phones import line_type, numbers
+from gateway.content.phones import candidates, line_type, numbers
 from gateway.content.scan import Scan, Url, link_pieces, scan, scan_urls
 from gateway.model import Event
 from gateway.numbers import Numbering
@@ -95,10 +95,10 @@ class Facts:
         in the text (a foreign one is ``callback.international``'s business: banks give
         a landline for customers abroad)."""
         if self._line_types is None:
-            sc = self.scan()
+            found = candidates(self.scan(), numbering)
             self._line_types = frozenset(
-                line_type(n.e164) for n in numbers(sc.phones, numbering)
-                if not n.international) if sc.phones else frozenset()
+                line_type(n.e164) for n in numbers(found, numbering)
+                if not n.international) if found else frozenset()
         return self._line_types
 
     def words(self) -> frozenset[str]:

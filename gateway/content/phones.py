@@ -6,7 +6,9 @@ forms people and spammers write them (``+44 909 879 0000``, ``0909-879-0000``,
 ``0909.879.0000``, ``00882 1234 5678``, ``+44 (0)20 7946 0000``, ``(0909) 879
 0000``, ``09061749602``, letter O for zero and l/I for one inside digit groups
 (``O9O6 l749 6O2``), full-width or other Unicode digits, digits spaced out one by
-one). ``numbers`` normalises each with ``Numbering`` (national and international
+one; at a North American home also "(876) 297-4410", "876-297-4410" and
+"1-876-340-2297", which carry no prefix a reader elsewhere would dial). ``numbers``
+normalises each with ``Numbering`` (national and international
 prefixes of the home country) and keeps it only if its length is possible for its
 country, so times, dates, amounts and bus routes do not become numbers.
 
@@ -24,12 +26,12 @@ import functools
 import phonenumbers
 from phonenumbers import shortnumberinfo
 
-from gateway.content.scan import scan
+from gateway.content.scan import Scan, scan
 from gateway.lists.premium import ITU_SPECIAL
 from gateway.numbers import Number, Numbering, NumberKind
 
-__all__ = ["ITU_SPECIAL", "LINE_TYPES", "extract_phone_numbers", "line_type", "numbers",
-           "premium_shortcode"]
+__all__ = ["ITU_SPECIAL", "LINE_TYPES", "candidates", "extract_phone_numbers", "line_type",
+           "numbers", "premium_shortcode"]
 
 #: the kinds of line libphonenumber tells numbers apart by, as rules name them
 #: (``text_number_type``): banks and networks give freephone, shared-cost and
@@ -46,6 +48,16 @@ _LINE_NAMES = {value: name for name, value in LINE_TYPES.items()}
 _CHARGED_SHORTCODES: dict[str, tuple[tuple[int, str], ...]] = {
     "GB": ((5, "678"),),
 }
+
+
+def candidates(sc: Scan, numbering: Numbering) -> tuple[str, ...]:
+    """The scan's phone candidates as the home country reads them: with the North
+    American forms ("(876) 297-4410", "1-876-340-2297") where the home is in the North
+    American Numbering Plan (country code 1), where a reader dials them as written;
+    elsewhere those ten digits are no number."""
+    if sc.nanp and numbering.home_cc == 1:
+        return sc.phones + sc.nanp
+    return sc.phones
 
 
 def numbers(candidates: tuple[str, ...], numbering: Numbering) -> tuple[Number, ...]:
@@ -75,7 +87,7 @@ def extract_phone_numbers(text: str | None, numbering: Numbering) -> tuple[Numbe
     """The dialable numbers written in ``text`` (E.164 ``Number``s), in order, unique."""
     if not text:
         return ()
-    return numbers(scan(text).phones, numbering)
+    return numbers(candidates(scan(text), numbering), numbering)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -72,6 +72,11 @@ class Scan:
     #: dialable candidates, separators gone: "+4490…" or "0906…" (letters for digits
     #: undone); ``gateway.content.phones`` turns them into numbers
     phones: tuple[str, ...] = ()
+    #: numbers written as North America writes them at home, with no prefix a reader
+    #: elsewhere would dial ("(876) 297-4410", "876-297-4410", "1-876-340-2297"): their
+    #: ten digits, area code first. Only a home in the North American Numbering Plan
+    #: reads them (``gateway.content.phones.candidates``): elsewhere they are no number
+    nanp: tuple[str, ...] = ()
     #: short codes the reader is told to text, opt-out instructions (STOP) left out
     shortcodes: tuple[ShortCode, ...] = ()
     #: national service numbers the reader is told to call ("call 118 118" -> "118118")
@@ -484,8 +489,17 @@ def _unicode_digits(text: str) -> str:
 _CLASSES = bytes(48 if 48 <= b <= 57 else 76 if b in b"OoIl" else 32 for b in range(256))
 
 
-def _phones(text: str) -> tuple[str, ...]:
-    """Dialable candidates (``+`` and digits, or digits from a leading 0), in order."""
+#: what ``_dialable`` finds: the dialable candidates and the North American forms
+Dialable = tuple[tuple[str, ...], tuple[str, ...]]
+_NO_PHONES: Dialable = ((), ())
+#: a North American number's digits: an optional 1, an area code and an exchange that
+#: start with 2-9, four more digits
+_NANP_DIGITS = re.compile(r"1?[2-9]\d\d[2-9]\d{6}")
+
+
+def _phones(text: str) -> Dialable:
+    """Dialable candidates (``+`` and digits, or digits from a leading 0), in order, and
+    the North American forms (``Scan.nanp``)."""
     if text.isascii():
         # _LETTER_BY_DIGIT and _HAS_RUN's first need (seven digits) on the byte classes,
         # four times cheaper than the two searches (tests/content/test_phones.py)
@@ -493,17 +507,18 @@ def _phones(text: str) -> tuple[str, ...]:
         if b"0L" in classes or b"L0" in classes:
             text = _LETTER_DIGITS.sub(lambda m: m.group().translate(_LETTER_TABLE), text)
         elif classes.count(48) < 7:  # no letters to rewrite, too few digits for a run
-            return ()
+            return _NO_PHONES
     elif _LETTER_BY_DIGIT.search(text) is not None:  # else every run is digits only
         text = _LETTER_DIGITS.sub(lambda m: m.group().translate(_LETTER_TABLE), text)
     if _HAS_RUN.search(text) is None:
-        return ()
+        return _NO_PHONES
     return _dialable(text)
 
 
-def _dialable(text: str) -> tuple[str, ...]:
+def _dialable(text: str) -> Dialable:
     """The candidates of ``text`` (digits already rewritten), with no precheck."""
     out: list[str] = []
+    nanp: list[str] = []
     for m in _CANDIDATE.finditer(text):
         lead, body = m.group(1) or "", m.group(2)
         # a parenthesis opened after the number and never closed starts a note or a
@@ -520,7 +535,12 @@ def _dialable(text: str) -> tuple[str, ...]:
             digits = _NOT_DIGIT.sub("", body)
             if 9 <= len(digits) <= 17 and digits[0] == "0":
                 out.append(digits)  # dialable forms start with a trunk or intl prefix
-    return tuple(dict.fromkeys(out))
+            elif (lead or len(digits) == 11 or len(digits) != len(body)) \
+                    and _NANP_DIGITS.fullmatch(digits):
+                # written as a number ("(876) 297-4410", "876.297.4410", "18763402297"),
+                # not a bare run of ten digits (an order or account number)
+                nanp.append(digits[-10:])
+    return tuple(dict.fromkeys(out)), tuple(dict.fromkeys(nanp))
 
 
 # --- short codes and service numbers -------------------------------------------------
@@ -624,6 +644,7 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
     if urls is None:
         urls = scan_urls(text)
     phones: tuple[str, ...] = ()
+    nanp: tuple[str, ...] = ()
     shortcodes: tuple[ShortCode, ...] = ()
     services: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
@@ -640,7 +661,7 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
             digits = unicodedata.normalize("NFKC", digits)
             low = digits.lower()  # full-width letters (U+FF54 U+FF58 U+FF54) are "txt" now
             verb = _sends(low)
-        phones = _phones(digits)
+        phones, nanp = _phones(digits)
         if verb or "sms" in low or "msg" in low:
             shortcodes = _shortcodes(digits)
         if "stop" in low or "help" in low or "end" in low or "quit" in low \
@@ -649,6 +670,6 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
         if "118" in digits:
             services = tuple(dict.fromkeys(
                 _NOT_DIGIT.sub("", m.group(1)) for m in _SERVICE.finditer(digits)))
-    if not (urls or phones or shortcodes or services or keywords or optouts):
+    if not (urls or phones or nanp or shortcodes or services or keywords or optouts):
         return EMPTY
-    return Scan(urls, phones, shortcodes, services, keywords, optouts)
+    return Scan(urls, phones, nanp, shortcodes, services, keywords, optouts)

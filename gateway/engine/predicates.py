@@ -359,10 +359,13 @@ def _has_url(ctx: Ctx, key: str, value: Any) -> Pred | None:
 
 def _has_number(ctx: Ctx, key: str, value: Any) -> Pred | None:
     """The text gives a number to act on: a phone number, a short code to text or a
-    service number (the scan's; a code, an amount or a date is none of them)."""
+    service number (the scan's; a code, an amount or a date is none of them). A number
+    in the North American form counts where the home country is in that plan."""
+    nanp = _numbering(ctx.home).home_cc == 1
+
     def gives(ev: Event, f: Facts) -> bool:
         s = f.scan()  # the empty scan without a text
-        return bool(s.phones or s.shortcodes or s.services) is value
+        return bool(s.phones or (nanp and s.nanp) or s.shortcodes or s.services) is value
 
     return gives
 

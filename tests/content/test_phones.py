@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
-from content_support import check, load_plugin_module, sms
+from content_support import ROOT, check, load_plugin_module, sms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,6 +44,61 @@ def test_written_forms(numbering: Numbering, text: str, e164: str) -> None:
 ])
 def test_not_numbers(numbering: Numbering, text: str) -> None:
     assert extract_phone_numbers(text, numbering) == ()
+
+
+@pytest.mark.parametrize(("text", "e164"), [
+    ("You missed a call from (876) 297-4410. Call back to listen.", "+18762974410"),
+    ("Call 1-876-340-2297 to retrieve them", "+18763402297"),
+    ("please call back 1 (473) 440-1827", "+14734401827"),
+    ("call 212.976.1234 now", "+12129761234"),
+    ("call me back on 646-555-0142", "+16465550142"),
+    ("ring 18009359935", "+18009359935"),
+])
+def test_north_american_forms_at_a_north_american_home(text: str, e164: str) -> None:
+    """Where the home is in the North American Numbering Plan, a number written as
+    North America writes it ("(876) 297-4410", "1-876-...") is dialable as written;
+    anywhere else those ten digits are no number (a UK reader dials neither)."""
+    assert [n.e164 for n in extract_phone_numbers(text, Numbering("US"))] == [e164]
+    assert [n.e164 for n in extract_phone_numbers(text, Numbering("CA"))] == [e164]
+    assert extract_phone_numbers(text, Numbering("GB")) == ()
+
+
+@pytest.mark.parametrize("text", [
+    "Order 8763402297 has shipped",  # a bare run of ten digits: an order or account number
+    "call 123-456-7890",  # no area code starts with 0 or 1
+    "ref 876-123-4567",  # nor an exchange
+    "see you 10.30-11.30",
+])
+def test_north_american_non_numbers(text: str) -> None:
+    assert extract_phone_numbers(text, Numbering("US")) == ()
+
+
+def test_north_american_callback_through_the_gateway(tmp_path: Path) -> None:
+    """The shipped policy with a US home: a missed-call text urging a callback to a
+    Caribbean number ("(876)": Jamaica, an IRSF favourite) is blocked; a friend's own
+    number to call back is not (the same texts with a UK home see no number at all)."""
+    from gateway.app import build_core
+    from gateway.config import parse_config
+    from gateway.engine.examples import EPOCH, event_from_fields
+    from gateway.state.memory import MemoryCounters
+
+    cfg = parse_config({"gateway": {"home_country": "US"},
+                        "rules": {"dir": str(ROOT / "rules")},
+                        "lists": {"dir": str(ROOT / "rules" / "lists")},
+                        "plugins": {"dir": str(ROOT / "plugins")},
+                        "log": {"level": "error", "audit": str(tmp_path / "audit.log")}})
+    core = build_core(cfg, state=MemoryCounters())
+
+    def judge(text: str, src: str) -> Any:
+        return core.engine.evaluate(event_from_fields(
+            {"src": src, "dst": "+12125550100", "text": text}, core.numbering, ts=EPOCH))
+
+    v = judge("You missed a call from (876) 297-4410. Caller left a 2 min voicemail. "
+              "Call back to listen.", "+13238047712")
+    assert v.action.value == "BLOCK"
+    assert {"callback.high_risk", "callback.international"} <= set(v.rules)
+    v = judge("Hey it's Dan, call me back on (212) 555-0142 when you can", "+13238047713")
+    assert v.action.value == "ALLOW" and not v.rules
 
 
 def test_two_numbers_in_order(numbering: Numbering) -> None:
@@ -135,7 +193,7 @@ def test_extra_premium_ranges(numbering: Numbering) -> None:
         assert numbering.parse(n).key not in ps, n
 
 
-def _phones_by_searches(text: str) -> tuple[str, ...]:
+def _phones_by_searches(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``scan._phones`` as it was: the two regex prechecks, then the candidates."""
     from gateway.content import scan as phones
 
@@ -143,7 +201,7 @@ def _phones_by_searches(text: str) -> tuple[str, ...]:
         text = phones._LETTER_DIGITS.sub(
             lambda m: m.group().translate(phones._LETTER_TABLE), text)
     if phones._HAS_RUN.search(text) is None:
-        return ()
+        return (), ()
     return phones._dialable(text)
 
 

@@ -1055,6 +1055,20 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "with the session's start rules (112 of 160), not read, "
                                  "kept out of the fraud model",
            "smishing_holdout84_ham": "eighty-fourth held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout85": "eighty-fifth set, the English-speaking markets (the US, a "
+                                 "third, Canada, the UK, Ireland, Australia, New Zealand; a "
+                                 "few in Spanish and Canadian French): the nine families of "
+                                 "83; measured with the session's start rules and its first "
+                                 "round (112 of 160 each), then read",
+           "smishing_holdout85_ham": "eighty-fifth set: genuine texts close to them (1 of 160 "
+                                     "blocked by detection at first contact, 2 by the example "
+                                     "lists)",
+           "smishing_holdout86": "eighty-sixth held-out set, written beside 85 to the same "
+                                 "brief (the English-speaking markets): measured with the "
+                                 "session's start rules and its first round (121 of 160 "
+                                 "each), not read, kept out of the fraud model",
+           "smishing_holdout86_ham": "eighty-sixth held-out set: genuine texts close to them, "
                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 

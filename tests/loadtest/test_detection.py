@@ -324,7 +324,15 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout83_ham.tsv": (1, 8),
          # written in the eighteenth session with 83, measured with the session's start
          # rules, not read: 1 blocked by detection (counts only)
-         "smishing_holdout84_ham.tsv": (1, 8)}
+         "smishing_holdout84_ham.tsv": (1, 8),
+         # written in the eighteenth session after its first round, measured with the
+         # session's start rules and that round, then read: a court's jury-service
+         # reminder from its own +1 number with the line to call (HMRC's and Royal Mail's
+         # own notices by the example blocklist's sender IDs)
+         "smishing_holdout85_ham.tsv": (1, 8),
+         # written with 85, measured with the session's start rules and its first round,
+         # not read: 2 blocked by detection each time (counts only)
+         "smishing_holdout86_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -1069,6 +1069,21 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "session's start rules and its first round (121 of 160 "
                                  "each), not read, kept out of the fraud model",
            "smishing_holdout86_ham": "eighty-sixth held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout87": "eighty-seventh set, Eastern Europe, Turkey, the Caucasus, "
+                                 "Central Asia and the Middle East (Russia, Ukraine, "
+                                 "Belarus, Kazakhstan, Uzbekistan, Turkey, Azerbaijan, "
+                                 "Georgia, Armenia, Israel, the Gulf, Jordan, Lebanon, Iraq, "
+                                 "Iran; a quarter in English): the nine families of 83; "
+                                 "measured with the session's start rules and its second "
+                                 "round (73 of 160 each), then read",
+           "smishing_holdout87_ham": "eighty-seventh set: genuine texts close to them (1 of 160 "
+                                     "blocked at first contact)",
+           "smishing_holdout88": "eighty-eighth held-out set, written beside 87 to the same "
+                                 "brief: measured with the session's start rules and its "
+                                 "second round (82 of 160 each), not read, kept out of the "
+                                 "fraud model",
+           "smishing_holdout88_ham": "eighty-eighth held-out set: genuine texts close to them, "
                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 

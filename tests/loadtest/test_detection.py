@@ -332,7 +332,13 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout85_ham.tsv": (1, 8),
          # written with 85, measured with the session's start rules and its first round,
          # not read: 2 blocked by detection each time (counts only)
-         "smishing_holdout86_ham.tsv": (2, 8)}
+         "smishing_holdout86_ham.tsv": (2, 8),
+         # written in the eighteenth session after its second round, measured with the
+         # session's start rules and that round, then read (1 blocked by detection each time)
+         "smishing_holdout87_ham.tsv": (1, 8),
+         # written with 87, measured with the session's start rules and its second round,
+         # not read: 2 blocked by detection each time (counts only)
+         "smishing_holdout88_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -80,13 +80,12 @@ class CallbackPlugin:
         if not event.text:
             return ()
         sc = facts.scan()
-        if not (sc.phones or sc.nanp or sc.shortcodes or sc.services or sc.keywords
-                or sc.optouts):
+        numbering = self.numbering
+        dialable = candidates(sc, numbering)
+        if not (dialable or sc.shortcodes or sc.services or sc.keywords or sc.optouts):
             return ()
         hits: list[Hit] = ["callback.reply_keyword"] if sc.keywords else []
         premium, high_risk, state = self.premium, self.high_risk, self.state
-        numbering = self.numbering
-        dialable = candidates(sc, numbering)
         found = numbers(dialable, numbering) if dialable else ()
         if sc.services and numbering.home_region == "GB":  # "call 118 118": UK services
             found += tuple(numbering.short(s) for s in sc.services)

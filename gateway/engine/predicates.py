@@ -29,7 +29,7 @@ import structlog
 
 from gateway.content.facts import WORD_CHARS, WORD_RUN, Facts
 from gateway.content.literals import LiteralIndex
-from gateway.content.phones import LINE_TYPES
+from gateway.content.phones import LINE_TYPES, candidates
 from gateway.content.regex import OperatorRegex, compile_operator_regex
 from gateway.content.urls import names_sender, sender_names
 from gateway.engine import call_predicates as calls
@@ -361,11 +361,11 @@ def _has_number(ctx: Ctx, key: str, value: Any) -> Pred | None:
     """The text gives a number to act on: a phone number, a short code to text or a
     service number (the scan's; a code, an amount or a date is none of them). A number
     in the North American form counts where the home country is in that plan."""
-    nanp = _numbering(ctx.home).home_cc == 1
+    numbering = _numbering(ctx.home)
 
     def gives(ev: Event, f: Facts) -> bool:
         s = f.scan()  # the empty scan without a text
-        return bool(s.phones or (nanp and s.nanp) or s.shortcodes or s.services) is value
+        return bool(candidates(s, numbering) or s.shortcodes or s.services) is value
 
     return gives
 

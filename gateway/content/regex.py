@@ -7,12 +7,15 @@ time linear in the text whatever the pattern: on that text it answers in about
 of what ``re`` costs on the benchmark's templated stream and a fifth on the SMS
 Spam Collection (``loadtest/bench_content.py`` prints them).
 
-RE2 syntax is Python's without lookaround and backreferences; ``\\b``, ``\\w`` and
-``\\d`` are ASCII there (``\\p{L}`` names any letter). A pattern RE2 cannot compile
-(lookaround, backreferences) is refused like a malformed one: matched with Python's
-``re`` it could backtrack without bound, and a reload must never bring in a rule that
-stalls the loop. Without ``google-re2`` installed (it is a dependency), every pattern
-uses ``re`` and ``OperatorRegex.engine`` says so.
+RE2 syntax is Python's without lookaround and backreferences; ``\\w`` and ``\\d`` are
+ASCII there (``\\p{L}`` names any letter), and so is ``\\b``: a word boundary beside a
+letter outside ASCII (``\\bödenmemiş``, ``manqu[ée]\\b``) would never match where the
+word starts or ends, so such a boundary is rewritten for RE2 to the one it can see
+there (``gateway.content.boundaries``); Python's ``re`` keeps the pattern as written.
+A pattern RE2 cannot compile (lookaround, backreferences) is refused like a malformed
+one: matched with Python's ``re`` it could backtrack without bound, and a reload must
+never bring in a rule that stalls the loop. Without ``google-re2`` installed (it is a
+dependency), every pattern uses ``re`` and ``OperatorRegex.engine`` says so.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gateway.content.boundaries import re2_boundaries
 from gateway.content.literals import required_literals
 
 try:
@@ -106,8 +110,9 @@ def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
     if _re2 is None:
         return OperatorRegex(joined, python, None, "google-re2 is not installed",
                              literals=literals)
+    for_re2 = "|".join(f"(?:{re2_boundaries(p)})" for p in patterns).encode("utf-8")
     try:
-        rx2 = _re2.compile(joined.encode("utf-8"), _options())
+        rx2 = _re2.compile(for_re2, _options())
     except _re2.error as e:
         msg = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
         raise re.error(f"RE2 cannot compile it ({msg}); lookaround and backreferences "
@@ -117,7 +122,7 @@ def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
     if _raw_ok:
         options = _options()
         options.never_capture = True  # a yes/no: no groups to fill
-        raw = _re2_ext.RE2(joined.encode("utf-8"), options)
+        raw = _re2_ext.RE2(for_re2, options)
         if not raw.ok():  # pragma: no cover - the same pattern compiled above
             raw = None
     return OperatorRegex(joined, python, rx2, raw=raw, literals=literals)
@@ -133,5 +138,5 @@ def _options() -> Any:
 
 def _public_search(pattern: str) -> Callable[[str], bool]:
     assert _re2 is not None
-    search2 = _re2.compile(pattern.encode("utf-8"), _options()).search
+    search2 = _re2.compile(re2_boundaries(pattern).encode("utf-8"), _options()).search
     return lambda text: search2(text.encode("utf-8", "surrogatepass")) is not None

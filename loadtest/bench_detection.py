@@ -1084,7 +1084,19 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "second round (82 of 160 each), not read, kept out of the "
                                  "fraud model",
            "smishing_holdout88_ham": "eighty-eighth held-out set: genuine texts close to them, "
-                                     "not read"}
+                                     "not read",
+           "smishing_holdout89": "eighty-ninth set, Western, Central and Northern Europe and "
+                                 "East Asia (17 European countries, Japan, South Korea, "
+                                 "China, Hong Kong, Taiwan; a quarter in English): the nine "
+                                 "families of 83; measured with the session's start rules "
+                                 "(97 of 160), then read",
+           "smishing_holdout89_ham": "eighty-ninth set: genuine texts close to them (4 of 160 "
+                                     "blocked at first contact)",
+           "smishing_holdout90": "ninetieth held-out set, written beside 89 to the same brief: "
+                                 "measured with the session's start rules (108 of 160), not "
+                                 "read, kept out of the fraud model",
+           "smishing_holdout90_ham": "ninetieth held-out set: genuine texts close to them, not "
+                                     "read"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -338,7 +338,16 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout87_ham.tsv": (1, 8),
          # written with 87, measured with the session's start rules and its second round,
          # not read: 2 blocked by detection each time (counts only)
-         "smishing_holdout88_ham.tsv": (2, 8)}
+         "smishing_holdout88_ham.tsv": (2, 8),
+         # written in the nineteenth session, measured with the session's start rules, then
+         # read: a charity's thanks for a text donation from its US short code and an
+         # operator's "text DATA to 2040" from its sender ID (premium.keyword_with_doubt:
+         # the harness's home is the UK), a recruiter's "call me back" from a mobile (the
+         # fraud model's doubt); a child's "Papa, the course deposit" was mended
+         "smishing_holdout89_ham.tsv": (3, 8),
+         # written with 89, measured with the session's start rules, not read: 2 blocked by
+         # detection (counts only)
+         "smishing_holdout90_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -1096,7 +1096,19 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "measured with the session's start rules (108 of 160), not "
                                  "read, kept out of the fraud model",
            "smishing_holdout90_ham": "ninetieth held-out set: genuine texts close to them, not "
-                                     "read"}
+                                     "read",
+           "smishing_holdout91": "ninety-first set, the whole world (about 40 countries, a "
+                                 "third in English), weighted to family in need and "
+                                 "marketplaces (40 each), premium callbacks (30), code theft "
+                                 "and bank callbacks (25 each); measured with the session's "
+                                 "start rules (103 of 160) and its first round (104), then read",
+           "smishing_holdout91_ham": "ninety-first set: genuine texts close to them (3 of 160 "
+                                     "blocked at first contact, 2 by the example lists)",
+           "smishing_holdout92": "ninety-second held-out set, written beside 91 to the same "
+                                 "brief: 102 of 160 with the session's start rules and after "
+                                 "each round, not read, kept out of the fraud model",
+           "smishing_holdout92_ham": "ninety-second held-out set: genuine texts close to them, "
+                                     "not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

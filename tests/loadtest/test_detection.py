@@ -345,9 +345,18 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # the harness's home is the UK), a recruiter's "call me back" from a mobile (the
          # fraud model's doubt); a child's "Papa, the course deposit" was mended
          "smishing_holdout89_ham.tsv": (3, 8),
-         # written with 89, measured with the session's start rules, not read: 2 blocked by
-         # detection (counts only)
-         "smishing_holdout90_ham.tsv": (2, 8)}
+         # written with 89, measured with the session's start rules and after the round from
+         # 89, not read: 2 blocked by detection each time; 3 with the fraud model retrained
+         # with 89 (counts only)
+         "smishing_holdout90_ham.tsv": (3, 8),
+         # written in the nineteenth session after its first round, measured with the
+         # session's start rules, then read: a TV vote's thanks from its short code ("Votes
+         # cost 15p", premium.service_markers with the content model's spam verdict); Royal
+         # Mail's and HMRC's own notices by the example blocklist's sender IDs
+         "smishing_holdout91_ham.tsv": (1, 8),
+         # written with 91, measured with the session's start rules and after each of the
+         # session's rounds, not read: 4 blocked by detection each time (counts only)
+         "smishing_holdout92_ham.tsv": (4, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -27,6 +27,20 @@ def sms(numbering: Numbering, text: str | None, src: str = "+447700900500",
     return Event(Channel.SMS, Direction.IN, source, numbering.parse(dst), text=text, ts=ts)
 
 
+def rule_engine(directory: Path, rules_toml: str, lists: Any, numbering: Numbering) -> Any:
+    """An ``Engine`` over one rule file written to ``directory``, no plugins, counters in
+    memory."""
+    import textwrap
+
+    from gateway.engine import Engine
+    from gateway.engine.loader import load_ruleset
+    from gateway.state.memory import MemoryCounters
+
+    (directory / "r.toml").write_text(textwrap.dedent(rules_toml), encoding="utf-8")
+    rs = load_ruleset(directory, lists=lists, state=MemoryCounters(), plugins=())
+    return Engine(rs, emergency=lists.emergency, numbering=numbering)
+
+
 def check(plugin: Any, event: Event) -> tuple[Hit, ...]:
     """``plugin.check(event, facts)`` with fresh ``Facts``, as the engine calls it."""
     return tuple(plugin.check(event, Facts(event)))

@@ -6,7 +6,6 @@ ends, as Python's Unicode ``re`` reads the pattern."""
 from __future__ import annotations
 
 import re
-import textwrap
 
 import pytest
 from hypothesis import given, settings
@@ -71,21 +70,11 @@ def test_the_rewrite_is_zero_width_for_zero_width() -> None:
 
 
 def test_a_rule_with_such_a_boundary_blocks_through_the_engine(tmp_path, lists, numbering) -> None:  # type: ignore[no-untyped-def]
-    from content_support import sms
+    from content_support import rule_engine, sms
 
-    from gateway.engine import Engine
-    from gateway.engine.loader import load_ruleset
-    from gateway.state.memory import MemoryCounters
-
-    (tmp_path / "r.toml").write_text(textwrap.dedent("""
-        [[rule]]
-        id = "debt.unpaid_tr"
-        channel = "sms"
-        when.text_regex = '\\b(ödenmemiş|borcunuz)\\b'
-        action = "BLOCK"
-    """), encoding="utf-8")
-    rs = load_ruleset(tmp_path, lists=lists, state=MemoryCounters(), plugins=())
-    engine = Engine(rs, emergency=lists.emergency, numbering=numbering)
+    rule = ('[[rule]]\nid = "debt.unpaid_tr"\nchannel = "sms"\n'
+            "when.text_regex = '\\b(ödenmemiş|borcunuz)\\b'\naction = \"BLOCK\"\n")
+    engine = rule_engine(tmp_path, rule, lists, numbering)
     assert engine.evaluate(sms(numbering, "Faturanız ödenmemiş, hattınız kapanacak")).rules \
         == ("debt.unpaid_tr",)
     assert engine.evaluate(sms(numbering, "Ödenmemişlik yok, teşekkürler")).rules == ()

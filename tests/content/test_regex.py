@@ -25,21 +25,15 @@ def test_catastrophic_pattern_answers_at_once() -> None:
 
 
 def test_rule_with_a_catastrophic_pattern_through_the_engine(tmp_path, lists, numbering) -> None:  # type: ignore[no-untyped-def]
-    from content_support import sms
+    from content_support import rule_engine, sms
 
-    from gateway.engine import Engine
-    from gateway.engine.loader import load_ruleset
-    from gateway.state.memory import MemoryCounters
-
-    (tmp_path / "r.toml").write_text(textwrap.dedent("""
+    engine = rule_engine(tmp_path, """
         [[rule]]
         id = "bad.regex"
         channel = "sms"
         when.text_regex = '(a+)+$'
         score = 1
-    """))
-    rs = load_ruleset(tmp_path, lists=lists, state=MemoryCounters(), plugins=())
-    engine = Engine(rs, emergency=lists.emergency, numbering=numbering)
+    """, lists, numbering)
     t0 = time.perf_counter()
     v = engine.evaluate(sms(numbering, "a" * 2000 + "!"))
     assert time.perf_counter() - t0 < 0.5 and v.rules == ()

@@ -345,10 +345,11 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # the harness's home is the UK), a recruiter's "call me back" from a mobile (the
          # fraud model's doubt); a child's "Papa, the course deposit" was mended
          "smishing_holdout89_ham.tsv": (3, 8),
-         # written with 89, measured with the session's start rules and after the round from
-         # 89, not read: 2 blocked by detection each time; 3 with the fraud model retrained
-         # with 89 (counts only)
-         "smishing_holdout90_ham.tsv": (3, 8),
+         # written with 89, measured with the session's start rules and after each round,
+         # not read: 2 blocked by detection at first contact and at the end (a third, by a
+         # Chinese vote-with-a-code pattern of the round from 89, was found by counting and
+         # the pattern narrowed; counts only)
+         "smishing_holdout90_ham.tsv": (2, 8),
          # written in the nineteenth session after its first round, measured with the
          # session's start rules, then read: a TV vote's thanks from its short code ("Votes
          # cost 15p", premium.service_markers with the content model's spam verdict); Royal

@@ -148,16 +148,21 @@ def _walk(items: Sequence[tuple[Any, Any]], before: frozenset[str],
     return None
 
 
-def ascii_boundary_misuse(pattern: str) -> str | None:
-    """Why ``pattern`` has a word boundary RE2 reads differently from what it says,
-    or None. The pattern is one Python's ``re`` compiles."""
+def _parse(pattern: str) -> list[Any] | None:
+    """The parsed pattern (as rules are matched: re.IGNORECASE), or None."""
     if _sre_parse is None:  # pragma: no cover - see the import
         return None
     try:
-        parsed = _sre_parse.parse(pattern, 2)  # re.IGNORECASE, as rules are matched
+        return list(_sre_parse.parse(pattern, 2))
     except Exception:  # re.compile reports a malformed pattern, with its rule
         return None
-    found = _walk(list(parsed), _EMPTY, _EMPTY)
+
+
+def ascii_boundary_misuse(pattern: str) -> str | None:
+    """Why ``pattern`` has a word boundary RE2 reads differently from what it says,
+    or None. The pattern is one Python's ``re`` compiles."""
+    parsed = _parse(pattern)
+    found = None if parsed is None else _walk(parsed, _EMPTY, _EMPTY)
     if found is None:
         return None
     boundary, ch = found
@@ -191,7 +196,7 @@ def _split_class(items: Any) -> tuple[list[Any], list[Any]]:
     for op, av in items:
         if op is _sre.LITERAL:
             (unseen if _unseen(chr(av)) else plain).append((op, av))
-        elif op is _sre.RANGE and av[1] > 127:
+        elif op is _sre.RANGE and _class_chars([(op, av)]):  # the check's own test
             lo, hi = av
             if lo <= 127:
                 plain.append((_sre.RANGE, (lo, 127)))
@@ -438,10 +443,10 @@ def re2_boundaries(pattern: str) -> str:
     to the character it touches (``\\b`` before or after it becomes ``\\B``), or the
     pattern itself when it has none (or has one the rewrite cannot place: an optional
     part beside the boundary)."""
-    if _sre_parse is None or ascii_boundary_misuse(pattern) is None:
+    parsed = _parse(pattern)
+    if parsed is None or _walk(parsed, _EMPTY, _EMPTY) is None:
         return pattern
-    parsed = _sre_parse.parse(pattern, 2)
     try:
-        return _write(_rewrite(list(parsed), _EMPTY, _EMPTY))
+        return _write(_rewrite(parsed, _EMPTY, _EMPTY))
     except _Unsupported:
         return pattern

@@ -98,10 +98,22 @@ def compile_operator_regex(patterns: Sequence[str]) -> OperatorRegex:
     return _compile_cached(tuple(patterns))
 
 
+#: an even run of backslashes before a class letter: ``\\b`` is a backslash and a "b",
+#: not the word boundary its author meant (a TOML literal string written as if it were
+#: a basic one)
+_DOUBLED = re.compile(r"(?<!\\)(?:\\\\)+[bBdDsSwW]")
+
+
 @functools.lru_cache(maxsize=2048)
 def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
     for p in patterns:
         re.compile(p, re.IGNORECASE)  # each alone, so an error names its pattern
+        doubled = _DOUBLED.search(p)
+        if doubled:
+            raise re.error(f"{doubled.group()} matches a backslash, then "
+                           f"{doubled.group()[-1]!r}: written escaped twice (in a TOML "
+                           "'...' string one backslash is one backslash); a backslash "
+                           "that is meant is written [\\\\]")
     joined = "|".join(f"(?:{p})" for p in patterns)
     python = re.compile(joined, re.IGNORECASE)
     # the strings are read for RE2's semantics (its \d is [0-9]; Python's re's takes any

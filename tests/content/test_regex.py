@@ -80,6 +80,32 @@ def test_rule_with_lookaround_is_refused_naming_its_place(tmp_path, lists) -> No
     assert "RE2 cannot compile it" in str(e.value)
 
 
+def test_a_boundary_escaped_twice_is_refused_naming_its_place(tmp_path, lists) -> None:  # type: ignore[no-untyped-def]
+    """In a TOML literal string ('...') a backslash is one backslash: '\\\\bfoo' is a
+    backslash, a "b" and "foo", never the word boundary meant. The family rule carried
+    such an alternative, dead, until the twentieth session."""
+    from gateway.engine.loader import load_ruleset
+    from gateway.engine.schema import RuleErrors
+    from gateway.state.memory import MemoryCounters
+
+    for pattern in (r"\\bdad\\b", r"x|\\d+", r"a\\\\\\w"):
+        with pytest.raises(re.error, match="written escaped twice"):
+            compile_operator_regex(["mum", pattern])
+    for pattern in (r"\bdad\b", r"[\\]d", r"\\\d", r"c:\\\\x"):  # meant: kept
+        compile_operator_regex([pattern])
+    (tmp_path / "r.toml").write_text(textwrap.dedent("""
+        [[rule]]
+        id = "x.doubled"
+        channel = "sms"
+        when.text_regex = ['\\\\b(dad|mum)\\\\b']
+        action = "BLOCK"
+    """))
+    with pytest.raises(RuleErrors) as e:
+        load_ruleset(tmp_path, lists=lists, state=MemoryCounters(), plugins=())
+    assert "r.toml:5: x.doubled: " in str(e.value)
+    assert "written escaped twice" in str(e.value)
+
+
 def test_bad_pattern_is_an_error_and_lone_surrogates_are_read() -> None:
     with pytest.raises(re.error):
         compile_operator_regex(["(unclosed"])

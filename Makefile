@@ -19,9 +19,13 @@ bench:
 	$(PY) loadtest/bench_lists.py
 
 # the fraud model (docs/classifier.md, "The fraud model"): every fraud set of
-# loadtest/data but the held-out sets kept unread to measure it (FRAUD_UNREAD)
-FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63|65|67|69|70|72|74|76|78|80|82|84|86|88|90|92)(_ham)?\.tsv$$
+# loadtest/data but the held-out sets kept unread to measure it (FRAUD_UNREAD) and the
+# read sets it was not retrained with (FRAUD_NOT_TRAINED: set 93, read in the twentieth
+# session; retrained with it, the model blocked one more of the SMS Spam Collection's ham
+# in nested cross-validation, 6 of 3,867, for one more fraud of held-out 94)
+FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63|65|67|69|70|72|74|76|78|80|82|84|86|88|90|92|94)(_ham)?\.tsv$$
+FRAUD_NOT_TRAINED = holdout93(_ham)?\.tsv$$
 fraud-model:
 	$(PY) -m gateway train --out gateway/content/models/sms_fraud.json.gz \
-	  --sets $$(ls loadtest/data/smishing*.tsv | grep -v -E '$(FRAUD_UNREAD)') \
+	  --sets $$(ls loadtest/data/smishing*.tsv | grep -v -E '$(FRAUD_UNREAD)' | grep -v -E '$(FRAUD_NOT_TRAINED)') \
 	  --ham loadtest/data/busy_senders.tsv --data ../shared/data/sms-spam-collection/train.tsv

@@ -1108,6 +1108,18 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "brief: 102 of 160 with the session's start rules and after "
                                  "each round, not read, kept out of the fraud model",
            "smishing_holdout92_ham": "ninety-second held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout93": "ninety-third set, Africa, the Middle East, South and Southeast "
+                                 "Asia and Latin America (about 35 countries, a third in "
+                                 "English): code theft and bank callbacks (35 each), family in "
+                                 "need, marketplaces and premium callbacks (30 each); measured "
+                                 "with the session's start rules (86 of 160), then read",
+           "smishing_holdout93_ham": "ninety-third set: genuine texts close to them (1 of 160 "
+                                     "blocked at first contact)",
+           "smishing_holdout94": "ninety-fourth held-out set, written beside 93 to the same "
+                                 "brief: measured with the session's start rules (92 of 160), "
+                                 "not read, kept out of the fraud model",
+           "smishing_holdout94_ham": "ninety-fourth held-out set: genuine texts close to them, "
                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -357,7 +357,14 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout91_ham.tsv": (1, 8),
          # written with 91, measured with the session's start rules and after each of the
          # session's rounds, not read: 4 blocked by detection each time (counts only)
-         "smishing_holdout92_ham.tsv": (4, 8)}
+         "smishing_holdout92_ham.tsv": (4, 8),
+         # written in the twentieth session, measured with the session's start rules, then
+         # read: an astrologer's booked consultation "₹25/min will be deducted" from its
+         # sender ID (premium.charge_terms with the content model's doubt)
+         "smishing_holdout93_ham.tsv": (1, 8),
+         # written with 93, measured with the session's start rules and after the round,
+         # not read: 3 blocked by detection at first contact, 2 after (counts only)
+         "smishing_holdout94_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

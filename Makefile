@@ -27,5 +27,5 @@ FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63|65|67|69|70|72|74|76|78|80|
 FRAUD_NOT_TRAINED = holdout93(_ham)?\.tsv$$
 fraud-model:
 	$(PY) -m gateway train --out gateway/content/models/sms_fraud.json.gz \
-	  --sets $$(ls loadtest/data/smishing*.tsv | grep -v -E '$(FRAUD_UNREAD)' | grep -v -E '$(FRAUD_NOT_TRAINED)') \
+	  --sets $$(ls loadtest/data/smishing*.tsv | grep -v -E '$(FRAUD_UNREAD)|$(FRAUD_NOT_TRAINED)') \
 	  --ham loadtest/data/busy_senders.tsv --data ../shared/data/sms-spam-collection/train.tsv

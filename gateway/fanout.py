@@ -47,6 +47,7 @@ import structlog
 
 from gateway.engine.schema import RuleErrors
 from gateway.observe import LogLimiter
+from gateway.offloop import in_thread
 from gateway.redisconn import ERRORS, async_client, sync_client
 
 if TYPE_CHECKING:
@@ -254,7 +255,7 @@ class ChangeStream:
             core.activate(known)
         else:
             try:
-                ruleset = await asyncio.to_thread(core.candidate, directory)
+                ruleset = await in_thread(core.candidate, directory)
             except (RuleErrors, OSError) as e:
                 self.refused += 1
                 log.error("rules change from another worker refused", version=version,

@@ -28,6 +28,11 @@ the loop thread was doing meanwhile (running, waiting for a CPU, asleep in which
 system call, page faults), whether the client itself was late, how much the list
 child ran, and the machine's reclaim and compaction stalls. Asserts nothing.
 
+``--phases rest,rules --plugins`` measures rule reloads instead: ``--rules-reloads``
+times a rule file gets a comment (a new version) and ``POST /v1/rules/reload``
+compiles the ruleset and runs its examples in a thread of the gateway, with the
+content plugins built again for them (``--entries 100000`` is enough list for it).
+
 ``--control S`` adds a last phase of S seconds at rest (a worst case grows with the
 length of a phase: the reload and compaction are minutes long, rest is 20 s).
 ``--child-ab N`` replaces the phases with N rounds of four, each round in another
@@ -124,7 +129,7 @@ def compile_peak(txt: Path) -> tuple[float, float, str]:
 
 
 class Gateway:
-    def __init__(self, work: Path, rules: Path, sim_port: int) -> None:
+    def __init__(self, work: Path, rules: Path, sim_port: int, plugins: bool = False) -> None:
         self.smpp, self.agi = free_port(), free_port()
         (work / "no-plugins").mkdir(exist_ok=True)
         self.log = work / "gateway.log"
@@ -135,7 +140,8 @@ class Gateway:
             agi={"listen": f"127.0.0.1:{self.agi}"},
             admin={"listen": "127.0.0.1:0", "token": TOKEN},
             rules={"dir": rules}, lists={"dir": rules / "lists", "compact_after": 100000000},
-            plugins={"dir": work / "no-plugins", "missing_symbols": "disable"},
+            plugins=({"dir": ROOT / "plugins"} if plugins else
+                     {"dir": work / "no-plugins", "missing_symbols": "disable"}),
             quarantine={"enabled": False},
             log={"level": "info", "format": "json", "audit": work / "audit.jsonl"})
         t0 = time.perf_counter()
@@ -324,6 +330,23 @@ async def run_phases(gw: Gateway, args: argparse.Namespace, txt: Path) -> list[P
         await asyncio.sleep(args.control)
         return ""
 
+    async def rules_reload() -> str:
+        """``--rules-reloads`` times: a comment added to a rule file (a new version),
+        then ``POST /v1/rules/reload``: the ruleset is compiled and its examples run
+        (with the content plugins built again, if they are loaded) in a thread."""
+        edited = sorted((txt.parent.parent).glob("*.toml"))[0]
+        took = []
+        for i in range(args.rules_reloads):
+            with edited.open("a") as f:
+                f.write(f"# edited by the benchmark ({i})\n")
+            t = time.perf_counter()
+            out = await asyncio.to_thread(gw.post, "/v1/rules/reload", b"")
+            took.append(time.perf_counter() - t)
+            if not out.get("changed"):
+                raise SystemExit(f"the rules reload changed nothing: {out}")
+        return (f"{len(took)} reloads of {edited.name}, each "
+                f"{min(took):.2f}-{max(took):.2f} s")
+
     # how a list child lowers itself before it compiles, for --child-ab
     setups = {
         "child nice 19": "os.nice(19)",  # as the worker did before
@@ -354,8 +377,10 @@ async def run_phases(gw: Gateway, args: argparse.Namespace, txt: Path) -> list[P
             return f"the child ran {int(ran) / 1e7 / args.rest:.0f}% of a core"
         return run
 
-    steps = [("at rest", rest), ("reload", reload), ("import", bulk_import),
-             ("compaction", compact)]
+    named = {"rest": ("at rest", rest), "reload": ("reload", reload),
+             "import": ("import", bulk_import), "compaction": ("compaction", compact),
+             "rules": ("rules reload", rules_reload)}
+    steps = [named[n] for n in args.phases.split(",")]
     if args.child_ab:
         kinds = [("no child", rest), *((k, busy(v)) for k, v in setups.items())]
         # each round in another order: what the background does at a given moment
@@ -562,6 +587,14 @@ def main() -> int:
                     help="instead of the phases: ROUNDS of --rest seconds with no list "
                          "child, with one at nice 19 only, one under SCHED_IDLE, and one "
                          "as the worker starts it now, in turn")
+    ap.add_argument("--phases", default="rest,reload,import,compaction",
+                    help="the phases, in order, from rest, reload, import, compaction, "
+                         "rules (the first is the rest the others are measured against)")
+    ap.add_argument("--rules-reloads", type=int, default=10,
+                    help="rule reloads in the rules phase (each a new version)")
+    ap.add_argument("--plugins", action="store_true",
+                    help="the gateway runs the shipped content plugins (as spamgw run "
+                         "does by default): a rules reload builds them again")
     ap.add_argument("--dir", help="work dir to keep (the generated list is reused)")
     ap.add_argument("--sample", nargs=3, metavar=("PID", "SIM", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -602,7 +635,7 @@ def main() -> int:
 
     sim, sim_port = start_smsc_sim()
     try:
-        gw = Gateway(work, rules, sim_port)
+        gw = Gateway(work, rules, sim_port, plugins=args.plugins)
         try:
             time.sleep(2)
             idle = gw.rss()

@@ -9,7 +9,6 @@ change is an audit log line (who, what, versions).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from gateway.engine import Ruleset
 from gateway.engine.loader import load_ruleset
 from gateway.engine.schema import RuleErrors
 from gateway.engine.shadow import Shadow
+from gateway.offloop import in_thread
 from gateway.state.memory import MemoryCounters
 
 __all__ = ["routes"]
@@ -55,9 +55,9 @@ async def reload_rules(request: web.Request) -> web.Response:
     async with request.app[RULES_LOCK]:
         active = core.engine.ruleset
         try:
-            rs = await asyncio.to_thread(core.build_ruleset)
+            rs = await in_thread(core.build_ruleset)
             if rs.version != active.version:  # its own examples must pass
-                await asyncio.to_thread(core.check_examples)
+                await in_thread(core.check_examples)
         except RuleErrors as e:
             audit(request, "rules.reload", refused=True, version=active.version,
                   errors=len(e.errors))
@@ -122,7 +122,7 @@ async def start_shadow(request: web.Request) -> web.Response:
 
     async with request.app[RULES_LOCK]:
         try:
-            rs = await asyncio.to_thread(build)
+            rs = await in_thread(build)
         except RuleErrors as e:
             raise _refused(e, core.engine.ruleset.version) from None
         shadow = Shadow(rs, emergency=core.lists.emergency, numbering=core.numbering, source=d)
@@ -159,7 +159,7 @@ async def promote_shadow(request: web.Request) -> web.Response:
     shadow = _current(request)
     async with request.app[RULES_LOCK]:
         try:
-            rs = await asyncio.to_thread(core.candidate, shadow.source)
+            rs = await in_thread(core.candidate, shadow.source)
         except RuleErrors as e:
             raise _refused(e, core.engine.ruleset.version) from None
         previous = core.engine.ruleset

@@ -38,11 +38,13 @@ it) and the figures measured there.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,17 @@ DEFAULT_FRAUD_MODEL = Path(__file__).with_name("models") / "sms_fraud.json.gz"
 #: words whose n-gram sums a model remembers before it starts over
 WORD_MEMO = 100_000
 _ZERO = (0.0, 0.0)
+#: models read in this process, by the digest of their file's bytes: the weights are
+#: never written after loading, so every plugin built from one file (each reload's,
+#: each check of a ruleset's examples) shares them and takes a copy of the word memo
+_LOADED: dict[bytes, Model] = {}
+_LOADED_MAX = 4
+#: the joint weights of the model pairs built in this process and the word memo they
+#: start with, by the two models' weights (kept alive here, so no other mapping takes
+#: their identities)
+_JOINT: list[tuple[Mapping[str, float], Mapping[str, float], dict[str, tuple[float, float]],
+                   dict[str, float], dict[str, float], dict[str, int]]] = []
+_LOCK = threading.Lock()
 
 _SPACED = re.compile(r"(?<!\w)\w([ .\-_*+]{1,2})(?:\w\1)+\w(?!\w)")  # same separator
 _SPACE_CHARS = re.compile(r"[ .\-_*+]")
@@ -187,10 +200,18 @@ class Model:
                                                 repr=False)
 
     def __post_init__(self) -> None:
+        if self.pairs:  # given by copy(): the same weights
+            return
         for k, v in self.weights.items():
             if " " in k and k[0] != " " and k[-1] != " ":  # n-grams have spaces at ends
                 a, _, b = k.partition(" ")
                 self.pairs[a, b] = v
+
+    def copy(self) -> Model:
+        """The same model (the same weights, shared: neither is ever written) with a
+        word memo of its own, so that two threads may score with the two."""
+        return replace(self, sums=dict(self.sums), counts=dict(self.counts),
+                       pairs=self.pairs)
 
     def score(self, text: str) -> float:
         """The decision function: >= ``threshold`` is spam."""
@@ -301,6 +322,18 @@ class ModelPair:
             raise ValueError("the two models do not read a text alike")
         self.a = a
         self.b = b
+        # word -> its n-gram weight sum in each model, and its feature count
+        self.sums_a: dict[str, float] = {}
+        self.sums_b: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        with _LOCK:
+            built = next((j for j in _JOINT if j[0] is a.weights and j[1] is b.weights), None)
+        if built is not None:  # the same two models paired before in this process
+            _, _, self.joint, sums_a, sums_b, counts = built
+            self.sums_a.update(sums_a)
+            self.sums_b.update(sums_b)
+            self.counts.update(counts)
+            return
         # feature -> its weight in each model (0.0 where one lacks it): a word new to
         # both looks each n-gram up once (the lookups, not the sums, are the cost:
         # two dicts of 10^5 strings miss the CPU's caches)
@@ -308,11 +341,12 @@ class ModelPair:
         for k, v in b.weights.items():
             joint[k] = (joint.get(k, _ZERO)[0], v)
         self.joint = joint
-        # word -> its n-gram weight sum in each model, and its feature count
-        self.sums_a: dict[str, float] = {}
-        self.sums_b: dict[str, float] = {}
-        self.counts: dict[str, int] = {}
         self._learn(dict.fromkeys([*a.sums, *b.sums]))  # the words each model knows
+        with _LOCK:
+            if len(_JOINT) >= _LOADED_MAX:
+                del _JOINT[0]
+            _JOINT.append((a.weights, b.weights, joint, dict(self.sums_a),
+                           dict(self.sums_b), dict(self.counts)))
 
     @staticmethod
     def reads_alike(a: Model, b: Model) -> bool:
@@ -368,7 +402,23 @@ class ModelPair:
 
 
 def load_model(path: str | Path) -> Model:
+    """The model in ``path``. A file this process has read before (the same bytes) is
+    not parsed again: the model shares its weights with the first and has a word memo
+    of its own, so a reload costs a read and a digest, not a second of parsing."""
     raw = Path(path).read_bytes()
+    key = hashlib.blake2b(raw, digest_size=16).digest()
+    with _LOCK:
+        known = _LOADED.get(key)
+    if known is None:
+        known = _parse_model(raw, path)
+        with _LOCK:
+            while len(_LOADED) >= _LOADED_MAX:
+                _LOADED.pop(next(iter(_LOADED)))
+            _LOADED[key] = known
+    return known.copy()
+
+
+def _parse_model(raw: bytes, path: str | Path) -> Model:
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     d = json.loads(raw)

@@ -27,11 +27,8 @@ lists and rules as they were.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import mmap
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +49,7 @@ from gateway.lists.registry import (
 from gateway.lists.senders import is_registry_name
 from gateway.lists.stringset import StringSet
 from gateway.lists.worker import run_worker
+from gateway.offloop import short_switches
 
 if TYPE_CHECKING:
     from gateway.app import Core
@@ -60,8 +58,6 @@ __all__ = ["ReloadRefused", "load_compiled", "reload_lists"]
 
 log = structlog.get_logger("spamgw.lists")
 
-#: GIL switch interval while a reload compiles the rules in a thread (seconds)
-SWITCH_INTERVAL = 0.0005
 
 
 class ReloadRefused(Exception):
@@ -91,17 +87,6 @@ async def load_compiled(path: Path, name: str) -> NumberSet:
     return result
 
 
-@contextlib.contextmanager
-def short_switches(interval: float = SWITCH_INTERVAL) -> Iterator[None]:
-    """A shorter GIL switch interval while a thread compiles the rules (pure Python):
-    the loop thread waits at most ``interval`` for the GIL instead of 5 ms each time
-    it wakes, so an answer is not held a few milliseconds at every step."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, interval))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
 
 
 def _scan(d: Path) -> list[Path]:

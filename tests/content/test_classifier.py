@@ -190,6 +190,35 @@ def test_model_pair_scores_as_each_model_alone(
         ModelPair(model, replace(fraud_model, digits=not fraud_model.digits))
 
 
+def test_a_model_file_is_parsed_once_a_process(tmp_path: Path) -> None:
+    """A reload, and each check of a ruleset's examples, builds the classifier again:
+    a file read before (the same bytes) shares its weights, and each model and pair
+    has a word memo of its own (the live plugin's and a reload thread's never mix).
+    Other bytes at the same path are a new model."""
+    texts, _ = subset(50, seed=13)
+    a, b = load_model(DEFAULT_MODEL), load_model(DEFAULT_MODEL)
+    assert a.weights is b.weights and a.pairs is b.pairs
+    assert a.sums is not b.sums and a.sums == b.sums
+    a.score("zqxjv wkpfy is a word neither knows")
+    assert "zqxjv" in a.sums and "zqxjv" not in b.sums
+    assert [a.score(t) for t in texts] == [b.score(t) for t in texts]
+    f1, f2 = load_model(DEFAULT_FRAUD_MODEL), load_model(DEFAULT_FRAUD_MODEL)
+    p1, p2 = ModelPair(a, f1), ModelPair(b, f2)
+    assert p1.joint is p2.joint and p1.counts is not p2.counts
+    p1.score_words(["qpzmvx", "wkpfy"])
+    assert "qpzmvx" in p1.counts and "qpzmvx" not in p2.counts
+    assert ([p1.score_template(template(t)) for t in texts]
+            == [p2.score_template(template(t)) for t in texts])
+    path = tmp_path / "m.json.gz"
+    path.write_bytes(DEFAULT_MODEL.read_bytes())
+    assert load_model(path).weights is a.weights  # the bytes, not the path
+    a.save(path)  # saved again: the same bytes
+    assert load_model(path).weights is a.weights
+    replace(a, bias=a.bias + 1.0).save(path)  # another model: read anew
+    c = load_model(path)
+    assert c.bias == a.bias + 1.0 and c.weights == a.weights and c.weights is not a.weights
+
+
 _TOKENS = st.sampled_from(["a", "b", "i", "0", "00", "000", "0000", "1", "12", "_", "-", ".",
                            "*", "+", " ", "  ", " . ", "$", "£", "é", "free", "w1n", "2day",
                            "0000x", "x0000", "\n", "\t", "/", ",", "!"])

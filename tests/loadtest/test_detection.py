@@ -367,9 +367,6 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout94_ham.tsv": (3, 8)}
 
 
-# ninety-odd sets, each on a fresh policy (about 0.8 s to build, most of it the two
-# models): 100 s on a quiet 2-core machine, near the suite's 120 s default
-@pytest.mark.timeout(360)
 def test_no_legitimate_look_alike_of_any_set_is_blocked():
     """Every look-alike set, the held-out ones included (their figures measured once
     are in docs/detection.md): no BLOCK by detection, at most 5% WARN (``KNOWN``: at

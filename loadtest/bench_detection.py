@@ -90,7 +90,7 @@ sys.path.insert(0, str(ROOT))
 from gateway.app import Core  # noqa: E402
 from gateway.content.train import read_rows  # noqa: E402
 from gateway.engine.examples import event_from_fields  # noqa: E402
-from gateway.model import Event  # noqa: E402
+from gateway.model import Event, Verdict  # noqa: E402
 from gateway.testing.policy import policy_core  # noqa: E402
 
 __all__ = ["Background", "Row", "main", "run_background", "run_scenarios", "scenarios"]
@@ -1131,12 +1131,20 @@ def read_singles(path: Path) -> list[tuple[str, str, str]]:
 
 
 def run_singles(rows: list[tuple[str, str, str]], seed: int) -> dict[str, Row]:
+    """``single_verdicts`` on the shipped policy, counted by family."""
+    out: dict[str, Row] = {}
+    for family, v in single_verdicts(make_core(), rows, seed):
+        out.setdefault(family, Row()).count(v)
+    return out
+
+
+def single_verdicts(core: Core, rows: list[tuple[str, str, str]], seed: int
+                    ) -> Iterator[tuple[str, Verdict]]:
     """Each text as one inbound SMS through an unregistered aggregator route, a minute
     apart, from its own sender: ``mobile`` a random UK mobile (sent from a SIM), ``intl``
-    a random North American number, anything else that alphanumeric sender ID."""
+    a random North American number, anything else that alphanumeric sender ID. Yields
+    each row's family and verdict."""
     rng = random.Random(seed)
-    core = make_core()
-    out: dict[str, Row] = {}
     for i, (family, sender, text) in enumerate(rows):
         if sender == "mobile":
             src = mobile(rng)
@@ -1144,11 +1152,9 @@ def run_singles(rows: list[tuple[str, str, str]], seed: int) -> dict[str, Row]:
             src = f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}"
         else:
             src = sender
-        v = core.engine.evaluate(_event(core, {
+        yield family, core.engine.evaluate(_event(core, {
             "src": src, "dst": mobile(rng), "text": text, "route": "agg-grey",
             "ts": T0 + 60.0 * i}))
-        out.setdefault(family, Row()).count(v)
-    return out
 
 
 def _rows(rows: dict[str, Row], top_n: int, cells: Callable[[Row], str]) -> tuple[list[str], Row]:

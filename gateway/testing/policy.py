@@ -4,10 +4,10 @@ loads them, for tests and benchmarks that judge events without sockets."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.config import Config, ListsConfig, LogConfig, PluginsConfig, RulesConfig
 from gateway.state.memory import MemoryCounters
@@ -18,19 +18,22 @@ if TYPE_CHECKING:
 __all__ = ["plugin_module", "policy_core"]
 
 
-def policy_core(root: Path, *, disabled: Iterable[str] = (), lists: Path | None = None
-                ) -> Core:
+def policy_core(root: Path, *, disabled: Iterable[str] = (), lists: Path | None = None,
+                options: Mapping[str, Mapping[str, Any]] | None = None) -> Core:
     """The core of ``root``'s ``rules/``, ``rules/lists/`` (or ``lists``) and
     ``plugins/`` (a source tree, or /usr/share/spamgw) on fresh in-memory counters, with
     no observer (no statistics, audit log or quarantine) and logging at errors only;
-    ``disabled`` plugins are left out, and the rules naming their symbols with them."""
+    ``disabled`` plugins are left out, and the rules naming their symbols with them;
+    ``options``, the plugins' (``[plugins.options.NAME]``: another fraud model)."""
     from gateway.app import build_core
 
     off = tuple(disabled)
     cfg = Config(rules=RulesConfig(str(root / "rules")),
                  lists=ListsConfig(str(lists or root / "rules" / "lists")),
                  plugins=PluginsConfig(dir=str(root / "plugins"), disabled=off,
-                                       missing_symbols="disable" if off else "error"),
+                                       missing_symbols="disable" if off else "error",
+                                       options={k: dict(v) for k, v in
+                                                (options or {}).items()}),
                  log=LogConfig(level="error", format="console", audit=""))
     core = build_core(cfg, state=MemoryCounters())
     core.engine.observer = None

@@ -195,7 +195,9 @@ class Model:
     # word -> sum of its features' weights, and their number; filled as words are met
     sums: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
-    # the word-pair weights ("a b") keyed by the pair ("a", "b"), as pairwise() gives it
+    # the word-pair weights ("a b") keyed by the pair ("a", "b"), as pairwise() gives it;
+    # built from the weights when empty, taken as theirs when given (``copy``: a model
+    # with other weights is built anew, not ``replace``d from another)
     pairs: dict[tuple[str, str], float] = field(default_factory=dict, compare=False,
                                                 repr=False)
 

@@ -63,8 +63,19 @@ def tls_terminator(crt: str, key: str, target: int) -> Iterator[int]:
         yield int(server.sockets[0].getsockname()[1])
     finally:
         server.close()
+
+        async def cancel_pipes() -> None:
+            # a connection still open has its pipes closed on this loop while it runs,
+            # not finalised later by the collector after the loop is gone
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_pipes(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        loop.close()
 
 
 def _bind_status(port: int) -> int | None:

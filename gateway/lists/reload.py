@@ -49,7 +49,7 @@ from gateway.lists.registry import (
 from gateway.lists.senders import is_registry_name
 from gateway.lists.stringset import StringSet
 from gateway.lists.worker import run_worker
-from gateway.offloop import short_switches
+from gateway.offloop import in_thread
 
 if TYPE_CHECKING:
     from gateway.app import Core
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["ReloadRefused", "load_compiled", "reload_lists"]
 
 log = structlog.get_logger("spamgw.lists")
-
 
 
 class ReloadRefused(Exception):
@@ -85,8 +84,6 @@ async def load_compiled(path: Path, name: str) -> NumberSet:
         del loader
     assert result is not None
     return result
-
-
 
 
 def _scan(d: Path) -> list[Path]:
@@ -123,8 +120,7 @@ async def _read_changed(changed: list[Path], errors: list[str]) -> dict[str, obj
             except (OSError, ValueError) as e:
                 errors.append(f"{comp}: {e}")
         else:
-            with short_switches():
-                found[p.stem] = await asyncio.to_thread(read_list_file, p, errors)
+            found[p.stem] = await in_thread(read_list_file, p, errors)
     return found
 
 
@@ -167,10 +163,9 @@ async def reload_lists(core: Core, trigger: str) -> dict[str, Any]:
         final = assemble(dict(builtins), handles, str(d))
         final.stamps = stamps
         try:
-            with short_switches():
-                ruleset = await asyncio.to_thread(core.build_ruleset, None, final)
-                if changed or removed or ruleset.version != core.engine.ruleset.version:
-                    await asyncio.to_thread(core.check_examples, None, content)
+            ruleset = await in_thread(core.build_ruleset, None, final)
+            if changed or removed or ruleset.version != core.engine.ruleset.version:
+                await in_thread(core.check_examples, None, content)
         except RuleErrors as e:
             raise ReloadRefused([str(x) for x in e.errors]) from None
 

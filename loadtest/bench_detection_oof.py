@@ -53,6 +53,7 @@ from gateway.content.train import (  # noqa: E402
     fraud_data,
     fraud_recipe,
     read_rows,
+    set_group,
     train_model,
 )
 from gateway.testing.policy import policy_core  # noqa: E402
@@ -87,8 +88,7 @@ def oof_verdicts(sets: Sequence[Path], ham: Sequence[Path], data: Path | None,
     for k, test in enumerate(_group_folds(groups, folds, seed)):
         held = {groups[i] for i in test}
         train = [i for i in range(len(texts)) if groups[i] not in held]
-        trained_on = frozenset(f.name for f in files
-                               if f.name.split(".")[0].removesuffix("_ham") not in held)
+        trained_on = frozenset(f.name for f in files if set_group(f) not in held)
         t0 = time.perf_counter()
         model = train_model([texts[i] for i in train], [labels[i] for i in train], params,
                             {"kind": "fraud"}, [groups[i] for i in train])
@@ -97,7 +97,7 @@ def oof_verdicts(sets: Sequence[Path], ham: Sequence[Path], data: Path | None,
             model.save(path)
             options = {"classifier": {"fraud_model": str(path)}}
             for f in files:
-                if f.name.split(".")[0].removesuffix("_ham") not in held:
+                if set_group(f) not in held:
                     continue
                 core = policy_core(root, options=options)
                 rows = read_rows(f, "family<TAB>sender<TAB>text")

@@ -104,13 +104,19 @@ def read_sets(paths: Sequence[str | Path], ham: Sequence[str | Path] = ()
     labels: list[int] = []
     groups: list[str] = []
     for path in [*paths, *ham]:
-        stem = Path(path).name.split(".")[0]
-        is_ham = stem.endswith("_ham") or Path(path) in ham_files
+        is_ham = Path(path).name.split(".")[0].endswith("_ham") or Path(path) in ham_files
+        group = set_group(path)
         for _family, _sender, text in read_rows(path, "family<TAB>sender<TAB>text"):
             texts.append(text)
             labels.append(0 if is_ham else 1)
-            groups.append(stem.removesuffix("_ham"))
+            groups.append(group)
     return texts, labels, groups
+
+
+def set_group(path: str | Path) -> str:
+    """The cross-validation group of a set file (``read_sets``): its name without the
+    extension and without ``_ham``, so a set and its look-alikes are one group."""
+    return Path(path).name.split(".")[0].removesuffix("_ham")
 
 
 #: the fraud model's training: C fixed (30 and 100 caught the same out of set,

@@ -12,9 +12,13 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY gateway ./gateway
-RUN pip install . \
+# gcc only while pip builds the compiled content scorer (gateway/content/_native.c)
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install . \
+    && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/* \
+    && python -c "import gateway.content._native" \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/spamgw \
        --shell /usr/sbin/nologin spamgw
 COPY rules ./rules

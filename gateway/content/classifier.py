@@ -41,6 +41,7 @@ import gzip
 import hashlib
 import json
 import math
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -51,8 +52,14 @@ from typing import Any
 
 from gateway.content.normalize import squeeze, template
 
+try:  # the compiled scorer (setup.py builds it; without a C compiler, Python scores)
+    from gateway.content import _native
+except ImportError:  # pragma: no cover - a build without the extension
+    _native = None  # type: ignore[assignment]
+
 __all__ = ["DEFAULT_FRAUD_MODEL", "DEFAULT_MODEL", "MODEL_FORMAT", "Model", "ModelPair",
-           "features", "load_model", "prepare", "prepare_template", "words"]
+           "features", "load_model", "native_available", "prepare", "prepare_template",
+           "words"]
 
 MODEL_FORMAT = "spamgw-content-lr/2"
 _FORMATS = ("spamgw-content-lr/1", MODEL_FORMAT)
@@ -74,7 +81,18 @@ _LOADED_MAX = 4
 #: their identities)
 _JOINT: list[tuple[Mapping[str, float], Mapping[str, float], dict[str, tuple[float, float]],
                    dict[str, float], dict[str, float], dict[str, int]]] = []
+#: the compiled scorers built in this process, by the two models' weights (kept alive
+#: here) and what else they score with; each is shared by every pair of those models:
+#: its memo is a cache of a pure function of the word, and a call runs whole under the GIL
+_NATIVE: list[tuple[Mapping[str, float], Mapping[str, float], tuple[Any, ...],
+                   _native.Scorer]] = []
 _LOCK = threading.Lock()
+
+
+def native_available() -> bool:
+    """Whether pairs of models score with the compiled scorer (``gateway.content._native``):
+    it was built, and ``SPAMGW_PURE_PYTHON`` is not set to make Python score."""
+    return _native is not None and not os.environ.get("SPAMGW_PURE_PYTHON")
 
 _SPACED = re.compile(r"(?<!\w)\w([ .\-_*+]{1,2})(?:\w\1)+\w(?!\w)")  # same separator
 _SPACE_CHARS = re.compile(r"[ .\-_*+]")
@@ -317,9 +335,11 @@ class ModelPair:
     once. Each score is the float its model's ``score_words`` gives, summed in the same
     order (tests/content/test_classifier.py holds them equal)."""
 
-    __slots__ = ("a", "b", "counts", "joint", "sums_a", "sums_b")
+    __slots__ = ("a", "b", "counts", "joint", "native", "sums_a", "sums_b")
 
-    def __init__(self, a: Model, b: Model) -> None:
+    def __init__(self, a: Model, b: Model, native: bool | None = None) -> None:
+        """``native``: score with the compiled scorer (None: if ``native_available``);
+        False: the Python path below, the reference the compiled one is held to."""
         if not ModelPair.reads_alike(a, b):
             raise ValueError("the two models do not read a text alike")
         self.a = a
@@ -328,6 +348,13 @@ class ModelPair:
         self.sums_a: dict[str, float] = {}
         self.sums_b: dict[str, float] = {}
         self.counts: dict[str, int] = {}
+        self.joint: dict[str, tuple[float, float]] = {}
+        self.native: _native.Scorer | None = None
+        if native is None:
+            native = native_available()
+        if native and a.bigrams and (a.wb or a.words):
+            self.native = _native_scorer(a, b)
+            return
         with _LOCK:
             built = next((j for j in _JOINT if j[0] is a.weights and j[1] is b.weights), None)
         if built is not None:  # the same two models paired before in this process
@@ -384,6 +411,8 @@ class ModelPair:
 
     def score_words(self, ws: list[str]) -> tuple[float, float]:
         """Both models' ``score_words`` of the same words."""
+        if self.native is not None:
+            return self.native.score(ws)
         a, b = self.a, self.b
         total_a = total_b = 0.0
         count = 0
@@ -401,6 +430,23 @@ class ModelPair:
             return a.bias, b.bias
         root = math.sqrt(max(count, a.min_count))
         return a.bias + total_a / root, b.bias + total_b / root
+
+
+def _native_scorer(a: Model, b: Model) -> _native.Scorer:
+    """The compiled scorer of the pair (a, b): built once a process for the same two
+    weights and what else the score takes."""
+    rest = (a.bias, b.bias, a.wb, a.words, a.min_count)
+    with _LOCK:
+        for wa, wb, r, scorer in _NATIVE:
+            if wa is a.weights and wb is b.weights and r == rest:
+                return scorer
+    wa, wb = (w if type(w) is dict else dict(w) for w in (a.weights, b.weights))
+    scorer = _native.Scorer(wa, wb, a.wb, a.words, a.bias, b.bias, a.min_count, os.urandom(16))
+    with _LOCK:
+        if len(_NATIVE) >= _LOADED_MAX:
+            del _NATIVE[0]
+        _NATIVE.append((a.weights, b.weights, rest, scorer))
+    return scorer
 
 
 def load_model(path: str | Path) -> Model:

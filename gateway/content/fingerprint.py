@@ -14,11 +14,14 @@ share at least one band key with probability 1 - (1 - J^rows)^bands: 0.995 for
 J = 0.9, 0.10 for J = 0.3, 0.004 for J = 0.1 with the defaults (4 bands of 3).
 
 Hashing runs in C; one loop over the shingles keeps each bin's minimum: a few
-microseconds for an SMS.
+microseconds for an SMS. Where the compiled part of the content path was built
+(``gateway.content._native.band_keys``), the whole of ``keys_of_parts`` runs there; the
+Python here is its reference (tests/content/test_native.py holds them equal).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import zlib
@@ -30,6 +33,11 @@ from operator import or_
 from gateway.content.normalize import fold
 from gateway.content.scan import Url, replace_urls, scan_urls
 
+try:
+    from gateway.content._native import band_keys as _band_keys
+except ImportError:  # pragma: no cover - a build without the extension
+    _band_keys = None  # type: ignore[assignment]
+
 __all__ = ["Fingerprinter", "campaign_parts", "campaign_text", "fingerprint",
            "fingerprint_casefolded", "normalize_text"]
 
@@ -37,6 +45,8 @@ _DIGITS = re.compile(r"\d+(?:[.,:/\- ]\d+)*")
 _WORD = re.compile(r"[^\W\d_]+|[£$€]|\x01|\x02")
 
 _MAX = (1 << 32) - 1
+#: the compiled band keys unless SPAMGW_PURE_PYTHON (read once, at import)
+_NATIVE_ON = not os.environ.get("SPAMGW_PURE_PYTHON")
 _DIGIT_RUN = re.compile(r"\d+")
 
 
@@ -168,8 +178,14 @@ class Fingerprinter:
         """``keys`` from ``campaign_text``'s words."""
         return self.keys_of_sketch(self.sketch_words(words))
 
-    def keys_of_parts(self, parts: list[bytes]) -> tuple[int, ...]:
-        """``keys`` from ``campaign_parts``' words."""
+    def keys_of_parts(self, parts: list[bytes], native: bool | None = None
+                      ) -> tuple[int, ...]:
+        """``keys`` from ``campaign_parts``' words; ``native`` (default: where it was
+        built): by ``gateway.content._native.band_keys``, the same keys."""
+        if len(parts) < self.min_words:
+            return ()
+        if _band_keys is not None and (native if native is not None else _NATIVE_ON):
+            return _band_keys(parts, self.bands, self.rows)
         return self.keys_of_sketch(self.sketch_parts(parts))
 
     def keys_of_sketch(self, mins: list[int] | None) -> tuple[int, ...]:

@@ -58,8 +58,8 @@ except ImportError:  # pragma: no cover - a build without the extension
     _native = None  # type: ignore[assignment]
 
 __all__ = ["DEFAULT_FRAUD_MODEL", "DEFAULT_MODEL", "MODEL_FORMAT", "Model", "ModelPair",
-           "features", "load_model", "native_available", "prepare", "prepare_template",
-           "words"]
+           "content_path", "features", "load_model", "native_available", "prepare",
+           "prepare_template", "words"]
 
 MODEL_FORMAT = "spamgw-content-lr/2"
 _FORMATS = ("spamgw-content-lr/1", MODEL_FORMAT)
@@ -87,6 +87,14 @@ _JOINT: list[tuple[Mapping[str, float], Mapping[str, float], dict[str, tuple[flo
 _NATIVE: list[tuple[Mapping[str, float], Mapping[str, float], tuple[Any, ...],
                    _native.Scorer]] = []
 _LOCK = threading.Lock()
+
+
+def content_path() -> str:
+    """``compiled`` where the content path's compiled part scores, ``python`` where it
+    was not built, ``python (SPAMGW_PURE_PYTHON)`` where it is turned off."""
+    if _native is None:
+        return "python"
+    return "python (SPAMGW_PURE_PYTHON)" if os.environ.get("SPAMGW_PURE_PYTHON") else "compiled"
 
 
 def native_available() -> bool:

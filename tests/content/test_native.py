@@ -5,6 +5,7 @@ sketch's."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -204,3 +205,41 @@ def test_band_keys_refuse_what_they_cannot_take() -> None:
         _native.band_keys(["call"], 4, 3)
     with pytest.raises(ValueError, match="bands"):
         _native.band_keys([b"call"], 16, 8)
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_the_gateway_says_which_content_path_it_runs(tmp_path: Path, pure: bool) -> None:
+    """``spamgw run`` with the shipped plugins names its content path in the start-up
+    line, and warns when it is Python (a build without a C compiler scores several
+    times slower)."""
+    from gateway.testing.config import write_config
+    from gateway.testing.ports import free_port
+    from gateway.testing.process import GatewayProcess
+
+    port = free_port()
+    config = write_config(
+        tmp_path / "spamgw.toml",
+        smpp={"enabled": False},
+        agi={"listen": f"127.0.0.1:{port}"},
+        admin={"enabled": False},
+        rules={"dir": ROOT / "rules"},
+        lists={"dir": tmp_path / "lists"},
+        plugins={"dir": ROOT / "plugins"},
+        log={"audit": ""},
+    )
+    import shutil
+
+    shutil.copytree(ROOT / "rules" / "lists", tmp_path / "lists")
+    env = {**os.environ, "SPAMGW_PURE_PYTHON": "1" if pure else ""}
+    gw = GatewayProcess(config, port, env=env, timeout=60)
+    with gw:
+        assert gw.proc.stderr is not None
+        for line in gw.proc.stderr:
+            record = json.loads(line)
+            if record["event"] == "spamgw running":
+                break
+        want = "python (SPAMGW_PURE_PYTHON)" if pure else "compiled"
+        assert record["content_path"] == want, record
+        if pure:
+            warning = json.loads(gw.proc.stderr.readline())
+            assert warning["level"] == "warning" and "not in use" in warning["event"], warning

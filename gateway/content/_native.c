@@ -274,9 +274,14 @@ typedef struct {
     int whole; /* the word itself is a feature ("w:" + word) */
     double bias_a, bias_b;
     Py_ssize_t min_count;
+    PyObject *pending[2]; /* the two weight dicts until loaded (``load``) */
+    int loading;          /* the dict being loaded, 2 when both are */
+    Py_ssize_t pos;       /* PyDict_Next's place in it */
 } Scorer;
 
 static void Scorer_dealloc(Scorer *self) {
+    Py_CLEAR(self->pending[0]);
+    Py_CLEAR(self->pending[1]);
     table_free(&self->feats);
     table_free(&self->pairs);
     table_free(&self->memo);
@@ -300,43 +305,69 @@ static int is_pair(const uint32_t *k, size_t n) {
     return 0;
 }
 
-/* adds weights (model a if which == 0, else b) to the feature and pair tables */
-static int load_weights(Scorer *self, PyObject *weights, int which) {
-    PyObject *key, *value;
-    Py_ssize_t pos = 0;
+/* one weight (model a if which == 0, else b) into the feature and pair tables */
+static int load_weight(Scorer *self, PyObject *key, PyObject *value, int which, Key *k) {
+    if (!PyUnicode_Check(key)) {
+        PyErr_SetString(PyExc_TypeError, "weights: keys must be str");
+        return -1;
+    }
+    double w = PyFloat_AsDouble(value);
+    if (w == -1.0 && PyErr_Occurred())
+        return -1;
+    k->len = 0;
+    if (key_str(k, key) < 0)
+        return -1;
+    Table *tables[2] = {&self->feats, is_pair(k->p, k->len) ? &self->pairs : NULL};
+    for (int j = 0; j < 2; j++) {
+        Table *t = tables[j];
+        if (t == NULL)
+            continue;
+        uint64_t h = hash_cps(&self->seed, k->p, k->len);
+        Entry *e = table_find(t, h, k->p, k->len);
+        if (e == NULL && (e = table_add(t, h, k->p, k->len)) == NULL)
+            return -1;
+        if (which == 0)
+            e->a = w;
+        else
+            e->b = w;
+    }
+    return 0;
+}
+
+/* load(n=1024) -> bool: up to n more weights into the tables; True once both models'
+   are in. A scorer is built in a reload's thread while the event loop serves: loading
+   some 275,000 weights in one call would hold the GIL for tens of ms, where a Python
+   loop over calls of a few hundred µs lets the interpreter hand the GIL over between
+   them at its switch interval (releasing and taking it back inside C does not: the
+   waiting thread sees a switch happen and never asks). The dicts are read across
+   calls: weights are never written after a model is loaded (classifier.load_model) */
+static PyObject *Scorer_load(Scorer *self, PyObject *args) {
+    Py_ssize_t n = 1024;
+    if (!PyArg_ParseTuple(args, "|n", &n))
+        return NULL;
+    if (self->feats.e == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Scorer: not initialised");
+        return NULL;
+    }
     Key k;
     key_init(&k);
-    while (PyDict_Next(weights, &pos, &key, &value)) {
-        if (!PyUnicode_Check(key)) {
-            PyErr_SetString(PyExc_TypeError, "weights: keys must be str");
-            goto fail;
+    PyObject *key, *value;
+    for (Py_ssize_t done = 0; done < n && self->loading < 2;) {
+        PyObject *d = self->pending[self->loading];
+        if (!PyDict_Next(d, &self->pos, &key, &value)) {
+            Py_CLEAR(self->pending[self->loading]);
+            self->loading++;
+            self->pos = 0;
+            continue;
         }
-        double w = PyFloat_AsDouble(value);
-        if (w == -1.0 && PyErr_Occurred())
-            goto fail;
-        k.len = 0;
-        if (key_str(&k, key) < 0)
-            goto fail;
-        Table *tables[2] = {&self->feats, is_pair(k.p, k.len) ? &self->pairs : NULL};
-        for (int j = 0; j < 2; j++) {
-            Table *t = tables[j];
-            if (t == NULL)
-                continue;
-            uint64_t h = hash_cps(&self->seed, k.p, k.len);
-            Entry *e = table_find(t, h, k.p, k.len);
-            if (e == NULL && (e = table_add(t, h, k.p, k.len)) == NULL)
-                goto fail;
-            if (which == 0)
-                e->a = w;
-            else
-                e->b = w;
+        if (load_weight(self, key, value, self->loading, &k) < 0) {
+            key_free(&k);
+            return NULL;
         }
+        done++;
     }
     key_free(&k);
-    return 0;
-fail:
-    key_free(&k);
-    return -1;
+    return PyBool_FromLong(self->loading >= 2);
 }
 
 static int Scorer_init(Scorer *self, PyObject *args, PyObject *kwds) {
@@ -386,8 +417,12 @@ static int Scorer_init(Scorer *self, PyObject *args, PyObject *kwds) {
         table_init(&self->pairs, slots_for(PyDict_GET_SIZE(wa) / 4 + PyDict_GET_SIZE(wbw) / 4)) < 0 ||
         table_init(&self->memo, MEMO_SLOTS) < 0)
         return -1;
-    if (load_weights(self, wa, 0) < 0 || load_weights(self, wbw, 1) < 0)
-        return -1;
+    Py_INCREF(wa);
+    Py_INCREF(wbw);
+    Py_XSETREF(self->pending[0], wa);
+    Py_XSETREF(self->pending[1], wbw);
+    self->loading = 0;
+    self->pos = 0;
     return 0;
 }
 
@@ -456,6 +491,10 @@ typedef struct {
 } Word;
 
 static PyObject *Scorer_score(Scorer *self, PyObject *words) {
+    if (self->feats.e == NULL || self->loading < 2) {
+        PyErr_SetString(PyExc_RuntimeError, "Scorer: weights not loaded (load())");
+        return NULL;
+    }
     if (!PyList_Check(words)) {
         PyErr_SetString(PyExc_TypeError, "score() takes a list of str");
         return NULL;
@@ -587,6 +626,8 @@ static PyObject *Scorer_features(Scorer *self, PyObject *Py_UNUSED(ignored)) {
 static PyMethodDef Scorer_methods[] = {
     {"score", (PyCFunction)Scorer_score, METH_O,
      "score(words) -> (score_a, score_b): ModelPair.score_words of the same words"},
+    {"load", (PyCFunction)Scorer_load, METH_VARARGS,
+     "load(n=1024) -> True once every weight is in the tables (call until it is)"},
     {"memo_size", (PyCFunction)Scorer_memo_size, METH_NOARGS,
      "memo_size() -> the words remembered now (at most 100,000)"},
     {"features", (PyCFunction)Scorer_features, METH_NOARGS,

@@ -87,6 +87,7 @@ _JOINT: list[tuple[Mapping[str, float], Mapping[str, float], dict[str, tuple[flo
 _NATIVE: list[tuple[Mapping[str, float], Mapping[str, float], tuple[Any, ...],
                    _native.Scorer]] = []
 _LOCK = threading.Lock()
+_BUILDING = threading.Lock()
 
 
 def content_path() -> str:
@@ -444,17 +445,23 @@ def _native_scorer(a: Model, b: Model) -> _native.Scorer:
     """The compiled scorer of the pair (a, b): built once a process for the same two
     weights and what else the score takes."""
     rest = (a.bias, b.bias, a.wb, a.words, a.min_count)
-    with _LOCK:
-        for wa, wb, r, scorer in _NATIVE:
-            if wa is a.weights and wb is b.weights and r == rest:
-                return scorer
-    wa, wb = (w if type(w) is dict else dict(w) for w in (a.weights, b.weights))
-    scorer = _native.Scorer(wa, wb, a.wb, a.words, a.bias, b.bias, a.min_count, os.urandom(16))
-    with _LOCK:
-        if len(_NATIVE) >= _LOADED_MAX:
-            del _NATIVE[0]
-        _NATIVE.append((a.weights, b.weights, rest, scorer))
-    return scorer
+    with _BUILDING:  # two reloads at once build it once
+        with _LOCK:
+            for wa, wb, r, scorer in _NATIVE:
+                if wa is a.weights and wb is b.weights and r == rest:
+                    return scorer
+        wa, wb = (w if type(w) is dict else dict(w) for w in (a.weights, b.weights))
+        scorer = _native.Scorer(wa, wb, a.wb, a.words, a.bias, b.bias, a.min_count,
+                                os.urandom(16))
+        # some 275,000 weights, tens of ms: a thousand at a time, so that the
+        # interpreter may hand the GIL to the event loop between two calls
+        while not scorer.load():
+            pass
+        with _LOCK:
+            if len(_NATIVE) >= _LOADED_MAX:
+                del _NATIVE[0]
+            _NATIVE.append((a.weights, b.weights, rest, scorer))
+        return scorer
 
 
 def load_model(path: str | Path) -> Model:

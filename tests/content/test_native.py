@@ -160,9 +160,15 @@ def test_bad_arguments_are_type_and_value_errors(models: tuple[Model, Model]) ->
     with pytest.raises(ValueError, match="16 bytes"):
         _native.Scorer({}, {}, (3,), True, 0.0, 0.0, 0, b"short")
     with pytest.raises(TypeError, match="str"):
-        _native.Scorer({1: 1.0}, {}, (3,), True, 0.0, 0.0, 0, bytes(16))
+        _native.Scorer({1: 1.0}, {}, (3,), True, 0.0, 0.0, 0, bytes(16)).load()
+    unloaded = _native.Scorer({"w:call": 1.0}, {}, (3,), True, 0.0, 0.0, 0, bytes(16))
+    with pytest.raises(RuntimeError, match="not loaded"):
+        unloaded.score(["call"])
+    assert unloaded.load() and unloaded.score(["call"])[0] > 0
     with pytest.raises(ValueError, match="n-gram sizes"):
         _native.Scorer({}, {}, (0,), True, 0.0, 0.0, 0, bytes(16))
+    with pytest.raises(RuntimeError, match="not loaded"):
+        _native.Scorer.__new__(_native.Scorer).score(["call"])
 
 
 def test_without_the_extension_python_scores(models: tuple[Model, Model],

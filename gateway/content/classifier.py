@@ -1,4 +1,9 @@
-"""The SMS content classifier at run time: pure Python, a few dict lookups per word.
+"""The SMS content classifier at run time: a few lookups per word.
+
+A pair of models that read a text alike (the shipped content and fraud models) is
+scored by the compiled scorer (``gateway/content/_native.c``: flat tables, one probe a
+word for both models) where ``pip install`` built it; the Python here is its
+reference, held to it bit for bit (tests/content/test_native.py), and the fallback.
 
 Features survive the usual tricks: the text is folded (case, accents, homoglyphs,
 invisible characters), URLs become their domain, digit runs a length class, letters

@@ -366,7 +366,8 @@ class ModelPair:
         self.native: _native.Scorer | None = None
         if native is None:
             native = native_available()
-        if native and a.bigrams and (a.wb or a.words):
+        if native and a.bigrams and (a.wb or a.words) and len(a.wb) <= 8 \
+                and all(1 <= n <= 64 for n in a.wb):  # what the compiled scorer takes
             self.native = _native_scorer(a, b)
             return
         with _LOCK:

@@ -45,8 +45,10 @@ _DIGITS = re.compile(r"\d+(?:[.,:/\- ]\d+)*")
 _WORD = re.compile(r"[^\W\d_]+|[£$€]|\x01|\x02")
 
 _MAX = (1 << 32) - 1
-#: the compiled band keys unless SPAMGW_PURE_PYTHON (read once, at import)
+#: the compiled band keys unless SPAMGW_PURE_PYTHON (read once, at import), for
+#: sketches of at most this many bins (an operator's wider layout: Python)
 _NATIVE_ON = not os.environ.get("SPAMGW_PURE_PYTHON")
+_NATIVE_BINS = 64
 _DIGIT_RUN = re.compile(r"\d+")
 
 
@@ -184,7 +186,8 @@ class Fingerprinter:
         built): by ``gateway.content._native.band_keys``, the same keys."""
         if len(parts) < self.min_words:
             return ()
-        if _band_keys is not None and (native if native is not None else _NATIVE_ON):
+        if _band_keys is not None and self.bands * self.rows <= _NATIVE_BINS \
+                and (native if native is not None else _NATIVE_ON):
             return _band_keys(parts, self.bands, self.rows)
         return self.keys_of_sketch(self.sketch_parts(parts))
 

@@ -249,3 +249,21 @@ def test_the_gateway_says_which_content_path_it_runs(tmp_path: Path, pure: bool)
         if pure:
             warning = json.loads(gw.proc.stderr.readline())
             assert warning["level"] == "warning" and "not in use" in warning["event"], warning
+
+
+def test_layouts_the_compiled_code_does_not_take_are_computed_in_python(
+        models: tuple[Model, Model]) -> None:
+    """An operator's campaign layout of more than 64 bins, a model with n-grams the
+    scorer does not take: Python computes them, nothing fails."""
+    wide = Fingerprinter(bands=16, rows=8)
+    parts = campaign_parts("Your parcel is waiting, pay the fee of 1.99 at the link today")
+    assert wide.keys_of_parts(parts) == wide.keys_of_parts(parts, native=False)
+    assert len(wide.keys_of_parts(parts)) == 16
+    from dataclasses import replace
+
+    a, b = models
+    odd_a = replace(a, wb=(3, 70), pairs=a.pairs)
+    odd_b = replace(b, wb=(3, 70), pairs=b.pairs)
+    pair = ModelPair(odd_a, odd_b)
+    assert pair.native is None
+    assert all(isinstance(x, float) for x in pair.score_words(["call", "now", "to", "win"]))

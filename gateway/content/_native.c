@@ -345,7 +345,7 @@ static PyObject *Scorer_load(Scorer *self, PyObject *args) {
     Py_ssize_t n = 1024;
     if (!PyArg_ParseTuple(args, "|n", &n))
         return NULL;
-    if (self->feats.e == NULL) {
+    if (self->feats.e == NULL || self->pairs.e == NULL || self->memo.e == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Scorer: not initialised");
         return NULL;
     }
@@ -410,7 +410,8 @@ static int Scorer_init(Scorer *self, PyObject *args, PyObject *kwds) {
     self->bias_a = bias_a;
     self->bias_b = bias_b;
     self->min_count = min_count;
-    table_free(&self->feats); /* __init__ called twice */
+    self->loading = 0; /* __init__ called twice: unusable until loaded again */
+    table_free(&self->feats);
     table_free(&self->pairs);
     table_free(&self->memo);
     if (table_init(&self->feats, slots_for(PyDict_GET_SIZE(wa) + PyDict_GET_SIZE(wbw))) < 0 ||
@@ -421,7 +422,6 @@ static int Scorer_init(Scorer *self, PyObject *args, PyObject *kwds) {
     Py_INCREF(wbw);
     Py_XSETREF(self->pending[0], wa);
     Py_XSETREF(self->pending[1], wbw);
-    self->loading = 0;
     self->pos = 0;
     return 0;
 }

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from gateway.config import Config
-from gateway.content.classifier import content_path
+from gateway.content.compiled import content_path
 from gateway.engine import Engine, Ruleset
 from gateway.engine.loader import load_ruleset
 from gateway.engine.plugins import load_plugins
@@ -291,13 +291,14 @@ async def serve(config: Config, around: ServiceFactory | None = None) -> None:
     try:
         async with running(core, around):
             settle_heap()  # once every service is up: their start-up objects too
+            path = content_path()
             log.info("spamgw running", config=config.source, rules=core.engine.ruleset.version,
-                     content_path=content_path())
-            if core.engine.ruleset.plugins and content_path() != "compiled":
+                     content_path=path)
+            if core.engine.ruleset.plugins and path != "compiled":
                 log.warning("the compiled content path (gateway/content/_native.c) is not in "
                             "use: the content models and campaign keys are computed in Python, "
                             "several times slower; install with a C compiler to build it",
-                            content_path=content_path())
+                            content_path=path)
             await stop.wait()
             log.info("spamgw stopping: draining")
     finally:

@@ -85,7 +85,8 @@ def measure(path: Path, texts: list[str], events: list[Event], repeat: int) -> l
 
 def measure_pair(events: list[Event], repeat: int) -> list[tuple[str, float]]:
     """The shipped plugin (both models), cache off: compiled against Python."""
-    from gateway.content.classifier import DEFAULT_FRAUD_MODEL, ModelPair, native_available
+    from gateway.content import compiled
+    from gateway.content.classifier import DEFAULT_FRAUD_MODEL, ModelPair
 
     mod = plugin_module()
     out = []
@@ -94,7 +95,7 @@ def measure_pair(events: list[Event], repeat: int) -> list[tuple[str, float]]:
         f.template()
     prep = per_item(lambda f: words_of(f.template()), facts, repeat)
     out.append(("preparation (prepare_template, words)", prep))
-    runs = [("Python", False)] + ([("compiled", True)] if native_available() else [])
+    runs = [("Python", False)] + ([("compiled", True)] if compiled.available() else [])
     for name, native in runs:
         pair = ModelPair(load_model(DEFAULT_MODEL), load_model(DEFAULT_FRAUD_MODEL), native)
         ws = [words_of(f.template()) for f in facts]

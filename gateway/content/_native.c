@@ -37,7 +37,8 @@
 #define WORD_MEMO 100000
 #define MEMO_SLOTS (1u << 18) /* load at most 0.38 */
 #define MEMO_ARENA_MAX (1u << 24) /* code points the memo's keys may take */
-#define MAX_WB 8
+#define MAX_WB 8    /* n-gram sizes a model may have */
+#define MAX_GRAM 64 /* the longest n-gram */
 #define STACK_KEY 256
 
 #if PY_VERSION_HEX >= 0x030C0000
@@ -399,7 +400,7 @@ static int Scorer_init(Scorer *self, PyObject *args, PyObject *kwds) {
         long n = PyLong_AsLong(PyTuple_GET_ITEM(wbts, i));
         if (n == -1 && PyErr_Occurred())
             return -1;
-        if (n < 1 || n > 64) {
+        if (n < 1 || n > MAX_GRAM) {
             PyErr_SetString(PyExc_ValueError, "wb: n-gram sizes from 1 to 64");
             return -1;
         }
@@ -771,7 +772,10 @@ PyMODINIT_FUNC PyInit__native(void) {
     Py_INCREF(&ScorerType);
     if (PyModule_AddObject(m, "Scorer", (PyObject *)&ScorerType) < 0 ||
         PyModule_AddIntConstant(m, "WORD_MEMO", WORD_MEMO) < 0 ||
-        PyModule_AddIntConstant(m, "COMPENSATED", COMPENSATED) < 0) {
+        PyModule_AddIntConstant(m, "COMPENSATED", COMPENSATED) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_WB", MAX_WB) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_GRAM", MAX_GRAM) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_BINS", SKETCH_MAX) < 0) {
         Py_DECREF(&ScorerType);
         Py_DECREF(m);
         return NULL;

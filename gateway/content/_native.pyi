@@ -1,6 +1,9 @@
 # The compiled scorer (gateway/content/_native.c): ModelPair.score_words in flat tables.
 WORD_MEMO: int
 COMPENSATED: int
+MAX_WB: int
+MAX_GRAM: int
+MAX_BINS: int
 
 class Scorer:
     def __init__(self, weights_a: dict[str, float], weights_b: dict[str, float],

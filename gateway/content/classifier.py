@@ -55,16 +55,12 @@ from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Any
 
+from gateway.content import compiled
+from gateway.content.compiled import _native
 from gateway.content.normalize import squeeze, template
 
-try:  # the compiled scorer (setup.py builds it; without a C compiler, Python scores)
-    from gateway.content import _native
-except ImportError:  # pragma: no cover - a build without the extension
-    _native = None  # type: ignore[assignment]
-
 __all__ = ["DEFAULT_FRAUD_MODEL", "DEFAULT_MODEL", "MODEL_FORMAT", "Model", "ModelPair",
-           "content_path", "features", "load_model", "native_available", "prepare",
-           "prepare_template", "words"]
+           "features", "load_model", "prepare", "prepare_template", "words"]
 
 MODEL_FORMAT = "spamgw-content-lr/2"
 _FORMATS = ("spamgw-content-lr/1", MODEL_FORMAT)
@@ -93,20 +89,6 @@ _NATIVE: list[tuple[Mapping[str, float], Mapping[str, float], tuple[Any, ...],
                    _native.Scorer]] = []
 _LOCK = threading.Lock()
 _BUILDING = threading.Lock()
-
-
-def content_path() -> str:
-    """``compiled`` where the content path's compiled part scores, ``python`` where it
-    was not built, ``python (SPAMGW_PURE_PYTHON)`` where it is turned off."""
-    if _native is None:
-        return "python"
-    return "python (SPAMGW_PURE_PYTHON)" if os.environ.get("SPAMGW_PURE_PYTHON") else "compiled"
-
-
-def native_available() -> bool:
-    """Whether pairs of models score with the compiled scorer (``gateway.content._native``):
-    it was built, and ``SPAMGW_PURE_PYTHON`` is not set to make Python score."""
-    return _native is not None and not os.environ.get("SPAMGW_PURE_PYTHON")
 
 _SPACED = re.compile(r"(?<!\w)\w([ .\-_*+]{1,2})(?:\w\1)+\w(?!\w)")  # same separator
 _SPACE_CHARS = re.compile(r"[ .\-_*+]")
@@ -352,7 +334,7 @@ class ModelPair:
     __slots__ = ("a", "b", "counts", "joint", "native", "sums_a", "sums_b")
 
     def __init__(self, a: Model, b: Model, native: bool | None = None) -> None:
-        """``native``: score with the compiled scorer (None: if ``native_available``);
+        """``native``: score with the compiled scorer (None: if ``compiled.available``);
         False: the Python path below, the reference the compiled one is held to."""
         if not ModelPair.reads_alike(a, b):
             raise ValueError("the two models do not read a text alike")
@@ -365,9 +347,8 @@ class ModelPair:
         self.joint: dict[str, tuple[float, float]] = {}
         self.native: _native.Scorer | None = None
         if native is None:
-            native = native_available()
-        if native and a.bigrams and (a.wb or a.words) and len(a.wb) <= 8 \
-                and all(1 <= n <= 64 for n in a.wb):  # what the compiled scorer takes
+            native = compiled.available()
+        if native and a.bigrams and (a.wb or a.words) and compiled.takes_grams(a.wb):
             self.native = _native_scorer(a, b)
             return
         with _LOCK:

@@ -21,22 +21,17 @@ Python here is its reference (tests/content/test_native.py holds them equal).
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from itertools import repeat
 from operator import or_
 
+from gateway.content import compiled
 from gateway.content.normalize import fold
 from gateway.content.scan import Url, replace_urls, scan_urls
-
-try:
-    from gateway.content._native import band_keys as _band_keys
-except ImportError:  # pragma: no cover - a build without the extension
-    _band_keys = None  # type: ignore[assignment]
 
 __all__ = ["Fingerprinter", "campaign_parts", "campaign_text", "fingerprint",
            "fingerprint_casefolded", "normalize_text"]
@@ -45,10 +40,6 @@ _DIGITS = re.compile(r"\d+(?:[.,:/\- ]\d+)*")
 _WORD = re.compile(r"[^\W\d_]+|[£$€]|\x01|\x02")
 
 _MAX = (1 << 32) - 1
-#: the compiled band keys unless SPAMGW_PURE_PYTHON (read once, at import), for
-#: sketches of at most this many bins (an operator's wider layout: Python)
-_NATIVE_ON = not os.environ.get("SPAMGW_PURE_PYTHON")
-_NATIVE_BINS = 64
 _DIGIT_RUN = re.compile(r"\d+")
 
 
@@ -134,6 +125,15 @@ class Fingerprinter:
     bands: int = 4
     rows: int = 3
     min_words: int = 6  # shorter texts ("ok", "call me") are no campaign
+    #: band keys by ``gateway.content._native.band_keys`` (None: where the compiled
+    #: part is in use; decided when built, and only for a layout it takes: an
+    #: operator's wider one is Python's)
+    native: bool | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        want = compiled.available() if self.native is None else self.native
+        object.__setattr__(self, "native",
+                           want and compiled.takes_bins(self.bands * self.rows))
 
     def sketch(self, text: str) -> list[int] | None:
         """The MinHash sketch (``bands * rows`` values), or None for a short text."""
@@ -182,13 +182,16 @@ class Fingerprinter:
 
     def keys_of_parts(self, parts: list[bytes], native: bool | None = None
                       ) -> tuple[int, ...]:
-        """``keys`` from ``campaign_parts``' words; ``native`` (default: where it was
-        built): by ``gateway.content._native.band_keys``, the same keys."""
+        """``keys`` from ``campaign_parts``' words; ``native`` (default: ``self.native``):
+        by ``gateway.content._native.band_keys``, the same keys."""
         if len(parts) < self.min_words:
             return ()
-        if _band_keys is not None and self.bands * self.rows <= _NATIVE_BINS \
-                and (native if native is not None else _NATIVE_ON):
-            return _band_keys(parts, self.bands, self.rows)
+        if native is None:
+            native = self.native
+        elif native:
+            native = compiled.takes_bins(self.bands * self.rows)
+        if native:
+            return compiled._native.band_keys(parts, self.bands, self.rows)
         return self.keys_of_sketch(self.sketch_parts(parts))
 
     def keys_of_sketch(self, mins: list[int] | None) -> tuple[int, ...]:

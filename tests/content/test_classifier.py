@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gateway.content.classifier as classifier
+from gateway.content import compiled
 from gateway.content.classifier import (
     DEFAULT_FRAUD_MODEL,
     DEFAULT_MODEL,
@@ -182,7 +183,7 @@ def test_model_pair_scores_as_each_model_alone(
     want = [(model.score(t), fraud_model.score(t)) for t in texts]
     warm = ModelPair(model, fraud_model, native=False)
     assert [warm.score_template(template(t)) for t in texts] == want
-    if classifier.native_available():
+    if compiled.available():
         assert [ModelPair(model, fraud_model).score_template(template(t))
                 for t in texts] == want
     cold = ModelPair(load_model(DEFAULT_MODEL), load_model(DEFAULT_FRAUD_MODEL), native=False)

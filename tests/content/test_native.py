@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import gateway.content.classifier as classifier
+from gateway.content import compiled
 from gateway.content.classifier import (
     DEFAULT_FRAUD_MODEL,
     DEFAULT_MODEL,
@@ -36,12 +36,12 @@ TRAIN = Path("/work/shared/data/sms-spam-collection/train.tsv")
 SETS = ["smishing.tsv", "smishing_ham.tsv", "openers.tsv", "busy_senders.tsv",
         "smishing_holdout12.tsv", "smishing_holdout12_ham.tsv"]
 
-if classifier._native is None:  # pragma: no cover - a build without the extension
+if compiled._native is None:  # pragma: no cover - a build without the extension
     if os.environ.get("SPAMGW_REQUIRE_NATIVE"):
         raise RuntimeError("SPAMGW_REQUIRE_NATIVE: gateway.content._native was not built")
     pytest.skip("the compiled content path was not built (no C compiler)",
                 allow_module_level=True)
-_native = classifier._native
+_native = compiled._native
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,8 @@ def test_without_the_extension_python_scores(models: tuple[Model, Model],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """``SPAMGW_PURE_PYTHON`` (and a build without a C compiler) scores in Python."""
     monkeypatch.setenv("SPAMGW_PURE_PYTHON", "1")
-    assert not classifier.native_available()
+    assert not compiled.available()
+    assert compiled.content_path() == "python (SPAMGW_PURE_PYTHON)"
     assert ModelPair(*models).native is None
     monkeypatch.delenv("SPAMGW_PURE_PYTHON")
     assert ModelPair(*models).native is not None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-import gateway.content.classifier as classifier
+from gateway.content import compiled
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +65,7 @@ def test_no_memory_error_passes_through_the_compiled_code(tmp_path: Path) -> Non
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         pytest.skip("valgrind is not installed")
-    if classifier._native is None:
+    if compiled._native is None:
         pytest.skip("the compiled content path was not built")
     script = tmp_path / "workload.py"
     script.write_text(WORKLOAD)

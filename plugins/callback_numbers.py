@@ -6,6 +6,11 @@ charge the gateway exists to stop (IRSF, premium-rate scams, Wangiri callbacks).
 Symbols (default scores; a rule file's ``[symbols]`` table may change them):
 
 - ``callback.premium``: a premium-rate or shared-cost number (``premium_rate``);
+- ``callback.premium_abroad``: a text from a foreign phone number gives a number that
+  is premium-rate or shared-cost as the sender's country dials it ("08 99 19 43 27"
+  from a French mobile, "060-601-2287" from a Korean one, "901 100 4471" from a Greek
+  one): numbers written without an international prefix read as their writer's
+  country writes them, by libphonenumber's metadata for every country;
 - ``callback.special_code``: an ITU international special code (+979, +808, +870,
   +878, +881, +882, +883, +888), the classic revenue-share ranges;
 - ``callback.wangiri``: a number flagged on the dynamic ``wangiri_sources`` list;
@@ -41,14 +46,32 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.content.facts import Facts
-from gateway.content.phones import ITU_SPECIAL, candidates, numbers, premium_shortcode
-from gateway.content.plugin import Counters, Hit, Numbering, NumberSet, PluginEnv, Symbol
+from gateway.content.phones import (
+    ITU_SPECIAL,
+    abroad_candidates,
+    candidates,
+    numbers,
+    premium_shortcode,
+    read_abroad,
+)
+from gateway.content.plugin import (
+    Counters,
+    Hit,
+    Numbering,
+    NumberKind,
+    NumberSet,
+    PluginEnv,
+    Symbol,
+)
 from gateway.model import Event
 
 SYMBOLS = (
     Symbol("callback.premium", 5.0, "asks to call a premium-rate or shared-cost number"),
     Symbol("callback.special_code", 8.0,
            "asks to call an international special-code number (+979, +882, ...)"),
+    Symbol("callback.premium_abroad", 5.0,
+           "a text from a foreign phone number asks to call a number that is premium-rate "
+           "or shared-cost as that country dials it"),
     Symbol("callback.wangiri", 8.0, "asks to call a number flagged for Wangiri calls"),
     Symbol("callback.high_risk", 6.0, "asks to call a high-risk (IRSF) destination"),
     Symbol("callback.international", 1.5, "asks to call an international number"),
@@ -82,7 +105,8 @@ class CallbackPlugin:
         sc = facts.scan()
         numbering = self.numbering
         dialable = candidates(sc, numbering)
-        if not (dialable or sc.shortcodes or sc.services or sc.keywords or sc.optouts):
+        if not (dialable or sc.shortcodes or sc.services or sc.keywords or sc.optouts
+                or sc.national or sc.nanp):
             return ()
         hits: list[Hit] = ["callback.reply_keyword"] if sc.keywords else []
         premium, high_risk, state = self.premium, self.high_risk, self.state
@@ -100,6 +124,15 @@ class CallbackPlugin:
                 hits.append("callback.wangiri")
             if n.international:
                 hits.append("callback.international")
+        src = event.src
+        if src.international and src.kind is NumberKind.E164 and premium is not None:
+            # a text from a foreign phone number writes numbers as its country does:
+            # "08 99 19 43 27" from a French mobile is a French premium line
+            for digits in abroad_candidates(sc)[: self.max_numbers]:
+                e164 = read_abroad(digits, src.region)
+                if e164 and numbering.e164(e164).key in premium:
+                    hits.append("callback.premium_abroad")
+                    break
         region = numbering.home_region
         for code in sc.shortcodes:
             if premium_shortcode(code.code, region):

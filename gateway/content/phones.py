@@ -30,8 +30,8 @@ from gateway.content.scan import Scan, scan
 from gateway.lists.premium import ITU_SPECIAL
 from gateway.numbers import Number, Numbering, NumberKind
 
-__all__ = ["ITU_SPECIAL", "LINE_TYPES", "candidates", "extract_phone_numbers", "line_type",
-           "numbers", "premium_shortcode"]
+__all__ = ["ITU_SPECIAL", "LINE_TYPES", "abroad_candidates", "candidates",
+           "extract_phone_numbers", "line_type", "numbers", "premium_shortcode", "read_abroad"]
 
 #: the kinds of line libphonenumber tells numbers apart by, as rules name them
 #: (``text_number_type``): banks and networks give freephone, shared-cost and
@@ -70,6 +70,29 @@ def numbers(candidates: tuple[str, ...], numbering: Numbering) -> tuple[Number, 
             seen.add(n.key)
             out.append(n)
     return tuple(out)
+
+
+def abroad_candidates(sc: Scan) -> tuple[str, ...]:
+    """The scan's numbers written without an international prefix, in every national
+    form (from a 0, North American, in groups): what a text from abroad writes as its
+    own country writes numbers."""
+    out = tuple(d for d in sc.phones if d[0] != "+")
+    return out + sc.nanp + sc.national if sc.nanp or sc.national else out
+
+
+@functools.lru_cache(maxsize=8192)
+def read_abroad(digits: str, region: str) -> str:
+    """``digits`` (a national form) as dialled in ``region``: its E.164 digits (no
+    ``+``), or "" when it is no valid number there. libphonenumber's parse and
+    validation (tens of microseconds), so remembered; only texts from a foreign phone
+    number ask (``callback_numbers``)."""
+    try:
+        pn = phonenumbers.parse(digits, region)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_valid_number_for_region(pn, region):
+        return ""
+    return phonenumbers.format_number(pn, phonenumbers.PhoneNumberFormat.E164)[1:]
 
 
 @functools.lru_cache(maxsize=8192)

@@ -88,6 +88,12 @@ class Scan:
     #: short codes named for an opt-out or help keyword ("Send STOP to 62468", "STOP
     #: 86688", "88066 ... HELP"): the code of a subscription already running
     optouts: tuple[str, ...] = ()
+    #: the other digit runs written as a number (in groups, or from a 0 but not of a
+    #: home length), 7 to 13 digits: how other countries write numbers with no trunk
+    #: prefix ("806 51 73 29", "901 100 4471", "1902 554 118") or shorter than a home
+    #: number ("0906-1102"). No number at home; a text from a foreign phone number is
+    #: read in its sender's country (``gateway.content.phones.read_abroad``)
+    national: tuple[str, ...] = ()
 
     @property
     def domains(self) -> tuple[str, ...]:
@@ -489,17 +495,19 @@ def _unicode_digits(text: str) -> str:
 _CLASSES = bytes(48 if 48 <= b <= 57 else 76 if b in b"OoIl" else 32 for b in range(256))
 
 
-#: what ``_dialable`` finds: the dialable candidates and the North American forms
-Dialable = tuple[tuple[str, ...], tuple[str, ...]]
-_NO_PHONES: Dialable = ((), ())
+#: what ``_dialable`` finds: the dialable candidates, the North American forms and the
+#: other national forms (``Scan.national``)
+Dialable = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+_NO_PHONES: Dialable = ((), (), ())
 #: a North American number's digits: an optional 1, an area code and an exchange that
 #: start with 2-9, four more digits
 _NANP_DIGITS = re.compile(r"1?[2-9]\d\d[2-9]\d{6}")
 
 
 def _phones(text: str) -> Dialable:
-    """Dialable candidates (``+`` and digits, or digits from a leading 0), in order, and
-    the North American forms (``Scan.nanp``)."""
+    """Dialable candidates (``+`` and digits, or digits from a leading 0), in order, the
+    North American forms (``Scan.nanp``) and the other national forms
+    (``Scan.national``)."""
     if text.isascii():
         # _LETTER_BY_DIGIT and _HAS_RUN's first need (seven digits) on the byte classes,
         # four times cheaper than the two searches (tests/content/test_phones.py)
@@ -519,6 +527,7 @@ def _dialable(text: str) -> Dialable:
     """The candidates of ``text`` (digits already rewritten), with no precheck."""
     out: list[str] = []
     nanp: list[str] = []
+    national: list[str] = []
     for m in _CANDIDATE.finditer(text):
         lead, body = m.group(1) or "", m.group(2)
         # a parenthesis opened after the number and never closed starts a note or a
@@ -540,7 +549,11 @@ def _dialable(text: str) -> Dialable:
                 # written as a number ("(876) 297-4410", "876.297.4410", "18763402297"),
                 # not a bare run of ten digits (an order or account number)
                 nanp.append(digits[-10:])
-    return tuple(dict.fromkeys(out)), tuple(dict.fromkeys(nanp))
+            elif 7 <= len(digits) <= 13 and (digits[0] == "0" or len(digits) != len(body)):
+                # written as a number elsewhere writes one: in groups ("806 51 73 29"),
+                # or from a 0 ("0906-1102"); a bare run is an order or account number
+                national.append(digits)
+    return tuple(dict.fromkeys(out)), tuple(dict.fromkeys(nanp)), tuple(dict.fromkeys(national))
 
 
 # --- short codes and service numbers -------------------------------------------------
@@ -645,6 +658,7 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
         urls = scan_urls(text)
     phones: tuple[str, ...] = ()
     nanp: tuple[str, ...] = ()
+    national: tuple[str, ...] = ()
     shortcodes: tuple[ShortCode, ...] = ()
     services: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
@@ -661,7 +675,7 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
             digits = unicodedata.normalize("NFKC", digits)
             low = digits.lower()  # full-width letters (U+FF54 U+FF58 U+FF54) are "txt" now
             verb = _sends(low)
-        phones, nanp = _phones(digits)
+        phones, nanp, national = _phones(digits)
         if verb or "sms" in low or "msg" in low:
             shortcodes = _shortcodes(digits)
         if "stop" in low or "help" in low or "end" in low or "quit" in low \
@@ -670,6 +684,7 @@ def scan(text: str | None, urls: tuple[Url, ...] | None = None) -> Scan:
         if "118" in digits:
             services = tuple(dict.fromkeys(
                 _NOT_DIGIT.sub("", m.group(1)) for m in _SERVICE.finditer(digits)))
-    if not (urls or phones or nanp or shortcodes or services or keywords or optouts):
+    if not (urls or phones or nanp or shortcodes or services or keywords or optouts
+            or national):
         return EMPTY
-    return Scan(urls, phones, nanp, shortcodes, services, keywords, optouts)
+    return Scan(urls, phones, nanp, shortcodes, services, keywords, optouts, national)

@@ -182,6 +182,39 @@ def test_premium_shortcodes_of_other_countries() -> None:
     assert not premium_shortcode("7726", "GB")  # the spam-reporting short code
 
 
+@pytest.mark.parametrize(("src", "text", "hit"), [
+    ("+33644718205", "Pour l'écouter, composez le 08 99 19 43 27.", True),  # FR 0899
+    ("+34722180934", "llamame al 806 51 73 29 y hablamos", True),  # ES 806, no trunk 0
+    ("+306948221087", "Καλέστε τώρα στο 901 100 4471", True),  # GR 901
+    ("+821049827713", "060-601-2287 로 전화줘", True),  # KR 060
+    ("+886912348776", "請於24小時內撥打 0204-588-321 收聽", True),  # TW 0204
+    ("+31612847390", "Bel 0906-1102 en toets code 3381", True),  # NL 0906, 8 digits
+    ("+61438217055", "call 1902 554 118 now", True),  # AU 190x
+    ("+14165550123", "call 1-900-555-0199 to claim", True),  # North America 1-900
+    # the sender's own country's ordinary lines, and amounts, are no premium number
+    ("+306948221087", "Πάρε με στο 694 812 2108", False),
+    ("+33644718205", "rappelle-moi au 06 12 34 56 78", False),
+    ("+34722180934", "te debo 1 900 000 pesos", False),
+    # from home (or a sender ID) the national forms are read as home writes them
+    ("+447700900500", "060-601-2287 로 전화줘", False),
+    ("Promo", "Καλέστε τώρα στο 901 100 4471", False),
+])
+def test_callback_premium_abroad(env: PluginEnv, src: str, text: str, hit: bool) -> None:
+    """A text from a foreign phone number: its national forms read in its country."""
+    plugin = load_plugin_module("callback_numbers").create(env)
+    hits = check(plugin, sms(env.numbering, text, src=src))
+    assert ("callback.premium_abroad" in hits) is hit, hits
+
+
+def test_scan_keeps_national_forms() -> None:
+    """Runs written as a number elsewhere writes one are kept apart from home's."""
+    from gateway.content.scan import scan
+
+    sc = scan("call 806 51 73 29 or 0906-1102, not order 12345678, not 0207 946 0000")
+    assert sc.national == ("806517329", "09061102")
+    assert sc.phones == ("02079460000",)
+
+
 def test_extra_premium_ranges(numbering: Numbering) -> None:
     from gateway.lists.premium import load_premium_rate
 
@@ -193,7 +226,7 @@ def test_extra_premium_ranges(numbering: Numbering) -> None:
         assert numbering.parse(n).key not in ps, n
 
 
-def _phones_by_searches(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _phones_by_searches(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """``scan._phones`` as it was: the two regex prechecks, then the candidates."""
     from gateway.content import scan as phones
 
@@ -201,7 +234,7 @@ def _phones_by_searches(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         text = phones._LETTER_DIGITS.sub(
             lambda m: m.group().translate(phones._LETTER_TABLE), text)
     if phones._HAS_RUN.search(text) is None:
-        return (), ()
+        return (), (), ()
     return phones._dialable(text)
 
 

@@ -1120,6 +1120,19 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "brief: measured with the session's start rules (92 of 160), "
                                  "not read, kept out of the fraud model",
            "smishing_holdout94_ham": "ninety-fourth held-out set: genuine texts close to them, "
+                                     "not read",
+           "smishing_holdout95": "ninety-fifth set, Europe, North America, Oceania and East "
+                                 "Asia (26 countries, half in English): premium callbacks and "
+                                 "subscriptions (30), family in need, marketplaces and "
+                                 "openers (25 each), bank alerts, parcels, tolls and tax (20 "
+                                 "each), code theft (15); measured with the session's start "
+                                 "rules (122 of 160), then read",
+           "smishing_holdout95_ham": "ninety-fifth set: genuine texts close to them (6 of 160 "
+                                     "blocked at first contact, 3 by the example lists)",
+           "smishing_holdout96": "ninety-sixth held-out set, written beside 95 to the same "
+                                 "brief: measured with the session's start rules (105 of "
+                                 "160), not read, kept out of the fraud model",
+           "smishing_holdout96_ham": "ninety-sixth held-out set: genuine texts close to them, "
                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 

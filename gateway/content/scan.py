@@ -629,11 +629,19 @@ def _optouts(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+#: an opt-out keyword's usual spellings: a charity's "text NOINFO to 70550", "NOCALL",
+#: "STOPSMS", "UNSUBALL" (what ``_keywords`` leaves out by prefix alone, spelled out
+#: here: "NOKIA" to a short code is a premium lure's keyword)
+_OPT_OUT_SPELLING = re.compile(
+    r"(?:STOP|NO|UNSUB|OPTOUT)(?:INFO|CALLS?|SMS|TXT|TEXT|MSGS?|MKT|MARKETING|ALL|MORE|"
+    r"CONTACT|PROMOS?|ADS?|MAIL|POST)?")
+
+
 def _shortcodes(text: str) -> tuple[ShortCode, ...]:
     out: list[ShortCode] = []
     for m in _SHORTCODE.finditer(text):
         keyword = (m.group(1) or "").upper()
-        if keyword in OPT_OUT:
+        if keyword in OPT_OUT or _OPT_OUT_SPELLING.fullmatch(keyword) is not None:
             continue
         sc = ShortCode(m.group(2), keyword)
         if sc not in out:

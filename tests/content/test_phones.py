@@ -160,6 +160,8 @@ def test_callback_premium_lures(env: PluginEnv, text: str) -> None:
     ("\uff54\uff58\uff54 WIN to \uff18\uff17\uff11\uff12\uff11", True),
     ("sms YES to 70123", True),
     ("Reply STOP to 60123 to opt out", False),  # an opt-out instruction
+    ("To opt out text NOINFO to 70550.", False),  # a charity's opt-out spelling
+    ("Text NOKIA to 87121 to win", True),  # a keyword that only starts like one
     ("Text HELP to 80080 for help", False),
     ("Text WIN to 54321", False),  # UK 5-digit code outside 6xxxx-8xxxx
     ("Text me when you get to 80 Park Lane", False),

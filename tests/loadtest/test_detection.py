@@ -364,7 +364,17 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout93_ham.tsv": (1, 8),
          # written with 93, measured with the session's start rules and after the round,
          # not read: 3 blocked by detection each time (counts only)
-         "smishing_holdout94_ham.tsv": (3, 8)}
+         "smishing_holdout94_ham.tsv": (3, 8),
+         # written in the twenty-third session, measured with the session's start rules,
+         # then read: a premium horoscope's own weekly text from its sender ID
+         # (content.spam with premium.charge_terms) and a telethon's thanks linking its
+         # own site (phish.sender_name_host); a charity's "text NOINFO to 70550" was
+         # mended (an opt-out spelling is no premium keyword). Royal Mail's, HMRC's and
+         # DVLA's own notices by the example blocklist's sender IDs
+         "smishing_holdout95_ham.tsv": (2, 8),
+         # written with 95, measured with the session's start rules and its round, not
+         # read: none blocked by detection (3 by the example lists; counts only)
+         "smishing_holdout96_ham.tsv": (0, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

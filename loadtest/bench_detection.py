@@ -1133,7 +1133,16 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "brief: measured with the session's start rules (105 of "
                                  "160), not read, kept out of the fraud model",
            "smishing_holdout96_ham": "ninety-sixth held-out set: genuine texts close to them, "
-                                     "not read"}
+                                     "not read",
+           "smishing_holdout98": "ninety-eighth held-out set, a global mix of 26 countries "
+                                 "(43% English), weighted to what makes subscribers pay: "
+                                 "premium SMS subscriptions and competitions (30), Wangiri "
+                                 "and premium callbacks, bank and wallet alerts (25 each), "
+                                 "parcels, codes, investment and task jobs, prizes and loans "
+                                 "(20 each); measured with the session's start rules (125 of "
+                                 "160) and its end (127), not read, kept out of the fraud model",
+           "smishing_holdout98_ham": "ninety-eighth held-out set: genuine texts close to them, "
+                                     "two thirds businesses, not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

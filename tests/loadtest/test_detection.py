@@ -374,7 +374,11 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout95_ham.tsv": (2, 8),
          # written with 95, measured with the session's start rules and its round, not
          # read: none blocked by detection (3 by the example lists; counts only)
-         "smishing_holdout96_ham.tsv": (0, 8)}
+         "smishing_holdout96_ham.tsv": (0, 8),
+         # written in the twenty-third session after its rounds (its twin, 97, was not
+         # written), measured with the session's start rules and its end, not read: 1
+         # blocked by detection each time, 1 by the example lists (counts only)
+         "smishing_holdout98_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -83,6 +83,8 @@ SYMBOLS = (
 )
 
 SPECIAL_CODES = frozenset(int(code) for code in ITU_SPECIAL)
+#: national forms read in a foreign sender's country, at most, a text
+ABROAD_READS = 3
 
 
 class CallbackPlugin:
@@ -128,7 +130,9 @@ class CallbackPlugin:
         if src.international and src.kind is NumberKind.E164 and premium is not None:
             # a text from a foreign phone number writes numbers as its country does:
             # "08 99 19 43 27" from a French mobile is a French premium line
-            for digits in abroad_candidates(sc)[: self.max_numbers]:
+            # at most ABROAD_READS a text: each is a libphonenumber parse the first time
+            # (about 19 µs), and the text is the sender's to write
+            for digits in abroad_candidates(sc)[: min(self.max_numbers, ABROAD_READS)]:
                 e164 = read_abroad(digits, src.region)
                 if e164 and numbering.e164(e164).key in premium:
                     hits.append("callback.premium_abroad")

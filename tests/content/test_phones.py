@@ -208,6 +208,18 @@ def test_callback_premium_abroad(env: PluginEnv, src: str, text: str, hit: bool)
     assert ("callback.premium_abroad" in hits) is hit, hits
 
 
+def test_callback_premium_abroad_reads_a_bounded_number_of_forms(env: PluginEnv) -> None:
+    """A text is its sender's to write: at most ``ABROAD_READS`` national forms of it
+    are parsed in the sender's country (each a libphonenumber parse the first time)."""
+    module = load_plugin_module("callback_numbers")
+    plugin = module.create(env)
+    ordinary = ", ".join(f"06 12 34 56 7{i}" for i in range(module.ABROAD_READS))
+    first = sms(env.numbering, "appelez le 08 99 19 43 27 ou " + ordinary, src="+33644718205")
+    last = sms(env.numbering, ordinary + ", ou le 08 99 19 43 27", src="+33644718205")
+    assert "callback.premium_abroad" in check(plugin, first)
+    assert "callback.premium_abroad" not in check(plugin, last)
+
+
 def test_scan_keeps_national_forms() -> None:
     """Runs written as a number elsewhere writes one are kept apart from home's."""
     from gateway.content.scan import scan

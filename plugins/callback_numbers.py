@@ -107,11 +107,15 @@ class CallbackPlugin:
         sc = facts.scan()
         numbering = self.numbering
         dialable = candidates(sc, numbering)
+        premium, high_risk, state = self.premium, self.high_risk, self.state
+        src = event.src
+        # a text from a foreign phone number writes numbers as its country does:
+        # "08 99 19 43 27" from a French mobile is a French premium line
+        premium_abroad = premium if src.international and src.kind is NumberKind.E164 else None
         if not (dialable or sc.shortcodes or sc.services or sc.keywords or sc.optouts
-                or sc.national or sc.nanp):
+                or (premium_abroad is not None and (sc.national or sc.nanp))):
             return ()
         hits: list[Hit] = ["callback.reply_keyword"] if sc.keywords else []
-        premium, high_risk, state = self.premium, self.high_risk, self.state
         found = numbers(dialable, numbering) if dialable else ()
         if sc.services and numbering.home_region == "GB":  # "call 118 118": UK services
             found += tuple(numbering.short(s) for s in sc.services)
@@ -126,15 +130,12 @@ class CallbackPlugin:
                 hits.append("callback.wangiri")
             if n.international:
                 hits.append("callback.international")
-        src = event.src
-        if src.international and src.kind is NumberKind.E164 and premium is not None:
-            # a text from a foreign phone number writes numbers as its country does:
-            # "08 99 19 43 27" from a French mobile is a French premium line
+        if premium_abroad is not None:
             # at most ABROAD_READS a text: each is a libphonenumber parse the first time
             # (about 19 µs), and the text is the sender's to write
             for digits in abroad_candidates(sc)[: min(self.max_numbers, ABROAD_READS)]:
                 e164 = read_abroad(digits, src.region)
-                if e164 and numbering.e164(e164).key in premium:
+                if e164 and numbering.e164(e164).key in premium_abroad:
                     hits.append("callback.premium_abroad")
                     break
         region = numbering.home_region

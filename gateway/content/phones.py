@@ -76,8 +76,7 @@ def abroad_candidates(sc: Scan) -> tuple[str, ...]:
     """The scan's numbers written without an international prefix, in every national
     form (from a 0, North American, in groups): what a text from abroad writes as its
     own country writes numbers."""
-    out = tuple(d for d in sc.phones if d[0] != "+")
-    return out + sc.nanp + sc.national if sc.nanp or sc.national else out
+    return tuple(d for d in sc.phones if d[0] != "+") + sc.nanp + sc.national
 
 
 @functools.lru_cache(maxsize=8192)

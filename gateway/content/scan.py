@@ -132,9 +132,9 @@ _FILE_EXTS = frozenset("txt pdf jpg jpeg png gif doc docx xls xlsx exe zip mov m
 # (tests/content/test_scan.py holds it to the backtracking form)
 _L = r"(?>[a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff-]{0,61}[a-z0-9\u00a1-\uffff])?)"
 # obfuscated separators: [.] (.) {.} <.> [dot] (dot) {dot}, " dot ", spaced dots, and a
-# comma between two labels
+# comma between two labels (the second may start with digits: "53d3,4g3nc14tr1but4r14,gob,es")
 _OSEP = (r"(?:\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*|\s+dot\s+|[ \t]+\.[ \t]*"
-         r"|\.[ \t]+(?=[a-z0-9])|,(?=[a-z]))")
+         r"|\.[ \t]+(?=[a-z0-9])|,(?=\d*[a-z]))")
 _SEP = rf"(?:{_OSEP}|\.)"
 _SCHEME = r"(?:(h(?:tt|xx|\*\*|\.\.)ps?|fxp|ftp)\s*(?:\[:\]|\(:\)|:)\s*(?:/|\[/\]|\\){2})"
 _HOST_RE = re.compile(

@@ -132,6 +132,7 @@ def _reads_bare(domain: str) -> bool:
 @settings(max_examples=400, deadline=None)
 @given(st.sampled_from(BRANDS), st.sampled_from(FORMS), st.booleans(), st.sampled_from(CONTEXTS))
 @example("sede.agenciatributaria.gob.es", "comma", False, ("{} ", ""))  # found 27 Nov
+@example("sede.agenciatributaria.gob.es", "comma", True, ("{} ", ""))  # a label led by a digit
 def test_every_form_of_a_brand_domain_is_a_link_to_it(domain: str, how: str, swap: bool,
                                                       context: tuple[str, str]) -> None:
     """Written any way, a brand's domain is read as a link to it: obfuscated forms of

@@ -1142,7 +1142,16 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                  "(20 each); measured with the session's start rules (125 of "
                                  "160) and its end (127), not read, kept out of the fraud model",
            "smishing_holdout98_ham": "ninety-eighth held-out set: genuine texts close to them, "
-                                     "two thirds businesses, not read"}
+                                     "two thirds businesses, not read",
+           "smishing_holdout100": "hundredth held-out set, Latin America, Africa, the Middle "
+                                  "East, South and Southeast Asia, Eastern Europe and a third "
+                                  "in English: bank callbacks and card alerts (30), code "
+                                  "theft, marketplaces, premium callbacks (25 each), family "
+                                  "in need, parcels and tolls (20 each), jobs, investment and "
+                                  "romance (15); measured with the session's start rules (122 "
+                                  "of 160), not read, kept out of the fraud model",
+           "smishing_holdout100_ham": "hundredth held-out set: genuine texts close to them, "
+                                      "not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

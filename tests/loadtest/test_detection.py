@@ -379,9 +379,9 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # written), measured with the session's start rules and its end, not read: 1
          # blocked by detection each time, 1 by the example lists (counts only)
          "smishing_holdout98_ham.tsv": (1, 8),
-         # written in the twenty-fourth session beside 99 (read), measured with the
-         # session's start rules, not read: 3 blocked by detection, 2 by the example
-         # lists (counts only)
+         # written in the twenty-fourth session (its read twin, 99, was not written),
+         # measured with the session's start rules, not read: 3 blocked by detection, 2
+         # by the example lists (counts only)
          "smishing_holdout100_ham.tsv": (3, 8)}
 
 

@@ -31,8 +31,8 @@ class Facts:
     """
 
     __slots__ = ("_atoms", "_atoms_of", "_domains", "_fingerprint", "_fold", "_folded",
-                 "_line_types", "_pieces", "_scan", "_template", "_text_key", "_urls", "_words",
-                 "campaign", "ev", "matches", "symbols")
+                 "_line_types", "_open", "_pieces", "_scan", "_template", "_text_key",
+                 "_urls", "_utf8", "_words", "campaign", "ev", "matches", "symbols")
 
     def __init__(self, ev: Event) -> None:
         self.ev = ev
@@ -53,6 +53,8 @@ class Facts:
         self.matches: dict[object, bool] = {}
         self._atoms: set[str] = set()
         self._atoms_of: LiteralIndex | None = None
+        self._open = -1  # the open parts of _atoms_of (-1: not computed)
+        self._utf8: bytes | None = None
         self._line_types: frozenset[str] | None = None
 
     def scan(self) -> Scan:
@@ -87,7 +89,23 @@ class Facts:
         if self._atoms_of is not index:
             self._atoms = index.find(self.fold())
             self._atoms_of = index
+            self._open = -1
         return self._atoms
+
+    def open_parts(self, index: LiteralIndex) -> int:
+        """The bits of the regex patterns of ``index`` the text may match
+        (``LiteralIndex.open_parts`` of its ``atoms``)."""
+        atoms = self.atoms(index)
+        if self._open < 0:
+            self._open = index.open_parts(atoms)
+        return self._open
+
+    def utf8(self) -> bytes:
+        """The text as UTF-8 (what RE2 searches; a lone surrogate of malformed UCS-2
+        passes as bytes RE2 skips over)."""
+        if self._utf8 is None:
+            self._utf8 = (self.ev.text or "").encode("utf-8", "surrogatepass")
+        return self._utf8
 
     def line_types(self, numbering: Numbering) -> frozenset[str]:
         """The kinds of line (``gateway.content.phones.LINE_TYPES`` names: ``mobile``,

@@ -187,12 +187,37 @@ class LiteralIndex:
     automaton once all are in (the rule compiler calls it, off the event loop), and
     ``find`` would build it on first use otherwise."""
 
-    __slots__ = ("_automaton", "_built", "_strings")
+    __slots__ = ("_automaton", "_built", "_part_bits", "_part_of", "_strings")
 
     def __init__(self) -> None:
         self._strings: set[str] = set()
         self._automaton: Any = None
         self._built = True
+        #: a set of strings one pattern needs (``part``) -> its bit
+        self._part_of: dict[frozenset[str], int] = {}
+        #: a string -> the bits of the patterns that need one of a set it is in
+        self._part_bits: dict[str, int] = {}
+
+    def part(self, strings: frozenset[str]) -> int:
+        """The bit of one pattern that needs one of ``strings`` (patterns that need
+        the same set share it); ``open_parts`` of a text has it set when the text
+        contains one of them."""
+        bit = self._part_of.get(strings)
+        if bit is None:
+            bit = 1 << len(self._part_of)
+            self._part_of[strings] = bit
+            for s in strings:
+                self._part_bits[s] = self._part_bits.get(s, 0) | bit
+            self.add(strings)
+        return bit
+
+    def open_parts(self, atoms: Iterable[str]) -> int:
+        """The bits (``part``) of the patterns a text with these strings may match."""
+        get = self._part_bits.get
+        mask = 0
+        for a in atoms:
+            mask |= get(a, 0)
+        return mask
 
     def add(self, strings: Iterable[str]) -> None:
         self._strings.update(strings)

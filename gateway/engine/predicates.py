@@ -255,17 +255,41 @@ def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
     # list written twice) share the answer through the event's Facts.matches
     # (compile_operator_regex returns one search for one pattern list)
 
-    def matches(ev: Event, f: Facts) -> bool:
-        memo = f.matches
-        found = memo.get(search)
-        if found is None:
-            text = ev.text
-            if not text or (needs is not None and needs.isdisjoint(f.atoms(index))):
+    parts = operator_rx.parts if ctx.literals is not None else None
+    if parts is not None:
+        # pattern by pattern: only those whose strings the text has are searched
+        # (gateway.content.regex.Parts), each picked by its bit in the index's
+        # open_parts, one mask a text for every pattern of the ruleset
+        gated = tuple((index.part(strings), part) for strings, part in parts.gated)
+        ungated = parts.ungated
+
+        def matches(ev: Event, f: Facts) -> bool:
+            memo = f.matches
+            found = memo.get(search)
+            if found is None:
                 found = False
-            else:
-                found = bool(search(text))
-            memo[search] = found
-        return found
+                if ev.text:
+                    open_ = f.open_parts(index)
+                    for bit, part in gated:
+                        if open_ & bit and part(f.utf8()):
+                            found = True
+                            break
+                    else:
+                        found = ungated is not None and ungated(f.utf8())
+                memo[search] = found
+            return found
+    else:
+        def matches(ev: Event, f: Facts) -> bool:
+            memo = f.matches
+            found = memo.get(search)
+            if found is None:
+                text = ev.text
+                if not text or (needs is not None and needs.isdisjoint(f.atoms(index))):
+                    found = False
+                else:
+                    found = bool(search(text))
+                memo[search] = found
+            return found
 
     if key == "text_not_regex":
         # an exception to the rule's other conditions ("never share this code"): costs

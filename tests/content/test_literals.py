@@ -109,7 +109,9 @@ def _texts() -> list[str]:
 
 def test_shipped_patterns_never_miss_a_match() -> None:
     """Every text_regex of the shipped rules, on every text of loadtest/data: where it
-    matches, the text has one of its strings; and most patterns have strings."""
+    matches, the text has one of its strings, and searched pattern by pattern as the
+    rules do (each only where the text has one of its own strings) it answers as the
+    whole alternation; most lists have strings, most are split."""
     from gateway.engine.loader import resolved_specs
 
     specs, errors = resolved_specs(ROOT / "rules")
@@ -118,16 +120,54 @@ def test_shipped_patterns_never_miss_a_match() -> None:
              for s in specs for k in ("text_regex", "text_not_regex")
              if (v := s.when.get(k))}
     regexes = [compile_operator_regex(ps) for ps in sorted(lists)]
-    with_strings = [rx for rx in regexes if rx.literals is not None]
-    assert len(with_strings) >= 0.8 * len(regexes)
+    assert len([rx for rx in regexes if rx.literals is not None]) >= 0.8 * len(regexes)
+    assert len([rx for rx in regexes if rx.parts is not None]) >= 0.8 * len(regexes)
     texts = _texts()
     assert len(texts) > 5000
-    for rx in with_strings:
-        assert rx.literals is not None
+    for rx in regexes:
+        gated = _gated(rx) if rx.parts is not None else None
         for text in texts:
-            if rx.search(text):
+            found = rx.search(text)
+            if found and rx.literals is not None:
                 folded = text.casefold()
                 assert any(s in folded for s in rx.literals), (rx.pattern[:80], text)
+            if gated is not None:
+                assert gated(text) == found, (rx.pattern[:80], text)
+
+
+def _gated(rx):  # type: ignore[no-untyped-def]
+    """``rx`` searched as the rules do: pattern by pattern, each only where the text
+    has one of its strings (``gateway.content.regex.Parts``)."""
+    index = LiteralIndex()
+    assert rx.parts is not None
+    gated = [(index.part(strings), part) for strings, part in rx.parts.gated]
+    ungated = rx.parts.ungated
+    index.build()
+
+    def search(text: str) -> bool:
+        open_ = index.open_parts(index.find(text.casefold()))
+        b = text.encode("utf-8", "surrogatepass")
+        if any(open_ & bit and part(b) for bit, part in gated):
+            return True
+        return ungated is not None and ungated(b)
+    return search
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(patterns=st.lists(_patterns(), min_size=1, max_size=4),
+       texts=st.lists(st.text(TEXT_CHARS, max_size=24), max_size=8))
+def test_pattern_by_pattern_is_the_alternation(patterns: list[str], texts: list[str]) -> None:
+    """Searching a list's patterns one by one, each gated by its own strings, answers
+    as the whole alternation does."""
+    try:
+        rx = compile_operator_regex(patterns)
+    except re.error:
+        return
+    if rx.parts is None:
+        return
+    gated = _gated(rx)
+    for text in [*texts, "".join(texts)]:
+        assert gated(text) == rx.search(text), (patterns, text)
 
 
 def test_verdicts_are_the_same_without_the_index() -> None:

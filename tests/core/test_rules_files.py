@@ -362,9 +362,19 @@ def test_rules_sharing_a_pattern_search_a_text_once(tmp_path, monkeypatch):
         if key not in wrapped:
             inner = rx.compile_operator_regex(key)
 
+            def count(search, _key=key):
+                def counted(b):
+                    searched.append(_key)
+                    return search(b)
+                return counted
+
             class Counting:
                 engine = inner.engine
                 literals = inner.literals
+                # the rules search pattern by pattern: each search of a part counts
+                parts = rx.Parts(tuple((s, count(p)) for s, p in inner.parts.gated),
+                                 inner.parts.ungated and count(inner.parts.ungated)) \
+                    if inner.parts is not None else None
 
                 @staticmethod
                 def search(text, _inner=inner.search, _key=key):

@@ -48,7 +48,14 @@ except (ImportError, AttributeError):  # pragma: no cover - depends on google-re
     _re2_ext = None
     _raw_ok = False
 
-__all__ = ["OperatorRegex", "Parts", "compile_operator_regex"]
+__all__ = ["SPLIT_OVER", "OperatorRegex", "Parts", "compile_operator_regex", "split_patterns"]
+
+#: a pattern list whose RE2 program is larger than this many instructions is searched
+#: pattern by pattern (``Parts``); a smaller one whole, in one search. Measured in the
+#: rules' own searches (us a message, rules alone): never-repeating texts 31-32 whole,
+#: 17-18 all split, 19 over 5,000, 21-22 over 15,000; the mix 14 whole, 16-17 all
+#: split, 14-16.5 over 5,000 (docs/performance.md)
+SPLIT_OVER = 5_000
 
 #: a search of UTF-8 bytes: whether the pattern matches anywhere in them
 ByteSearch = Callable[[bytes], bool]
@@ -64,6 +71,8 @@ class Parts:
     words "call" or "contact" open one of them) and its automaton, too large for RE2's
     DFA, fell back to the slow engine (about 40 us a search). Searched pattern by
     pattern, only the ones the text can match run, each small enough for the DFA.
+    A small list stays one search (``SPLIT_OVER``): several RE2 calls cost more than one
+    whose DFA is small and warm.
     ``gated`` holds ``(strings, search)`` for patterns with such strings, ``ungated``
     one search of the alternation of those without (None if every pattern has some).
     """
@@ -160,7 +169,8 @@ def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
                        "are not allowed: matched with Python's re they can backtrack "
                        "without bound") from None
     raw = _raw(for_re2) if _raw_ok else None
-    parts = _parts(patterns) if raw is not None else None
+    parts = split_patterns(patterns) if raw is not None and raw.ProgramSize() > SPLIT_OVER \
+        else None
     return OperatorRegex(joined, python, rx2, raw=raw, literals=literals, parts=parts)
 
 
@@ -177,7 +187,7 @@ def _byte_search(raw: Any) -> ByteSearch:
     return lambda b: match(_UNANCHORED, b, 0, len(b))[0] != _NO_MATCH
 
 
-def _parts(patterns: tuple[str, ...]) -> Parts | None:
+def split_patterns(patterns: tuple[str, ...]) -> Parts | None:
     """Each pattern with the strings its matches need, searched alone; the patterns
     without such strings in one alternation. None when no pattern has strings (the
     alternation is all there is) or a pattern will not compile alone."""

@@ -100,8 +100,9 @@ class OperatorRegex:
         #: strings one of which every match contains (``gateway.content.literals``):
         #: a text with none of them needs no search
         self.literals = literals
-        #: the patterns one by one, each with its own strings (None: RE2's raw
-        #: interface is missing, or no pattern has strings to gate it by)
+        #: the patterns one by one, each with its own strings (None: a list of at
+        #: most SPLIT_OVER program instructions, RE2's raw interface missing, or no
+        #: pattern with strings to gate it by)
         self.parts = parts
         self.engine = "re2" if rx2 is not None else f"re ({why_not})" if why_not else "re"
         self.search: Callable[[str], bool]

@@ -166,17 +166,18 @@ def regex_rows(texts: list[str], r: int) -> None:
     for op in whole:
         if op.literals is not None:
             split.add(op.literals)
-    lists = [(tuple((split.part(s), part) for s, part in op.parts.gated), op.parts.ungated)
-             for op in ops if op.parts is not None]
+    lists = [op.parts.bind(split) for op in ops if op.parts is not None]
     split.build()
 
     def by_pattern(text: str) -> None:
         found = split.find(text.casefold())
         open_ = split.open_parts(found)
         b = text.encode("utf-8", "surrogatepass")
-        for gated, rest in lists:
-            if not any(open_ & bit and part(b) for bit, part in gated) and rest is not None:
-                rest(b)
+
+        def utf8() -> bytes:
+            return b
+        for search in lists:
+            search(open_, utf8)
         for op in whole:
             if op.literals is None or not op.literals.isdisjoint(found):
                 op.search(text)

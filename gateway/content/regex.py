@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.content.boundaries import re2_boundaries
-from gateway.content.literals import required_literals
+from gateway.content.literals import LiteralIndex, required_literals
 
 try:
     import re2 as _re2
@@ -83,6 +83,21 @@ class Parts:
                  ungated: ByteSearch | None) -> None:
         self.gated = gated
         self.ungated = ungated
+
+    def bind(self, index: LiteralIndex) -> Callable[[int, Callable[[], bytes]], bool]:
+        """The search as a ruleset runs it: each pattern's strings get their bit in
+        ``index`` (``LiteralIndex.part``), and ``search(open_, utf8)`` takes the bits a
+        text opens (``LiteralIndex.open_parts``) and its UTF-8 (asked for only when a
+        pattern is searched)."""
+        gated = tuple((index.part(strings), part) for strings, part in self.gated)
+        ungated = self.ungated
+
+        def search(open_: int, utf8: Callable[[], bytes]) -> bool:
+            for bit, part in gated:
+                if open_ & bit and part(utf8()):
+                    return True
+            return ungated is not None and ungated(utf8())
+        return search
 
 
 class OperatorRegex:
@@ -157,11 +172,17 @@ def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
     python = re.compile(joined, re.IGNORECASE)
     # the strings are read for RE2's semantics (its \d is [0-9]; Python's re's takes any
     # script's digits): without RE2 every pattern is searched
-    literals = required_literals(patterns) if _re2 is not None else None
     if _re2 is None:
-        return OperatorRegex(joined, python, None, "google-re2 is not installed",
-                             literals=literals)
-    for_re2 = "|".join(f"(?:{re2_boundaries(p)})" for p in patterns).encode("utf-8")
+        return OperatorRegex(joined, python, None, "google-re2 is not installed")
+    # each pattern's strings and RE2 form, read once: the list's strings are their union
+    # (required_literals of the list), and a large list is split by them
+    each = [required_literals([p]) for p in patterns]
+    literals = None
+    if all(strings is not None for strings in each):
+        literals = frozenset(s for strings in each if strings is not None for s in strings) \
+            or None
+    bounded = [re2_boundaries(p) for p in patterns]
+    for_re2 = "|".join(f"(?:{b})" for b in bounded).encode("utf-8")
     try:
         rx2 = _re2.compile(for_re2, _options())
     except _re2.error as e:
@@ -170,7 +191,7 @@ def _compile_cached(patterns: tuple[str, ...]) -> OperatorRegex:
                        "are not allowed: matched with Python's re they can backtrack "
                        "without bound") from None
     raw = _raw(for_re2) if _raw_ok else None
-    parts = split_patterns(patterns) if raw is not None and raw.ProgramSize() > SPLIT_OVER \
+    parts = _split(bounded, each) if raw is not None and raw.ProgramSize() > SPLIT_OVER \
         else None
     return OperatorRegex(joined, python, rx2, raw=raw, literals=literals, parts=parts)
 
@@ -191,15 +212,21 @@ def _byte_search(raw: Any) -> ByteSearch:
 def split_patterns(patterns: tuple[str, ...]) -> Parts | None:
     """Each pattern with the strings its matches need, searched alone; the patterns
     without such strings in one alternation. None when no pattern has strings (the
-    alternation is all there is) or a pattern will not compile alone."""
+    alternation is all there is) or a pattern will not compile alone. What a list over
+    ``SPLIT_OVER`` gets; the tests split every list with it."""
+    return _split([re2_boundaries(p) for p in patterns],
+                  [required_literals([p]) for p in patterns])
+
+
+def _split(bounded: list[str], each: list[frozenset[str] | None]) -> Parts | None:
+    """``split_patterns`` of patterns already in their RE2 form, with their strings."""
     gated: list[tuple[frozenset[str], ByteSearch]] = []
     rest: list[str] = []
-    for p in patterns:
-        strings = required_literals([p])
+    for b, strings in zip(bounded, each, strict=True):
         if strings is None:
-            rest.append(p)
+            rest.append(b)
             continue
-        raw = _raw(re2_boundaries(p).encode("utf-8"))
+        raw = _raw(b.encode("utf-8"))
         if raw is None:  # pragma: no cover - the alternation of all compiled
             return None
         gated.append((strings, _byte_search(raw)))
@@ -207,7 +234,7 @@ def split_patterns(patterns: tuple[str, ...]) -> Parts | None:
         return None
     ungated = None
     if rest:
-        raw = _raw("|".join(f"(?:{re2_boundaries(p)})" for p in rest).encode("utf-8"))
+        raw = _raw("|".join(f"(?:{b})" for b in rest).encode("utf-8"))
         if raw is None:  # pragma: no cover - as above
             return None
         ungated = _byte_search(raw)

@@ -260,22 +260,13 @@ def _text_regex(ctx: Ctx, key: str, value: Any) -> Pred | None:
         # pattern by pattern: only those whose strings the text has are searched
         # (gateway.content.regex.Parts), each picked by its bit in the index's
         # open_parts, one mask a text for every pattern of the ruleset
-        gated = tuple((index.part(strings), part) for strings, part in parts.gated)
-        ungated = parts.ungated
+        search_parts = parts.bind(index)
 
         def matches(ev: Event, f: Facts) -> bool:
             memo = f.matches
             found = memo.get(search)
             if found is None:
-                found = False
-                if ev.text:
-                    open_ = f.open_parts(index)
-                    for bit, part in gated:
-                        if open_ & bit and part(f.utf8()):
-                            found = True
-                            break
-                    else:
-                        found = ungated is not None and ungated(f.utf8())
+                found = bool(ev.text) and search_parts(f.open_parts(index), f.utf8)
                 memo[search] = found
             return found
     else:

@@ -139,20 +139,16 @@ def test_shipped_patterns_never_miss_a_match() -> None:
 
 
 def _gated(parts):  # type: ignore[no-untyped-def]
-    """A list searched as the rules search a large one: pattern by pattern, each only
-    where the text has one of its strings (``gateway.content.regex.Parts``)."""
+    """A list searched as the rules search a large one (``Parts.bind``): pattern by
+    pattern, each only where the text has one of its strings."""
     index = LiteralIndex()
-    gated = [(index.part(strings), part) for strings, part in parts.gated]
-    ungated = parts.ungated
+    search = parts.bind(index)
     index.build()
 
-    def search(text: str) -> bool:
-        open_ = index.open_parts(index.find(text.casefold()))
+    def gated(text: str) -> bool:
         b = text.encode("utf-8", "surrogatepass")
-        if any(open_ & bit and part(b) for bit, part in gated):
-            return True
-        return ungated is not None and ungated(b)
-    return search
+        return search(index.open_parts(index.find(text.casefold())), lambda: b)
+    return gated
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

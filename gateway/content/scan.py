@@ -583,8 +583,10 @@ _OPT_OUT_AFTER = re.compile(r"[^\n.!?]{0,20}?\b(?:HELP|STOP)\b")
 #: how far before a code the opt-out word is looked for: "unsubscribe? to " and its
 #: spaces, with room to spare
 _OPT_OUT_LOOKBACK = 24
-_SERVICE = re.compile(r"(?i)\b(?:call|ring|dial|phone|contact)\s+(?:us\s+)?(?:on\s+|at\s+)?"
-                      r"(118[ \-]?\d{3})(?![\d])")
+#: "call 118 118", "call us back urgently on 118 327": a call verb, a few of the words
+#: that go with it, the number
+_SERVICE = re.compile(r"(?i)\b(?:call|ring|dial|phone|contact)(?:\s+(?:us|me|back|now|urgently|"
+                      r"immediately|asap|today|on|at)){0,4}\s+(118[ \-]?\d{3})(?![\d])")
 
 
 #: a verb that sends a text, then a keyword written in capitals (maybe quoted): case

@@ -226,6 +226,8 @@ def test_one_pass_finds_all_kinds() -> None:
     assert sc.shortcodes == (ShortCode("81010", "CLAIM"),)
     assert sc.services == ()  # "or 118 811": not after a call verb
     assert scan("call 118 811 now").services == ("118811",)
+    assert scan("please call us back urgently on 118 327 re your results").services == ("118327",)
+    assert scan("call 0800 123 4567 or pop in, 118 327 high st").services == ()
     assert scan("").urls == () and scan(None).phones == ()
 
 

@@ -25,9 +25,12 @@ bench:
 # in nested cross-validation, 6 of 3,867, for one more fraud of held-out 94; set 95, read
 # in the twenty-third: retrained with it the model blocked 14 fewer frauds of the unread
 # sets and one more look-alike, and with 93 and 95 a bank's own fraud alert from its short
-# code, a rule's example; docs/classifier.md)
-FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63|65|67|69|70|72|74|76|78|80|82|84|86|88|90|92|94|96|98|100)(_ham)?\.tsv$$
-FRAUD_NOT_TRAINED = holdout9[35](_ham)?\.tsv$$
+# code, a rule's example; set 101, read in the twenty-sixth: retrained with it the model
+# blocked 9 more frauds of the unread sets and one look-alike fewer, but no longer doubted
+# 'Your account has been suspended. Verify your card details at <link>' from a mobile
+# number, a rule's example; docs/classifier.md)
+FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63|65|67|69|70|72|74|76|78|80|82|84|86|88|90|92|94|96|98|100|102)(_ham)?\.tsv$$
+FRAUD_NOT_TRAINED = holdout(9[35]|101)(_ham)?\.tsv$$
 fraud-model:
 	$(PY) -m gateway train --out gateway/content/models/sms_fraud.json.gz \
 	  --sets $$(ls loadtest/data/smishing*.tsv | grep -v -E '$(FRAUD_UNREAD)|$(FRAUD_NOT_TRAINED)') \

@@ -1151,7 +1151,23 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "romance (15); measured with the session's start rules (122 "
                                   "of 160), not read, kept out of the fraud model",
            "smishing_holdout100_ham": "hundredth held-out set: genuine texts close to them, "
-                                      "not read"}
+                                      "not read",
+           "smishing_holdout101": "hundred-and-first set, a global mix (about half English): "
+                                  "bank and card alerts, task jobs and investment (25 "
+                                  "each), romance and wrong-number openers and their turn "
+                                  "to money, code theft (20 each), parcels, government and "
+                                  "tolls, premium callbacks and Wangiri, premium SMS prizes "
+                                  "(15 each), family on a new number (10); measured with "
+                                  "the session's start rules (135 of 160), then read",
+           "smishing_holdout101_ham": "hundred-and-first set: genuine texts close to them (5 "
+                                      "of 160 blocked at first contact, 2 by the example "
+                                      "lists)",
+           "smishing_holdout102": "hundred-and-second held-out set, written beside 101 to "
+                                  "the same brief: measured with the session's start rules "
+                                  "(132 of 160) and its end (135), not read, kept out of "
+                                  "the fraud model",
+           "smishing_holdout102_ham": "hundred-and-second held-out set: genuine texts close "
+                                      "to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

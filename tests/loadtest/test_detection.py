@@ -382,7 +382,16 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # written in the twenty-fourth session (its read twin, 99, was not written),
          # measured with the session's start rules, not read: 3 blocked by detection, 2
          # by the example lists (counts only)
-         "smishing_holdout100_ham.tsv": (3, 8)}
+         "smishing_holdout100_ham.tsv": (3, 8),
+         # written in the twenty-sixth session, measured with the session's start rules,
+         # then read: a psychic line's and a TV competition's own texts from their sender
+         # IDs (content.premium_markers_from_sender_id), a Philippine network's missed-call
+         # alert naming an 0917 mobile (read as a UK 09 premium number: the harness's home
+         # is the UK); Royal Mail's and HMRC's own notices by the example lists
+         "smishing_holdout101_ham.tsv": (3, 8),
+         # written with 101, measured with the session's start rules and its end, not
+         # read: 2 blocked by detection each time, 2 by the example lists (counts only)
+         "smishing_holdout102_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

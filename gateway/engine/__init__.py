@@ -56,6 +56,8 @@ class Ruleset:
     #: they determine the verdict, and a handful of combinations make most traffic
     verdicts: dict[tuple[tuple[str, ...], float], Verdict] = field(
         default_factory=dict, compare=False, repr=False)
+    #: plugin symbol -> the bits (``CompiledRule.gate_bit``) of the rules it opens
+    sym_bits: dict[str, int] = field(default_factory=dict, repr=False)
     #: keyword -> the bits (``CompiledRule.gate_bit``) of the rules it opens
     kw_bits: dict[str, int] = field(default_factory=dict, repr=False)
     kw_words: frozenset[str] = frozenset()
@@ -153,11 +155,16 @@ class Engine:
             score = self._run_plugins(ev, f, rs, hits, reasons)
         block_rule: CompiledRule | None = None
         warn = False
-        # the rules this text's words open (one set intersection for every rule gated
-        # by whole keywords); a gated rule outside it cannot match
+        # the rules this event's symbols and its text's words open (one set
+        # intersection for every rule gated by whole keywords); a gated rule outside
+        # them cannot match
         opened = -1  # every bit set: no index, no rule skipped
-        if rs.kw_words or rs.literals is not None:
-            opened = 0  # no text, no keyword, no string
+        if rs.kw_words or rs.literals is not None or rs.sym_bits:
+            opened = 0  # no symbol, no text, no keyword, no string
+            if f.symbols and rs.sym_bits:
+                get = rs.sym_bits.get
+                for name in f.symbols:
+                    opened |= get(name, 0)
             if ev.text:
                 if rs.kw_words:
                     bits = rs.kw_bits

@@ -51,8 +51,12 @@ class CompiledRule:
     #: ruleset's literal index finds them all in one pass): the gate of a rule
     #: without whole keywords
     literal_gate: frozenset[str] | None = None
-    #: this rule's bit in the ruleset's keyword or literal index (``Ruleset.kw_bits``,
-    #: ``Ruleset.lit_bits``), 0 if none
+    #: the plugin symbols one of which the rule needs (a ``symbol`` or
+    #: ``symbols_all`` condition): on most events no plugin emits any, and the engine
+    #: skips every such rule at once; the first gate a rule is given (before keywords)
+    symbol_gate: frozenset[str] | None = None
+    #: this rule's bit in the ruleset's symbol, keyword or literal index
+    #: (``Ruleset.sym_bits``, ``Ruleset.kw_bits``, ``Ruleset.lit_bits``), 0 if none
     gate_bit: int = 0
 
 
@@ -238,4 +242,6 @@ def compile_rule(spec: RuleSpec, context: RuleContext) -> CompiledRule | None:
         gate=next((g for p in preds if (g := getattr(p, "gate", None)) is not None), None),
         literal_gate=next((g for p in preds
                            if (g := getattr(p, "literal_gate", None)) is not None), None),
+        symbol_gate=next((g for p in preds
+                          if (g := getattr(p, "symbol_gate", None)) is not None), None),
     )

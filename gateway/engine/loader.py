@@ -292,10 +292,15 @@ def compile_ruleset(
     # A rule without whole keywords but with a text_regex whose required strings the
     # literal index knows is gated the same way by those strings (the predicate would
     # answer no for a text with none of them: Facts.atoms, one pass for all)
+    # A rule that needs a plugin symbol is gated by its symbols first: on most events
+    # no plugin emits one, so none of those rules is looked at
+    sym_bits: dict[str, int] = {}
     kw_bits: dict[str, int] = {}
     lit_bits: dict[str, int] = {}
     for i, r in enumerate(compiled):
-        if r.gate is not None:
+        if r.symbol_gate is not None:
+            strings, bits = r.symbol_gate, sym_bits
+        elif r.gate is not None:
             strings, bits = r.gate, kw_bits
         elif r.literal_gate is not None and context.literals is not None:
             strings, bits = r.literal_gate, lit_bits
@@ -330,6 +335,7 @@ def compile_ruleset(
         symbol_reasons=symbol_reasons,
         files=tuple(rf.path for rf in files),
         dynamic=dynamic,
+        sym_bits=sym_bits,
         kw_bits=kw_bits,
         kw_words=frozenset(kw_bits),
         lit_bits=lit_bits,

@@ -494,8 +494,19 @@ def _symbol(ctx: Ctx, key: str, value: Any) -> Pred | None:
     wanted_set = frozenset(wanted)
     # no symbols (most events, or no plugins loaded) answers with one truth test
     if key == "symbols_all":
-        return lambda ev, f: bool(f.symbols) and wanted_set.issubset(f.symbols)
-    return lambda ev, f: bool(f.symbols) and not wanted_set.isdisjoint(f.symbols)
+        def every(ev: Event, f: Facts) -> bool:
+            return bool(f.symbols) and wanted_set.issubset(f.symbols)
+
+        pred = every
+    else:
+        def any_of(ev: Event, f: Facts) -> bool:
+            return bool(f.symbols) and not wanted_set.isdisjoint(f.symbols)
+
+        pred = any_of
+    # the rule cannot hold unless one of these symbols was emitted: the engine skips
+    # it, without calling a predicate, on an event whose plugins emitted none of them
+    pred.symbol_gate = wanted_set  # type: ignore[attr-defined]
+    return pred
 
 
 # -- how a call ended, protocol details ----------------------------------------------------

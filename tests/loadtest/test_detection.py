@@ -391,7 +391,12 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout101_ham.tsv": (3, 8),
          # written with 101, measured with the session's start rules and its end, not
          # read: 2 blocked by detection each time, 2 by the example lists (counts only)
-         "smishing_holdout102_ham.tsv": (2, 8)}
+         "smishing_holdout102_ham.tsv": (2, 8),
+         # written in the twenty-seventh session, measured with the session's start
+         # rules (3 blocked by detection, 2 by the example lists), then read: a Brazilian
+         # friend offering to send the Civil Defence's Pix key for a flood appeal
+         # (scam.disaster_appeal_from_number)
+         "smishing_holdout103_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -1178,7 +1178,13 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "160), then read",
            "smishing_holdout103_ham": "hundred-and-third set: genuine texts close to them (5 "
                                       "of 160 blocked at first contact, 2 by the example "
-                                      "lists)"}
+                                      "lists)",
+           "smishing_holdout104": "hundred-and-fourth held-out set, written beside 103 to "
+                                  "the same brief: measured with the session's start rules "
+                                  "(148 of 160) and its end (150), not read, kept out of "
+                                  "the fraud model",
+           "smishing_holdout104_ham": "hundred-and-fourth held-out set: genuine texts close "
+                                      "to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -396,7 +396,10 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # rules (3 blocked by detection, 2 by the example lists), then read: a Brazilian
          # friend offering to send the Civil Defence's Pix key for a flood appeal
          # (scam.disaster_appeal_from_number)
-         "smishing_holdout103_ham.tsv": (1, 8)}
+         "smishing_holdout103_ham.tsv": (1, 8),
+         # written with 103, measured with the session's start rules (2 blocked by
+         # detection, 2 by the example lists) and its end (1 and 2), not read (counts only)
+         "smishing_holdout104_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

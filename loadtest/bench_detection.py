@@ -1184,6 +1184,22 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "(148 of 160) and its end (150), not read, kept out of "
                                   "the fraud model",
            "smishing_holdout104_ham": "hundred-and-fourth held-out set: genuine texts close "
+                                      "to them, not read",
+           "smishing_holdout105": "hundred-and-fifth set, about 40% English, the rest mostly "
+                                  "European: tolls, fines and government, parcels, jobs and "
+                                  "investment, bank impersonation (20 each), family "
+                                  "emergencies, romance turned to money, premium "
+                                  "subscriptions, code and app theft (15 each), deposits, "
+                                  "lotteries and inheritances (10 each); measured with the "
+                                  "session's start rules (135 of 160), then read",
+           "smishing_holdout105_ham": "hundred-and-fifth set: genuine texts close to them (4 "
+                                      "of 160 blocked at first contact, 2 by the example "
+                                      "lists)",
+           "smishing_holdout106": "hundred-and-sixth held-out set, written beside 105 to "
+                                  "the same brief: measured with the session's start rules "
+                                  "(133 of 160) and its end, not read, kept out of the "
+                                  "fraud model",
+           "smishing_holdout106_ham": "hundred-and-sixth held-out set: genuine texts close "
                                       "to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -399,7 +399,15 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout103_ham.tsv": (1, 8),
          # written with 103, measured with the session's start rules (2 blocked by
          # detection, 2 by the example lists) and its end (1 and 2), not read (counts only)
-         "smishing_holdout104_ham.tsv": (1, 8)}
+         "smishing_holdout104_ham.tsv": (1, 8),
+         # written in the twenty-seventh session, measured with the session's start rules
+         # (2 blocked by detection, 2 by the example lists), then read: a relative's
+         # warning of the safe-account call and a person calling a prize text a fraud,
+         # spared since; a grandchild's warning, spared by the rule it first tripped
+         "smishing_holdout105_ham.tsv": (0, 8),
+         # written with 105, measured with the session's start rules and its end, not
+         # read: 7 blocked by detection each time, 2 by the example lists (counts only)
+         "smishing_holdout106_ham.tsv": (7, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -24,12 +24,14 @@ def _uk_mobiles(rng: random.Random, n: int) -> list[str]:
 
 
 def judge(texts: Sequence[str], *, model: str | Path | None = None, config: str | None = None,
-          seed: int = 0, first: int = 0, fraud_model: str | Path | None = None) -> list[str]:
+          seed: int = 0, first: int = 0, fraud_model: str | Path | None = None,
+          hits: list[tuple[str, ...]] | None = None) -> list[str]:
     """Each text as an inbound SMS from its own UK mobile to its own recipient, 30 s
     apart, through a fresh gateway (the shipped rules, lists and plugins, or
     ``config``'s, with in-memory counters and no audit); its classifier ``model``
     and ``fraud_model`` if given (``""``: none). Returns the actions,
-    ``BLOCK``/``WARN``/``ALLOW``."""
+    ``BLOCK``/``WARN``/``ALLOW``; ``hits``, if given, gets each verdict's rule ids
+    and symbols, in the same order."""
     from gateway.app import build_core
     from gateway.config import load_config
     from gateway.engine.examples import EPOCH, event_from_fields
@@ -56,7 +58,10 @@ def judge(texts: Sequence[str], *, model: str | Path | None = None, config: str 
     for i, text in enumerate(texts):
         ev = event_from_fields({"src": numbers[2 * i], "dst": numbers[2 * i + 1],
                                 "text": text}, core.numbering, ts=EPOCH + 30.0 * i)
-        out.append(core.engine.evaluate(ev).action.value)
+        v = core.engine.evaluate(ev)
+        out.append(v.action.value)
+        if hits is not None:
+            hits.append(v.rules)
     return out
 
 

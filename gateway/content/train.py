@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -370,6 +370,9 @@ def train_model(texts: Sequence[str], labels: Sequence[int], p: Params,
 class Nested:
     model: Figures
     gateway: dict[str, dict[str, int]]  # label -> action -> messages
+    #: the whole gateway's action and rule ids for each message, in the data's order
+    actions: list[str] = field(default_factory=list)
+    hits: list[tuple[str, ...]] = field(default_factory=list)
 
 
 def nested_cv(texts: Sequence[str], labels: Sequence[int], p: Params,
@@ -382,6 +385,7 @@ def nested_cv(texts: Sequence[str], labels: Sequence[int], p: Params,
     model is trained anew for each fold without that fold's ham."""
     total = Figures()
     actions: list[str] = [""] * len(texts)
+    hits: list[tuple[str, ...]] = [()] * len(texts)
     for test in _folds(labels, p.folds, p.seed + 1):
         held = set(test)
         tr = [i for i in range(len(labels)) if i not in held]
@@ -398,10 +402,29 @@ def nested_cv(texts: Sequence[str], labels: Sequence[int], p: Params,
                     train_fraud(fraud[0], fraud[1], frozenset(test),
                                 ham=fraud[2]).save(fraud_tmp)
                     opts["fraud_model"] = fraud_tmp
-                for i, a in zip(test, judge([texts[i] for i in test], model=tmp,
-                                            first=min(test), **opts), strict=True):
-                    actions[i] = a
-    return Nested(total, tally(actions, labels) if gateway is not None else {})
+                fold_hits: list[tuple[str, ...]] = []
+                for i, a, h in zip(test, judge([texts[i] for i in test], model=tmp,
+                                               first=min(test), hits=fold_hits, **opts),
+                                   fold_hits, strict=True):
+                    actions[i], hits[i] = a, h
+    if gateway is None:
+        return Nested(total, {})
+    return Nested(total, tally(actions, labels), actions, hits)
+
+
+def write_errors(path: str | Path, texts: Sequence[str], labels: Sequence[int],
+                 actions: Sequence[str], hits: Sequence[tuple[str, ...]]) -> int:
+    """What the whole gateway got wrong, one line each: ``label<TAB>action<TAB>rule
+    ids and symbols (comma-separated)<TAB>text`` for spam it did not block and ham it
+    blocked or warned. Returns the lines written."""
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for text, label, action, h in zip(texts, labels, actions, hits, strict=True):
+            if (action != "BLOCK") if label else (action != "ALLOW"):
+                f.write(f"{'spam' if label else 'ham'}\t{action}\t{','.join(h)}\t"
+                        f"{' '.join(text.split())}\n")
+                n += 1
+    return n
 
 
 def fraud_recipe(model: Model, data: str | Path, root: Path
@@ -501,7 +524,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"warn from {model.suspect:.4f}")
         print(f.table())
         print(f"\nwhole gateway (shipped rules and plugins, classifier {args.model}):")
-        print(format_table(tally(judge(texts, model=args.model, **gw), labels)))
+        hits: list[tuple[str, ...]] = []
+        actions = judge(texts, model=args.model, hits=hits, **gw)
+        print(format_table(tally(actions, labels)))
+        _report_errors(args, texts, labels, actions, hits)
         return 0
     p = _params(args, _model_params(model) if model is not None else None)
     fraud = None
@@ -518,7 +544,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print("\nwhole gateway (shipped rules and plugins, the fold's classifier"
           + (", the fraud model trained without the fold's ham):" if fraud else "):"))
     print(format_table(nested.gateway))
+    _report_errors(args, texts, labels, nested.actions, nested.hits)
     return 0
+
+
+def _report_errors(args: argparse.Namespace, texts: Sequence[str], labels: Sequence[int],
+                   actions: Sequence[str], hits: Sequence[tuple[str, ...]]) -> None:
+    if args.errors:
+        n = write_errors(args.errors, texts, labels, actions, hits)
+        print(f"\n{args.errors}: {n} messages the gateway got wrong (spam not blocked, "
+              f"ham blocked or warned), with the rules and symbols that hit")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -548,6 +583,8 @@ def main(argv: Sequence[str]) -> int:
                         "(default: the shipped rules, lists and plugins)")
         ap.add_argument("--seed", type=int, default=0, help="seed of the senders' and "
                         "recipients' numbers (default 0)")
+        ap.add_argument("--errors", metavar="FILE", help="write what the whole gateway "
+                        "got wrong to FILE: label<TAB>action<TAB>rules<TAB>text")
     else:
         print("spamgw: train or eval", file=sys.stderr)
         return 2

@@ -27,6 +27,9 @@ SPAM = [
     "Your free ringtone is waiting to be collected. Simply text the password MIX to 85069",
     "PRIVATE! Your 2004 Account Statement for 07742676969 shows 786 unredeemed Bonus Points. "
     "To claim call 08719180248",
+    # labelled spam in the corpus, and nothing in it a filter could act on: the gateway
+    # passes it, and --errors lists it
+    "Why did the scarecrow get promoted? He was outstanding in his field. Have a good day",
 ]
 
 ROW = re.compile(r"^\s+(spam|ham)\s+(\d+)\s+(\d+) \([\d.]+%\)\s+(\d+) \([\d.]+%\)"
@@ -79,25 +82,45 @@ def check_tables(out: str, spam: int, ham: int) -> None:
         assert block[i][0] + band[i][0] == either[i][0] <= n
 
 
-def test_eval_shipped_model_on_other_data(data: Path) -> None:
+def check_errors(path: Path, out: str, data: Path) -> None:
+    """``--errors``: one line for every spam not blocked and ham not allowed, each a
+    message of the data file, as many as the gateway's table says."""
+    gw = gateway_rows(out)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert f"{path}: {len(lines)} messages the gateway got wrong" in out
+    assert len(lines) == gw["spam"][2] + gw["spam"][3] + gw["ham"][1] + gw["ham"][2] >= 1
+    given = {tuple(line.split("\t", 1)) for line in data.read_text(encoding="utf-8").splitlines()}
+    actions = {"spam": {"WARN", "ALLOW"}, "ham": {"BLOCK", "WARN"}}
+    for line in lines:
+        label, action, rules, text = line.split("\t")
+        assert action in actions[label] and (label, text) in given
+        assert action == "ALLOW" or rules  # a WARN or BLOCK names what hit
+
+
+def test_eval_shipped_model_on_other_data(data: Path, tmp_path: Path) -> None:
     """The shipped model was not trained on this file: its thresholds, one gateway."""
+    errors = tmp_path / "errors.tsv"
     r = subprocess.run([sys.executable, "-m", "gateway", "eval", "--data", str(data),
-                        "--model", str(ROOT / "gateway" / "content" / "models" / "sms_lr.json.gz")],
+                        "--model", str(ROOT / "gateway" / "content" / "models" / "sms_lr.json.gz"),
+                        "--errors", str(errors)],
                        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
     assert r.returncode == 0, r.stderr
     check_tables(r.stdout, len(SPAM), 120)
     total, block, _warn, _allow = gateway_rows(r.stdout)["spam"]
     assert block >= total // 2  # textbook spam: the classifier may block on its own
+    check_errors(errors, r.stdout, data)
 
 
-def test_eval_nested_without_a_model(data: Path) -> None:
+def test_eval_nested_without_a_model(data: Path, tmp_path: Path) -> None:
     """Without --model: nested cross-validation, model and gateway alike."""
+    errors = tmp_path / "errors.tsv"
     r = subprocess.run([sys.executable, "-m", "gateway", "eval", "--data", str(data),
-                        "--folds", "3", "--C", "30"],
+                        "--folds", "3", "--C", "30", "--errors", str(errors)],
                        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
     assert r.returncode == 0, r.stderr
     assert "nested 3-fold cross-validation" in r.stdout
     check_tables(r.stdout, len(SPAM), 120)
+    check_errors(errors, r.stdout, data)
 
 
 # --- the fraud model: trained on fraud sets and their look-alikes ------------------------

@@ -1200,6 +1200,23 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "(133 of 160) and its end, not read, kept out of the "
                                   "fraud model",
            "smishing_holdout106_ham": "hundred-and-sixth held-out set: genuine texts close "
+                                      "to them, not read",
+           "smishing_holdout107": "hundred-and-seventh set, about 35% English (India, the "
+                                  "Philippines, Nigeria, Kenya, South Africa, the US, the UK), "
+                                  "the rest Latin American, Asian, Arabic and Nordic: "
+                                  "wrong-number openers, money sent by mistake, KYC blocks (20 "
+                                  "each), power cuts, loan apps, task jobs, premium services "
+                                  "from their own senders, deposits, code theft (15 each), "
+                                  "benefits and refunds (10); measured with the session's "
+                                  "start rules (101 of 160), then read",
+           "smishing_holdout107_ham": "hundred-and-seventh set: genuine texts close to them (2 "
+                                      "of 160 blocked at first contact, 1 by the example "
+                                      "lists)",
+           "smishing_holdout108": "hundred-and-eighth held-out set, written beside 107 to "
+                                  "the same brief: measured with the session's start rules "
+                                  "(93 of 160) and its end, not read, kept out of the fraud "
+                                  "model",
+           "smishing_holdout108_ham": "hundred-and-eighth held-out set: genuine texts close "
                                       "to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -1217,6 +1217,24 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "(93 of 160) and its end, not read, kept out of the fraud "
                                   "model",
            "smishing_holdout108_ham": "hundred-and-eighth held-out set: genuine texts close "
+                                      "to them, not read",
+           "smishing_holdout109": "hundred-and-ninth set, a quarter English, the rest Central "
+                                  "and Eastern European, Turkish, Greek, Hebrew, German, "
+                                  "Italian, Japanese, Korean and Chinese: bank security "
+                                  "calls, marketplace deposits and overpayments, account "
+                                  "takeovers, investment follow-ups (20 each), relatives in "
+                                  "trouble, customs fees, premium services, loans and "
+                                  "collectors (15 each), romance openers and fines (10 each); "
+                                  "measured with the session's start rules (101 of 160), "
+                                  "then read",
+           "smishing_holdout109_ham": "hundred-and-ninth set: genuine texts close to them (3 "
+                                      "of 160 blocked at first contact, 2 by the example "
+                                      "lists)",
+           "smishing_holdout110": "hundred-and-tenth held-out set, written beside 109 to "
+                                  "the same brief: measured with the session's start rules "
+                                  "(106 of 160) and its end, not read, kept out of the "
+                                  "fraud model",
+           "smishing_holdout110_ham": "hundred-and-tenth held-out set: genuine texts close "
                                       "to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -1235,7 +1235,18 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "(106 of 160) and its end, not read, kept out of the "
                                   "fraud model",
            "smishing_holdout110_ham": "hundred-and-tenth held-out set: genuine texts close "
-                                      "to them, not read"}
+                                      "to them, not read",
+           "smishing_holdout111": "hundred-and-eleventh set, English-speaking markets (the US "
+                                  "first, 15% US Spanish, some Canadian French): payment-app "
+                                  "refunds and support, rentals, tickets and pets, tolls, DMV "
+                                  "and post, bank fraud alerts (20 each), recruiters, crypto "
+                                  "recovery, unwanted marketing and premium, health, benefits "
+                                  "and loans (15 each), family emergencies and openers (10 "
+                                  "each); measured with the session's start rules (120 of "
+                                  "160), then read",
+           "smishing_holdout111_ham": "hundred-and-eleventh set: genuine texts close to them "
+                                      "(1 of 160 blocked at first contact, by the example "
+                                      "lists)"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -1246,7 +1246,13 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "160), then read",
            "smishing_holdout111_ham": "hundred-and-eleventh set: genuine texts close to them "
                                       "(1 of 160 blocked at first contact, by the example "
-                                      "lists)"}
+                                      "lists)",
+           "smishing_holdout112": "hundred-and-twelfth held-out set, written beside 111 to "
+                                  "the same brief: measured with the session's start rules "
+                                  "(123 of 160) and its end, not read, kept out of the "
+                                  "fraud model",
+           "smishing_holdout112_ham": "hundred-and-twelfth held-out set: genuine texts close "
+                                      "to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -1,10 +1,11 @@
 """What the whole gateway does with labelled messages: ``spamgw eval``'s second table.
 
-``judge`` runs texts through a fresh gateway (the shipped rules, lists and plugins,
+``verdicts`` runs texts through a fresh gateway (the shipped rules, lists and plugins,
 or a config's; in-memory counters; no audit, no live statistics: the path
 ``spamgw replay`` takes), each as an inbound SMS from its own UK mobile number to its
-own recipient, 30 s apart, so no volume rule fires for the corpus's sake.
-``tally`` and ``format_table`` count and print the actions per label.
+own recipient, 30 s apart, so no volume rule fires for the corpus's sake; ``judge``
+gives their actions. ``tally`` and ``format_table`` count and print the actions per
+label; ``write_errors`` lists the messages the gateway got wrong.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["ACTIONS", "format_table", "judge", "tally"]
+if TYPE_CHECKING:
+    from gateway.model import Verdict
+
+__all__ = ["ACTIONS", "format_table", "judge", "tally", "verdicts", "write_errors"]
 
 
 def _uk_mobiles(rng: random.Random, n: int) -> list[str]:
@@ -24,14 +29,19 @@ def _uk_mobiles(rng: random.Random, n: int) -> list[str]:
 
 
 def judge(texts: Sequence[str], *, model: str | Path | None = None, config: str | None = None,
-          seed: int = 0, first: int = 0, fraud_model: str | Path | None = None,
-          hits: list[tuple[str, ...]] | None = None) -> list[str]:
+          seed: int = 0, first: int = 0, fraud_model: str | Path | None = None) -> list[str]:
+    """``verdicts``' actions, ``BLOCK``/``WARN``/``ALLOW``."""
+    return [v.action.value for v in verdicts(texts, model=model, config=config, seed=seed,
+                                              first=first, fraud_model=fraud_model)]
+
+
+def verdicts(texts: Sequence[str], *, model: str | Path | None = None,
+             config: str | None = None, seed: int = 0, first: int = 0,
+             fraud_model: str | Path | None = None) -> list[Verdict]:
     """Each text as an inbound SMS from its own UK mobile to its own recipient, 30 s
     apart, through a fresh gateway (the shipped rules, lists and plugins, or
     ``config``'s, with in-memory counters and no audit); its classifier ``model``
-    and ``fraud_model`` if given (``""``: none). Returns the actions,
-    ``BLOCK``/``WARN``/``ALLOW``; ``hits``, if given, gets each verdict's rule ids
-    and symbols, in the same order."""
+    and ``fraud_model`` if given (``""``: none). Returns the verdicts, in order."""
     from gateway.app import build_core
     from gateway.config import load_config
     from gateway.engine.examples import EPOCH, event_from_fields
@@ -54,14 +64,11 @@ def judge(texts: Sequence[str], *, model: str | Path | None = None, config: str 
     core.engine.observer = None
     rng = random.Random(seed * 1_000_003 + first)
     numbers = _uk_mobiles(rng, 2 * len(texts))
-    out: list[str] = []
+    out: list[Verdict] = []
     for i, text in enumerate(texts):
         ev = event_from_fields({"src": numbers[2 * i], "dst": numbers[2 * i + 1],
                                 "text": text}, core.numbering, ts=EPOCH + 30.0 * i)
-        v = core.engine.evaluate(ev)
-        out.append(v.action.value)
-        if hits is not None:
-            hits.append(v.rules)
+        out.append(core.engine.evaluate(ev))
     return out
 
 
@@ -84,3 +91,19 @@ def format_table(t: dict[str, dict[str, int]]) -> str:
                         for a in ACTIONS)
         lines.append(f"  {label:6} {n:>9}{cells}")
     return "\n".join(lines)
+
+
+def write_errors(path: str | Path, texts: Sequence[str], labels: Sequence[int],
+                 judged: Sequence[Verdict]) -> int:
+    """What the whole gateway got wrong, one line each: ``label<TAB>action<TAB>rule
+    ids and symbols (comma-separated)<TAB>text`` for spam it did not block and ham it
+    blocked or warned. Returns the lines written."""
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for text, label, v in zip(texts, labels, judged, strict=True):
+            action = v.action.value
+            if (action != "BLOCK") if label else (action != "ALLOW"):
+                f.write(f"{'spam' if label else 'ham'}\t{action}\t{','.join(v.rules)}\t"
+                        f"{' '.join(text.split())}\n")
+                n += 1
+    return n

@@ -11,7 +11,7 @@ warn band's lower edge (at most ``suspect_ham``, 0.5%, of the ham warned or
 blocked). It then refits on everything.
 
 ``eval`` prints the model's figures and what the whole gateway (shipped rules and
-plugins, ``judge``) does with the same messages: for a model
+plugins, ``evaluate.verdicts``) does with the same messages: for a model
 trained on other data, that model; on the model's own training data (or without
 ``--model``), nested cross-validation, each held-out fold judged by a model,
 thresholds and gateway chosen without it.
@@ -29,10 +29,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.content.classifier import DEFAULT_FRAUD_MODEL, Model, features, load_model
-from gateway.content.evaluate import format_table, judge, tally
+from gateway.content.evaluate import format_table, tally, verdicts, write_errors
+
+if TYPE_CHECKING:
+    from gateway.model import Verdict
 
 __all__ = ["Figures", "Params", "choose_threshold", "main", "read_tsv", "train_model"]
 
@@ -370,22 +373,20 @@ def train_model(texts: Sequence[str], labels: Sequence[int], p: Params,
 class Nested:
     model: Figures
     gateway: dict[str, dict[str, int]]  # label -> action -> messages
-    #: the whole gateway's action and rule ids for each message, in the data's order
-    actions: list[str] = field(default_factory=list)
-    hits: list[tuple[str, ...]] = field(default_factory=list)
+    #: the whole gateway's verdict on each message, in the data's order
+    verdicts: list[Verdict] = field(default_factory=list)
 
 
 def nested_cv(texts: Sequence[str], labels: Sequence[int], p: Params,
               gateway: dict[str, Any] | None = None,
               fraud: tuple[Sequence[Path], Path, Sequence[Path]] | None = None) -> Nested:
     """Each outer fold judged by a model and thresholds chosen on the other folds only;
-    with ``gateway`` (``judge``'s options), by the whole gateway too, its
+    with ``gateway`` (``verdicts``' options), by the whole gateway too, its
     classifier that fold's model. With ``fraud`` (the fraud model's sets, this
     data file, whose ham it trains on, and its ham files), the gateway's fraud
     model is trained anew for each fold without that fold's ham."""
     total = Figures()
-    actions: list[str] = [""] * len(texts)
-    hits: list[tuple[str, ...]] = [()] * len(texts)
+    judged: list[Verdict | None] = [None] * len(texts)
     for test in _folds(labels, p.folds, p.seed + 1):
         held = set(test)
         tr = [i for i in range(len(labels)) if i not in held]
@@ -402,29 +403,13 @@ def nested_cv(texts: Sequence[str], labels: Sequence[int], p: Params,
                     train_fraud(fraud[0], fraud[1], frozenset(test),
                                 ham=fraud[2]).save(fraud_tmp)
                     opts["fraud_model"] = fraud_tmp
-                fold_hits: list[tuple[str, ...]] = []
-                for i, a, h in zip(test, judge([texts[i] for i in test], model=tmp,
-                                               first=min(test), hits=fold_hits, **opts),
-                                   fold_hits, strict=True):
-                    actions[i], hits[i] = a, h
+                for i, v in zip(test, verdicts([texts[i] for i in test], model=tmp,
+                                               first=min(test), **opts), strict=True):
+                    judged[i] = v
     if gateway is None:
         return Nested(total, {})
-    return Nested(total, tally(actions, labels), actions, hits)
-
-
-def write_errors(path: str | Path, texts: Sequence[str], labels: Sequence[int],
-                 actions: Sequence[str], hits: Sequence[tuple[str, ...]]) -> int:
-    """What the whole gateway got wrong, one line each: ``label<TAB>action<TAB>rule
-    ids and symbols (comma-separated)<TAB>text`` for spam it did not block and ham it
-    blocked or warned. Returns the lines written."""
-    n = 0
-    with open(path, "w", encoding="utf-8") as f:
-        for text, label, action, h in zip(texts, labels, actions, hits, strict=True):
-            if (action != "BLOCK") if label else (action != "ALLOW"):
-                f.write(f"{'spam' if label else 'ham'}\t{action}\t{','.join(h)}\t"
-                        f"{' '.join(text.split())}\n")
-                n += 1
-    return n
+    done = [v for v in judged if v is not None]
+    return Nested(total, tally([v.action.value for v in done], labels), done)
 
 
 def fraud_recipe(model: Model, data: str | Path, root: Path
@@ -524,10 +509,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"warn from {model.suspect:.4f}")
         print(f.table())
         print(f"\nwhole gateway (shipped rules and plugins, classifier {args.model}):")
-        hits: list[tuple[str, ...]] = []
-        actions = judge(texts, model=args.model, hits=hits, **gw)
-        print(format_table(tally(actions, labels)))
-        _report_errors(args, texts, labels, actions, hits)
+        judged = verdicts(texts, model=args.model, **gw)
+        print(format_table(tally([v.action.value for v in judged], labels)))
+        _report_errors(args, texts, labels, judged)
         return 0
     p = _params(args, _model_params(model) if model is not None else None)
     fraud = None
@@ -544,14 +528,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print("\nwhole gateway (shipped rules and plugins, the fold's classifier"
           + (", the fraud model trained without the fold's ham):" if fraud else "):"))
     print(format_table(nested.gateway))
-    _report_errors(args, texts, labels, nested.actions, nested.hits)
+    _report_errors(args, texts, labels, nested.verdicts)
     return 0
 
 
 def _report_errors(args: argparse.Namespace, texts: Sequence[str], labels: Sequence[int],
-                   actions: Sequence[str], hits: Sequence[tuple[str, ...]]) -> None:
+                   judged: Sequence[Verdict]) -> None:
     if args.errors:
-        n = write_errors(args.errors, texts, labels, actions, hits)
+        n = write_errors(args.errors, texts, labels, judged)
         print(f"\n{args.errors}: {n} messages the gateway got wrong (spam not blocked, "
               f"ham blocked or warned), with the rules and symbols that hit")
 

@@ -25,13 +25,13 @@ from gateway.content.classifier import (
     load_model,
     prepare,
 )
+from gateway.content.evaluate import judge
 from gateway.content.facts import Facts
 from gateway.content.normalize import template
 from gateway.content.train import (
     Params,
     _score,
     choose_threshold,
-    judge,
     main,
     read_tsv,
     train_model,

@@ -1252,7 +1252,38 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "(123 of 160) and its end, not read, kept out of the "
                                   "fraud model",
            "smishing_holdout112_ham": "hundred-and-twelfth held-out set: genuine texts close "
-                                      "to them, not read"}
+                                      "to them, not read",
+           "smishing_holdout115": "hundred-and-fifteenth set, Latin America and Iberia "
+                                  "(Brazil a quarter, Spain, Mexico, Portugal, Argentina, "
+                                  "Colombia, Peru, Chile; 10% English): bank security and "
+                                  "Pix, tolls and fines (20 each), parcels, tax, new "
+                                  "numbers, WhatsApp codes, marketplaces, task jobs, loans "
+                                  "for the blacklisted, raffles and subscriptions (15 "
+                                  "each); measured with the session's start rules (114 of "
+                                  "160), then read",
+           "smishing_holdout115_ham": "hundred-and-fifteenth set: genuine texts close to them "
+                                      "(2 of 160 blocked at first contact)",
+           "smishing_holdout116": "hundred-and-sixteenth held-out set, written beside 115 to "
+                                  "the same brief: measured with the session's start rules "
+                                  "(123 of 160) and its end, not read, kept out of the "
+                                  "fraud model",
+           "smishing_holdout116_ham": "hundred-and-sixteenth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout117": "hundred-and-seventeenth set, Europe, the Gulf, the CIS "
+                                  "and East Asia in 17 languages (15% English): state "
+                                  "services, safe-account transfers (20 each), number "
+                                  "expiry, parcels, meters and refunds, investment, "
+                                  "relatives in an accident, code theft, e-tolls, premium "
+                                  "dating (15 each); measured with the session's start "
+                                  "rules (108 of 160), then read",
+           "smishing_holdout117_ham": "hundred-and-seventeenth set: genuine texts close to "
+                                      "them (3 of 160 blocked at first contact)",
+           "smishing_holdout118": "hundred-and-eighteenth held-out set, written beside 117 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (114 of 160) and its end, not read, kept out of "
+                                  "the fraud model",
+           "smishing_holdout118_ham": "hundred-and-eighteenth held-out set: genuine texts "
+                                      "close to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -427,7 +427,23 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout111_ham.tsv": (0, 8),
          # written with 111, measured with the session's start rules (1 blocked by
          # detection, 1 by the example lists) and its end, not read (counts only)
-         "smishing_holdout112_ham.tsv": (1, 8)}
+         "smishing_holdout112_ham.tsv": (1, 8),
+         # written in the twenty-ninth session, measured with the session's start rules
+         # (2 blocked by detection), then read: a new number mistaken for a money ask
+         # ("pode apagar o antigo": "apagar" held "pagar") and a mother's warning about a
+         # look-alike site, spared since
+         "smishing_holdout115_ham.tsv": (0, 8),
+         # written with 115, measured with the session's start rules (3 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout116_ham.tsv": (3, 8),
+         # written in the twenty-ninth session, measured with the session's start rules
+         # (3 blocked by detection), then read: warnings of the safe-account call, of a
+         # code "sent by mistake" and a daughter's new number with a warning, spared since
+         "smishing_holdout117_ham.tsv": (0, 8),
+         # written with 117, measured with the session's start rules (5 blocked by
+         # detection) and its end (6: one bank's or relative's warning of the safe
+         # account, in a language the new patterns read), not read (counts only)
+         "smishing_holdout118_ham.tsv": (6, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

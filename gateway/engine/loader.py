@@ -173,6 +173,14 @@ def _patterns(files: list[RuleFile], errors: list[RuleError]) -> dict[str, tuple
                 errors.append(RuleError(rf.path, line, "patterns", f"pattern {name!r} "
                                         f"defined twice (first at {first[name]})"))
                 continue
+            nested = next((v for v in regexes if PATTERN_REF.fullmatch(v)), None)
+            if nested is not None:
+                # a rule's list is resolved once: "@other" here would be searched as
+                # the literal text "@other" and never match
+                errors.append(RuleError(rf.path, line, "patterns", f"pattern {name!r} "
+                                        f"names {nested!r}: patterns do not nest; list both "
+                                        "in the rule"))
+                continue
             out[name] = regexes
             first[name] = f"{rf.path}:{line}"
     return out

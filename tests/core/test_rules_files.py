@@ -302,8 +302,9 @@ def test_patterns_are_named_once_and_used_by_rules_of_any_file(tmp_path):
 
 
 def test_pattern_mistakes_name_their_place(tmp_path):
-    """An unknown ``@name``, a name defined in two files, a pattern of the wrong shape
-    and a bad regex inside a pattern each name file:line and the rule or table."""
+    """An unknown ``@name``, a name defined in two files, a pattern of the wrong shape,
+    a pattern that names another and a bad regex inside a pattern each name file:line
+    and the rule or table."""
     d = tmp_path / "rules"
     d.mkdir()
     lists = load_lists(tmp_path / "nolists", GB)
@@ -326,6 +327,7 @@ def test_pattern_mistakes_name_their_place(tmp_path):
     (d / "20-b.toml").write_text(textwrap.dedent(r"""
         [patterns]
         charge = 'other'
+        nested = ['\bfree\b', "@broken"]
 
         [[rule]]
         id = "b.literal_at"
@@ -342,8 +344,11 @@ def test_pattern_mistakes_name_their_place(tmp_path):
     assert f"{a}:9: a.unknown: text_regex: unknown pattern '@chrage' (define it under " \
         "[patterns] in any rule file)" in errs
     assert any(x.startswith(f"{a}:14: a.broken: bad regular expression") for x in errs), errs
-    assert f"{b}:7: b.literal_at: text_regex: '@ home' is no pattern name; a regex " \
+    assert f"{b}:8: b.literal_at: text_regex: '@ home' is no pattern name; a regex " \
         "starting with a literal @ writes it \\@" in errs
+    # a pattern that names another would be searched as the text "@broken"
+    assert f"{b}:4: patterns: pattern 'nested' names '@broken': patterns do not nest; " \
+        "list both in the rule" in errs
 
 
 def test_rules_sharing_a_pattern_search_a_text_once(tmp_path, monkeypatch):

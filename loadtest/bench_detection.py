@@ -1253,6 +1253,23 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "fraud model",
            "smishing_holdout112_ham": "hundred-and-twelfth held-out set: genuine texts close "
                                       "to them, not read",
+           "smishing_holdout113": "hundred-and-thirteenth set, South Asia, South-East Asia "
+                                  "and Africa (India a fifth, Pakistan, Bangladesh, "
+                                  "Indonesia, Malaysia, Vietnam, Thailand, the Philippines, "
+                                  "Nigeria, Kenya, Ghana, francophone West Africa, "
+                                  "Ethiopia, Egypt; a fifth English): mobile-money "
+                                  "reversals, KYC blocks (20 each), power cuts, loan apps, "
+                                  "task jobs, lucky draws, SIM blocks, customs fees, "
+                                  "trading groups, subsidies (15 each); measured with the "
+                                  "session's start rules (117 of 160), then read",
+           "smishing_holdout113_ham": "hundred-and-thirteenth set: genuine texts close to "
+                                      "them (6 of 160 blocked at first contact)",
+           "smishing_holdout114": "hundred-and-fourteenth held-out set, written beside 113 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (117 of 160) and its end, not read, kept out of "
+                                  "the fraud model",
+           "smishing_holdout114_ham": "hundred-and-fourteenth held-out set: genuine texts "
+                                      "close to them, not read",
            "smishing_holdout115": "hundred-and-fifteenth set, Latin America and Iberia "
                                   "(Brazil a quarter, Spain, Mexico, Portugal, Argentina, "
                                   "Colombia, Peru, Chile; 10% English): bank security and "

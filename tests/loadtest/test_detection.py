@@ -429,6 +429,15 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # detection, 1 by the example lists) and its end, not read (counts only)
          "smishing_holdout112_ham.tsv": (1, 8),
          # written in the twenty-ninth session, measured with the session's start rules
+         # (6 blocked by detection), then read: a lender's pre-approved offer ("T&C
+         # apply" read as an ask), relatives who relay a prize or an investment text and
+         # call it false (French, Hinglish, Thai), a student loan that "does not charge
+         # any processing fee", spared since; a Tamil warning the fraud model blocks
+         "smishing_holdout113_ham.tsv": (1, 8),
+         # written with 113, measured with the session's start rules (6 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout114_ham.tsv": (6, 8),
+         # written in the twenty-ninth session, measured with the session's start rules
          # (2 blocked by detection), then read: a new number mistaken for a money ask
          # ("pode apagar o antigo": "apagar" held "pagar") and a mother's warning about a
          # look-alike site, spared since

@@ -1300,7 +1300,37 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "rules (114 of 160) and its end, not read, kept out of "
                                   "the fraud model",
            "smishing_holdout118_ham": "hundred-and-eighteenth held-out set: genuine texts "
-                                      "close to them, not read"}
+                                      "close to them, not read",
+           "smishing_holdout119": "hundred-and-nineteenth set, English-speaking markets "
+                                  "(the US, the UK, Australia, Canada, South Africa, "
+                                  "Singapore, New Zealand, Ireland; a tenth US Spanish, "
+                                  "Canadian French, Afrikaans and Chinese): premium-rate "
+                                  "callbacks, renewals and refunds (20 each), tax and "
+                                  "benefits, health and insurance, student and utility "
+                                  "debts, voicemail links, charity appeals, account alerts "
+                                  "wanting a reply, crypto recovery, surveys and rewards (15 "
+                                  "each); measured with the session's start rules (135 of "
+                                  "160), then read",
+           "smishing_holdout119_ham": "hundred-and-nineteenth set: genuine texts close to "
+                                      "them (8 of 160 blocked at first contact, 1 by the "
+                                      "example lists)",
+           "smishing_holdout120": "hundred-and-twentieth held-out set, written beside 119 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (139 of 160) and its end, not read, kept out of "
+                                  "the fraud model",
+           "smishing_holdout120_ham": "hundred-and-twentieth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout121": "hundred-and-twenty-first set, North Africa, the Middle "
+                                  "East, Turkey, the Caucasus and Central Asia (Arabic "
+                                  "dialects and Arabizi, Hebrew, Turkish, Farsi, "
+                                  "Azerbaijani, Uzbek, Georgian, Armenian; a tenth each "
+                                  "French and English): card blocks, wallet reversals (20 "
+                                  "each), parcels, fines and benefits, family money, jobs "
+                                  "and visas abroad, investment groups, prizes, code theft, "
+                                  "openers (15 each); measured with the session's start "
+                                  "rules (85 of 160, the hardest set yet), then read",
+           "smishing_holdout121_ham": "hundred-and-twenty-first set: genuine texts close to "
+                                      "them (1 of 160 blocked at first contact)"}
 DATA = ROOT / "loadtest" / "data"
 
 

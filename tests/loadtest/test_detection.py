@@ -444,7 +444,7 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout115_ham.tsv": (0, 8),
          # written with 115, measured with the session's start rules (3 blocked by
          # detection) and its end, not read (counts only)
-         "smishing_holdout116_ham.tsv": (3, 8),
+         "smishing_holdout116_ham.tsv": (2, 8),
          # written in the twenty-ninth session, measured with the session's start rules
          # (3 blocked by detection), then read: warnings of the safe-account call, of a
          # code "sent by mistake" and a daughter's new number with a warning, spared since
@@ -452,7 +452,19 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # written with 117, measured with the session's start rules (5 blocked by
          # detection) and its end (6: one bank's or relative's warning of the safe
          # account, in a language the new patterns read), not read (counts only)
-         "smishing_holdout118_ham.tsv": (6, 8)}
+         "smishing_holdout118_ham.tsv": (6, 8),
+         # written in the twenty-ninth session, measured with the session's start rules
+         # (7 blocked by detection, 1 by the example lists), then read: people reporting
+         # a premium prize text, a loan-forgiveness text and an appeal by Zelle, a police
+         # warning to beware of investment scams, spared since; a TV vote's charge and a
+         # woman reporting an 'HMRC' refund text, which the classifier blocks
+         "smishing_holdout119_ham.tsv": (2, 8),
+         # written with 119, measured with the session's start rules (1 blocked by
+         # detection, 1 by the example lists) and its end, not read (counts only)
+         "smishing_holdout120_ham.tsv": (1, 8),
+         # written in the twenty-ninth session, measured with the session's start rules
+         # (1 blocked by detection), then read
+         "smishing_holdout121_ham.tsv": (1, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

@@ -1330,7 +1330,13 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "openers (15 each); measured with the session's start "
                                   "rules (85 of 160, the hardest set yet), then read",
            "smishing_holdout121_ham": "hundred-and-twenty-first set: genuine texts close to "
-                                      "them (1 of 160 blocked at first contact)"}
+                                      "them (1 of 160 blocked at first contact)",
+           "smishing_holdout122": "hundred-and-twenty-second held-out set, written beside "
+                                  "121 to the same brief: measured with the session's start "
+                                  "rules (78 of 160) and its end, not read, kept out of the "
+                                  "fraud model",
+           "smishing_holdout122_ham": "hundred-and-twenty-second held-out set: genuine texts "
+                                      "close to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

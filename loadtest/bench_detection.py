@@ -1336,6 +1336,40 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "rules (78 of 160) and its end, not read, kept out of the "
                                   "fraud model",
            "smishing_holdout122_ham": "hundred-and-twenty-second held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout123": "hundred-and-twenty-third set, bills, fines, parcels and "
+                                  "subscriptions on ordinary-looking links worldwide (a "
+                                  "third English, the rest in 28 languages, Greek, "
+                                  "Bulgarian, Korean, Khmer, Sinhala and Nepali among "
+                                  "them): parcels, tolls and fines, tax refunds and "
+                                  "benefits, priced premium subscriptions (20 each), "
+                                  "utility bills, streaming renewals, loyalty points, "
+                                  "travel bookings (15 each), shop orders and health "
+                                  "(10 each); measured with the session's start rules "
+                                  "(134 of 160)",
+           "smishing_holdout123_ham": "hundred-and-twenty-third set: genuine texts close to "
+                                      "them (2 of 160 blocked at first contact)",
+           "smishing_holdout124": "hundred-and-twenty-fourth held-out set, written beside "
+                                  "123 to the same brief: measured with the session's start "
+                                  "rules (140 of 160) and its end, not read, kept out of "
+                                  "the fraud model",
+           "smishing_holdout124_ham": "hundred-and-twenty-fourth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout125": "hundred-and-twenty-fifth set, telecom fraud by SMS (a "
+                                  "third English, the rest in 20 languages of exposed "
+                                  "markets): Wangiri missed-call callbacks, premium voice "
+                                  "lures, the network impersonated (20 each), SIM swaps and "
+                                  "eSIMs, code and port-code theft, voicemail and MMS links, "
+                                  "device alerts, roaming and bundle offers, airtime tricks "
+                                  "(15 each), operator prizes (10); measured with the "
+                                  "session's start rules (116 of 160), then read",
+           "smishing_holdout125_ham": "hundred-and-twenty-fifth set: genuine texts close to "
+                                      "them (3 of 160 blocked at first contact)",
+           "smishing_holdout126": "hundred-and-twenty-sixth held-out set, written beside "
+                                  "125 to the same brief: measured with the session's start "
+                                  "rules (126 of 160) and its end, not read, kept out of "
+                                  "the fraud model",
+           "smishing_holdout126_ham": "hundred-and-twenty-sixth held-out set: genuine texts "
                                       "close to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 

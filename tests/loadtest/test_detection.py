@@ -467,7 +467,19 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout121_ham.tsv": (1, 8),
          # written with 121, measured with the session's start rules (2 blocked by
          # detection) and its end, not read (counts only)
-         "smishing_holdout122_ham.tsv": (2, 8)}
+         "smishing_holdout122_ham.tsv": (2, 8),
+         # written in the thirtieth session, measured with the session's start rules (2
+         # blocked by detection)
+         "smishing_holdout123_ham.tsv": (2, 8),
+         # written with 123, measured with the session's start rules (4 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout124_ham.tsv": (4, 8),
+         # written in the thirtieth session, measured with the session's start rules (3
+         # blocked by detection), then read
+         "smishing_holdout125_ham.tsv": (3, 8),
+         # written with 125, measured with the session's start rules (2 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout126_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

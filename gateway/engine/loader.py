@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from gateway.engine import Ruleset
 from gateway.engine.compiler import CompiledRule, RuleContext, compile_rule
 from gateway.engine.plugins import Plugin, adapt
 from gateway.engine.schema import (
+    PATTERN_EMBED,
     PATTERN_REF,
     RuleError,
     RuleErrors,
@@ -173,7 +175,8 @@ def _patterns(files: list[RuleFile], errors: list[RuleError]) -> dict[str, tuple
                 errors.append(RuleError(rf.path, line, "patterns", f"pattern {name!r} "
                                         f"defined twice (first at {first[name]})"))
                 continue
-            nested = next((v for v in regexes if PATTERN_REF.fullmatch(v)), None)
+            nested = next((v for v in regexes
+                           if PATTERN_REF.fullmatch(v) or PATTERN_EMBED.search(v)), None)
             if nested is not None:
                 # a rule's list is resolved once: "@other" here would be searched as
                 # the literal text "@other" and never match
@@ -189,13 +192,14 @@ def _patterns(files: list[RuleFile], errors: list[RuleError]) -> dict[str, tuple
 def _with_patterns(spec: RuleSpec, patterns: dict[str, tuple[str, ...]],
                    errors: list[RuleError]) -> RuleSpec:
     """``spec`` with each ``"@name"`` of its regex and keyword lists replaced by that
-    pattern's entries. An unknown name is an error at the key's line (a regex that must start
-    with a literal @ writes it ``\\@``)."""
+    pattern's entries, and each ``{@name}`` inside a regex by the pattern's alternation.
+    An unknown name is an error at the key's line (a regex that must start with a
+    literal @ writes it ``\\@``, a literal brace before an @ ``\\{@``)."""
     when = None
     for key in PATTERN_KEYS:
         value = spec.when.get(key)
         items = value if isinstance(value, list) else [value]
-        if not any(isinstance(v, str) and v.startswith("@") for v in items):
+        if not any(isinstance(v, str) and (v.startswith("@") or "{@" in v) for v in items):
             continue
         out: list[Any] = []
         for v in items:
@@ -206,6 +210,8 @@ def _with_patterns(spec: RuleSpec, patterns: dict[str, tuple[str, ...]],
                                             f"{key}: {v!r} is no pattern name; a regex "
                                             "starting with a literal @ writes it \\@"))
                     continue
+                if isinstance(v, str) and "{@" in v and key != "text_keywords":
+                    v = _embedded(v, key, spec, patterns, errors)
                 out.append(v)
             elif m.group(1) in patterns:
                 out.extend(patterns[m.group(1)])
@@ -216,6 +222,22 @@ def _with_patterns(spec: RuleSpec, patterns: dict[str, tuple[str, ...]],
         when = dict(spec.when if when is None else when)
         when[key] = out
     return spec if when is None else replace(spec, when=when)
+
+
+def _embedded(regex: str, key: str, spec: RuleSpec, patterns: dict[str, tuple[str, ...]],
+              errors: list[RuleError]) -> str:
+    """``regex`` with each ``{@name}`` replaced by the named pattern's alternation,
+    ``(?:(?:a)|(?:b))``; an unknown name is an error at the key's line."""
+    def expand(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in patterns:
+            errors.append(RuleError(spec.file, spec.line_of(key), spec.id,
+                                    f"{key}: unknown pattern {{@{name}}} in a regex (define "
+                                    "it under [patterns] in any rule file; a literal brace "
+                                    "before an @ is written \\{@)"))
+            return m.group()
+        return "(?:" + "|".join(f"(?:{p})" for p in patterns[name]) + ")"
+    return PATTERN_EMBED.sub(expand, regex)
 
 
 def resolved_specs(directory: str | Path) -> tuple[list[RuleSpec], list[RuleError]]:

@@ -277,6 +277,10 @@ def parse_rule_file(path: Path) -> tuple[RuleFile, list[RuleError]]:
 #: a pattern's name, and a reference to it in a rule's regex list
 PATTERN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 PATTERN_REF = re.compile(f"@({PATTERN_NAME.pattern})")
+#: a reference inside a regex: ``{@name}`` stands for the named pattern's alternation
+#: (``(?:a|b)``), so one list of words serves rules that need it inside a longer regex
+#: (``'({@by_mistake}).{0,200}({@send_back})'``); ``\{@`` is a literal brace and @
+PATTERN_EMBED = re.compile(r"(?<!\\)\{@(" + PATTERN_NAME.pattern + r")\}")
 
 
 def _parse_patterns(fname: str, table: Any, lines: list[str], errors: list[RuleError]

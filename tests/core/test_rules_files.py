@@ -351,6 +351,62 @@ def test_pattern_mistakes_name_their_place(tmp_path):
         "list both in the rule" in errs
 
 
+def test_a_pattern_named_inside_a_regex_is_its_alternation(tmp_path):
+    r"""``{@name}`` inside a regex stands for the named pattern's alternation, so one word
+    list serves rules that need it inside a longer regex (in either order around a
+    window); ``\{@`` is a literal brace. An unknown name names file:line and the rule; a
+    pattern may not name another this way either."""
+    from gateway.engine import Engine
+    from gateway.engine.examples import event_from_fields
+
+    d = tmp_path / "rules"
+    d.mkdir()
+    lists = load_lists(tmp_path / "nolists", GB)
+    (d / "10-a.toml").write_text(textwrap.dedent(r"""
+        [patterns]
+        mistake = ['\bby mistake\b', 'por error']
+        back = ['\bsend (it )?back\b', '\bdevu[eé]lv\w*']
+
+        [[rule]]
+        id = "a.plea"
+        when.text_regex = ['({@mistake}).{0,40}({@back})|({@back}).{0,40}({@mistake})']
+        when.text_not_regex = ['\b({@mistake}) (in|from) the bank\b', '\{@braces\}']
+        score = 6
+    """))
+    rs = load_ruleset(d, lists=lists, state=MemoryCounters())
+    engine = Engine(rs, emergency=lists.emergency, numbering=GB)
+
+    def rules(text):
+        ev = event_from_fields({"src": "+447700900510", "dst": "+447700900123",
+                                "text": text}, GB)
+        return engine.evaluate(ev).rules
+
+    assert rules("sent you 20 by mistake, please send it back") == ("a.plea",)
+    assert rules("devuélvemelo, te lo mandé por error") == ("a.plea",)
+    assert rules("by mistake") == ()
+    assert rules("paid by mistake from the bank, send it back") == ()
+    assert rules("{@braces} by mistake, send back") == ()  # the literal brace and @
+
+    (d / "20-b.toml").write_text(textwrap.dedent(r"""
+        [patterns]
+        nested = '\bfree\b.{0,9}({@mistake})'
+
+        [[rule]]
+        id = "b.unknown"
+        when.text_regex = ['\bsend\b.{0,20}({@mistak})']
+        score = 1
+    """))
+    with pytest.raises(RuleErrors) as e:
+        load_ruleset(d, lists=lists, state=MemoryCounters())
+    errs = [str(x) for x in e.value.errors]
+    b = d / "20-b.toml"
+    assert f"{b}:7: b.unknown: text_regex: unknown pattern {{@mistak}} in a regex (define " \
+        "it under [patterns] in any rule file; a literal brace before an @ is written " \
+        "\\{@)" in errs, errs
+    assert any(x.startswith(f"{b}:3: patterns: pattern 'nested' names ") and
+               "patterns do not nest" in x for x in errs), errs
+
+
 def test_rules_sharing_a_pattern_search_a_text_once(tmp_path, monkeypatch):
     """Rules that use the same patterns (a named pattern, or the same list) share one
     search an event (``Facts.matches``), as a text_regex and a text_not_regex do; each

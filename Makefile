@@ -30,11 +30,11 @@ bench:
 # 'Your account has been suspended. Verify your card details at <link>' from a mobile
 # number, a rule's example; sets 103 and 105, read in the twenty-seventh: the model was
 # not retrained that session, so no shipped model has seen them; 107, 109 and 111 (the
-# twenty-eighth), 113, 115, 117, 119 and 121 (the twenty-ninth) and 123 and 125 (the
-# thirtieth) likewise;
+# twenty-eighth), 113, 115, 117, 119 and 121 (the twenty-ninth) and 123, 125, 127 and 129
+# (the thirtieth) likewise;
 # docs/classifier.md)
-FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63|65|67|69|70|72|74|76|78|80|82|84|86|88|90|92|94|96|98|100|102|104|106|108|110|112|114|116|118|120|122|124|126)(_ham)?\.tsv$$
-FRAUD_NOT_TRAINED = holdout(9[35]|10[13579]|11[13579]|12[135])(_ham)?\.tsv$$
+FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63|65|67|69|70|72|74|76|78|80|82|84|86|88|90|92|94|96|98|100|102|104|106|108|110|112|114|116|118|120|122|124|126|128|130)(_ham)?\.tsv$$
+FRAUD_NOT_TRAINED = holdout(9[35]|10[13579]|11[13579]|12[13579])(_ham)?\.tsv$$
 fraud-model:
 	$(PY) -m gateway train --out gateway/content/models/sms_fraud.json.gz \
 	  --sets $$(ls loadtest/data/smishing*.tsv | grep -v -E '$(FRAUD_UNREAD)|$(FRAUD_NOT_TRAINED)') \

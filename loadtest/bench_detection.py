@@ -1346,7 +1346,7 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "utility bills, streaming renewals, loyalty points, "
                                   "travel bookings (15 each), shop orders and health "
                                   "(10 each); measured with the session's start rules "
-                                  "(134 of 160)",
+                                  "(134 of 160), then read",
            "smishing_holdout123_ham": "hundred-and-twenty-third set: genuine texts close to "
                                       "them (2 of 160 blocked at first contact)",
            "smishing_holdout124": "hundred-and-twenty-fourth held-out set, written beside "
@@ -1370,6 +1370,40 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "rules (126 of 160) and its end, not read, kept out of "
                                   "the fraud model",
            "smishing_holdout126_ham": "hundred-and-twenty-sixth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout127": "hundred-and-twenty-seventh set, bulk unsolicited "
+                                  "marketing (40% English, the rest in 19 languages): "
+                                  "gambling, loans and debt relief (20 each), crypto "
+                                  "signals, counterfeits and fake shops, pharmacy, adult "
+                                  "and dating, paid surveys, SEO and business services, "
+                                  "property seminars, political and religious blasts (15 "
+                                  "each); measured with the session's start rules (109 of "
+                                  "160) and its first rounds (110), then read",
+           "smishing_holdout127_ham": "hundred-and-twenty-seventh set: licensed brands' "
+                                      "opted-in marketing and people's own texts on the same "
+                                      "topics (1 of 160 blocked at first contact)",
+           "smishing_holdout128": "hundred-and-twenty-eighth held-out set, written beside "
+                                  "127 to the same brief: measured with the session's start "
+                                  "rules (94 of 160), its first rounds and its end, not "
+                                  "read, kept out of the fraud model",
+           "smishing_holdout128_ham": "hundred-and-twenty-eighth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout129": "hundred-and-twenty-ninth set, first contact from "
+                                  "strangers that asks for something (40% English, the "
+                                  "rest in 21 languages): lawyers and inheritances, debt "
+                                  "collectors (20 each), fake police and courts, "
+                                  "sextortion, recovery rooms, wrong numbers turned to "
+                                  "investment, remote-job recruiters, landlords and "
+                                  "tenants, school and doctor payments, charity appeals (15 "
+                                  "each); measured with the session's start rules (118 of "
+                                  "160) and its first rounds (119), then read",
+           "smishing_holdout129_ham": "hundred-and-twenty-ninth set: genuine texts close to "
+                                      "them (2 of 160 blocked at first contact)",
+           "smishing_holdout130": "hundred-and-thirtieth held-out set, written beside 129 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (112 of 160), its first rounds and its end, not "
+                                  "read, kept out of the fraud model",
+           "smishing_holdout130_ham": "hundred-and-thirtieth held-out set: genuine texts "
                                       "close to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -479,7 +479,20 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout125_ham.tsv": (3, 8),
          # written with 125, measured with the session's start rules (2 blocked by
          # detection) and its end, not read (counts only)
-         "smishing_holdout126_ham.tsv": (2, 8)}
+         "smishing_holdout126_ham.tsv": (2, 8),
+         # written in the thirtieth session, measured with the session's start rules (1
+         # blocked by detection), then read
+         "smishing_holdout127_ham.tsv": (1, 8),
+         # written with 127, measured with the session's start rules (none blocked) and
+         # its end, not read (counts only)
+         "smishing_holdout128_ham.tsv": (0, 8),
+         # written in the thirtieth session, measured with the session's start rules (2
+         # blocked by detection: a police and a ScamShield warning of recovery scams,
+         # spared since), then read
+         "smishing_holdout129_ham.tsv": (0, 8),
+         # written with 129, measured with the session's start rules (2 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout130_ham.tsv": (2, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

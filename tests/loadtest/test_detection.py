@@ -353,8 +353,11 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # written in the nineteenth session after its first round, measured with the
          # session's start rules, then read: a TV vote's thanks from its short code ("Votes
          # cost 15p", premium.service_markers with the content model's spam verdict); Royal
-         # Mail's and HMRC's own notices by the example blocklist's sender IDs
-         "smishing_holdout91_ham.tsv": (1, 8),
+         # Mail's and HMRC's own notices by the example blocklist's sender IDs; since the
+         # thirtieth session also a parent's link to a regional Sparkasse's own domain
+         # (sparkasse-hannover.de), which the brand matcher reads as an imitation of
+         # sparkasse.de, from a phone number (phish.lookalike_link_from_number)
+         "smishing_holdout91_ham.tsv": (2, 8),
          # written with 91, measured with the session's start rules and after each of the
          # session's rounds, not read: 4 blocked by detection each time (counts only)
          "smishing_holdout92_ham.tsv": (4, 8),

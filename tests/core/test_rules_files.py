@@ -252,17 +252,35 @@ def test_symbols_all_needs_every_symbol_and_is_disabled_without_one_of_them(tmp_
     assert [r.id for r in rs.rules] == ["other"]
 
 
+def _rules_dir(tmp_path, files):
+    """A rules directory holding ``files`` (name -> TOML, dedented) and an empty list set."""
+    d = tmp_path / "rules"
+    d.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (d / name).write_text(textwrap.dedent(text))
+    return d, load_lists(tmp_path / "nolists", GB)
+
+
+def _judge(rules_dir, lists):
+    """A function judging one text from a mobile to a mobile with the rules of
+    ``rules_dir`` (an engine loaded once)."""
+    from gateway.engine import Engine
+    from gateway.engine.examples import event_from_fields
+
+    engine = Engine(load_ruleset(rules_dir, lists=lists, state=MemoryCounters()),
+                    emergency=lists.emergency, numbering=GB)
+
+    def judge(text):
+        return engine.evaluate(event_from_fields(
+            {"src": "+447700900510", "dst": "+447700900123", "text": text}, GB))
+    return judge
+
+
 def test_patterns_are_named_once_and_used_by_rules_of_any_file(tmp_path):
     """``[patterns]``: a named list of regexes or keywords, defined in one rule file and
     used as ``"@name"`` by rules of any file, in text_regex, text_not_regex,
     url_host_regex and text_keywords (the keyword gate included)."""
-    from gateway.engine import Engine
-    from gateway.engine.examples import event_from_fields
-
-    d = tmp_path / "rules"
-    d.mkdir()
-    lists = load_lists(tmp_path / "nolists", GB)
-    (d / "10-a.toml").write_text(textwrap.dedent(r"""
+    d, lists = _rules_dir(tmp_path, {"10-a.toml": r"""
         [patterns]
         charge = ['\b\d+p/msg\b', 'std ntwk chg']
         words = ["ringtone", "tones"]
@@ -272,8 +290,7 @@ def test_patterns_are_named_once_and_used_by_rules_of_any_file(tmp_path):
         when.text_keywords = ["@words"]
         when.text_regex = ["@charge"]
         score = 6
-    """))
-    (d / "20-b.toml").write_text(textwrap.dedent(r"""
+    """, "20-b.toml": r"""
         [[rule]]
         id = "b.charge_not_quoted"
         when.text_regex = ["@charge", 'xmas']
@@ -282,14 +299,11 @@ def test_patterns_are_named_once_and_used_by_rules_of_any_file(tmp_path):
 
         [patterns]
         quoted = 'got a (txt|text) saying'
-    """))
-    rs = load_ruleset(d, lists=lists, state=MemoryCounters())
-    engine = Engine(rs, emergency=lists.emergency, numbering=GB)
+    """})
+    judge = _judge(d, lists)
 
     def verdict(text):
-        ev = event_from_fields({"src": "+447700900510", "dst": "+447700900123",
-                                "text": text}, GB)
-        v = engine.evaluate(ev)
+        v = judge(text)
         return v.action.value, v.rules
 
     assert verdict("New ringtone every week, 150p/msg") == (
@@ -356,13 +370,7 @@ def test_a_pattern_named_inside_a_regex_is_its_alternation(tmp_path):
     list serves rules that need it inside a longer regex (in either order around a
     window); ``\{@`` is a literal brace. An unknown name names file:line and the rule; a
     pattern may not name another this way either."""
-    from gateway.engine import Engine
-    from gateway.engine.examples import event_from_fields
-
-    d = tmp_path / "rules"
-    d.mkdir()
-    lists = load_lists(tmp_path / "nolists", GB)
-    (d / "10-a.toml").write_text(textwrap.dedent(r"""
+    d, lists = _rules_dir(tmp_path, {"10-a.toml": r"""
         [patterns]
         mistake = ['\bby mistake\b', 'por error']
         back = ['\bsend (it )?back\b', '\bdevu[eé]lv\w*']
@@ -372,14 +380,11 @@ def test_a_pattern_named_inside_a_regex_is_its_alternation(tmp_path):
         when.text_regex = ['({@mistake}).{0,40}({@back})|({@back}).{0,40}({@mistake})']
         when.text_not_regex = ['\b({@mistake}) (in|from) the bank\b', '\{@braces\}']
         score = 6
-    """))
-    rs = load_ruleset(d, lists=lists, state=MemoryCounters())
-    engine = Engine(rs, emergency=lists.emergency, numbering=GB)
+    """})
+    judge = _judge(d, lists)
 
     def rules(text):
-        ev = event_from_fields({"src": "+447700900510", "dst": "+447700900123",
-                                "text": text}, GB)
-        return engine.evaluate(ev).rules
+        return judge(text).rules
 
     assert rules("sent you 20 by mistake, please send it back") == ("a.plea",)
     assert rules("devuélvemelo, te lo mandé por error") == ("a.plea",)

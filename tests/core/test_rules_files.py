@@ -14,11 +14,33 @@ from gateway.state.memory import MemoryCounters
 GB = Numbering("GB")
 
 
-def errors_of(tmp_path, text, name="r.toml"):
+def _rules_dir(tmp_path, files):
+    """A rules directory holding ``files`` (name -> TOML, dedented) and an empty list set."""
     d = tmp_path / "rules"
     d.mkdir(exist_ok=True)
-    (d / name).write_text(textwrap.dedent(text))
-    lists = load_lists(tmp_path / "nolists", GB)
+    for name, text in files.items():
+        (d / name).write_text(textwrap.dedent(text))
+    return d, load_lists(tmp_path / "nolists", GB)
+
+
+def _judge(rules_dir, lists, plugins=()):
+    """A function judging one text from a mobile to a mobile with the rules of
+    ``rules_dir`` (an engine loaded once)."""
+    from gateway.engine import Engine
+    from gateway.engine.examples import event_from_fields
+
+    engine = Engine(load_ruleset(rules_dir, lists=lists, state=MemoryCounters(),
+                                 plugins=plugins),
+                    emergency=lists.emergency, numbering=GB)
+
+    def judge(text):
+        return engine.evaluate(event_from_fields(
+            {"src": "+447700900510", "dst": "+447700900123", "text": text}, GB))
+    return judge
+
+
+def errors_of(tmp_path, text, name="r.toml"):
+    d, lists = _rules_dir(tmp_path, {name: text})
     with pytest.raises(RuleErrors) as e:
         load_ruleset(d, lists=lists, state=MemoryCounters())
     return [str(x) for x in e.value.errors], d / name
@@ -154,10 +176,7 @@ def test_a_symbol_no_loaded_plugin_provides_is_an_error_unless_disabled(tmp_path
         def check(self, event):
             return ()
 
-    d = tmp_path / "rules"
-    d.mkdir()
-    lists = load_lists(tmp_path / "nolists", GB)
-    (d / "r.toml").write_text(textwrap.dedent("""
+    d, lists = _rules_dir(tmp_path, {"r.toml": """
         [symbols]
         "content.spam" = 5.0
 
@@ -170,7 +189,7 @@ def test_a_symbol_no_loaded_plugin_provides_is_an_error_unless_disabled(tmp_path
         id = "any.of.two"
         when.symbol = ["content.spam", "url.shortener"]
         score = 1
-    """))
+    """})
     with pytest.raises(RuleErrors) as e:
         load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Urls(),))
     assert str(e.value).splitlines() == [
@@ -200,8 +219,6 @@ def test_symbols_all_needs_every_symbol_and_is_disabled_without_one_of_them(tmp_
     """``when.symbols_all``: every named symbol was emitted (``symbol`` is any of
     them). A rule whose ``symbols_all`` names a symbol no loaded plugin provides can
     never hit: an error, or with ``missing_symbols = "disable"`` the rule is off."""
-    from gateway.engine import Engine
-    from gateway.engine.examples import event_from_fields
     from gateway.engine.plugins import Symbol
 
     class Two:
@@ -213,22 +230,16 @@ def test_symbols_all_needs_every_symbol_and_is_disabled_without_one_of_them(tmp_
             text = event.text or ""
             return tuple(s for s in ("two.a", "two.b") if s[-1] in text.split())
 
-    d = tmp_path / "rules"
-    d.mkdir()
-    lists = load_lists(tmp_path / "nolists", GB)
-    (d / "r.toml").write_text(textwrap.dedent("""
+    d, lists = _rules_dir(tmp_path, {"r.toml": """
         [[rule]]
         id = "both"
         when.symbols_all = ["two.a", "two.b"]
         score = 10
-    """))
-    rs = load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Two(),))
-    engine = Engine(rs, emergency=lists.emergency, numbering=GB)
+    """})
+    judge = _judge(d, lists, plugins=(Two(),))
 
     def action(text):
-        ev = event_from_fields({"src": "+447700900510", "dst": "+447700900123",
-                                "text": text}, GB)
-        return engine.evaluate(ev).action.value
+        return judge(text).action.value
 
     assert [action(t) for t in ("x a b", "x a", "x b", "x")] == [
         "BLOCK", "ALLOW", "ALLOW", "ALLOW"]
@@ -250,30 +261,6 @@ def test_symbols_all_needs_every_symbol_and_is_disabled_without_one_of_them(tmp_
     rs = load_ruleset(d, lists=lists, state=MemoryCounters(), plugins=(Two(),),
                       missing_symbols="disable")
     assert [r.id for r in rs.rules] == ["other"]
-
-
-def _rules_dir(tmp_path, files):
-    """A rules directory holding ``files`` (name -> TOML, dedented) and an empty list set."""
-    d = tmp_path / "rules"
-    d.mkdir(exist_ok=True)
-    for name, text in files.items():
-        (d / name).write_text(textwrap.dedent(text))
-    return d, load_lists(tmp_path / "nolists", GB)
-
-
-def _judge(rules_dir, lists):
-    """A function judging one text from a mobile to a mobile with the rules of
-    ``rules_dir`` (an engine loaded once)."""
-    from gateway.engine import Engine
-    from gateway.engine.examples import event_from_fields
-
-    engine = Engine(load_ruleset(rules_dir, lists=lists, state=MemoryCounters()),
-                    emergency=lists.emergency, numbering=GB)
-
-    def judge(text):
-        return engine.evaluate(event_from_fields(
-            {"src": "+447700900510", "dst": "+447700900123", "text": text}, GB))
-    return judge
 
 
 def test_patterns_are_named_once_and_used_by_rules_of_any_file(tmp_path):
@@ -319,10 +306,7 @@ def test_pattern_mistakes_name_their_place(tmp_path):
     """An unknown ``@name``, a name defined in two files, a pattern of the wrong shape,
     a pattern that names another and a bad regex inside a pattern each name file:line
     and the rule or table."""
-    d = tmp_path / "rules"
-    d.mkdir()
-    lists = load_lists(tmp_path / "nolists", GB)
-    (d / "10-a.toml").write_text(textwrap.dedent(r"""
+    d, lists = _rules_dir(tmp_path, {"10-a.toml": r"""
         [patterns]
         charge = '\b\d+p/msg\b'
         broken = '([unclosed'
@@ -337,8 +321,7 @@ def test_pattern_mistakes_name_their_place(tmp_path):
         id = "a.broken"
         when.text_regex = ["@broken"]
         score = 1
-    """))
-    (d / "20-b.toml").write_text(textwrap.dedent(r"""
+    """, "20-b.toml": r"""
         [patterns]
         charge = 'other'
         nested = ['\bfree\b', "@broken"]
@@ -347,7 +330,7 @@ def test_pattern_mistakes_name_their_place(tmp_path):
         id = "b.literal_at"
         when.text_regex = ["@ home"]
         score = 1
-    """))
+    """})
     with pytest.raises(RuleErrors) as e:
         load_ruleset(d, lists=lists, state=MemoryCounters())
     errs = [str(x) for x in e.value.errors]
@@ -417,8 +400,7 @@ def test_rules_sharing_a_pattern_search_a_text_once(tmp_path, monkeypatch):
     search an event (``Facts.matches``), as a text_regex and a text_not_regex do; each
     event searches afresh."""
     from gateway.content import regex as rx
-    from gateway.engine import Engine, predicates
-    from gateway.engine.examples import event_from_fields
+    from gateway.engine import predicates
 
     searched: list[tuple[str, ...]] = []
     wrapped: dict[tuple[str, ...], object] = {}
@@ -451,9 +433,7 @@ def test_rules_sharing_a_pattern_search_a_text_once(tmp_path, monkeypatch):
         return wrapped[key]
 
     monkeypatch.setattr(predicates, "compile_operator_regex", counting)
-    d = tmp_path / "rules"
-    d.mkdir()
-    (d / "10-a.toml").write_text(textwrap.dedent(r"""
+    d, lists = _rules_dir(tmp_path, {"10-a.toml": r"""
         [patterns]
         opener = ['\bis this \w+\?', 'we met at']
 
@@ -473,10 +453,8 @@ def test_rules_sharing_a_pattern_search_a_text_once(tmp_path, monkeypatch):
         when.text_keywords = ["hi"]
         when.text_not_regex = ["@opener"]
         score = 1
-    """))
-    lists = load_lists(tmp_path / "nolists", GB)
-    rs = load_ruleset(d, lists=lists, state=MemoryCounters())
-    engine = Engine(rs, emergency=lists.emergency, numbering=GB)
+    """})
+    judge = _judge(d, lists)
     once = [(r"\bis this \w+\?", "we met at")]
     # a text with none of the strings every match needs ("is this ", "we met at") is
     # answered by the ruleset's literal index, with no search at all
@@ -484,8 +462,7 @@ def test_rules_sharing_a_pattern_search_a_text_once(tmp_path, monkeypatch):
                                   ("hi there, is this ok", ("a.three",), once),
                                   ("hi there", ("a.three",), [])):
         searched.clear()
-        v = engine.evaluate(event_from_fields({"src": "+447700900510",
-                                               "dst": "+447700900123", "text": text}, GB))
+        v = judge(text)
         assert v.rules == rules
         assert searched == searches
 

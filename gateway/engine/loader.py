@@ -324,10 +324,17 @@ def compile_ruleset(
     # answer no for a text with none of them: Facts.atoms, one pass for all)
     # A rule that needs a plugin symbol is gated by its symbols first: on most events
     # no plugin emits one, so none of those rules is looked at
+    # Every rule has a position bit, the first rule the highest (1 << (n - 1)): written
+    # out with format(mask, "0nb") a mask reads in rule order, and Engine._evaluate
+    # walks only the rules it selects (itertools.compress) instead of testing every
+    # rule's bit in Python.
     sym_bits: dict[str, int] = {}
     kw_bits: dict[str, int] = {}
     lit_bits: dict[str, int] = {}
+    n = len(compiled)
+    ungated = 0
     for i, r in enumerate(compiled):
+        bit = 1 << (n - 1 - i)
         if r.symbol_gate is not None:
             strings, bits = r.symbol_gate, sym_bits
         elif r.gate is not None:
@@ -335,29 +342,38 @@ def compile_ruleset(
         elif r.literal_gate is not None and context.literals is not None:
             strings, bits = r.literal_gate, lit_bits
         else:
+            ungated |= bit
             continue
-        bit = 1 << i
         compiled[i] = replace(r, gate_bit=bit)
         for w in strings:
             bits[w] = bits.get(w, 0) | bit
     index: dict[tuple[str, str, str], tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]]
     index = {}
+    #: per scope, the bits of its rules (ALLOW rules apart) and of those no index gates
+    masks: dict[tuple[str, str, str], tuple[int, int]] = {}
     for channel in ("sms", "call"):
         for direction in ("in", "out"):
             for phase in ("attempt", "ended"):
+                scope_key = (channel, direction, phase)
                 scoped = [
                     r for r in compiled
                     if channel in r.spec.channels and direction in r.spec.directions
                     and r.spec.phase == phase
                 ]
-                index[(channel, direction, phase)] = (
+                index[scope_key] = (
                     tuple(r for r in scoped if r.action == "ALLOW"),
                     tuple(r for r in scoped if r.action != "ALLOW"),
                 )
+                scope = sum(1 << (n - 1 - i) for i, r in enumerate(compiled)
+                            if r.action != "ALLOW" and channel in r.spec.channels
+                            and direction in r.spec.directions and r.spec.phase == phase)
+                masks[scope_key] = (scope, scope & ungated)
     return Ruleset(
         version=version,
         rules=tuple(compiled),
         index=index,
+        masks=masks,
+        bit_format=f"0{n}b",
         warn=warn,
         block=block,
         plugins=plugins,

@@ -334,7 +334,10 @@ def _url_of(m: re.Match[str], hidden: bool) -> Found:
         n_suffix = _suffix_labels(labels)
         start = 0
         for i, sep in enumerate(seps):
-            if sep != "." and sep.strip() in (".", ",") and i + 1 < len(labels) - n_suffix \
+            if sep != "." and sep.strip() in (".", ",") and (
+                    i + 1 < len(labels) - n_suffix
+                    or (path is not None and i + 1 == len(labels) - n_suffix
+                        and ".".join(labels[i + 1:]).lower() in _SITE_SUFFIXES)) \
                     and labels[i].lower() != "www" and not _both_spaced(sep):
                 start = i + 1
         if start:
@@ -342,6 +345,13 @@ def _url_of(m: re.Match[str], hidden: bool) -> Found:
             labels, seps = labels[start:], seps[start:]
             if len(labels) < 2:
                 return None
+    # Hebrew glues a one-letter prefix to a foreign word with a hyphen or a maqaf
+    # ("היכנסו ל-elal.com", "go to elal.com"): the prefix is no part of the host (no
+    # registry lets one label mix Hebrew and Latin letters)
+    prefix = _HEBREW_PREFIX.match(labels[0])
+    if prefix is not None:
+        lead += prefix.end()
+        labels = [labels[0][prefix.end():], *labels[1:]]
     host = ".".join(labels).lower()
     obf = hidden or any(s != "." for s in seps)
     scheme = scheme_word is not None or labels[0].lower() == "www"
@@ -360,6 +370,14 @@ def _url_of(m: re.Match[str], hidden: bool) -> Found:
     unicode_host = decode_host(ascii_host) if "xn--" in ascii_host or not host.isascii() \
         else host
     return Url(ascii_host, unicode_host, obf, scheme, path is not None), lead, keep
+
+
+#: public suffixes that are a public body's website too ("Ref DC8821934. gov.uk/pay"):
+#: after a full stop and a space, the link starts at them, not at the word before
+_SITE_SUFFIXES = frozenset("gov.uk nhs.uk police.uk gov.ie gov.pl gov.sg gov.br gov.za "
+                           "gov.il".split())
+#: one to three Hebrew letters and a hyphen or maqaf before a Latin letter or digit
+_HEBREW_PREFIX = re.compile(r"[\u05d0-\u05ea]{1,3}[-\u05be](?=[a-z0-9])", re.IGNORECASE)
 
 
 def _both_spaced(sep: str) -> bool:

@@ -246,6 +246,14 @@ def test_one_pass_finds_all_kinds() -> None:
     ("thinking of U at least 4 a moment. Gd nt.swt drms", []),
     ("Tap to play: 45.140.17.206/voicemail", ["45.140.17.206"]),  # a bare IP with a path
     ("scored 3.50/4 and version 1.2.3/4", []),
+    # a public body's site that is a public suffix too starts after the full stop
+    ("Ref DC8821934. gov.uk/pay-dartford-crossing-charge", ["gov.uk"]),
+    ("Queries: 01 738 3636. nhs.uk/conditions", ["nhs.uk"]),
+    ("pay at evil. gov.uk", ["evil.gov.uk"]),  # no path: as written
+    # Hebrew's one-letter prefixes glued with a hyphen or maqaf are not the host's
+    ("היכנסו ל-elal.com או לאפליקציה", ["elal.com"]),
+    ("כנסו ב־leumi-verify.top עכשיו", ["leumi-verify.top"]),
+    ("היכנסו ל-www.leumi.co.il/x", ["leumi.co.il"]),
     ("www.textpod.net now".translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)}),
      ["textpod.net"]),  # full-width
 ])

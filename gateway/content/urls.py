@@ -49,6 +49,24 @@ _GENERIC_SUFFIX_LABELS = frozenset("gov govt ac co com org net edu mil ltd plc s
                                    "police nic me int".split())
 
 
+#: country-code TLDs sold to anyone as generic names (and the free ones of old): a
+#: brand's name under one of these is not the brand's national domain
+_GENERIC_CCTLDS = frozenset("tk ml ga cf gq cc ws io ly me co tv pw su to gg ai st la vu nu "
+                            "fm am cx sh ac gl gd gy ms so bz cm vg li sx tc ki nf cd re "
+                            "in.net eu.org".split())
+
+
+def _national(suffix: str) -> bool:
+    """``suffix`` is a country's own: a country code ("ca", "de") or a second level
+    under one ("com.au", "co.uk"), not one sold as a generic name ("io", "co", "me").
+    Brands hold their names under the countries they serve ("bestbuy.ca", "amazon.de");
+    a country's registry rarely lets a stranger register a famous name, while the cheap
+    generic TLDs do."""
+    last = suffix.rsplit(".", 1)[-1]
+    return len(last) == 2 and last.isascii() and last.isalpha() \
+        and last not in _GENERIC_CCTLDS and suffix not in _GENERIC_CCTLDS
+
+
 class BrandMatcher:
     """Look-alikes of brand domains (``paypal.com``, ``hsbc.co.uk``)."""
 
@@ -107,6 +125,9 @@ class BrandMatcher:
         """The brand ``host`` imitates, or None (also None for the brand's own hosts)."""
         if not self._domains or self.own(host):
             return None
+        name, _, suffix = registrable(host).partition(".")
+        if name in self._names and _national(suffix):
+            return None  # the brand's own name under a country's domain: "bestbuy.ca"
         parts = host.split(".")
         domains = self._domains
         for i in range(len(parts) - 1):  # "paypal.com.login.example", "gov.uk.refund.example"

@@ -92,6 +92,9 @@ BRANDS = BrandMatcher(["paypal.com", "hsbc.co.uk", "royalmail.com", "gov.uk", "n
     ("gov.uk.tax-refund.example", "gov.uk"),
     ("login.hsbc.co.uk.verify.ru", "hsbc.co.uk"),
     ("nhs-kits.org", "nhs"),  # nhs.uk is a public suffix, and "nhs" a brand
+    # under a country code sold as a generic name, or on someone else's domain
+    ("paypal.co", "paypal"), ("paypal.io", "paypal"), ("paypal.top", "paypal"),
+    ("paypal.de-konto.info", "paypal"), ("paypal-de.de", "paypal"),
 ])
 def test_lookalikes(host: str, brand: str | None) -> None:
     assert BRANDS.imitates(host) == brand
@@ -100,7 +103,9 @@ def test_lookalikes(host: str, brand: str | None) -> None:
 @pytest.mark.parametrize("host", ["paypal.com", "www.paypal.com", "hsbc.co.uk", "www.gov.uk",
                                   "tax.service.gov.uk", "gov.sg", "google.com", "example.com",
                                   "www.nhs.uk", "mail.nhs.net", "nhs.net",
-                                  "gov-services.example.org"])
+                                  "gov-services.example.org",
+                                  # the brand's name under a country's own domain
+                                  "paypal.de", "www.paypal.com.au", "royalmail.ie"])
 def test_not_lookalikes(host: str) -> None:
     assert BRANDS.imitates(host) is None
 

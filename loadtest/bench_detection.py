@@ -1404,6 +1404,37 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "rules (112 of 160), its first rounds and its end, not "
                                   "read, kept out of the fraud model",
            "smishing_holdout130_ham": "hundred-and-thirtieth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout131": "hundred-and-thirty-first set, spoofed brand sender IDs "
+                                  "with links (40% English, the rest in 23 languages): "
+                                  "bank locks and parcels (20 each), tax refunds, tolls, "
+                                  "operators, streaming and shops, wallets, energy bills, "
+                                  "social accounts, airlines and hotels (15 each), on cheap "
+                                  "TLDs, shorteners, free hosting and look-alikes; measured "
+                                  "with the session's start rules (151 of 160), then read",
+           "smishing_holdout131_ham": "hundred-and-thirty-first set: the same brands' genuine "
+                                      "texts from their sender IDs and people's own (7 of 160 "
+                                      "blocked at first contact, 2 by the example lists)",
+           "smishing_holdout132": "hundred-and-thirty-second held-out set, written beside "
+                                  "131 to the same brief: measured with the session's start "
+                                  "rules (151 of 160) and its end, not read, kept out of the "
+                                  "fraud model",
+           "smishing_holdout132_ham": "hundred-and-thirty-second held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout133": "hundred-and-thirty-third set, 'call this number' fraud "
+                                  "(40% English, the rest in 18 languages): fake orders and "
+                                  "bank alerts (20 each), renewals, tax and police, couriers, "
+                                  "prizes and refunds by phone, Wangiri, crypto support, "
+                                  "utilities, premium chat (15 each); measured with the "
+                                  "session's start rules (105 of 160), then read",
+           "smishing_holdout133_ham": "hundred-and-thirty-third set: genuine texts with a "
+                                      "number to call (10 of 160 blocked at first contact, 2 "
+                                      "by the example lists)",
+           "smishing_holdout134": "hundred-and-thirty-fourth held-out set, written beside "
+                                  "133 to the same brief: measured with the session's start "
+                                  "rules (109 of 160) and its end, not read, kept out of the "
+                                  "fraud model",
+           "smishing_holdout134_ham": "hundred-and-thirty-fourth held-out set: genuine texts "
                                       "close to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -436,6 +436,8 @@ def _plausible(host: str, labels: list[str], seps: list[str], has_scheme: bool,
     if "," in seps and (tld not in STRONG_TLDS or labels[-1].istitle()):
         return False  # "apples,pears": a list
     spaced = [s for s in seps if s != "." and s.strip() == "."]
+    if spaced and all(label.isdigit() for label in labels[:-1]):
+        return False  # "da khop 200. TK 0001234567": a number ends a sentence
     if spaced and tld not in SPACED_TLDS and not path and not (
             tld in SPACED_BOTH_TLDS and all(map(_both_spaced, spaced))):
         return False  # "rays. cloud": prose; "evil . fr", "evil . it/x": a link

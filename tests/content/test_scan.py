@@ -250,6 +250,8 @@ def test_one_pass_finds_all_kinds() -> None:
     ("Ref DC8821934. gov.uk/pay-dartford-crossing-charge", ["gov.uk"]),
     ("Queries: 01 738 3636. nhs.uk/conditions", ["nhs.uk"]),
     ("pay at evil. gov.uk", ["evil.gov.uk"]),  # no path: as written
+    # a number at a sentence's end is no host ("TK": Vietnamese for an account)
+    ("Lenh MUA 200 FPT da khop 200. TK 0001234567", []),
     # Hebrew's one-letter prefixes glued with a hyphen or maqaf are not the host's
     ("היכנסו ל-elal.com או לאפליקציה", ["elal.com"]),
     ("כנסו ב־leumi-verify.top עכשיו", ["leumi-verify.top"]),

@@ -1435,6 +1435,24 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "rules (109 of 160) and its end, not read, kept out of the "
                                   "fraud model",
            "smishing_holdout134_ham": "hundred-and-thirty-fourth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout135": "hundred-and-thirty-fifth set, bulk unsolicited marketing "
+                                  "and 'opportunities' from unknown senders (40% English, "
+                                  "the rest in 20 languages): crypto and forex signals, "
+                                  "passive income (20 each), followers and reviews, visa and "
+                                  "work-abroad agents, property launches, diet products, "
+                                  "replicas, lottery tickets, political and religious "
+                                  "blasts, credit repair (15 each); measured with the "
+                                  "session's start rules and its first round (95 of 160), "
+                                  "then read",
+           "smishing_holdout135_ham": "hundred-and-thirty-fifth set: licensed senders' "
+                                      "opted-in marketing and people's own texts on the same "
+                                      "topics (1 of 160 blocked at first contact)",
+           "smishing_holdout136": "hundred-and-thirty-sixth held-out set, written beside 135 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules and its first round (86 of 160) and its end, not "
+                                  "read, kept out of the fraud model",
+           "smishing_holdout136_ham": "hundred-and-thirty-sixth held-out set: genuine texts "
                                       "close to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -1453,6 +1453,23 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "rules and its first round (86 of 160) and its end, not "
                                   "read, kept out of the fraud model",
            "smishing_holdout136_ham": "hundred-and-thirty-sixth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout137": "hundred-and-thirty-seventh set, premium-rate SMS, direct "
+                                  "carrier billing and subscription traps (a third English, "
+                                  "the rest in 21 languages): prizes and quizzes by keyword, "
+                                  "reply-YES traps (20 each), unwanted carrier-billed "
+                                  "subscriptions, adult chat, psychics, ringtones and games, "
+                                  "fake text-to-donate, premium callbacks, bundle traps, "
+                                  "entry fees (15 each); measured with the session's start "
+                                  "rules (92 of 160) and its third round (93), then read",
+           "smishing_holdout137_ham": "hundred-and-thirty-seventh set: honest premium "
+                                      "services, operators' charge notices, charities and "
+                                      "people's texts (10 of 160 blocked at first contact)",
+           "smishing_holdout138": "hundred-and-thirty-eighth held-out set, written beside 137 "
+                                  "to the same brief: measured with the session's start rules "
+                                  "and its third round (85 of 160) and its end, not read, "
+                                  "kept out of the fraud model",
+           "smishing_holdout138_ham": "hundred-and-thirty-eighth held-out set: genuine texts "
                                       "close to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 

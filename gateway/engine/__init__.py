@@ -36,7 +36,7 @@ __all__ = ["Engine", "Ruleset"]
 log = structlog.get_logger("spamgw.engine")
 
 Key = tuple[str, str, str]  # channel, direction, phase
-_NO_RULES: tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]] = ((), ())
+_NO_RULES: tuple[CompiledRule, ...] = ()
 _NO_MASKS = (0, 0)
 #: a mask written out in binary, "0" and "1", to the flags compress() reads
 _TO_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
@@ -46,7 +46,9 @@ _TO_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
 class Ruleset:
     version: str
     rules: tuple[CompiledRule, ...]
-    index: dict[Key, tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]]
+    #: per scope, its ALLOW rules (judged first, in order); its other rules are walked by
+    #: their bits in ``masks``
+    index: dict[Key, tuple[CompiledRule, ...]]
     #: per scope, the position bits of its rules (ALLOW rules apart) and of those no
     #: index gates; a rule's position bit is 1 << (len(rules) - 1 - its place), so
     #: ``format(mask, bit_format)`` reads a mask in rule order
@@ -147,7 +149,7 @@ class Engine:
     def _evaluate(self, ev: Event, rs: Ruleset) -> Verdict:
         # str-valued enums hash and compare as their values: no .value lookups here
         scope_key = (ev.channel, ev.direction, ev.phase)
-        allow_rules = rs.index.get(scope_key, _NO_RULES)[0]
+        allow_rules = rs.index.get(scope_key, _NO_RULES)
         f = Facts(ev)
         for r in allow_rules:
             if _matches(r, ev, f):

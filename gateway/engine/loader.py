@@ -347,27 +347,24 @@ def compile_ruleset(
         compiled[i] = replace(r, gate_bit=bit)
         for w in strings:
             bits[w] = bits.get(w, 0) | bit
-    index: dict[tuple[str, str, str], tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]]
-    index = {}
-    #: per scope, the bits of its rules (ALLOW rules apart) and of those no index gates
+    # per scope, its ALLOW rules (judged first, in order) and the bits of its other rules
+    # and of those no index gates (Engine._evaluate walks those by the bits)
+    index: dict[tuple[str, str, str], tuple[CompiledRule, ...]] = {}
     masks: dict[tuple[str, str, str], tuple[int, int]] = {}
     for channel in ("sms", "call"):
         for direction in ("in", "out"):
             for phase in ("attempt", "ended"):
-                scope_key = (channel, direction, phase)
-                scoped = [
-                    r for r in compiled
-                    if channel in r.spec.channels and direction in r.spec.directions
-                    and r.spec.phase == phase
-                ]
-                index[scope_key] = (
-                    tuple(r for r in scoped if r.action == "ALLOW"),
-                    tuple(r for r in scoped if r.action != "ALLOW"),
-                )
-                scope = sum(1 << (n - 1 - i) for i, r in enumerate(compiled)
-                            if r.action != "ALLOW" and channel in r.spec.channels
-                            and direction in r.spec.directions and r.spec.phase == phase)
-                masks[scope_key] = (scope, scope & ungated)
+                allow: list[CompiledRule] = []
+                scope = 0
+                for i, r in enumerate(compiled):
+                    if channel in r.spec.channels and direction in r.spec.directions \
+                            and r.spec.phase == phase:
+                        if r.action == "ALLOW":
+                            allow.append(r)
+                        else:
+                            scope |= 1 << (n - 1 - i)
+                index[(channel, direction, phase)] = tuple(allow)
+                masks[(channel, direction, phase)] = (scope, scope & ungated)
     return Ruleset(
         version=version,
         rules=tuple(compiled),

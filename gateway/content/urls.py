@@ -52,8 +52,7 @@ _GENERIC_SUFFIX_LABELS = frozenset("gov govt ac co com org net edu mil ltd plc s
 #: country-code TLDs sold to anyone as generic names (and the free ones of old): a
 #: brand's name under one of these is not the brand's national domain
 _GENERIC_CCTLDS = frozenset("tk ml ga cf gq cc ws io ly me co tv pw su to gg ai st la vu nu "
-                            "fm am cx sh ac gl gd gy ms so bz cm vg li sx tc ki nf cd re "
-                            "in.net eu.org".split())
+                            "fm am cx sh ac gl gd gy ms so bz cm vg li sx tc ki nf cd re".split())
 
 
 def _national(suffix: str) -> bool:
@@ -63,8 +62,7 @@ def _national(suffix: str) -> bool:
     a country's registry rarely lets a stranger register a famous name, while the cheap
     generic TLDs do."""
     last = suffix.rsplit(".", 1)[-1]
-    return len(last) == 2 and last.isascii() and last.isalpha() \
-        and last not in _GENERIC_CCTLDS and suffix not in _GENERIC_CCTLDS
+    return len(last) == 2 and last.isascii() and last.isalpha() and last not in _GENERIC_CCTLDS
 
 
 class BrandMatcher:
@@ -125,7 +123,9 @@ class BrandMatcher:
         """The brand ``host`` imitates, or None (also None for the brand's own hosts)."""
         if not self._domains or self.own(host):
             return None
-        name, _, suffix = registrable(host).partition(".")
+        uhost = decode_host(host)
+        reg = registrable(uhost)
+        name, _, suffix = reg.partition(".")
         if name in self._names and _national(suffix):
             return None  # the brand's own name under a country's domain: "bestbuy.ca"
         parts = host.split(".")
@@ -135,9 +135,7 @@ class BrandMatcher:
                 d = ".".join(parts[i:j])
                 if d in domains:
                     return d
-        uhost = decode_host(host)
         labels = uhost.split(".")
-        reg = registrable(uhost)
         suffix_labels = len(reg.split(".")) - 1
         for label in labels[: len(labels) - suffix_labels]:
             if label == "www":

@@ -1470,6 +1470,76 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "and its third round (85 of 160) and its end, not read, "
                                   "kept out of the fraud model",
            "smishing_holdout138_ham": "hundred-and-thirty-eighth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout139": "hundred-and-thirty-ninth set, bank, card and wallet "
+                                  "alerts that ask for a call, mostly under the real bank's "
+                                  "sender ID (35% English, the rest in 27 languages): a "
+                                  "card payment 'not you? call' (25), transfers and new "
+                                  "payees, blocked cards, new devices (20 each), loan "
+                                  "applications, direct debits, limited wallets (15 each), "
+                                  "cash abroad, 'safe account' staff, refunds (10 each); "
+                                  "measured with the session's start rules (59 of 160), "
+                                  "then read",
+           "smishing_holdout139_ham": "hundred-and-thirty-ninth set: the same banks' real "
+                                      "alerts and people's texts about them (3 of 160 "
+                                      "blocked at first contact)",
+           "smishing_holdout140": "hundred-and-fortieth held-out set, written beside 139 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (65 of 160) and its end, not read, kept out "
+                                  "of the fraud model",
+           "smishing_holdout140_ham": "hundred-and-fortieth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout141": "hundred-and-forty-first set, calls back to costly "
+                                  "numbers (35% English, the rest in 22 languages): missed "
+                                  "calls and voicemails (25), prizes, dating and chat "
+                                  "(20 each), relatives in trouble, parcels, psychics, "
+                                  "service problems, text a keyword (15 each), jobs and "
+                                  "charity appeals (10 each), on international premium and "
+                                  "satellite ranges and other countries' national premium "
+                                  "numbers; measured with the session's start rules (110 "
+                                  "of 160), then read",
+           "smishing_holdout141_ham": "hundred-and-forty-first set: genuine texts with "
+                                      "foreign or costly numbers (7 of 160 blocked at first "
+                                      "contact, 1 by the example lists)",
+           "smishing_holdout142": "hundred-and-forty-second held-out set, written beside 141 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (99 of 160) and its end, not read, kept out "
+                                  "of the fraud model",
+           "smishing_holdout142_ham": "hundred-and-forty-second held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout143": "hundred-and-forty-third set, the mobile operator's own "
+                                  "brand, SIM swaps, eSIMs and messaging-app takeover (35% "
+                                  "English, the rest in 22 languages): verification codes "
+                                  "to forward (25), eSIM links, SIM registration, bills and "
+                                  "top-ups (20 each), deactivation and porting, points, "
+                                  "roaming, device upgrades, app suspensions (15 each); "
+                                  "measured with the session's start rules (145 of 160), "
+                                  "then read",
+           "smishing_holdout143_ham": "hundred-and-forty-third set: the operators' and "
+                                      "apps' real messages and people's texts (0 of 160 "
+                                      "blocked at first contact)",
+           "smishing_holdout144": "hundred-and-forty-fourth held-out set, written beside 143 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (146 of 160) and its end, not read, kept out "
+                                  "of the fraud model",
+           "smishing_holdout144_ham": "hundred-and-forty-fourth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout145": "hundred-and-forty-fifth set, money that multiplies "
+                                  "(35% English, the rest in 25 languages): crypto and "
+                                  "forex platforms (25), stock-signal groups, lottery and "
+                                  "betting links, paid tasks (20 each), property, casino "
+                                  "bonus codes, recovery services (15 each), gold and "
+                                  "pensions, vote or data for money, easy loans (10 each); "
+                                  "measured with the session's start rules (123 of 160), "
+                                  "then read",
+           "smishing_holdout145_ham": "hundred-and-forty-fifth set: regulated brokers, "
+                                      "lotteries, bookmakers, regulators and people's texts "
+                                      "(6 of 160 blocked at first contact)",
+           "smishing_holdout146": "hundred-and-forty-sixth held-out set, written beside 145 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (121 of 160) and its end, not read, kept out "
+                                  "of the fraud model",
+           "smishing_holdout146_ham": "hundred-and-forty-sixth held-out set: genuine texts "
                                       "close to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -424,7 +424,7 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout109_ham.tsv": (0, 8),
          # written with 109, measured with the session's start rules (3 blocked by
          # detection, 4 by the example lists) and its end, not read (counts only)
-         "smishing_holdout110_ham.tsv": (3, 8),
+         "smishing_holdout110_ham.tsv": (4, 8),
          # written in the twenty-eighth session, measured with the session's start rules
          # (none blocked by detection, 1 by the example lists), then read
          "smishing_holdout111_ham.tsv": (0, 8),
@@ -526,7 +526,31 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout137_ham.tsv": (8, 8),
          # written with 137, measured with the session's start rules (9 blocked by
          # detection) and its end, not read (counts only)
-         "smishing_holdout138_ham.tsv": (9, 8)}
+         "smishing_holdout138_ham.tsv": (9, 8),
+         # written in the thirty-second session, measured with the session's start rules (3
+         # blocked by detection), then read
+         "smishing_holdout139_ham.tsv": (3, 8),
+         # written with 139, measured with the session's start rules (1 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout140_ham.tsv": (1, 8),
+         # written in the thirty-second session, measured with the session's start rules (6
+         # blocked by detection, 1 by the example lists), then read
+         "smishing_holdout141_ham.tsv": (6, 8),
+         # written with 141, measured with the session's start rules (6 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout142_ham.tsv": (6, 8),
+         # written in the thirty-second session, measured with the session's start rules
+         # (none blocked), then read
+         "smishing_holdout143_ham.tsv": (0, 8),
+         # written with 143, measured with the session's start rules (1 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout144_ham.tsv": (1, 8),
+         # written in the thirty-second session, measured with the session's start rules (6
+         # blocked by detection), then read
+         "smishing_holdout145_ham.tsv": (6, 8),
+         # written with 145, measured with the session's start rules (4 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout146_ham.tsv": (4, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

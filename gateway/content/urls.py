@@ -263,12 +263,20 @@ def names_sender(names: tuple[str, ...], host: str) -> str | None:
     full = decode_host(host)
     reg = registrable(full)
     label, _, suffix = reg.partition(".")
-    if "-" not in label or suffix.split(".", 1)[0] in _PUBLIC_SECTOR_LABELS:
+    if suffix.split(".", 1)[0] in _PUBLIC_SECTOR_LABELS or label in _PUBLIC_SECTOR_LABELS:
         return None
-    joined = label.replace("-", "")
-    if any(n == joined or n.startswith(joined) for n in names):
-        return None  # the name itself, hyphenated ("kwik-fit", "brighton-hove")
-    found = _wears(names, label)
+    if "-" in label:
+        joined = label.replace("-", "")
+        if any(n == joined or n.startswith(joined) for n in names):
+            return None  # the name itself, hyphenated ("kwik-fit", "brighton-hove")
+        found = _wears(names, label)
+    elif len(label) <= 3 and len(full) > len(reg) and label not in names:
+        # a country's code bought as a domain under another ending, the brand's name in
+        # front of it: "orange-esim-activation.fr.cm", "iam-pass-roaming.ma.store" (set
+        # 143, read); the name's own short domain ("bt-sport.bt.com" for ``bt``) is not
+        found = None
+    else:
+        return None
     if found is None and len(full) > len(reg):
         # the name in front of someone else's hyphenated domain: "cgd-acesso" on
         # pt-seguro.info, "vipps-sikkerhet" on no-id.com

@@ -52,6 +52,11 @@ def test_the_names_a_message_goes_by(sender: str, text: str, names: tuple[str, .
     (("boots",), "boots-rx.pharmacy.com", None),  # a one-word domain: a vendor's
     (("boots",), "offers.boots-sale.example-mail.com", "boots"),
     (("boots",), "news-boots.example.com", None),
+    # a country's code bought as a domain under another ending, the name in front of it
+    (("orange",), "orange-esim-activation.fr.cm", "orange"),
+    (("iam", "maroc"), "iam-pass-roaming.ma.store", "iam"),
+    (("bt",), "bt-sport.bt.com", None),  # the name's own short domain
+    (("orange",), "orange.fr.cm", None),  # a label with no words added
 ])
 def test_a_domain_wears_the_name(names: tuple[str, ...], host: str, hit: str | None) -> None:
     assert names_sender(names, host) == hit

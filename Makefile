@@ -20,22 +20,19 @@ bench:
 
 # the fraud model (docs/classifier.md, "The fraud model"): every fraud set of
 # loadtest/data but the held-out sets kept unread to measure it (FRAUD_UNREAD) and the
-# read sets it was not retrained with (FRAUD_NOT_TRAINED: set 93, read in the twentieth
-# session; retrained with it, the model blocked one more of the SMS Spam Collection's ham
-# in nested cross-validation, 6 of 3,867, for one more fraud of held-out 94; set 95, read
-# in the twenty-third: retrained with it the model blocked 14 fewer frauds of the unread
-# sets and one more look-alike, and with 93 and 95 a bank's own fraud alert from its short
-# code, a rule's example; set 101, read in the twenty-sixth: retrained with it the model
-# blocked 9 more frauds of the unread sets and one look-alike fewer, but no longer doubted
-# 'Your account has been suspended. Verify your card details at <link>' from a mobile
-# number, a rule's example; sets 103 and 105, read in the twenty-seventh: the model was
-# not retrained that session, so no shipped model has seen them; 107, 109 and 111 (the
-# twenty-eighth), 113, 115, 117, 119 and 121 (the twenty-ninth) and 123, 125, 127 and 129
-# (the thirtieth) and 131, 133, 135 and 137 (the thirty-first) likewise;
-# docs/classifier.md)
-FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63|65|67|69|70|72|74|76|78|80|82|84|86|88|90|92|94|96|98|100|102|104|106|108|110|112|114|116|118|120|122|124|126|128|130|132|134|136|138|140|142|144|146)(_ham)?\.tsv$$
-FRAUD_NOT_TRAINED = holdout(9[35]|10[13579]|11[13579]|12[13579]|13[1357]|139|14[135])(_ham)?\.tsv$$
+# read sets it was not retrained with (FRAUD_NOT_TRAINED), with the rules' legitimate
+# examples as look-alikes (loadtest/rule_examples_ham.py writes them to
+# loadtest/data/rule_examples_ham.tsv, kept as the model trained on it). Retrained in the thirty-second
+# session with every read set up to 145 (93, 95 and 101-145 had been left out since the
+# twentieth: with them alone the model blocked a bank's own short-code alert, a rule's
+# example; with the examples as look-alikes it does not, and it blocked 152 more frauds of
+# the unread sets for the same look-alikes, docs/classifier.md); 147, 149, 151 and 153,
+# read in that session after it was trained, are not in it.
+FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63|65|67|69|70|72|74|76|78|80|82|84|86|88|90|92|94|96|98|100|102|104|106|108|110|112|114|116|118|120|122|124|126|128|130|132|134|136|138|140|142|144|146|148|150|152|154)(_ham)?\.tsv$$
+FRAUD_NOT_TRAINED = holdout(147|149|151|153)(_ham)?\.tsv$$
 fraud-model:
+	$(PY) loadtest/rule_examples_ham.py > loadtest/data/rule_examples_ham.tsv
 	$(PY) -m gateway train --out gateway/content/models/sms_fraud.json.gz \
 	  --sets $$(ls loadtest/data/smishing*.tsv | grep -v -E '$(FRAUD_UNREAD)|$(FRAUD_NOT_TRAINED)') \
-	  --ham loadtest/data/busy_senders.tsv --data ../shared/data/sms-spam-collection/train.tsv
+	  --ham loadtest/data/busy_senders.tsv loadtest/data/rule_examples_ham.tsv \
+	  --data ../shared/data/sms-spam-collection/train.tsv

@@ -1540,6 +1540,64 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "rules (121 of 160) and its end, not read, kept out "
                                   "of the fraud model",
            "smishing_holdout146_ham": "hundred-and-forty-sixth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout147": "hundred-and-forty-seventh set, frauds aimed at workers "
+                                  "and small businesses (35% English, the rest in 24 "
+                                  "languages): the boss's gift cards (25), suppliers' and "
+                                  "landlords' new bank details (20), urgent transfers, "
+                                  "payroll updates, business listings, seller accounts, "
+                                  "company tax, payment terminals, invoices and freight (15 "
+                                  "each), domains (10); measured with the session's start "
+                                  "rules (106 of 160), then read",
+           "smishing_holdout147_ham": "hundred-and-forty-seventh set: the same workplaces' "
+                                      "real texts (1 of 160 blocked at first contact)",
+           "smishing_holdout148": "hundred-and-forty-eighth held-out set, written beside 147 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (101 of 160) and its end, not read, kept out "
+                                  "of the fraud model",
+           "smishing_holdout148_ham": "hundred-and-forty-eighth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout149": "hundred-and-forty-ninth set, health, pharmacies, "
+                                  "insurance, schools and students (35% English, the rest "
+                                  "in 27 languages); measured with the session's start "
+                                  "rules (142 of 160), then read",
+           "smishing_holdout149_ham": "hundred-and-forty-ninth set: surgeries', "
+                                      "pharmacies', insurers', schools' and universities' "
+                                      "real texts (1 of 160 blocked at first contact)",
+           "smishing_holdout150": "hundred-and-fiftieth held-out set, written beside 149 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (137 of 160) and its end, not read, kept out "
+                                  "of the fraud model",
+           "smishing_holdout150_ham": "hundred-and-fiftieth held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout151": "hundred-and-fifty-first set, travel, tickets and "
+                                  "getting around (35% English, the rest in 23 languages); "
+                                  "measured with the session's start rules (136 of 160), "
+                                  "then read",
+           "smishing_holdout151_ham": "hundred-and-fifty-first set: airlines', platforms', "
+                                      "embassies', ticket sellers' and transport operators' "
+                                      "real texts (1 of 160 blocked at first contact)",
+           "smishing_holdout152": "hundred-and-fifty-second held-out set, written beside 151 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (133 of 160) and its end, not read, kept out "
+                                  "of the fraud model",
+           "smishing_holdout152_ham": "hundred-and-fifty-second held-out set: genuine texts "
+                                      "close to them, not read",
+           "smishing_holdout153": "hundred-and-fifty-third set, buying and selling between "
+                                  "people (35% English, the rest in 26 languages): buyers "
+                                  "who have 'paid' (25), couriers, rental deposits (20 "
+                                  "each), pets, vehicles abroad, second-hand electronics, "
+                                  "tradespeople's advances, overpayments (15 each), wedding "
+                                  "vendors, account checks (10 each); measured with the "
+                                  "session's start rules (106 of 160), then read",
+           "smishing_holdout153_ham": "hundred-and-fifty-third set: people buying and "
+                                      "selling, and the platforms' real notices (3 of 160 "
+                                      "blocked at first contact)",
+           "smishing_holdout154": "hundred-and-fifty-fourth held-out set, written beside 153 "
+                                  "to the same brief: measured with the session's start "
+                                  "rules (97 of 160) and its end, not read, kept out "
+                                  "of the fraud model",
+           "smishing_holdout154_ham": "hundred-and-fifty-fourth held-out set: genuine texts "
                                       "close to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 

@@ -259,7 +259,9 @@ def names_sender(names: tuple[str, ...], host: str) -> str | None:
     domain that is not that name's own: None when the domain is the name written with
     hyphens ("kwik-fit.com" for ``kwikfit``) or a public-sector one (gov.uk, nhs.uk).
     A hyphenated registrable domain is someone's made-up name, so a label in front of
-    it that wears the name counts too ("cgd-acesso.pt-seguro.info" for ``cgd``)."""
+    it that wears the name counts too ("cgd-acesso.pt-seguro.info" for ``cgd``), as does
+    one in front of a registrable domain of two or three letters that is not the name
+    (a country's code bought under another ending: "orange-esim-activation.fr.cm")."""
     full = decode_host(host)
     reg = registrable(full)
     label, _, suffix = reg.partition(".")

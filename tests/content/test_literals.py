@@ -98,6 +98,12 @@ def test_a_match_contains_one_of_the_strings(pattern: str, texts: list[str]) -> 
             assert index.find(text.casefold()) & needs, (pattern, text, needs)
 
 
+#: for the checks that read every text of loadtest/data against every shipped pattern
+#: list: the work grows with each set written (about 48,000 texts by the thirty-second
+#: session), so their budget is not the suite's default two minutes
+EVERY_TEXT = pytest.mark.timeout(600)
+
+
 def _texts() -> list[str]:
     out = []
     for path in sorted(DATA.glob("*.tsv")):
@@ -107,10 +113,7 @@ def _texts() -> list[str]:
     return out
 
 
-# every text of loadtest/data against every shipped pattern list: the work grows with each
-# set written (about 48,000 texts by the thirty-second session), so its
-# budget is not the suite's default two minutes
-@pytest.mark.timeout(600)
+@EVERY_TEXT
 def test_shipped_patterns_never_miss_a_match() -> None:
     """Every text_regex of the shipped rules, on every text of loadtest/data: where it
     matches, the text has one of its strings, and searched pattern by pattern as the
@@ -173,10 +176,7 @@ def test_pattern_by_pattern_is_the_alternation(patterns: list[str], texts: list[
         assert gated(text) == rx.search(text), (patterns, text)
 
 
-# every text of loadtest/data against every shipped pattern list: the work grows with each
-# set written (about 48,000 texts by the thirty-second session), so its
-# budget is not the suite's default two minutes
-@pytest.mark.timeout(600)
+@EVERY_TEXT
 def test_verdicts_are_the_same_without_the_index() -> None:
     """The shipped rules and plugins with the literal index and without it (every
     text_regex searched) give the same verdict to every text of loadtest/data, each

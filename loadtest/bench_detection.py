@@ -1598,7 +1598,83 @@ SINGLES = {"smishing": "phishing and scams, one message each (BLOCK wanted)",
                                   "rules (97 of 160) and its end, not read, kept out "
                                   "of the fraud model",
            "smishing_holdout154_ham": "hundred-and-fifty-fourth held-out set: genuine texts "
-                                      "close to them, not read"}
+                                      "close to them, not read",
+           "smishing_holdout155": "hundred-and-fifty-fifth set, loyalty points, "
+                                  "rewards and miles 'about to expire' (35% English, "
+                                  "the rest in 24 languages): operators' and banks' "
+                                  "points (25 each), shops' and fuel cards, cashback "
+                                  "and vouchers (20 each), anniversary gifts, "
+                                  "surveys, points to cash (15 each), airline miles "
+                                  "(15), rewards logins (10); measured with the "
+                                  "session's start rules (148 of 160), then read",
+           "smishing_holdout155_ham": "hundred-and-fifty-fifth set: the programmes' "
+                                      "real statements, expiry reminders, vouchers "
+                                      "and OTPs, and people offering their points (1 "
+                                      "of 160 blocked at first contact)",
+           "smishing_holdout156": "hundred-and-fifty-sixth held-out set, written "
+                                  "beside 155 to the same brief: measured with the "
+                                  "session's start rules (155 of 160) and its end, "
+                                  "not read, kept out of the fraud model",
+           "smishing_holdout156_ham": "hundred-and-fifty-sixth held-out set: genuine "
+                                      "texts close to them, not read",
+           "smishing_holdout157": "hundred-and-fifty-seventh set, bulk unsolicited "
+                                  "marketing (35% English, the rest in 22 languages): "
+                                  "loans (25), compensation claims, casino bonuses "
+                                  "(20 each), debt write-offs, solar and home "
+                                  "improvement, weight loss and pharmacy, free "
+                                  "phones, political and survey robotexts (15 each), "
+                                  "property, SEO listings (10 each); measured with "
+                                  "the session's start rules (103 of 160), then read",
+           "smishing_holdout157_ham": "hundred-and-fifty-seventh set: lawful opt-in "
+                                      "marketing and service texts of the same "
+                                      "trades, and friends' tips (2 of 160 blocked at "
+                                      "first contact)",
+           "smishing_holdout158": "hundred-and-fifty-eighth held-out set, written "
+                                  "beside 157 to the same brief: measured with the "
+                                  "session's start rules (99 of 160) and its end, not "
+                                  "read, kept out of the fraud model",
+           "smishing_holdout158_ham": "hundred-and-fifty-eighth held-out set: genuine "
+                                      "texts close to them, not read",
+           "smishing_holdout159": "hundred-and-fifty-ninth set, charity, disaster, "
+                                  "religious and community appeals (35% English, the "
+                                  "rest in 23 languages): disasters (25), wars and "
+                                  "refugees, known charities impersonated, religious "
+                                  "giving, sick children and funerals, donation "
+                                  "'confirmations' (20 each), text-to-donate short "
+                                  "codes (15), sponsorships, volunteer fees (10 "
+                                  "each); measured with the session's start rules "
+                                  "(110 of 160), then read",
+           "smishing_holdout159_ham": "hundred-and-fifty-ninth set: registered "
+                                      "charities' real text-to-donate, Gift Aid and "
+                                      "receipts, places of worship's notices, friends "
+                                      "sharing real appeals (3 of 160 blocked at "
+                                      "first contact)",
+           "smishing_holdout160": "hundred-and-sixtieth held-out set, written beside "
+                                  "159 to the same brief: measured with the session's "
+                                  "start rules (114 of 160) and its end, not read, "
+                                  "kept out of the fraud model",
+           "smishing_holdout160_ham": "hundred-and-sixtieth held-out set: genuine "
+                                      "texts close to them, not read",
+           "smishing_holdout161": "hundred-and-sixty-first set, threats, summons and "
+                                  "extortion (35% English, the rest in 25 languages): "
+                                  "'digital arrest' and fake police (25), regulators "
+                                  "disconnecting numbers, court summons (20 each), "
+                                  "bailiffs, tax threats, debt collectors, "
+                                  "sextortion, parcels with illegal goods (15 each), "
+                                  "hitmen, fines for online content (10 each); "
+                                  "measured with the session's start rules (99 of "
+                                  "160), then read",
+           "smishing_holdout161_ham": "hundred-and-sixty-first set: courts', police "
+                                      "forces', regulators', collectors' and tax "
+                                      "offices' real notices, and people texting "
+                                      "about real worries (5 of 160 blocked at first "
+                                      "contact)",
+           "smishing_holdout162": "hundred-and-sixty-second held-out set, written "
+                                  "beside 161 to the same brief: measured with the "
+                                  "session's start rules (104 of 160) and its end, "
+                                  "not read, kept out of the fraud model",
+           "smishing_holdout162_ham": "hundred-and-sixty-second held-out set: genuine "
+                                      "texts close to them, not read"}
 DATA = ROOT / "loadtest" / "data"
 
 

@@ -579,7 +579,31 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          "smishing_holdout153_ham.tsv": (1, 8),
          # written with 153, measured with the session's start rules (1 blocked) and its
          # end, not read (counts only)
-         "smishing_holdout154_ham.tsv": (1, 8)}
+         "smishing_holdout154_ham.tsv": (1, 8),
+         # written in the thirty-third session, measured with the session's start rules (1
+         # blocked by detection), then read
+         "smishing_holdout155_ham.tsv": (1, 8),
+         # written with 155, measured with the session's start rules (1 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout156_ham.tsv": (1, 8),
+         # written in the thirty-third session, measured with the session's start rules (2
+         # blocked by detection), then read
+         "smishing_holdout157_ham.tsv": (2, 8),
+         # written with 157, measured with the session's start rules (4 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout158_ham.tsv": (4, 8),
+         # written in the thirty-third session, measured with the session's start rules (3
+         # blocked by detection), then read
+         "smishing_holdout159_ham.tsv": (3, 8),
+         # written with 159, measured with the session's start rules (1 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout160_ham.tsv": (1, 8),
+         # written in the thirty-third session, measured with the session's start rules (4
+         # blocked by detection), then read
+         "smishing_holdout161_ham.tsv": (4, 8),
+         # written with 161, measured with the session's start rules (7 blocked by
+         # detection) and its end, not read (counts only)
+         "smishing_holdout162_ham.tsv": (7, 8)}
 
 
 def test_no_legitimate_look_alike_of_any_set_is_blocked():

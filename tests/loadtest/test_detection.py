@@ -244,8 +244,10 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # welcomes from their own short codes (the classifier, premium markers)
          "smishing_holdout58_ham.tsv": (3, 8),
          # written late in the thirteenth session, measured three times, not read: 1
-         # blocked by detection each time (counts only)
-         "smishing_holdout59_ham.tsv": (1, 7),
+         # blocked by detection each time (counts only); 2 from the thirty-third session,
+         # whose scam.arrest_threat_any_language blocks one more (seen by rule id only,
+         # docs/detection.md)
+         "smishing_holdout59_ham.tsv": (2, 7),
          # written and measured the same day, then read: two brands' own hyphenated
          # domains (ELTA Courier's elta-courier.gr, EOS's eos-solutions.de) that the
          # example brand list does not hold (phish.sender_name_host), a horoscope
@@ -359,8 +361,11 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # sparkasse.de, from a phone number (phish.lookalike_link_from_number)
          "smishing_holdout91_ham.tsv": (2, 8),
          # written with 91, measured with the session's start rules and after each of the
-         # session's rounds, not read: 4 blocked by detection each time (counts only)
-         "smishing_holdout92_ham.tsv": (4, 8),
+         # session's rounds, not read: 4 blocked by detection each time (counts only); 5
+         # from the thirty-third session, whose
+         # scam.appeal_to_personal_wallet_any_language blocks one more (seen by rule id
+         # only, docs/detection.md)
+         "smishing_holdout92_ham.tsv": (5, 8),
          # written in the twentieth session, measured with the session's start rules, then
          # read: an astrologer's booked consultation "₹25/min will be deducted" from its
          # sender ID (premium.charge_terms with the content model's doubt)

@@ -333,8 +333,10 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # own notices by the example blocklist's sender IDs)
          "smishing_holdout85_ham.tsv": (1, 8),
          # written with 85, measured with the session's start rules and its first round,
-         # not read: 2 blocked by detection each time (counts only)
-         "smishing_holdout86_ham.tsv": (2, 8),
+         # not read: 2 blocked by detection each time (counts only); 3 from the
+         # thirty-third session, whose spam.cold_offer_from_number_any_language blocks one
+         # more (seen by rule id only, docs/detection.md)
+         "smishing_holdout86_ham.tsv": (3, 8),
          # written in the eighteenth session after its second round, measured with the
          # session's start rules and that round, then read (1 blocked by detection each time)
          "smishing_holdout87_ham.tsv": (1, 8),

@@ -26,10 +26,12 @@ bench:
 # thirty-second session with every read set up to 145 (93, 95 and 101-145 had been left
 # out since the twentieth: with them alone the model blocked a bank's own short-code
 # alert, a rule's example; with the examples as look-alikes it does not, and it blocked
-# 155 more frauds of the unread sets for one look-alike fewer, docs/classifier.md); 147,
-# 149, 151 and 153, read in that session after it was trained, are not in it.
+# 155 more frauds of the unread sets for one look-alike fewer, docs/classifier.md).
+# Retrained in the thirty-third session with every read set (147-161 added): 76 more
+# frauds of the unread sets for 3 more look-alikes, the corpus's nested figure the same.
+# No read set is left out now (FRAUD_NOT_TRAINED matches no file name).
 FRAUD_UNREAD = holdout(44|47|49|51|53|55|57|59|61|63|65|67|69|70|72|74|76|78|80|82|84|86|88|90|92|94|96|98|100|102|104|106|108|110|112|114|116|118|120|122|124|126|128|130|132|134|136|138|140|142|144|146|148|150|152|154|156|158|160|162)(_ham)?\.tsv$$
-FRAUD_NOT_TRAINED = holdout(147|149|151|153|155|157|159|161)(_ham)?\.tsv$$
+FRAUD_NOT_TRAINED = ^$$
 fraud-model:
 	$(PY) loadtest/rule_examples_ham.py > loadtest/data/rule_examples_ham.tsv
 	$(PY) -m gateway train --out gateway/content/models/sms_fraud.json.gz \

@@ -400,8 +400,9 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # is the UK); Royal Mail's and HMRC's own notices by the example lists
          "smishing_holdout101_ham.tsv": (3, 8),
          # written with 101, measured with the session's start rules and its end, not
-         # read: 2 blocked by detection each time, 2 by the example lists (counts only)
-         "smishing_holdout102_ham.tsv": (2, 8),
+         # read: 2 blocked by detection each time, 2 by the example lists (counts only); 3
+         # with the fraud model retrained in the thirty-third session (docs/classifier.md)
+         "smishing_holdout102_ham.tsv": (3, 8),
          # written in the twenty-seventh session, measured with the session's start
          # rules (3 blocked by detection, 2 by the example lists), then read: a Brazilian
          # friend offering to send the Civil Defence's Pix key for a flood appeal
@@ -437,8 +438,9 @@ KNOWN = {"smishing_holdout14_ham.tsv": (4, 9), "smishing_holdout16_ham.tsv": (5,
          # (none blocked by detection, 1 by the example lists), then read
          "smishing_holdout111_ham.tsv": (0, 8),
          # written with 111, measured with the session's start rules (1 blocked by
-         # detection, 1 by the example lists) and its end, not read (counts only)
-         "smishing_holdout112_ham.tsv": (1, 8),
+         # detection, 1 by the example lists) and its end, not read (counts only); 2 with
+         # the fraud model retrained in the thirty-third session (docs/classifier.md)
+         "smishing_holdout112_ham.tsv": (2, 8),
          # written in the twenty-ninth session, measured with the session's start rules
          # (6 blocked by detection), then read: a lender's pre-approved offer ("T&C
          # apply" read as an ask), relatives who relay a prize or an investment text and
